@@ -1,0 +1,125 @@
+"""Human-readable output of the ``gluon`` CLI. (``--json`` prints the tools' results as-is.)"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def ago(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    s = max(0, int(time.time() - ts))
+    if s < 60:
+        return f"{s}s ago"
+    if s < 3600:
+        return f"{s // 60}m ago"
+    if s < 86400:
+        return f"{s // 3600}h ago"
+    return f"{s // 86400}d ago"
+
+
+def one_line(text: str | None, width: int = 60) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    if not rows:
+        return ""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
+    return "\n".join(lines)
+
+
+def projects(data: dict[str, Any]) -> str:
+    rows = [[p["name"], p["path"], "trusted" if p["trusted"] else ""] for p in data["projects"]]
+    return (table(rows, ["NAME", "PATH", ""])
+            or "no projects yet: add one with `gluon project add PATH`")
+
+
+def project_status(p: dict[str, Any]) -> str:
+    dirty = "uncommitted changes" if p["dirty"] else "clean"
+    upstream = (f", {p['ahead']} ahead / {p['behind']} behind {p['upstream']}"
+                if p["upstream"] else ", no upstream")
+    return (f"{p['name']}  {p['path']}\n  branch: {p['branch'] or '(detached)'} "
+            f"@ {p['head'][:8]}  {dirty}{upstream}\n  live runs: {p['live_runs']}")
+
+
+def runs(data: dict[str, Any]) -> str:
+    rows = [[r["id"], r["project"], r["state"], f"${r['cost_usd']:.2f}", ago(r["created_at"]),
+             one_line(r["prompt"], 50)] for r in data["runs"]]
+    return table(rows, ["RUN", "PROJECT", "STATE", "COST", "STARTED", "PROMPT"]) or "no runs"
+
+
+def run_started(r: dict[str, Any]) -> str:
+    where = f"on branch {r['branch']} (from {r['base_branch']})" if r["branch"] else \
+        f"in {r['cwd']} (no worktree)"
+    return f"run {r['id']} {r['state']}: {r['project']} {where}"
+
+
+def run_detail(d: dict[str, Any]) -> str:
+    r = d["run"]
+    lines = [f"run {r['id']}  {r['project']}  {r['state']}: {r['state_reason']}",
+             f"  prompt:   {one_line(r['prompt'], 100)}",
+             f"  model:    {r['model']}"]
+    if r["branch"]:
+        lines.append(f"  branch:   {r['branch']} (from {r['base_branch']} @ "
+                     f"{(r['base_sha'] or '')[:8]})")
+    lines.append(f"  worktree: {r['cwd']}{' (removed)' if r['worktree_removed'] else ''}")
+    budget = f" of ${r['budget_usd']:.2f}" if r["budget_usd"] else ""
+    lines.append(f"  cost:     ${r['cost_usd']:.4f}{budget}   turns: {r['turns']}   "
+                 f"tool calls: {r['tool_calls']}   tokens: {r['input_tokens']} in / "
+                 f"{r['output_tokens']} out")
+    lines.append(f"  started:  {ago(r['created_at'])}   last activity: "
+                 f"{ago(r['last_activity_at'])}")
+    if r["parent_id"]:
+        lines.append(f"  forked from: {r['parent_id']}")
+    if r["error"]:
+        lines.append(f"  error:    {one_line(r['error'], 200)}")
+    for c in r["commits"]:
+        lines.append(f"  commit:   {c['sha'][:8]} {c['subject']}")
+    for f in r["changed_files"]:
+        lines.append(f"  changed:  {f['status']} {f['path']} (+{f['additions']} "
+                     f"-{f['deletions']})")
+    if r["result_text"]:
+        lines.append(f"  result:   {one_line(r['result_text'], 200)}")
+    for p in d["pending"]:
+        lines.append(pending_line(p))
+    return "\n".join(lines)
+
+
+def pending_line(p: dict[str, Any]) -> str:
+    options = ", ".join(interaction_options(p))
+    return (f"  {p['kind']} {p['id']} (run {p['run_id']}): {one_line(p['title'], 120)}\n"
+            f"    answer with: gluon answer {p['id']} CHOICE   ({options})")
+
+
+def interaction_options(p: dict[str, Any]) -> list[str]:
+    if p["kind"] == "question":
+        return [str(o.get("label", "")) for q in p["tool_input"].get("questions", [])
+                for o in q.get("options", [])] + ["or any text"]
+    return ["allow", "allow_run", "allow_project", "deny"]
+
+
+def event(e: dict[str, Any]) -> str:
+    kind, text = e["kind"], e["summary"]
+    prefix = {"text": "agent", "tool": "tool ", "tool_error": "error", "result": "done ",
+              "steer": "steer", "answer": "answer", "interrupt": "stop "}.get(kind, kind)
+    body = text if kind == "text" else one_line(text, 200)
+    return f"[{prefix}] {body}"
+
+
+def usage(u: dict[str, Any]) -> str:
+    budget = f" of ${u['daily_budget_usd']:.2f}" if u["daily_budget_usd"] else ""
+    lines = [f"today ({u['today']}): ${u['today_cost_usd']:.4f}{budget}"]
+    rows = [[r["key"], str(r["runs"]), f"${r['cost_usd']:.4f}", str(r["input_tokens"]),
+             str(r["output_tokens"])] for r in u["by_project"]]
+    if rows:
+        lines.append(table(rows, ["PROJECT", "RUNS", "COST", "TOKENS IN", "TOKENS OUT"]))
+    rows = [[r["key"], str(r["runs"]), f"${r['cost_usd']:.4f}"] for r in u["by_day"]]
+    if rows:
+        lines.append(table(rows, ["DAY", "RUNS", "COST"]))
+    return "\n".join(lines)

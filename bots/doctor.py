@@ -1,0 +1,73 @@
+"""``gluon doctor``: checks what Gluon needs on this machine, each with a fix when it fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+
+from core.config import Config
+from core.launcher import has_credentials
+from core.runs import bundled_cli
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "ok", "warn" or "fail"
+    detail: str
+
+
+def _version(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) \
+        else ""
+
+
+def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Check]:
+    env = dict(os.environ if environ is None else environ)
+    checks: list[Check] = []
+    git = _version(["git", "--version"])
+    checks.append(Check("git", "ok", git) if git else
+                  Check("git", "fail", "git is missing; install it (apt-get install git)"))
+    try:
+        cli = config.agents.cli_path or bundled_cli()
+        version = _version([cli, "--version"])
+        checks.append(Check("claude cli", "ok", f"{version} ({cli})") if version else
+                      Check("claude cli", "fail", f"{cli} does not run; reinstall "
+                            "claude-agent-sdk or fix agents.cli_path"))
+    except Exception as exc:
+        checks.append(Check("claude cli", "fail", str(exc)))
+    for tool, package in (("bwrap", "bubblewrap"), ("socat", "socat")):
+        checks.append(Check(tool, "ok", shutil.which(tool) or "") if shutil.which(tool) else
+                      Check(tool, "warn", f"{tool} is missing, so agents cannot be sandboxed; "
+                            f"install it (apt-get install {package})"))
+    provider = dict(env)
+    if config.anthropic.api_key is not None:
+        provider["ANTHROPIC_API_KEY"] = "set"
+    checks.append(Check("credentials", "ok", "model credentials found")
+                  if has_credentials(provider) else
+                  Check("credentials", "fail", "no model credentials: set ANTHROPIC_API_KEY "
+                        "or CLAUDE_CODE_OAUTH_TOKEN, or configure Bedrock/Vertex"))
+    if config.db_path.exists():
+        try:
+            uri = f"file:{config.db_path}?mode=ro"
+            with sqlite3.connect(uri, uri=True, timeout=10) as conn:
+                result = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            checks.append(Check("database", "ok" if result == "ok" else "fail",
+                                f"{config.db_path}: {result}"))
+        except sqlite3.Error as exc:
+            checks.append(Check("database", "fail", f"{config.db_path}: {exc}"))
+    else:
+        checks.append(Check("database", "ok", f"{config.db_path} will be created on first use"))
+    probe = config.home if config.home.exists() else config.home.parent
+    free_gb = shutil.disk_usage(probe).free / 1e9
+    checks.append(Check("disk", "ok" if free_gb >= 2 else "warn",
+                        f"{free_gb:.1f} GB free in {probe}" + (
+                            "" if free_gb >= 2 else "; each worktree needs a full checkout")))
+    return checks

@@ -1,0 +1,215 @@
+"""Configuration: ``config.toml`` plus environment overrides, validated with pydantic.
+
+Where values come from, later wins:
+
+1. defaults below;
+2. the TOML file: ``$GLUON_CONFIG``, else ``$GLUON_HOME/config.toml``, else ``./config.toml``;
+3. environment variables: ``GLUON_<SECTION>_<KEY>`` for a key in a section
+   (``GLUON_AGENTS_MAX_CONCURRENT=8``, ``GLUON_TELEGRAM_TOKEN=...``), ``GLUON_HOME`` for the data
+   dir, and the provider's own ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL``. Lists are
+   comma-separated (``GLUON_TELEGRAM_USERS=123,456``).
+
+A bad value fails at start with a one-line message naming the key, the value and what was
+expected (:class:`core.errors.ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from core.errors import ConfigError, InvalidInput
+
+# Aliases are passed to Claude Code as they are: it maps them to the newest model of the family.
+MODEL_ALIASES = ("opus", "sonnet", "haiku")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentsConfig(_Section):
+    default_model: str = "sonnet"
+    max_concurrent: Annotated[int, Field(ge=1, le=256)] = 4
+    max_concurrent_per_project: Annotated[int, Field(ge=1, le=256)] = 2
+    run_budget_usd: Annotated[float | None, Field(gt=0)] = None
+    daily_budget_usd: Annotated[float | None, Field(gt=0)] = None
+    budget_warning_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8
+    recovery: Literal["resume", "ask"] = "resume"
+    remind_after_seconds: Annotated[float, Field(gt=0)] = 900.0
+    idle_timeout_seconds: Annotated[float, Field(gt=0)] = 1800.0
+    worktree_retention_days: Annotated[float, Field(ge=0)] = 14.0
+    permission_mode: Literal["default", "acceptEdits"] = "acceptEdits"
+    allowed_tools: list[str] = Field(default_factory=list)
+    cli_path: str | None = None
+    env_allow: list[str] = Field(default_factory=list)
+
+
+class ProjectConfig(_Section):
+    daily_budget_usd: Annotated[float | None, Field(gt=0)] = None
+    max_concurrent: Annotated[int | None, Field(ge=1, le=256)] = None
+    allowed_tools: list[str] = Field(default_factory=list)
+    env_allow: list[str] = Field(default_factory=list)
+    trusted: bool = False
+
+
+class AnthropicConfig(_Section):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8765
+    token: SecretStr | None = None
+
+
+class TelegramConfig(_Section):
+    token: SecretStr | None = None
+    users: list[int] = Field(default_factory=list)
+    base_url: str | None = None
+
+
+class DiscordConfig(_Section):
+    token: SecretStr | None = None
+    guild: int | None = None
+    users: list[int] = Field(default_factory=list)
+
+
+class Config(BaseModel):
+    """The whole configuration. ``home`` is the data dir (``GLUON_HOME``, default ``~/.gluon``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    home: Path = Field(default_factory=lambda: Path("~/.gluon").expanduser())
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    anthropic: AnthropicConfig = Field(default_factory=AnthropicConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    discord: DiscordConfig = Field(default_factory=DiscordConfig)
+    projects: dict[str, ProjectConfig] = Field(default_factory=dict)
+
+    @field_validator("home")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser().absolute()
+
+    def project(self, name: str) -> ProjectConfig:
+        return self.projects.get(name, ProjectConfig())
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "gluon.db"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.home / "worktrees"
+
+    @property
+    def agent_homes_dir(self) -> Path:
+        return self.home / "agent-homes"
+
+
+_ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
+                "ANTHROPIC_BASE_URL": ("anthropic", "base_url")}
+_SECTIONS = ("agents", "anthropic", "server", "telegram", "discord")
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (section, key) in _ENV_ALIASES.items():
+        if env.get(name):
+            out.setdefault(section, {})[key] = env[name]
+    if env.get("GLUON_HOME"):
+        out["home"] = env["GLUON_HOME"]
+    for name, value in env.items():
+        if not name.startswith("GLUON_") or name in ("GLUON_HOME", "GLUON_CONFIG"):
+            continue
+        rest = name[len("GLUON_"):].lower()
+        for section in _SECTIONS:
+            if rest.startswith(section + "_"):
+                key = rest[len(section) + 1:]
+                fields = _section_model(section).model_fields
+                if key in fields and _is_list(fields[key].annotation):
+                    out.setdefault(section, {})[key] = [p.strip() for p in value.split(",")
+                                                        if p.strip()]
+                else:
+                    out.setdefault(section, {})[key] = value
+    return out
+
+
+def _section_model(section: str) -> type[BaseModel]:
+    annotation = Config.model_fields[section].annotation
+    assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return annotation
+
+
+def _is_list(annotation: object) -> bool:
+    return getattr(annotation, "__origin__", None) is list
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_path(env: Mapping[str, str]) -> Path | None:
+    """The TOML file that will be read, if any."""
+    if env.get("GLUON_CONFIG"):
+        return Path(env["GLUON_CONFIG"]).expanduser()
+    home = Path(env.get("GLUON_HOME") or "~/.gluon").expanduser()
+    for candidate in (home / "config.toml", Path("config.toml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(env: Mapping[str, str] | None = None, path: Path | None = None) -> Config:
+    """Read, merge and validate the configuration; raise ConfigError naming the bad key."""
+    env = os.environ if env is None else env
+    path = path or config_path(env)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} does not exist; create it from "
+                              "config.example.toml or unset GLUON_CONFIG") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    data = _merge(data, _env_overrides(env))
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        value = err.get("input")
+        shown = "***" if any(s in key for s in ("token", "key")) else repr(value)
+        where = f" in {str(path)!r}" if path else ""
+        raise ConfigError(f"config key {key!r}{where} has value {shown}: "
+                          f"{err['msg'].lower()}") from None
+
+
+def resolve_model(name: str | None, default: str) -> str:
+    """Check a model alias (opus, sonnet, haiku) or a full model id (claude-...)."""
+    value = (name or default).strip()
+    if value in MODEL_ALIASES:
+        return value
+    if value.startswith("claude-") and all(c.isalnum() or c in "-._@[]" for c in value):
+        return value
+    raise InvalidInput(f"unknown model {value!r}; use opus, sonnet, haiku or a full model id "
+                       "such as 'claude-sonnet-4-5'")

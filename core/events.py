@@ -1,0 +1,139 @@
+"""The event bus: typed events that chat adapters, the status page and waiters subscribe to.
+
+Publishing never blocks and never fails: each subscriber has a bounded queue, and a subscriber
+that falls behind loses its oldest events (and is told how many through ``dropped``) instead of
+slowing a run down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.types import RunState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    run_id: str
+    project: str
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStateChanged(Event):
+    old: RunState | None
+    new: RunState
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentText(Event):
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCalled(Event):
+    tool: str
+    summary: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InteractionRequested(Event):
+    interaction_id: str
+    kind: str
+    title: str
+    options: list[str]
+    reminder: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class InteractionAnswered(Event):
+    interaction_id: str
+    answer: Any
+    answered_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnFinished(Event):
+    subtype: str
+    is_error: bool
+    cost_usd: float
+    turns: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetWarning(Event):
+    scope: str  # "run", "project" or "global"
+    spent_usd: float
+    limit_usd: float
+
+
+class Subscription:
+    """One subscriber's view of the bus; iterate it, or ``await next_matching(...)``."""
+
+    def __init__(self, bus: EventBus, maxsize: int,
+                 predicate: Callable[[Event], bool] | None) -> None:
+        self._bus = bus
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self._predicate = predicate
+        self.dropped = 0
+
+    def _offer(self, event: Event) -> None:
+        if self._predicate is not None and not self._predicate(event):
+            return
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(event)
+
+    async def get(self, timeout: float | None = None) -> Event:  # noqa: ASYNC109
+        return await asyncio.wait_for(self._queue.get(), timeout)
+
+    async def next_matching(self, predicate: Callable[[Event], bool],
+                            timeout: float | None = None) -> Event:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self._queue.get()
+                if predicate(event):
+                    return event
+
+    def close(self) -> None:
+        self._bus._subscribers.discard(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self._queue.get()
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+
+    def subscribe(self, predicate: Callable[[Event], bool] | None = None,
+                  maxsize: int = 1000) -> Subscription:
+        sub = Subscription(self, maxsize, predicate)
+        self._subscribers.add(sub)
+        return sub
+
+    def publish(self, event: Event) -> None:
+        for sub in list(self._subscribers):
+            try:
+                sub._offer(event)
+            except Exception:  # a broken predicate must not stop the run that published
+                log.exception("event subscriber failed on %s", type(event).__name__)

@@ -1,0 +1,119 @@
+"""Numbered schema migrations, applied once each and recorded in ``migrations``.
+
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("initial", """
+CREATE TABLE workspaces (
+    path        TEXT PRIMARY KEY,
+    created_at  REAL NOT NULL
+);
+CREATE TABLE projects (
+    name        TEXT PRIMARY KEY,
+    path        TEXT NOT NULL UNIQUE,
+    workspace   TEXT REFERENCES workspaces(path) ON DELETE SET NULL,
+    trusted     INTEGER NOT NULL DEFAULT 0,
+    created_at  REAL NOT NULL
+);
+CREATE TABLE permission_rules (
+    project     TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+    rule        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    PRIMARY KEY (project, rule)
+);
+CREATE TABLE runs (
+    id              TEXT PRIMARY KEY,
+    project         TEXT NOT NULL REFERENCES projects(name),
+    prompt          TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    state_reason    TEXT NOT NULL DEFAULT '',
+    use_worktree    INTEGER NOT NULL,
+    cwd             TEXT NOT NULL,
+    branch          TEXT,
+    base_branch     TEXT,
+    base_sha        TEXT,
+    session_id      TEXT NOT NULL,
+    session_started INTEGER NOT NULL DEFAULT 0,
+    fork_from       TEXT,
+    pending_prompt  TEXT,
+    queued_at       REAL,
+    parent_id       TEXT REFERENCES runs(id),
+    budget_usd      REAL,
+    created_by      TEXT NOT NULL DEFAULT '',
+    created_at      REAL NOT NULL,
+    started_at      REAL,
+    ended_at        REAL,
+    last_activity_at REAL,
+    turns           INTEGER NOT NULL DEFAULT 0,
+    tool_calls      INTEGER NOT NULL DEFAULT 0,
+    input_tokens    INTEGER NOT NULL DEFAULT 0,
+    output_tokens   INTEGER NOT NULL DEFAULT 0,
+    cost_usd        REAL NOT NULL DEFAULT 0,
+    session_cost_usd REAL NOT NULL DEFAULT 0,
+    result_text     TEXT,
+    error           TEXT,
+    last_message    TEXT,
+    commits         TEXT NOT NULL DEFAULT '[]',
+    changed_files   TEXT NOT NULL DEFAULT '[]',
+    worktree_removed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_state ON runs(state);
+CREATE INDEX runs_project ON runs(project, created_at);
+CREATE TABLE run_transitions (
+    id          INTEGER PRIMARY KEY,
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    from_state  TEXT,
+    to_state    TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    at          REAL NOT NULL
+);
+CREATE INDEX run_transitions_run ON run_transitions(run_id, id);
+CREATE TABLE run_events (
+    id          INTEGER PRIMARY KEY,
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    summary     TEXT NOT NULL,
+    at          REAL NOT NULL
+);
+CREATE INDEX run_events_run ON run_events(run_id, id);
+CREATE TABLE interactions (
+    id          TEXT PRIMARY KEY,
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    tool_name   TEXT NOT NULL,
+    tool_input  TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    answer      TEXT,
+    answered_by TEXT,
+    created_at  REAL NOT NULL,
+    answered_at REAL,
+    reminded_at REAL
+);
+CREATE INDEX interactions_status ON interactions(status);
+CREATE TABLE usage (
+    id            INTEGER PRIMARY KEY,
+    run_id        TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    project       TEXT NOT NULL,
+    day           TEXT NOT NULL,
+    cost_usd      REAL NOT NULL,
+    input_tokens  INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    at            REAL NOT NULL
+);
+CREATE INDEX usage_day ON usage(day, project);
+CREATE TABLE activity (
+    id          INTEGER PRIMARY KEY,
+    at          REAL NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    detail      TEXT NOT NULL DEFAULT ''
+);
+"""),
+]

@@ -1,0 +1,134 @@
+"""The records Gluon stores and returns: projects, runs, interactions, usage.
+
+They are pydantic models because they are the structured output of the MCP tools and of
+``--json`` CLI output; field names are part of that stable interface.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.types import InteractionKind, InteractionStatus, RunState
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Project(_Record):
+    name: str
+    path: str
+    workspace: str | None = None
+    trusted: bool = False
+    created_at: float
+
+
+class ProjectStatus(Project):
+    """A project with the live state of its checkout."""
+
+    branch: str | None
+    head: str
+    dirty: bool
+    upstream: str | None
+    ahead: int
+    behind: int
+    live_runs: int
+
+
+class FileChange(_Record):
+    path: str
+    status: str
+    additions: int
+    deletions: int
+
+
+class CommitInfo(_Record):
+    sha: str
+    subject: str
+
+
+class Transition(_Record):
+    from_state: RunState | None
+    to_state: RunState
+    reason: str
+    at: float
+
+
+class Run(_Record):
+    id: str
+    project: str
+    prompt: str
+    model: str
+    state: RunState
+    state_reason: str
+    use_worktree: bool
+    cwd: str
+    branch: str | None
+    base_branch: str | None
+    base_sha: str | None
+    session_id: str
+    session_started: bool = False
+    parent_id: str | None
+    budget_usd: float | None
+    created_by: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    last_activity_at: float | None
+    turns: int
+    tool_calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    result_text: str | None
+    error: str | None
+    last_message: str | None
+    commits: list[CommitInfo] = Field(default_factory=list)
+    changed_files: list[FileChange] = Field(default_factory=list)
+    worktree_removed: bool = False
+
+    @property
+    def short(self) -> str:
+        return self.id[:8]
+
+
+class Interaction(_Record):
+    id: str
+    run_id: str
+    kind: InteractionKind
+    tool_name: str
+    tool_input: dict[str, Any]
+    title: str
+    status: InteractionStatus
+    answer: Any = None
+    answered_by: str | None = None
+    created_at: float
+    answered_at: float | None = None
+
+    @property
+    def options(self) -> list[str]:
+        """The labels a person can pick (a question's options, or the permission choices)."""
+        if self.kind is InteractionKind.QUESTION:
+            labels: list[str] = []
+            for q in self.tool_input.get("questions", []):
+                labels += [str(o.get("label", "")) for o in q.get("options", [])]
+            return labels
+        return ["allow", "allow_run", "allow_project", "deny"]
+
+
+class UsageRow(_Record):
+    key: str
+    runs: int
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+
+
+class UsageReport(_Record):
+    today: str
+    today_cost_usd: float
+    daily_budget_usd: float | None
+    by_project: list[UsageRow]
+    by_day: list[UsageRow]

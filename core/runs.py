@@ -1,0 +1,460 @@
+"""The run manager: starts, queues, steers, stops, resumes and forks runs, and recovers them.
+
+One run manager owns a data dir at a time (see :mod:`core.runtime`); every live run has a
+:class:`~core.supervisor.RunSupervisor` task owned by this manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+from core import gitops
+from core.activity import ActivityLog
+from core.agent import AgentRunner, AgentSpec
+from core.config import Config, resolve_model
+from core.db import Database
+from core.errors import Conflict, InvalidInput
+from core.events import EventBus, InteractionRequested, RunStateChanged
+from core.interactions import Interactions
+from core.launcher import agent_environment, has_credentials, write_launcher
+from core.models import Interaction, Run
+from core.projects import ProjectService
+from core.run_store import RunEvent, RunStore
+from core.supervisor import Cancel, Interrupt, RunSupervisor, Steer
+from core.types import RunState
+from core.usage import Usage
+
+log = logging.getLogger(__name__)
+
+STOPPED_BY_GLUON = "Gluon stopped"
+RESTART_PROMPT = ("Gluon restarted while you were working on this task. Continue where you "
+                  "left off: check the state of the working tree first.")
+
+
+class RunManager:
+    def __init__(self, config: Config, db: Database, bus: EventBus, projects: ProjectService,
+                 runner: AgentRunner, activity: ActivityLog, *,
+                 environ: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.bus = bus
+        self.projects = projects
+        self.runner = runner
+        self.activity = activity
+        self.environ = dict(os.environ if environ is None else environ)
+        self.store = RunStore(db)
+        self.interactions = Interactions(db, bus)
+        self.usage = Usage(db, config)
+        self._supervisors: dict[str, RunSupervisor] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._pump_lock = asyncio.Lock()
+        self._closed = False
+        self._reminder: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self, *, resume_interrupted: bool) -> list[Run]:
+        """Recover after a restart, then start queued runs. Returns the recovered runs."""
+        recovered = await self._recover(resume_interrupted)
+        self._reminder = asyncio.create_task(self._remind_loop(), name="gluon-reminders")
+        await self._pump()
+        return recovered
+
+    async def close(self) -> None:
+        """Stop every live agent; their runs become ``interrupted`` and resume next start."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [*self._tasks.values(), *([self._reminder] if self._reminder else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _recover(self, resume: bool) -> list[Run]:
+        """Runs that were live when their Gluon died become ``interrupted``; with
+        ``agents.recovery = "resume"`` every run that Gluon (not a person) interrupted is
+        resumed from its session."""
+        recovered = []
+        for run in await self.store.find(states=[RunState.RUNNING, RunState.WAITING],
+                                         limit=10_000):
+            recovered.append(await self.transition(
+                run.id, RunState.INTERRUPTED, f"{STOPPED_BY_GLUON} while the run was live"))
+        if resume and self.config.agents.recovery == "resume":
+            for run in await self.store.find(states=[RunState.INTERRUPTED], limit=10_000):
+                if not run.state_reason.startswith(STOPPED_BY_GLUON):
+                    continue
+                await self.interactions.expire_for_run(run.id)
+                try:
+                    await self.resume(run.id, RESTART_PROMPT, actor="recovery")
+                except Exception as exc:
+                    log.warning("could not resume run %s after restart: %s", run.id, exc)
+        return recovered
+
+    async def _remind_loop(self) -> None:
+        every = self.config.agents.remind_after_seconds
+        while True:
+            await asyncio.sleep(min(every, 60.0))
+            for item in await self.interactions.due_reminders(every):
+                run = await self.store.get(item.run_id)
+                self.bus.publish(InteractionRequested(
+                    run_id=run.id, project=run.project, interaction_id=item.id,
+                    kind=item.kind, title=item.title, options=item.options, reminder=True))
+
+    # -- state ------------------------------------------------------------------------------
+
+    async def transition(self, run_id: str, new: RunState, reason: str, **fields: Any) -> Run:
+        run, old = await self.store.transition(run_id, new, reason, **fields)
+        if old is not new:
+            log.info("run %s: %s -> %s (%s)", run_id, old, new, reason)
+        self.bus.publish(RunStateChanged(run_id=run_id, project=run.project, old=old, new=new,
+                                         reason=reason))
+        return run
+
+    # -- starting ---------------------------------------------------------------------------
+
+    async def start_run(self, project: str, prompt: str, *, model: str | None = None,
+                        worktree: bool = True, base: str | None = None,
+                        budget_usd: float | None = None, actor: str = "cli") -> Run:
+        proj = await self.projects.get(project)
+        prompt = prompt.strip()
+        if not prompt:
+            raise InvalidInput("the prompt is empty; say what the agent should do")
+        model_id = resolve_model(model, self.config.agents.default_model)
+        if budget_usd is not None and budget_usd <= 0:
+            raise InvalidInput(f"budget {budget_usd!r} must be a positive number of dollars")
+        self._check_credentials()
+        await self.usage.check_budgets(proj.name)
+        repo = Path(proj.path)
+        run_id = await self.store.new_id()
+        branch = None
+        if worktree:
+            base = base or await gitops.current_branch(repo)
+            if base is None:
+                raise Conflict(f"project {proj.name!r} is on a detached HEAD; pass --base BRANCH")
+            if not await gitops.branch_exists(repo, base):
+                raise InvalidInput(f"base branch {base!r} does not exist in project "
+                                   f"{proj.name!r}; pass an existing branch with --base")
+            branch = f"gluon/{run_id}"
+            cwd = self.config.worktrees_dir / proj.name / run_id
+            base_sha = await gitops.head_sha(repo, base)
+        else:
+            if base is not None:
+                raise InvalidInput("--base needs a worktree; drop --no-worktree or --base")
+            cwd = repo
+            base = await gitops.current_branch(repo)
+            base_sha = await gitops.head_sha(repo)
+        budget = budget_usd if budget_usd is not None else self.config.agents.run_budget_usd
+        run = await self.store.insert(
+            id=run_id, project=proj.name, prompt=prompt, model=model_id,
+            use_worktree=int(worktree), cwd=str(cwd), branch=branch, base_branch=base,
+            base_sha=base_sha, session_id=str(uuid.uuid4()), budget_usd=budget,
+            created_by=actor, pending_prompt=prompt, state_reason=f"started by {actor}")
+        await self.activity.record(actor, "run.start", run.id, "ok", f"{proj.name}: {prompt}")
+        self.bus.publish(RunStateChanged(run_id=run.id, project=run.project, old=None,
+                                         new=RunState.QUEUED, reason=run.state_reason))
+        await self._pump()
+        return await self.store.get(run.id)
+
+    def _check_credentials(self) -> None:
+        provider = self._provider_env()
+        if not has_credentials({**self.environ, **provider}):
+            raise InvalidInput(
+                "no model credentials: set ANTHROPIC_API_KEY (or anthropic.api_key in "
+                "config.toml), CLAUDE_CODE_OAUTH_TOKEN, or configure Bedrock or Vertex")
+
+    def _provider_env(self) -> dict[str, str]:
+        env = {}
+        if self.config.anthropic.api_key is not None:
+            env["ANTHROPIC_API_KEY"] = self.config.anthropic.api_key.get_secret_value()
+        if self.config.anthropic.base_url:
+            env["ANTHROPIC_BASE_URL"] = self.config.anthropic.base_url
+        return env
+
+    async def _pump(self) -> None:
+        """Start queued runs, oldest first, within the global and per-project limits."""
+        if self._closed:
+            return
+        async with self._pump_lock:
+            live: dict[str, int] = {}
+            for sup in self._supervisors.values():
+                live[sup.run.project] = live.get(sup.run.project, 0) + 1
+            total = sum(live.values())
+            for run in await self.store.queued():
+                if total >= self.config.agents.max_concurrent:
+                    break
+                if run.id in self._supervisors:
+                    continue
+                limit = (self.config.project(run.project).max_concurrent
+                         or self.config.agents.max_concurrent_per_project)
+                if live.get(run.project, 0) >= limit:
+                    continue
+                await self._launch(run)
+                live[run.project] = live.get(run.project, 0) + 1
+                total += 1
+
+    async def _launch(self, run: Run) -> None:
+        hidden = await self.store.hidden(run.id)
+        prompt = hidden["pending_prompt"] or RESTART_PROMPT
+        try:
+            await self._prepare_worktree(run)
+        except Exception as exc:
+            log.warning("run %s: worktree failed: %s", run.id, exc)
+            await self.transition(run.id, RunState.FAILED, f"could not create the worktree: {exc}",
+                                  error=str(exc))
+            return
+        sup = RunSupervisor(self, run, prompt, resume=run.session_started or
+                            bool(hidden["fork_from"]), fork_from=hidden["fork_from"])
+        self._supervisors[run.id] = sup
+        task = asyncio.create_task(self._supervise(sup), name=f"run-{run.id}")
+        self._tasks[run.id] = task
+
+    async def _supervise(self, sup: RunSupervisor) -> None:
+        try:
+            await sup.main()
+        finally:
+            self._supervisors.pop(sup.run.id, None)
+            self._tasks.pop(sup.run.id, None)
+            if not self._closed:
+                await self._pump()
+
+    async def _prepare_worktree(self, run: Run) -> None:
+        cwd = Path(run.cwd)
+        if not run.use_worktree or cwd.is_dir():
+            return
+        project = await self.projects.get(run.project)
+        repo = Path(project.path)
+        assert run.branch is not None and run.base_sha is not None
+        cwd.parent.mkdir(parents=True, exist_ok=True)
+        if await gitops.branch_exists(repo, run.branch):
+            # The worktree was cleaned up but the branch is still there: check it out again.
+            await gitops.add_worktree(repo, cwd, run.branch)
+        else:
+            await gitops.create_worktree(repo, cwd, run.branch, run.base_sha)
+        if run.worktree_removed:
+            await self.store.update(run.id, worktree_removed=0)
+
+    async def agent_spec(self, run: Run, *, resume: bool, fork_from: str | None,
+                         stderr: TextIO) -> AgentSpec:
+        """Everything the agent process of a run needs: clean env, launcher, permissions."""
+        project = await self.projects.get(run.project)
+        pcfg = self.config.project(run.project)
+        home = self.config.agent_homes_dir / run.id
+        home.mkdir(parents=True, exist_ok=True)
+        if fork_from is not None and run.parent_id is not None:
+            self._copy_transcript(run.parent_id, fork_from, home)
+        env = agent_environment(
+            self.environ, home=home, provider=self._provider_env(),
+            git_identity=await self._git_identity(Path(project.path)),
+            extra_allow=[*self.config.agents.env_allow, *pcfg.env_allow])
+        cli = self.config.agents.cli_path or bundled_cli()
+        launcher = write_launcher(self.config.home / "launchers" / f"{run.id}.sh", cli, env)
+        rules = await self.db.fetchall("SELECT rule FROM permission_rules WHERE project = ?",
+                                       (run.project,))
+        allowed = [*self.config.agents.allowed_tools, *pcfg.allowed_tools,
+                   *(r["rule"] for r in rules)]
+        remaining = None
+        if run.budget_usd is not None:
+            remaining = run.budget_usd - run.cost_usd
+            if remaining <= 0:
+                raise Conflict(f"run {run.id!r} has spent its budget of ${run.budget_usd:.2f}")
+
+        def on_stderr(line: str) -> None:
+            stderr.write(line.rstrip("\n") + "\n")
+            stderr.flush()
+
+        return AgentSpec(
+            cwd=Path(run.cwd), model=run.model,
+            session_id=fork_from or run.session_id, resume=resume, fork=fork_from is not None,
+            permission_mode=self.config.agents.permission_mode, allowed_tools=allowed,
+            max_budget_usd=remaining, cli_path=str(launcher),
+            setting_sources=["project", "local"] if project.trusted or pcfg.trusted else [],
+            append_system_prompt=(
+                "You are running as a Gluon agent in your own git worktree on branch "
+                f"{run.branch}. Commit your work when a step is done." if run.branch else None),
+            stderr=on_stderr)
+
+    def _copy_transcript(self, parent_id: str, session_id: str, home: Path) -> None:
+        """A fork runs in its own home and worktree: give it the parent's transcript."""
+        parent_home = self.config.agent_homes_dir / parent_id
+        for source in parent_home.glob(f".claude/projects/*/{session_id}.jsonl"):
+            # The CLI looks sessions up across project folders, so the folder name is kept.
+            target = home / source.relative_to(parent_home)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+    async def _git_identity(self, repo: Path) -> dict[str, str]:
+        name = await gitops.config_value(repo, "user.name") or "Gluon agent"
+        email = await gitops.config_value(repo, "user.email") or "gluon@localhost"
+        return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+
+    # -- people acting on runs --------------------------------------------------------------
+
+    async def get(self, run_id: str) -> Run:
+        return await self.store.resolve(run_id)
+
+    async def find(self, project: str | None = None, states: list[RunState] | None = None,
+                   limit: int = 50) -> list[Run]:
+        if project is not None:
+            await self.projects.get(project)
+        return await self.store.find(project=project, states=states, limit=limit)
+
+    async def logs(self, run_id: str, after: int = 0, limit: int = 200) -> list[RunEvent]:
+        run = await self.store.resolve(run_id)
+        return await self.store.events(run.id, after, limit)
+
+    async def steer(self, run_id: str, message: str, actor: str = "cli") -> Run:
+        run = await self.store.resolve(run_id)
+        message = message.strip()
+        if not message:
+            raise InvalidInput("the message is empty")
+        sup = self._supervisors.get(run.id)
+        if run.state is RunState.QUEUED and sup is None:
+            hidden = await self.store.hidden(run.id)
+            await self.store.update(run.id, pending_prompt=(
+                f"{hidden['pending_prompt'] or RESTART_PROMPT}\n\n{message}"))
+        elif sup is not None:
+            sup.send(Steer(message, actor))
+        else:
+            raise Conflict(f"run {run.id!r} is {run.state}, not live; continue it with "
+                           f"`gluon resume {run.id} \"...\"`")
+        await self.activity.record(actor, "run.steer", run.id, "ok", message)
+        return await self.store.get(run.id)
+
+    async def interrupt(self, run_id: str, actor: str = "cli") -> Run:
+        run = await self.store.resolve(run_id)
+        sup = self._supervisors.get(run.id)
+        if sup is None or run.state is RunState.QUEUED:
+            raise Conflict(f"run {run.id!r} is {run.state}; only a running agent can be "
+                           "interrupted")
+        sup.send(Interrupt(actor))
+        await self.activity.record(actor, "run.interrupt", run.id, "ok")
+        return run
+
+    async def cancel(self, run_id: str, actor: str = "cli") -> Run:
+        run = await self.store.resolve(run_id)
+        sup = self._supervisors.get(run.id)
+        if sup is not None:
+            with self.bus.subscribe(lambda e: e.run_id == run.id
+                                    and isinstance(e, RunStateChanged)
+                                    and e.new is RunState.CANCELLED) as sub:
+                sup.send(Cancel(actor))
+                await sub.get(timeout=60)
+        elif run.state in (RunState.QUEUED, RunState.INTERRUPTED):
+            await self.transition(run.id, RunState.CANCELLED, f"cancelled by {actor}")
+            await self.interactions.expire_for_run(run.id)
+        else:
+            raise Conflict(f"run {run.id!r} is already {run.state}; nothing to cancel")
+        await self.activity.record(actor, "run.cancel", run.id, "ok")
+        return await self.store.get(run.id)
+
+    async def resume(self, run_id: str, message: str, actor: str = "cli") -> Run:
+        """A follow-up in the same session and worktree."""
+        run = await self.store.resolve(run_id)
+        message = message.strip() or RESTART_PROMPT
+        if run.id in self._supervisors:
+            return await self.steer(run.id, message, actor)
+        if run.state not in (RunState.REVIEW, RunState.FAILED, RunState.CANCELLED,
+                             RunState.INTERRUPTED):
+            raise Conflict(f"run {run.id!r} is {run.state}; it cannot be resumed")
+        self._check_credentials()
+        await self.usage.check_budgets(run.project)
+        if run.budget_usd is not None and run.cost_usd >= run.budget_usd:
+            raise Conflict(f"run {run.id!r} has spent its budget of ${run.budget_usd:.2f}; "
+                           "fork it with a new budget instead")
+        await self.transition(run.id, RunState.QUEUED, f"resumed by {actor}",
+                              pending_prompt=message, ended_at=None, error=None)
+        await self.activity.record(actor, "run.resume", run.id, "ok", message)
+        await self._pump()
+        return await self.store.get(run.id)
+
+    async def fork(self, run_id: str, message: str, *, model: str | None = None,
+                   budget_usd: float | None = None, actor: str = "cli") -> Run:
+        """A new run that starts from a copy of this run's session and branch."""
+        parent = await self.store.resolve(run_id)
+        if not parent.session_started:
+            raise Conflict(f"run {parent.id!r} has no session yet; wait until it has started")
+        message = message.strip()
+        if not message:
+            raise InvalidInput("say what the fork should do differently")
+        self._check_credentials()
+        await self.usage.check_budgets(parent.project)
+        project = await self.projects.get(parent.project)
+        run_id_new = await self.store.new_id()
+        if parent.use_worktree and parent.branch:
+            cwd = self.config.worktrees_dir / project.name / run_id_new
+            new_branch = f"gluon/{run_id_new}"
+            start = await gitops.head_sha(Path(project.path), parent.branch)
+            await gitops.create_worktree(Path(project.path), cwd, new_branch, start)
+            branch: str | None = new_branch
+        else:
+            cwd, branch = Path(parent.cwd), None
+        hidden = await self.store.hidden(parent.id)
+        run = await self.store.insert(
+            id=run_id_new, project=parent.project, prompt=message,
+            model=resolve_model(model, parent.model), use_worktree=int(parent.use_worktree),
+            cwd=str(cwd), branch=branch, base_branch=parent.base_branch,
+            base_sha=parent.base_sha, session_id=parent.session_id, fork_from=parent.session_id,
+            parent_id=parent.id, budget_usd=budget_usd if budget_usd is not None
+            else parent.budget_usd, created_by=actor, pending_prompt=message,
+            session_cost_usd=hidden["session_cost_usd"],
+            state_reason=f"forked from {parent.id} by {actor}")
+        await self.activity.record(actor, "run.fork", run.id, "ok", f"from {parent.id}")
+        await self._pump()
+        return await self.store.get(run.id)
+
+    async def answer(self, interaction_id: str, choice: str, actor: str = "cli") -> Interaction:
+        """Answer a question or permission request, from any surface."""
+        interaction = await self.interactions.get(interaction_id)
+        parked = self.interactions.is_parked(interaction.id)
+        answered = await self.interactions.answer(interaction.id, choice, actor)
+        await self.activity.record(actor, "interaction.answer", answered.id, "ok",
+                                   str(answered.answer))
+        if not parked:
+            # Nobody is waiting on it any more (Gluon restarted): carry the answer to the
+            # agent as a follow-up, so the answer is not lost.
+            run = await self.store.get(answered.run_id)
+            text = (f"While you were stopped, the user answered your request "
+                    f"'{answered.title}': {answered.answer}")
+            if run.state in (RunState.INTERRUPTED, RunState.REVIEW, RunState.FAILED,
+                             RunState.CANCELLED):
+                await self.resume(run.id, text, actor)
+            elif run.id in self._supervisors:
+                await self.steer(run.id, text, actor)
+        return answered
+
+    async def allow_for_project(self, project: str, rule: str) -> None:
+        await self.db.execute(
+            "INSERT OR IGNORE INTO permission_rules (project, rule, created_at) VALUES (?,?,?)",
+            (project, rule, time.time()))
+
+    def live_count(self) -> int:
+        return len(self._supervisors)
+
+    def is_live(self, run_id: str) -> bool:
+        return run_id in self._supervisors
+
+
+def bundled_cli() -> str:
+    """The Claude Code CLI shipped inside claude-agent-sdk."""
+    import claude_agent_sdk
+
+    path = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+    if path.is_file():
+        return str(path)
+    found = shutil.which("claude")
+    if found is None:
+        raise InvalidInput("the Claude Code CLI was not found; reinstall claude-agent-sdk or "
+                           "set agents.cli_path")
+    return found
+

@@ -1,0 +1,96 @@
+"""The core runtime: every core service over one data dir, and the lock that makes it the only
+run manager on that data dir."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+from core.activity import ActivityLog
+from core.agent import AgentRunner, SdkRunner
+from core.config import Config
+from core.db import Database
+from core.errors import Conflict
+from core.events import EventBus
+from core.projects import ProjectService
+from core.review import Review
+from core.runs import RunManager
+
+
+class DataDirLock:
+    """An exclusive ``flock`` on ``<home>/gluon.lock``; released when the process dies."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "gluon.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            owner = self.path.read_text().strip() or "another process"
+            raise Conflict(f"the data dir {str(self.path.parent)!r} is in use by pid {owner}; "
+                           "talk to that Gluon, or stop it first") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+class Runtime:
+    """Opens the store, recovers runs and owns the run manager until closed."""
+
+    def __init__(self, config: Config, *, runner: AgentRunner | None = None,
+                 environ: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.lock = DataDirLock(config.home)
+        self.db = Database(config.db_path)
+        self.bus = EventBus()
+        self.activity = ActivityLog(self.db)
+        self.projects = ProjectService(self.db, self.activity)
+        self.runs = RunManager(config, self.db, self.bus, self.projects,
+                               runner or SdkRunner(), self.activity, environ=environ)
+        self.review = Review(self.runs)
+        self._open = False
+
+    async def open(self, *, resume_interrupted: bool = True) -> Runtime:
+        self.lock.acquire()
+        try:
+            for sub in ("logs", "worktrees", "agent-homes", "launchers"):
+                (self.config.home / sub).mkdir(parents=True, exist_ok=True)
+            os.chmod(self.config.home, 0o700)
+            await self.db.open()
+            await self.runs.start(resume_interrupted=resume_interrupted)
+        except BaseException:
+            await self.db.close()
+            self.lock.release()
+            raise
+        self._open = True
+        return self
+
+    async def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        try:
+            await self.runs.close()
+        finally:
+            await self.db.close()
+            self.lock.release()
+
+    async def __aenter__(self) -> Runtime:
+        return await self.open()
+
+    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()

@@ -1,0 +1,69 @@
+"""Identifiers and status values used across Gluon. A leaf module: imports nothing from Gluon."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NewType
+
+RunId = NewType("RunId", str)
+ProjectName = NewType("ProjectName", str)
+InteractionId = NewType("InteractionId", str)
+SessionId = NewType("SessionId", str)
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    REVIEW = "review"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    MERGED = "merged"
+    CLOSED = "closed"
+
+    @property
+    def is_live(self) -> bool:
+        """A live run has (or is about to have) an agent process."""
+        return self in LIVE_STATES
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RunState.MERGED, RunState.CLOSED)
+
+
+LIVE_STATES = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.WAITING})
+
+# Which state may follow which (DESIGN §4). Resume moves an ended run back to queued.
+TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED, RunState.FAILED,
+                                RunState.INTERRUPTED}),
+    RunState.RUNNING: frozenset({RunState.WAITING, RunState.REVIEW, RunState.FAILED,
+                                 RunState.CANCELLED, RunState.INTERRUPTED}),
+    RunState.WAITING: frozenset({RunState.RUNNING, RunState.REVIEW, RunState.FAILED,
+                                 RunState.CANCELLED, RunState.INTERRUPTED}),
+    RunState.REVIEW: frozenset({RunState.MERGED, RunState.CLOSED, RunState.QUEUED}),
+    RunState.FAILED: frozenset({RunState.QUEUED, RunState.CLOSED}),
+    RunState.CANCELLED: frozenset({RunState.QUEUED, RunState.CLOSED}),
+    RunState.INTERRUPTED: frozenset({RunState.QUEUED, RunState.CANCELLED, RunState.CLOSED}),
+    RunState.MERGED: frozenset(),
+    RunState.CLOSED: frozenset(),
+}
+
+
+class InteractionKind(StrEnum):
+    PERMISSION = "permission"
+    QUESTION = "question"
+
+
+class InteractionStatus(StrEnum):
+    PENDING = "pending"
+    ANSWERED = "answered"
+    EXPIRED = "expired"  # the run ended (cancelled, died) before anyone answered
+
+
+class PermissionChoice(StrEnum):
+    ALLOW_ONCE = "allow"
+    ALLOW_RUN = "allow_run"
+    ALLOW_PROJECT = "allow_project"
+    DENY = "deny"

@@ -1,0 +1,170 @@
+"""Tools for runs: start, watch, steer, stop, continue and answer coding agents."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from pydantic import BaseModel, Field
+
+from core.events import InteractionRequested, RunStateChanged
+from core.models import Interaction, Run, Transition, UsageReport
+from core.run_store import RunEvent
+from core.runtime import Runtime
+from core.types import RunState
+from mcp_tools.registry import ToolKit, current_actor
+
+
+class RunList(BaseModel):
+    runs: list[Run]
+
+
+class RunDetail(BaseModel):
+    run: Run
+    live: bool
+    pending: list[Interaction]
+    transitions: list[Transition]
+
+
+class RunLogs(BaseModel):
+    run_id: str
+    state: RunState
+    live: bool
+    events: list[RunEvent]
+
+
+class WaitResult(BaseModel):
+    run: Run
+    done: bool = Field(description="True when the run is no longer live")
+    pending: list[Interaction] = Field(description="questions and permission requests waiting")
+
+
+class PendingList(BaseModel):
+    pending: list[Interaction]
+
+
+def register(kit: ToolKit, rt: Runtime) -> None:
+    runs = rt.runs
+
+    async def detail(run: Run) -> RunDetail:
+        return RunDetail(run=run, live=runs.is_live(run.id),
+                         pending=await runs.interactions.pending(run.id),
+                         transitions=await runs.store.transitions(run.id))
+
+    @kit.tool()
+    async def run_start(project: str, prompt: str, model: str | None = None,
+                        worktree: bool = True, base: str | None = None,
+                        budget_usd: float | None = None) -> Run:
+        """Start a Claude Code agent on a project with a task.
+
+        The agent works in its own git worktree on branch `gluon/<run id>` made from `base`
+        (default: the project's current branch), unless `worktree` is false. `model` is
+        opus, sonnet, haiku or a full model id. `budget_usd` caps this run's spend. The run
+        may wait in `queued` when the concurrency limits are reached. Returns the run.
+        """
+        return await runs.start_run(project, prompt, model=model, worktree=worktree, base=base,
+                                    budget_usd=budget_usd, actor=current_actor.get())
+
+    @kit.tool(read_only=True)
+    async def run_list(project: str | None = None, state: list[RunState] | None = None,
+                       limit: int = 50) -> RunList:
+        """List runs, newest first, optionally only one project's or only some states
+        (queued, running, waiting, review, failed, cancelled, interrupted, merged, closed)."""
+        return RunList(runs=await runs.find(project, state, limit))
+
+    @kit.tool(read_only=True)
+    async def run_show(run: str) -> RunDetail:
+        """Everything about one run (id or unique id prefix): state and why, cost, tokens,
+        turns, commits and changed files, open questions, and its state history."""
+        return await detail(await runs.get(run))
+
+    @kit.tool(read_only=True)
+    async def run_logs(run: str, after: int = 0, limit: int = 200,
+                       wait_seconds: float = 0) -> RunLogs:
+        """What a run's agent said and did (text, tool calls, results), oldest first.
+        Pass the last event id as `after` to get only newer events, and `wait_seconds` to wait
+        for new ones while the run is live."""
+        found = await runs.get(run)
+        with rt.bus.subscribe(lambda e: e.run_id == found.id) as sub:
+            events = await runs.logs(found.id, after, limit)
+            if not events and wait_seconds > 0 and runs.is_live(found.id):
+                with contextlib.suppress(TimeoutError):
+                    await sub.get(timeout=wait_seconds)
+                events = await runs.logs(found.id, after, limit)
+        found = await runs.get(found.id)
+        return RunLogs(run_id=found.id, state=found.state, live=runs.is_live(found.id),
+                       events=events)
+
+    @kit.tool(read_only=True)
+    async def run_wait(run: str, timeout_seconds: float = 60) -> WaitResult:
+        """Wait until a run ends or needs a person (a question or permission request), at most
+        `timeout_seconds`. Returns the run, whether it is done, and what is pending."""
+        found = await runs.get(run)
+
+        def relevant(e: object) -> bool:
+            return (isinstance(e, RunStateChanged | InteractionRequested)
+                    and getattr(e, "run_id", None) == found.id)
+
+        deadline = time.monotonic() + max(0.0, timeout_seconds)
+        with rt.bus.subscribe(relevant) as sub:
+            while True:
+                current = await runs.get(found.id)
+                pending = await runs.interactions.pending(found.id)
+                done = not current.state.is_live and not runs.is_live(found.id)
+                if done or pending or time.monotonic() >= deadline:
+                    return WaitResult(run=current, done=done, pending=pending)
+                try:
+                    await sub.get(timeout=deadline - time.monotonic())
+                except TimeoutError:
+                    pass
+                except asyncio.CancelledError:
+                    raise
+
+    @kit.tool()
+    async def run_steer(run: str, message: str) -> Run:
+        """Send a message into a live run's session: the agent reads it while it works (or,
+        after an interrupt, as its next instruction). For ended runs use run_resume."""
+        return await runs.steer(run, message, actor=current_actor.get())
+
+    @kit.tool()
+    async def run_interrupt(run: str) -> Run:
+        """Stop the agent's current turn but keep its session, so it can be steered on."""
+        return await runs.interrupt(run, actor=current_actor.get())
+
+    @kit.tool(destructive=True)
+    async def run_cancel(run: str) -> Run:
+        """Stop a run's agent for good. Its worktree, branch and any uncommitted work (which
+        is committed to the branch) are kept; the run can still be resumed."""
+        return await runs.cancel(run, actor=current_actor.get())
+
+    @kit.tool()
+    async def run_resume(run: str, message: str) -> Run:
+        """Continue an ended run (review, failed, cancelled, interrupted) with a follow-up
+        message, in the same session and worktree. Returns the run, queued again."""
+        return await runs.resume(run, message, actor=current_actor.get())
+
+    @kit.tool()
+    async def run_fork(run: str, message: str, model: str | None = None,
+                       budget_usd: float | None = None) -> Run:
+        """Start a new run from a copy of another run's conversation and branch, to try a
+        different approach with `message`. The original run is not touched."""
+        return await runs.fork(run, message, model=model, budget_usd=budget_usd,
+                               actor=current_actor.get())
+
+    @kit.tool(read_only=True)
+    async def pending_list(run: str | None = None) -> PendingList:
+        """Questions and permission requests from agents that wait for a person."""
+        run_id = (await runs.get(run)).id if run else None
+        return PendingList(pending=await runs.interactions.pending(run_id))
+
+    @kit.tool()
+    async def answer(id: str, choice: str) -> Interaction:
+        """Answer an agent's question (one of its options, its number, or free text) or a
+        permission request (allow, allow_run, allow_project or deny), by the request's id."""
+        return await runs.answer(id, choice, actor=current_actor.get())
+
+    @kit.tool(read_only=True)
+    async def usage_report(days: int = 7) -> UsageReport:
+        """Spend and tokens today per project and over the last days, and the daily budget."""
+        return await runs.usage.report(days)

@@ -1,0 +1,80 @@
+"""Shared fixtures: real git repositories, a real data dir, the real CLI against the scripted
+model server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import Config
+from core.runtime import Runtime
+from tests.fakes.model_server import ScriptedModelServer
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
+           "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com"}
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV}).stdout.strip()
+
+
+def make_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Test User")
+    git(path, "config", "user.email", "test@example.com")
+    (path / "README.md").write_text("# demo\n")
+    (path / "app.py").write_text("def add(a, b):\n    return a + b\n")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "demo")
+
+
+@pytest.fixture
+def model_server() -> Iterator[ScriptedModelServer]:
+    server = ScriptedModelServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_config(home: Path, server: ScriptedModelServer, **agents: object) -> Config:
+    return Config.model_validate({
+        "home": str(home),
+        "anthropic": {"api_key": "sk-test", "base_url": server.base_url},
+        "agents": {"max_concurrent": 4, "max_concurrent_per_project": 4, **agents},
+    })
+
+
+def daemon_environ() -> dict[str, str]:
+    """What a daemon's environment looks like: including secrets agents must never see."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+            "GLUON_TELEGRAM_TOKEN": "123456:TELEGRAM-SECRET-TOKEN",
+            "GLUON_SERVER_TOKEN": "mcp-bearer-secret"}
+
+
+@pytest.fixture
+def config(tmp_path: Path, model_server: ScriptedModelServer) -> Config:
+    return make_config(tmp_path / "home", model_server)
+
+
+@pytest.fixture
+async def runtime(config: Config) -> AsyncIterator[Runtime]:
+    rt = Runtime(config, environ=daemon_environ())
+    await rt.open()
+    try:
+        yield rt
+    finally:
+        await rt.close()
