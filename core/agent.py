@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 from claude_agent_sdk import (
     AssistantMessage,
+    CanUseToolShadowedWarning,
     ClaudeAgentOptions,
     ClaudeSDKClient,
     PermissionResultAllow,
@@ -231,5 +233,8 @@ class SdkRunner:
             session_id=None if spec.resume else spec.session_id,
         )
         client = ClaudeSDKClient(options)
-        await client.connect()
+        with warnings.catch_warnings():
+            # Pre-approving a whole tool (a project's policy) is what we mean to do.
+            warnings.simplefilter("ignore", CanUseToolShadowedWarning)
+            await client.connect()
         return SdkSession(client, spec.session_id)

@@ -3,6 +3,7 @@ model server."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -11,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
+from core.events import RunStateChanged
+from core.models import Run
 from core.runtime import Runtime
+from core.types import RunState
 from tests.fakes.model_server import ScriptedModelServer
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
@@ -78,3 +82,20 @@ async def runtime(config: Config) -> AsyncIterator[Runtime]:
         yield rt
     finally:
         await rt.close()
+
+
+ENDED = (RunState.REVIEW, RunState.FAILED, RunState.CANCELLED, RunState.INTERRUPTED)
+
+
+async def wait_state(rt: Runtime, run_id: str, *states: RunState,
+                     timeout: float = 60) -> Run:  # noqa: ASYNC109
+    """Wait (on the event bus, no polling) until the run is in one of ``states``."""
+    wanted = states or ENDED
+    with rt.bus.subscribe(lambda e: e.run_id == run_id and isinstance(e, RunStateChanged)) as sub:
+        async with asyncio.timeout(timeout):
+            run = await rt.runs.get(run_id)
+            while run.state not in wanted:
+                await sub.get()
+                run = await rt.runs.get(run_id)
+    return run
+
