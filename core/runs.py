@@ -257,7 +257,8 @@ class RunManager:
             git_identity=await self._git_identity(Path(project.path)),
             extra_allow=[*self.config.agents.env_allow, *pcfg.env_allow])
         cli = self.config.agents.cli_path or bundled_cli()
-        launcher = write_launcher(self.config.home / "launchers" / f"{run.id}.sh", cli, env)
+        launcher = write_launcher(self.config.home / "launchers" / f"{run.id}.sh", cli, env,
+                                  wrapper=die_with_parent())
         rules = await self.db.fetchall("SELECT rule FROM permission_rules WHERE project = ?",
                                        (run.project,))
         allowed = [*self.config.agents.allowed_tools, *pcfg.allowed_tools,
@@ -443,6 +444,13 @@ class RunManager:
 
     def is_live(self, run_id: str) -> bool:
         return run_id in self._supervisors
+
+
+def die_with_parent() -> list[str]:
+    """A wrapper that kills the agent when its Gluon dies (even by SIGKILL), so a restarted
+    Gluon never races an orphaned agent in the same worktree."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL"] if setpriv else []
 
 
 def bundled_cli() -> str:

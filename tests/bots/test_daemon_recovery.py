@@ -1,0 +1,141 @@
+"""The daemon: reached over HTTP MCP by other commands, and recovering runs after SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bots.client import connect
+from core.config import Config, load_config
+from tests.fakes import scripts as s
+from tests.fakes.model_server import ScriptedModelServer
+
+GLUON = str(Path(sys.executable).parent / "gluon")
+
+
+@pytest.fixture
+def env(tmp_path: Path, model_server: ScriptedModelServer) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8",
+            "GLUON_HOME": str(tmp_path / "home"), "GLUON_SERVER_PORT": "0",
+            "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": model_server.base_url,
+            "GLUON_TELEGRAM_TOKEN": "123:SECRET"}
+
+
+class Daemon:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.home = Path(env["GLUON_HOME"])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        # Popen returns at once; the daemon must outlive this coroutine.
+        self.proc = subprocess.Popen(  # noqa: ASYNC220
+            [GLUON, "serve"], env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        # The daemon is another process: wait (bounded) for it to say where it listens.
+        for _ in range(300):
+            if (self.home / "daemon.json").exists() and self._pid_in_file() == self.proc.pid:
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(self.proc.stderr.read().decode() if self.proc.stderr
+                                     else "daemon exited")
+            await asyncio.sleep(0.05)
+        raise AssertionError("the daemon did not start in 15 s")
+
+    def _pid_in_file(self) -> int | None:
+        try:
+            return int(json.loads((self.home / "daemon.json").read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def kill(self, sig: signal.Signals) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def daemon(env: dict[str, str]) -> Iterator[Daemon]:
+    d = Daemon(env)
+    yield d
+    d.stop()
+
+
+def config_for(env: dict[str, str]) -> Config:
+    return load_config(env=dict(env))
+
+
+async def test_a_run_survives_its_daemon_being_killed(
+        env: dict[str, str], daemon: Daemon, repo: Path,
+        model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:recover", [s.write("before.txt", "before the crash\n"),
+                                           s.hold("crash"),
+                                           s.write("after.txt", "after the restart\n"),
+                                           s.text("finished after the restart")])
+    await daemon.start()
+    config = config_for(env)
+    async with connect(config) as client:
+        assert client.remote
+        await client.call("project_add", {"path": str(repo), "name": "demo"})
+        run = await client.call("run_start", {"project": "demo", "prompt": "SCRIPT:recover"})
+    held = await model_server.await_request(lambda r: r.script_key == "SCRIPT:recover"
+                                            and r.step == 1)
+
+    assert daemon.kill(signal.SIGKILL) == -signal.SIGKILL
+    model_server.release("crash")  # an orphaned agent would now go on; it must be gone
+    await daemon.start()
+    async with connect(config) as client:
+        for _ in range(60):
+            waited = await client.call("run_wait", {"run": run["id"], "timeout_seconds": 30})
+            if waited["done"]:
+                break
+        detail = await client.call("run_show", {"run": run["id"]})
+
+    states = [t["to_state"] for t in detail["transitions"]]
+    assert states[:4] == ["queued", "running", "interrupted", "queued"], states
+    assert detail["run"]["state"] == "review", detail["run"]["state_reason"]
+    resumed = model_server.wait_for_request(lambda r: "Gluon restarted" in r.last_user_text())
+    assert resumed.session_id == held.session_id
+    files = {f["path"] for f in detail["run"]["changed_files"]}
+    assert files == {"before.txt", "after.txt"}
+    # Only the resumed agent answered after the crash: the killed daemon's agent died with it.
+    after_crash = [r for r in model_server.requests
+                   if r.script_key == "SCRIPT:recover" and r.step >= 1]
+    assert all("Gluon restarted" in r.all_text() for r in after_crash[1:])
+
+
+async def test_the_daemon_shuts_down_cleanly_and_its_live_runs_resume_at_the_next_start(
+        env: dict[str, str], daemon: Daemon, repo: Path,
+        model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:stop", [s.hold("stop"), s.text("done after restart")])
+    await daemon.start()
+    config = config_for(env)
+    async with connect(config) as client:
+        await client.call("project_add", {"path": str(repo), "name": "demo"})
+        run = await client.call("run_start", {"project": "demo", "prompt": "SCRIPT:stop"})
+    await model_server.await_request(lambda r: r.script_key == "SCRIPT:stop")
+    assert daemon.kill(signal.SIGTERM) == 0
+    assert not (Path(env["GLUON_HOME"]) / "daemon.json").exists()
+
+    model_server.release("stop")
+    await daemon.start()
+    async with connect(config) as client:
+        waited = await client.call("run_wait", {"run": run["id"], "timeout_seconds": 60})
+        detail = await client.call("run_show", {"run": run["id"]})
+    assert waited["run"]["state"] == "review"
+    reasons = [(t["to_state"], t["reason"]) for t in detail["transitions"]]
+    assert ("interrupted", "Gluon stopped (shut down) while the run was live") in reasons
+    assert ("queued", "resumed by recovery") in reasons
