@@ -34,19 +34,19 @@ class Daemon:
         self.env = env
         self.home = Path(env["GLUON_HOME"])
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.home.parent / "daemon.log"
 
     async def start(self) -> None:
         # Popen returns at once; the daemon must outlive this coroutine.
         self.proc = subprocess.Popen(  # noqa: ASYNC220
             [GLUON, "serve"], env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=self.log.open("ab"), start_new_session=True)
         # The daemon is another process: wait (bounded) for it to say where it listens.
         for _ in range(300):
             if (self.home / "daemon.json").exists() and self._pid_in_file() == self.proc.pid:
                 return
             if self.proc.poll() is not None:
-                raise AssertionError(self.proc.stderr.read().decode() if self.proc.stderr
-                                     else "daemon exited")
+                raise AssertionError(self.log.read_text())
             await asyncio.sleep(0.05)
         raise AssertionError("the daemon did not start in 15 s")
 
