@@ -35,6 +35,15 @@ class _Section(BaseModel):
 
 class AgentsConfig(_Section):
     default_model: str = "sonnet"
+
+    @field_validator("default_model")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        try:
+            return resolve_model(v, v)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
     max_concurrent: Annotated[int, Field(ge=1, le=256)] = 4
     max_concurrent_per_project: Annotated[int, Field(ge=1, le=256)] = 2
     run_budget_usd: Annotated[float | None, Field(gt=0)] = None
@@ -195,13 +204,26 @@ def load_config(env: Mapping[str, str] | None = None, path: Path | None = None) 
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        value = err.get("input")
-        shown = "***" if any(s in key for s in ("token", "key")) else repr(value)
-        where = f" in {str(path)!r}" if path else ""
-        raise ConfigError(f"config key {key!r}{where} has value {shown}: "
-                          f"{err['msg'].lower()}") from None
+        raise ConfigError(_explain(exc.errors()[0], path)) from None
+
+
+def _explain(err: Any, path: Path | None) -> str:
+    """One line: the key, the value (never a secret) and what is expected."""
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc)
+    where = f" in {str(path)!r}" if path else ""
+    if err["type"] == "extra_forbidden":
+        model: type[BaseModel] = Config
+        for part in loc[:-1]:
+            if part in model.model_fields and isinstance(model.model_fields[part].annotation,
+                                                         type):
+                model = model.model_fields[part].annotation  # type: ignore[assignment]
+        known = ", ".join(model.model_fields)
+        return f"unknown config key {key!r}{where}; known keys there: {known}"
+    secret = any(word in key for word in ("token", "key"))
+    shown = "***" if secret else repr(err.get("input"))
+    message = str(err["msg"]).lower().removeprefix("value error, ")
+    return f"config key {key!r}{where} has value {shown}: {message}"
 
 
 def resolve_model(name: str | None, default: str) -> str:
@@ -209,7 +231,8 @@ def resolve_model(name: str | None, default: str) -> str:
     value = (name or default).strip()
     if value in MODEL_ALIASES:
         return value
-    if value.startswith("claude-") and all(c.isalnum() or c in "-._@[]" for c in value):
+    allowed = all(c.isalnum() or c in "-._@[]" for c in value)
+    if value.startswith("claude-") and len(value) > len("claude-") + 2 and allowed:
         return value
     raise InvalidInput(f"unknown model {value!r}; use opus, sonnet, haiku or a full model id "
                        "such as 'claude-sonnet-4-5'")
