@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ import aiosqlite
 from core.migrations import MIGRATIONS
 
 Params = Sequence[Any] | dict[str, Any]
+
+# True inside the task that holds the open transaction.
+_in_transaction: ContextVar[bool] = ContextVar("in_transaction", default=False)
 
 
 class Database:
@@ -81,22 +85,31 @@ class Database:
                 await begin
                 await asyncio.shield(self.conn.execute("ROLLBACK"))
                 raise
+            token = _in_transaction.set(True)
             try:
                 yield
             except BaseException:
                 await asyncio.shield(self.conn.execute("ROLLBACK"))
                 raise
+            finally:
+                _in_transaction.reset(token)
             await asyncio.shield(self.conn.execute("COMMIT"))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; return the number of rows it changed."""
+        """Run one statement; return the number of rows it changed.
+
+        A write from outside an open transaction waits for it to end, so another task's
+        rollback can never take it along."""
+        if _in_transaction.get():
+            return await self._execute(sql, params)
+        async with self._tx_lock:
+            return await self._execute(sql, params)
+
+    async def _execute(self, sql: str, params: Params) -> int:
         cur = await self.conn.execute(sql, params)
         count = cur.rowcount
         await cur.close()
         return count
-
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self.conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         async with self.conn.execute(sql, params) as cur:
