@@ -263,7 +263,10 @@ async def run_diff(c: ToolClient, a: argparse.Namespace) -> int:
 async def run_merge(c: ToolClient, a: argparse.Namespace) -> int:
     confirm(a, f"Merge run {a.run} into its base branch?")
     data = await c.call("run_merge", {"run": a.run})
-    out(a, data, data["message"])
+    if data["merged"] or a.json:
+        out(a, data, data["message"])
+    else:
+        print(f"gluon: {data['message']}", file=sys.stderr)
     return 0 if data["merged"] else 1
 
 

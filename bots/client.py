@@ -3,6 +3,7 @@ own (for the command's lifetime) when no daemon owns the data dir."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
@@ -15,6 +16,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from core.config import Config
+from core.errors import Conflict
 from core.runtime import Runtime
 from mcp_tools.http import HttpEndpoint, read_daemon_file, server_token
 from mcp_tools.registry import current_actor, error_text
@@ -63,9 +65,35 @@ def _daemon_running(config: Config) -> bool:
     return False
 
 
+async def _owner(config: Config) -> tuple[dict[str, Any] | None, Runtime | None]:
+    """Either the daemon that owns the data dir, or a runtime of our own.
+
+    Commands run at the same time without a daemon take turns: each holds the data dir only
+    for its own (short) lifetime, so a busy lock is waited for (up to ~10 s) before giving up.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        if _daemon_running(config):
+            daemon = read_daemon_file(config.home)
+            if daemon is not None:
+                return daemon, None
+        else:
+            runtime = Runtime(config)
+            try:
+                await runtime.open(resume_interrupted=False)
+                return None, runtime
+            except Conflict:
+                pass  # another command took the data dir first
+        if loop.time() >= deadline:
+            raise ToolFailed(f"another Gluon process is using {str(config.home)!r}; wait for "
+                             "it to finish, or start `gluon serve` so commands can share it")
+        await asyncio.sleep(0.05)
+
+
 @contextlib.asynccontextmanager
 async def connect(config: Config, actor: str = "cli") -> AsyncIterator[ToolClient]:
-    daemon = read_daemon_file(config.home) if _daemon_running(config) else None
+    daemon, runtime = await _owner(config)
     if daemon is not None:
         headers = {"Authorization": f"Bearer {server_token(config)}"}
         async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=None)
@@ -73,11 +101,7 @@ async def connect(config: Config, actor: str = "cli") -> AsyncIterator[ToolClien
                                           str(daemon["url"]), http_client=http)) as client:
             yield ToolClient(client, remote=True)
         return
-    if _daemon_running(config):
-        raise ToolFailed(f"another Gluon process owns {str(config.home)!r} but does not say "
-                         "where it listens; wait for it to finish or stop it")
-    runtime = Runtime(config)
-    await runtime.open(resume_interrupted=False)
+    assert runtime is not None
     token = current_actor.set(actor)
     tc: ToolClient | None = None
     try:

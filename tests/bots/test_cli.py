@@ -1,0 +1,304 @@
+"""The ``gluon`` command as a user runs it: a subprocess with a minimal environment and no
+terminal, against real git repositories, a real data dir and the real Claude Code CLI talking
+to the scripted model server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import git, make_repo
+from tests.fakes import scripts as s
+from tests.fakes.model_server import ScriptedModelServer
+
+GLUON = str(Path(sys.executable).parent / "gluon")
+RUN_ID = re.compile(r"^run ([0-9a-f]{8}) ", re.MULTILINE)
+COMMIT_HELLO = ("printf 'hello\\n' > hello.txt && git add hello.txt "
+                "&& git commit -q -m 'Add hello.txt'")
+
+
+@dataclass(frozen=True)
+class Done:
+    code: int
+    out: str
+    err: str
+
+
+class Gluon:
+    """Runs the ``gluon`` console script in ``tmp`` with its own HOME and data dir."""
+
+    def __init__(self, tmp: Path, server: ScriptedModelServer) -> None:
+        self.cwd = tmp
+        self.home = tmp / "home"
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp),
+                    "GLUON_HOME": str(self.home), "ANTHROPIC_API_KEY": "sk-test",
+                    "ANTHROPIC_BASE_URL": server.base_url,
+                    # Pre-approved, so a Bash step never waits for a person.
+                    "GLUON_AGENTS_ALLOWED_TOOLS": "Bash"}
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Done:
+        done = subprocess.run([GLUON, *args], cwd=self.cwd, env=self.env if env is None else env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=120)
+        return Done(done.returncode, done.stdout, done.stderr)
+
+    def ok(self, *args: str) -> Done:
+        done = self(*args)
+        assert done.code == 0, (args, done)
+        return done
+
+    def json(self, *args: str) -> dict[str, Any]:
+        data = json.loads(self.ok(*args, "--json").out)
+        assert isinstance(data, dict)
+        return data
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen([GLUON, *args], cwd=self.cwd,
+                                env=self.env if env is None else env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def elsewhere(self, name: str) -> dict[str, str]:
+        """The environment with a data dir of its own, for a command run alongside others."""
+        return {**self.env, "GLUON_HOME": str(self.cwd / name)}
+
+
+@pytest.fixture
+def gluon(tmp_path: Path, model_server: ScriptedModelServer) -> Gluon:
+    return Gluon(tmp_path, model_server)
+
+
+def refused(done: Done) -> str:
+    """The one line a refused command prints on stderr (it must exit 1 and print nothing else)."""
+    assert done.code == 1 and done.out == "", done
+    lines = done.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gluon: "), done.err
+    return lines[0]
+
+
+def run_id_of(done: Done) -> str:
+    found = RUN_ID.search(done.out)
+    assert found, done.out
+    return found.group(1)
+
+
+def finish(proc: subprocess.Popen[str]) -> Done:
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        stop(proc)
+    return Done(proc.returncode, out, err)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate(timeout=30)
+
+
+def test_a_run_started_with_wait_commits_on_its_own_branch_and_is_reported_for_review(
+        gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:hello", [s.bash(COMMIT_HELLO), s.text("Committed hello.txt.")])
+    head = git(repo, "rev-parse", "HEAD")
+
+    added = gluon.ok("project", "add", str(repo))
+    assert added.out.strip() == f"added project demo ({repo})"
+    done = gluon.ok("run", "demo", "SCRIPT:hello write hello.txt and commit it", "--wait")
+
+    run_id = run_id_of(done)
+    assert f"run {run_id} review: " in done.out
+    assert done.err == ""  # nothing but what the agent did: no warnings, no tracebacks
+    assert git(repo, "log", "-1", "--format=%s", f"gluon/{run_id}") == "Add hello.txt"
+    assert git(repo, "show", f"gluon/{run_id}:hello.txt") == "hello"
+    assert git(repo, "rev-parse", "HEAD") == head  # the user's checkout is untouched
+    assert git(repo, "branch", "--show-current") == "main"
+    assert git(repo, "status", "--porcelain") == ""
+    assert not (repo / "hello.txt").exists()
+
+    shown = gluon.json("show", run_id[:4])
+    run = shown["run"]
+    assert (run["id"], run["state"], run["branch"]) == (run_id, "review", f"gluon/{run_id}")
+    assert run["cost_usd"] > 0 and run["turns"] >= 1
+    assert [f["path"] for f in run["changed_files"]] == ["hello.txt"]
+    assert [c["subject"] for c in run["commits"]] == ["Add hello.txt"]
+    assert shown["live"] is False and shown["pending"] == []
+    assert [r["id"] for r in gluon.json("runs")["runs"]] == [run_id]
+
+
+def test_bad_input_is_refused_with_one_line_on_stderr_and_nothing_is_lost(
+        gluon: Gluon, repo: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    # These need no project, so they run meanwhile, each on a data dir of its own.
+    not_git = gluon.start("project", "add", str(plain), env=gluon.elsewhere("home-a"))
+    unknown_run = gluon.start("show", "abcdef12", env=gluon.elsewhere("home-b"))
+    bad_config = gluon.start("runs", env={**gluon.env, "GLUON_AGENTS_MAX_CONCURRENT": "0"})
+    gluon.ok("project", "add", str(repo))
+
+    assert "no project named 'nope'; known projects: demo" in refused(
+        gluon("run", "nope", "do it"))
+    other = make_repo(tmp_path / "other")
+    assert "a project named 'demo' already exists" in refused(
+        gluon("project", "add", str(other), "--name", "demo"))
+    assert "unknown model 'gpt4'" in refused(gluon("run", "demo", "do it", "--model", "gpt4"))
+    no_key = {k: v for k, v in gluon.env.items() if k != "ANTHROPIC_API_KEY"}
+    assert "ANTHROPIC_API_KEY" in refused(gluon("run", "demo", "do it", env=no_key))
+    assert "is not a git repository" in refused(finish(not_git))
+    assert "no run 'abcdef12'" in refused(finish(unknown_run))
+    assert "config key 'agents.max_concurrent' has value '0'" in refused(finish(bad_config))
+
+    # Nothing was half-done: no run row is left behind, no branch, the project is intact.
+    assert gluon.json("runs") == {"runs": []}
+    assert git(repo, "branch", "--format=%(refname:short)") == "main"
+
+
+def test_commands_given_at_the_same_time_without_a_daemon_all_succeed(gluon: Gluon) -> None:
+    listings = [gluon.start("runs") for _ in range(3)]
+    try:
+        results = [finish(p) for p in listings]
+    finally:
+        for p in listings:
+            stop(p)
+    assert all(r == Done(0, "no runs\n", "") for r in results), results
+
+
+def test_a_finished_run_refuses_steering_and_ambiguous_ids_and_merges_only_when_safe(
+        gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:feature", [
+        s.bash("printf 'agent\\n' > feature.txt && git add feature.txt "
+               "&& git commit -q -m 'Add feature'"),
+        s.text("Done.")])
+    gluon.ok("project", "add", str(repo))
+    run_id = run_id_of(gluon.ok("run", "demo", "SCRIPT:feature add the feature", "--wait"))
+    head = git(repo, "rev-parse", "HEAD")
+
+    steer = refused(gluon("steer", run_id, "also add tests"))
+    assert f"run '{run_id}' is review, not live" in steer and "gluon resume" in steer
+
+    # A second run whose id shares the first hex digit: that digit alone is ambiguous.
+    twin = run_id[0] + ("1" if run_id[1] == "0" else "0") + run_id[2:]
+    with sqlite3.connect(gluon.home / "gluon.db") as db:
+        db.execute("CREATE TEMP TABLE twin AS SELECT * FROM runs WHERE id = ?", (run_id,))
+        db.execute("UPDATE twin SET id = ?, branch = NULL", (twin,))
+        db.execute("INSERT INTO runs SELECT * FROM twin")
+    assert "is ambiguous" in refused(gluon("show", run_id[0]))
+
+    unconfirmed = refused(gluon("merge", run_id))
+    assert "needs a confirmation; pass --yes" in unconfirmed
+    assert git(repo, "rev-parse", "HEAD") == head
+
+    # Main moved on with a conflicting feature.txt: the merge lists it and changes nothing.
+    (repo / "feature.txt").write_text("user\n")
+    git(repo, "add", "feature.txt")
+    git(repo, "commit", "-q", "-m", "user feature")
+    user_head = git(repo, "rev-parse", "HEAD")
+    conflict = gluon("merge", run_id, "--yes")
+    assert conflict.code == 1, conflict
+    assert "conflicts in feature.txt" in conflict.out + conflict.err
+    assert git(repo, "rev-parse", "HEAD") == user_head
+    assert git(repo, "status", "--porcelain") == ""
+    assert (repo / "feature.txt").read_text() == "user\n"
+
+    # Without that commit but with uncommitted work in the checkout: refused, work kept.
+    git(repo, "reset", "-q", "--hard", head)
+    (repo / "README.md").write_text("# demo, edited\n")
+    dirty = refused(gluon("merge", run_id, "--yes"))
+    assert "has uncommitted changes; commit or stash them" in dirty
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert (repo / "README.md").read_text() == "# demo, edited\n"
+
+    git(repo, "checkout", "--", "README.md")
+    merged = gluon.ok("merge", run_id, "--yes")
+    assert merged.out.strip() == f"merged gluon/{run_id} into main"
+    assert (repo / "feature.txt").read_text() == "agent\n"
+    assert "Add feature" in git(repo, "log", "--format=%s", "main")
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_question_is_answered_from_another_shell_and_cannot_be_answered_twice(
+        gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
+    key = "SCRIPT:ask-db"
+    model_server.script(key, [s.ask("Which database should I use?", ["Postgres", "SQLite"]),
+                              s.text("Using the chosen database.")])
+    gluon.ok("project", "add", str(repo))
+    waiting = gluon.start("run", "demo", f"{key} set up the database", "--wait")
+    try:
+        model_server.wait_for_request(lambda r: r.script_key == key and r.step == 0, 60)
+        pending: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 30
+        while not pending and time.monotonic() < deadline:  # retry: the agent asks in a moment
+            listed = gluon("pending", "--json")
+            if listed.code == 0:
+                pending = json.loads(listed.out)["pending"]
+            if not pending:
+                time.sleep(0.2)
+        assert len(pending) == 1, "the question never showed up in `gluon pending`"
+        question = pending[0]
+        assert question["kind"] == "question" and "database" in question["title"]
+
+        answered = gluon.ok("answer", question["id"], "Postgres")
+        assert f"answered question {question['id']}" in answered.out
+        out, err = waiting.communicate(timeout=60)
+        assert waiting.returncode == 0, (out, err)
+    finally:
+        stop(waiting)
+    run_id = RUN_ID.findall(out)[0]
+    assert "question from the agent: " in out and f"run {run_id} review: " in out
+    followup = model_server.wait_for_request(lambda r: r.script_key == key and r.step == 1, 5)
+    assert "Postgres" in followup.last_user_text()
+
+    again = refused(gluon("answer", question["id"], "SQLite"))
+    assert f"question '{question['id']}' was already answered" in again
+
+
+def test_doctor_prints_a_line_per_check_and_passes_with_credentials(gluon: Gluon) -> None:
+    done = gluon.ok("doctor")
+    lines = done.out.strip().splitlines()
+    names = ["git", "claude cli", "bwrap", "socat", "credentials", "database", "disk"]
+    assert len(lines) == len(names), done.out
+    for line, name in zip(lines, names, strict=True):
+        assert re.match(rf"(ok|warn)\s+{name}\s", line), line
+    assert lines[4].startswith("ok ")
+
+
+def test_the_daemon_runs_agents_in_the_background_and_stops_on_sigterm(
+        gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:bg", [s.bash(COMMIT_HELLO), s.text("Committed in the background.")])
+    gluon.env["GLUON_SERVER_PORT"] = "0"
+    daemon = gluon.start("serve")
+    try:
+        deadline = time.monotonic() + 30
+        while not (gluon.home / "daemon.json").exists() and time.monotonic() < deadline:
+            assert daemon.poll() is None, daemon.communicate()
+            time.sleep(0.1)
+        url = json.loads((gluon.home / "daemon.json").read_text())["url"]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/mcp", url) and not url.endswith(":0/mcp")
+
+        gluon.ok("project", "add", str(repo))
+        started = gluon.json("run", "demo", "SCRIPT:bg commit hello")  # returns at once
+        run_id = started["id"]
+        assert started["state"] in ("queued", "running")
+        followed = gluon.ok("logs", run_id, "-f")  # follows until the run ends
+        assert "Committed in the background." in followed.out
+        assert f"run {run_id} review: " in followed.out
+        run = gluon.json("show", run_id)["run"]
+        assert run["state"] == "review" and run["commits"][0]["subject"] == "Add hello.txt"
+
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=20)
+        assert daemon.returncode == 0, err
+    finally:
+        stop(daemon)
+    assert not (gluon.home / "daemon.json").exists()
+    assert "Gluon is serving" in err
