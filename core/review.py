@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from core import gitops
+from core import git_merge, gitops
 from core.errors import Conflict
 from core.models import Run
 from core.runs import RunManager
@@ -56,7 +56,7 @@ class Review:
                            f"merged ({hint})")
         project = await self.runs.projects.get(run.project)
         repo = Path(project.path)
-        result = await gitops.merge_branch(
+        result = await git_merge.merge_branch(
             repo, run.branch, run.base_branch,
             message=f"Merge {run.branch}: {run.prompt.splitlines()[0][:60]}")
         if not result.merged:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core import gitops
+from core import git_merge, gitops
 from core.errors import Conflict, InvalidInput, NotFound
 
 # The tests' own identity and config: setup commits must not depend on the machine's git config.
@@ -296,9 +296,9 @@ async def test_unexpected_git_failures_carry_the_command_and_stderr(repo: Path) 
 
 
 async def test_merge_fast_forwards_the_checked_out_branch(repo: Path, feature: str) -> None:
-    result = await gitops.merge_branch(repo, "feature", "main")
+    result = await git_merge.merge_branch(repo, "feature", "main")
 
-    assert result == gitops.MergeResult(merged=True, commit=feature, conflicts=[])
+    assert result == git_merge.MergeResult(merged=True, commit=feature, conflicts=[])
     assert git(repo, "rev-parse", "main") == feature
     assert read(repo / "feature.py") == "print('feature')\n"
     assert git(repo, "status", "--porcelain") == ""
@@ -307,7 +307,7 @@ async def test_merge_fast_forwards_the_checked_out_branch(repo: Path, feature: s
 async def test_merge_of_diverged_branches_makes_a_merge_commit(repo: Path, feature: str) -> None:
     main_before = commit_file(repo, "main.txt", "main work\n", "main work")
 
-    result = await gitops.merge_branch(repo, "feature", "main", "Merge run abc")
+    result = await git_merge.merge_branch(repo, "feature", "main", "Merge run abc")
 
     assert result.merged and result.commit == git(repo, "rev-parse", "HEAD")
     assert parents(repo, "HEAD") == [main_before, feature]
@@ -317,9 +317,9 @@ async def test_merge_of_diverged_branches_makes_a_merge_commit(repo: Path, featu
 
 
 async def test_merging_an_already_merged_branch_changes_nothing(repo: Path, feature: str) -> None:
-    await gitops.merge_branch(repo, "feature", "main")
-    again = await gitops.merge_branch(repo, "feature", "main")
-    assert again == gitops.MergeResult(merged=True, commit=feature, conflicts=[])
+    await git_merge.merge_branch(repo, "feature", "main")
+    again = await git_merge.merge_branch(repo, "feature", "main")
+    assert again == git_merge.MergeResult(merged=True, commit=feature, conflicts=[])
 
 
 async def test_merge_refuses_when_the_base_checkout_is_dirty(repo: Path, feature: str) -> None:
@@ -328,7 +328,7 @@ async def test_merge_refuses_when_the_base_checkout_is_dirty(repo: Path, feature
 
     with pytest.raises(Conflict, match="has uncommitted changes; commit or stash them, then "
                                        "merge again"):
-        await gitops.merge_branch(repo, "feature", "main")
+        await git_merge.merge_branch(repo, "feature", "main")
 
     assert snapshot(repo) == before
     assert git(repo, "rev-parse", "HEAD") == head
@@ -336,7 +336,7 @@ async def test_merge_refuses_when_the_base_checkout_is_dirty(repo: Path, feature
 
 async def test_merge_keeps_untracked_files_that_do_not_collide(repo: Path, feature: str) -> None:
     write(repo / "notes.txt", "mine\n")
-    assert (await gitops.merge_branch(repo, "feature", "main")).merged
+    assert (await git_merge.merge_branch(repo, "feature", "main")).merged
     assert read(repo / "notes.txt") == "mine\n"
 
 
@@ -345,7 +345,7 @@ async def test_merge_refuses_to_overwrite_an_untracked_file(repo: Path, feature:
     before, head = snapshot(repo), git(repo, "rev-parse", "HEAD")
 
     with pytest.raises(Conflict, match=r"would overwrite untracked files .*\(feature.py\)"):
-        await gitops.merge_branch(repo, "feature", "main")
+        await git_merge.merge_branch(repo, "feature", "main")
 
     assert snapshot(repo) == before
     assert git(repo, "rev-parse", "HEAD") == head
@@ -362,9 +362,9 @@ async def test_merge_conflict_reports_the_files_and_leaves_the_checkout_clean_an
     write(repo / "notes.txt", "untracked, mine\n")
     before = snapshot(repo)
 
-    result = await gitops.merge_branch(repo, "feature", "main")
+    result = await git_merge.merge_branch(repo, "feature", "main")
 
-    assert result == gitops.MergeResult(merged=False, commit=None, conflicts=["README.md"])
+    assert result == git_merge.MergeResult(merged=False, commit=None, conflicts=["README.md"])
     assert snapshot(repo) == before
     assert git(repo, "rev-parse", "HEAD") == head
     assert git(repo, "status", "--porcelain") == "?? notes.txt"
@@ -378,7 +378,7 @@ async def test_merge_into_a_branch_that_is_not_checked_out_does_not_touch_the_us
     write(repo / "README.md", "the user's unsaved edit\n")
     before = snapshot(repo)
 
-    result = await gitops.merge_branch(repo, "feature", "main", "Merge run abc")
+    result = await git_merge.merge_branch(repo, "feature", "main", "Merge run abc")
 
     assert result.merged and result.commit == git(repo, "rev-parse", "main")
     assert parents(repo, "main") == [main_before, feature]
@@ -393,8 +393,8 @@ async def test_merge_into_a_branch_that_is_not_checked_out_can_fast_forward(
     repo: Path, feature: str
 ) -> None:
     git(repo, "switch", "-q", "--detach")
-    result = await gitops.merge_branch(repo, "feature", "main")
-    assert result == gitops.MergeResult(merged=True, commit=feature, conflicts=[])
+    result = await git_merge.merge_branch(repo, "feature", "main")
+    assert result == git_merge.MergeResult(merged=True, commit=feature, conflicts=[])
     assert git(repo, "rev-parse", "main") == feature
     assert not exists(repo / "feature.py")
 
@@ -408,9 +408,9 @@ async def test_a_conflicting_merge_into_a_branch_that_is_not_checked_out_moves_n
     main_before = commit_file(repo, "README.md", "main's hello\n", "main edits README")
     git(repo, "switch", "-q", "-c", "user-topic")
 
-    result = await gitops.merge_branch(repo, "feature", "main")
+    result = await git_merge.merge_branch(repo, "feature", "main")
 
-    assert result == gitops.MergeResult(merged=False, commit=None, conflicts=["README.md"])
+    assert result == git_merge.MergeResult(merged=False, commit=None, conflicts=["README.md"])
     assert git(repo, "rev-parse", "main") == main_before
 
 
@@ -420,7 +420,7 @@ async def test_merge_into_a_branch_checked_out_in_another_worktree_is_refused(
     git(repo, "switch", "-q", "--detach")
     git(repo, "worktree", "add", "-q", str(tmp_path / "other"), "main")
     with pytest.raises(Conflict, match=r"branch 'main' is checked out in .*other"):
-        await gitops.merge_branch(repo, "feature", "main")
+        await git_merge.merge_branch(repo, "feature", "main")
 
 
 async def test_the_temporary_worktree_merge_for_old_git_matches_and_cleans_up(
@@ -433,8 +433,8 @@ async def test_the_temporary_worktree_merge_for_old_git_matches_and_cleans_up(
     clash = commit_file(repo, "README.md", "main's hello\n", "main edits README")
     identity = ("Gluon", "gluon@localhost")
 
-    merged, none = await gitops._merge_in_temporary_worktree(repo, side, feature, "m", identity)
-    failed, conflicts = await gitops._merge_in_temporary_worktree(repo, clash, feature, "m",
+    merged, none = await git_merge._merge_in_temporary_worktree(repo, side, feature, "m", identity)
+    failed, conflicts = await git_merge._merge_in_temporary_worktree(repo, clash, feature, "m",
                                                                   identity)
 
     assert merged is not None and none == []
@@ -447,7 +447,7 @@ async def test_the_temporary_worktree_merge_for_old_git_matches_and_cleans_up(
 
 
 async def test_delete_branch_removes_a_merged_branch(repo: Path, feature: str) -> None:
-    await gitops.merge_branch(repo, "feature", "main")
+    await git_merge.merge_branch(repo, "feature", "main")
     await gitops.delete_branch(repo, "feature")
     assert not await gitops.branch_exists(repo, "feature")
 
@@ -570,7 +570,7 @@ async def test_user_config_hooks_and_git_variables_cannot_derail_gluon(
     monkeypatch.setenv("GIT_DIR", "/nonexistent")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Someone Else")
 
-    result = await gitops.merge_branch(repo, "topic", "main")
+    result = await git_merge.merge_branch(repo, "topic", "main")
     write(repo / "left.txt", "leftover\n")
     sha = await gitops.commit_all(repo, "safety net")
     diff = await gitops.file_diff(repo, "main~1", "main", "left.txt")
