@@ -53,6 +53,7 @@ class AgentsConfig(_Section):
     remind_after_seconds: Annotated[float, Field(gt=0)] = 900.0
     idle_timeout_seconds: Annotated[float, Field(gt=0)] = 1800.0
     worktree_retention_days: Annotated[float, Field(ge=0)] = 14.0
+    spare_worktrees: Annotated[int, Field(ge=0, le=4)] = 1
     permission_mode: Literal["default", "acceptEdits"] = "acceptEdits"
     allowed_tools: list[str] = Field(default_factory=list)
     cli_path: str | None = None

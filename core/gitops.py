@@ -453,3 +453,37 @@ async def file_diff(repo: Path, base: str, head: str, path: str | None = None) -
 
 async def _three_dot(repo: Path, base: str, head: str) -> str:
     return f"{await _commit_sha(repo, base, 'base')}...{await _commit_sha(repo, head, 'head')}"
+
+
+async def add_spare_worktree(repo: Path, path: Path, commit: str) -> None:
+    """A detached, locked worktree at ``commit``, kept ready for a run to take over."""
+    _check_ref(commit, "commit")
+    await _git(repo, "worktree", "add", "--quiet", "--detach", "--lock", "--reason",
+               "gluon spare", str(path), commit, time_limit=SLOW_TIMEOUT)
+
+
+async def take_spare_worktree(repo: Path, spare: Path, target: Path, branch: str,
+                              base_sha: str) -> None:
+    """Turn a spare worktree into ``target`` on a new ``branch`` at ``base_sha``.
+
+    Moving the worktree and pointing HEAD at a new branch costs milliseconds on any repository
+    size, where checking out a new worktree rewrites every file.
+    """
+    _check_ref(branch, "branch")
+    if await branch_exists(repo, branch):
+        raise Conflict(f"branch {branch!r} already exists in {str(repo)!r}")
+    await _git(repo, "worktree", "unlock", str(spare), ok=None)
+    await _git(repo, "worktree", "move", str(spare), str(target))
+    if await head_sha(target) == base_sha:
+        await _git(repo, "branch", branch, base_sha)
+        await _git(target, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+    else:
+        await _git(target, "checkout", "--quiet", "-b", branch, base_sha,
+                   time_limit=SLOW_TIMEOUT)
+
+
+async def remove_spare_worktree(repo: Path, spare: Path) -> None:
+    """Remove a spare worktree, even a half-made one (its folder is Gluon's own)."""
+    await _git(repo, "worktree", "unlock", str(spare), ok=None)
+    await remove_worktree(repo, spare)
+    await asyncio.to_thread(shutil.rmtree, spare, True)

@@ -25,16 +25,19 @@ from core.errors import Conflict, InvalidInput
 from core.events import EventBus, InteractionRequested, RunStateChanged
 from core.interactions import Interactions
 from core.launcher import agent_environment, has_credentials, write_launcher
-from core.models import Interaction, Run
+from core.models import Interaction, Project, Run
 from core.projects import ProjectService
 from core.run_store import RunEvent, RunStore
 from core.supervisor import Cancel, Interrupt, RunSupervisor, Steer
 from core.types import RunState
 from core.usage import Usage
+from core.worktree_pool import WorktreePool
 
 log = logging.getLogger(__name__)
 
 STOPPED_BY_GLUON = "Gluon stopped"
+# A new spare worktree is made this long after a run took one, not to slow the agent's start.
+SPARE_REFILL_DELAY = 3.0
 RESTART_PROMPT = ("Gluon restarted while you were working on this task. Continue where you "
                   "left off: check the state of the working tree first.")
 
@@ -58,11 +61,18 @@ class RunManager:
         self._pump_lock = asyncio.Lock()
         self._closed = False
         self._reminder: asyncio.Task[None] | None = None
+        self.pool = WorktreePool(config.worktrees_dir, config.agents.spare_worktrees,
+                                 refill_delay=SPARE_REFILL_DELAY)
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self, *, resume_interrupted: bool) -> list[Run]:
         """Recover after a restart, then start queued runs. Returns the recovered runs."""
+        for project in await self.projects.all():
+            try:
+                await self.pool.adopt(project.name, Path(project.path))
+            except Exception as exc:
+                log.warning("spare worktrees of %s: %s", project.name, exc)
         recovered = await self._recover(resume_interrupted)
         self._reminder = asyncio.create_task(self._remind_loop(), name="gluon-reminders")
         await self._pump()
@@ -79,6 +89,7 @@ class RunManager:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+        await self.pool.close()
 
     async def _recover(self, resume: bool) -> list[Run]:
         """Runs that were live when their Gluon died become ``interrupted``; with
@@ -205,13 +216,6 @@ class RunManager:
     async def _launch(self, run: Run) -> None:
         hidden = await self.store.hidden(run.id)
         prompt = hidden["pending_prompt"] or RESTART_PROMPT
-        try:
-            await self._prepare_worktree(run)
-        except Exception as exc:
-            log.warning("run %s: worktree failed: %s", run.id, exc)
-            await self.transition(run.id, RunState.FAILED, f"could not create the worktree: {exc}",
-                                  error=str(exc))
-            return
         sup = RunSupervisor(self, run, prompt, resume=run.session_started or
                             bool(hidden["fork_from"]), fork_from=hidden["fork_from"])
         self._supervisors[run.id] = sup
@@ -227,7 +231,8 @@ class RunManager:
             if not self._closed:
                 await self._pump()
 
-    async def _prepare_worktree(self, run: Run) -> None:
+    async def prepare_worktree(self, run: Run) -> None:
+        """Give a run its worktree (called by its supervisor, outside the queue's lock)."""
         cwd = Path(run.cwd)
         if not run.use_worktree or cwd.is_dir():
             return
@@ -239,7 +244,7 @@ class RunManager:
             # The worktree was cleaned up but the branch is still there: check it out again.
             await gitops.add_worktree(repo, cwd, run.branch)
         else:
-            await gitops.create_worktree(repo, cwd, run.branch, run.base_sha)
+            await self.pool.checkout(run.project, repo, cwd, run.branch, run.base_sha)
         if run.worktree_removed:
             await self.store.update(run.id, worktree_removed=0)
 
@@ -396,7 +401,7 @@ class RunManager:
             cwd = self.config.worktrees_dir / project.name / run_id_new
             new_branch = f"gluon/{run_id_new}"
             start = await gitops.head_sha(Path(project.path), parent.branch)
-            await gitops.create_worktree(Path(project.path), cwd, new_branch, start)
+            await self.pool.checkout(project.name, Path(project.path), cwd, new_branch, start)
             branch: str | None = new_branch
         else:
             cwd, branch = Path(parent.cwd), None
@@ -438,6 +443,12 @@ class RunManager:
         await self.db.execute(
             "INSERT OR IGNORE INTO permission_rules (project, rule, created_at) VALUES (?,?,?)",
             (project, rule, time.time()))
+
+    async def remove_project(self, name: str, actor: str = "cli") -> Project:
+        """Forget a project (never its files) and drop its spare worktrees."""
+        project = await self.projects.remove(name, actor=actor)
+        await self.pool.drop(project.name, Path(project.path))
+        return project
 
     def live_count(self) -> int:
         return len(self._supervisors)

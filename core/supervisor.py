@@ -108,6 +108,11 @@ class RunSupervisor:
         stderr = (run_dir / "stderr.log").open("a", encoding="utf-8")
         reader: asyncio.Task[None] | None = None
         try:
+            try:
+                await self.m.prepare_worktree(self.run)
+            except Exception as exc:
+                raise _Stop(RunState.FAILED, f"could not create the worktree: {exc}",
+                            str(exc)) from exc
             spec = await self.m.agent_spec(self.run, resume=self.resume,
                                            fork_from=self.fork_from, stderr=stderr)
             await self._set_state(RunState.RUNNING, "agent resumed" if self.resume

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from core.models import Project, ProjectStatus
 from core.runtime import Runtime
-from mcp_tools.registry import ToolKit
+from mcp_tools.registry import ToolKit, current_actor
 
 
 class ProjectList(BaseModel):
@@ -39,7 +39,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
     async def project_remove(name: str) -> Project:
         """Forget a project and its run history. Never deletes any file or branch; refuses
         while the project has live runs."""
-        return await rt.projects.remove(name)
+        return await rt.runs.remove_project(name, actor=current_actor.get())
 
     @kit.tool()
     async def workspace_add(path: str) -> ProjectList:
