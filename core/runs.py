@@ -36,8 +36,8 @@ from core.worktree_pool import WorktreePool
 log = logging.getLogger(__name__)
 
 STOPPED_BY_GLUON = "Gluon stopped"
-# A new spare worktree is made this long after a run took one, not to slow the agent's start.
-SPARE_REFILL_DELAY = 3.0
+# A new spare worktree is made this long after a run's agent started, not to slow that start.
+SPARE_REFILL_DELAY = 1.0
 RESTART_PROMPT = ("Gluon restarted while you were working on this task. Continue where you "
                   "left off: check the state of the working tree first.")
 
@@ -443,6 +443,12 @@ class RunManager:
         await self.db.execute(
             "INSERT OR IGNORE INTO permission_rules (project, rule, created_at) VALUES (?,?,?)",
             (project, rule, time.time()))
+
+    async def agent_started(self, run: Run) -> None:
+        """A run's agent is up: now is a good time to make the next spare worktree."""
+        if run.use_worktree and run.base_sha:
+            project = await self.projects.get(run.project)
+            self.pool.refill_later(project.name, Path(project.path), run.base_sha)
 
     async def remove_project(self, name: str, actor: str = "cli") -> Project:
         """Forget a project (never its files) and drop its spare worktrees."""

@@ -94,6 +94,7 @@ class RunSupervisor:
         self._allowed_for_run: set[str] = set()
         self._parked = 0
         self._warned = False
+        self._agent_up = False
         self._log: TextIO | None = None
 
     def send(self, command: Command) -> None:
@@ -200,6 +201,9 @@ class RunSupervisor:
         run_id, project = self.run.id, self.run.project
         now = time.time()
         if isinstance(event, AgentInit):
+            if not self._agent_up:
+                self._agent_up = True
+                await self.m.agent_started(self.run)
             if event.session_id and (event.session_id != self.run.session_id
                                      or not self.run.session_started):
                 await self.m.store.update(run_id, session_id=event.session_id,

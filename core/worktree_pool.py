@@ -3,9 +3,9 @@
 Checking out a worktree of a large repository takes as long as starting the agent. Gluon keeps
 one spare worktree per project (``agents.spare_worktrees``), detached at the commit the last
 run started from; a new run takes it over in milliseconds (a move and a new branch), and a new
-spare is made in the background a little later, when it no longer competes with the agent's
-start. Spares live in ``worktrees/<project>/.spare-*`` and show as locked in
-``git worktree list``.
+spare is made in the background once that run's agent has started, so the checkout does not
+compete with the agent's start. Spares live in ``worktrees/<project>/.spare-*`` and show as
+locked in ``git worktree list``.
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ class WorktreePool:
                 spare = None
         if spare is None:
             await gitops.create_worktree(repo, target, branch, base_sha)
-        self.refill_later(project, repo, base_sha)
 
     def refill_later(self, project: str, repo: Path, commit: str) -> None:
+        """Make spares at ``commit`` in the background, after ``refill_delay`` seconds (call it
+        once an agent has started, so the checkout does not slow that start down)."""
         if self.size <= 0:
             return
         task = asyncio.create_task(self._refill(project, repo, commit),

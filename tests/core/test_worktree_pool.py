@@ -14,6 +14,7 @@ async def test_a_run_takes_over_a_spare_worktree_on_its_own_branch(
     pool = WorktreePool(tmp_path / "wt", size=1, refill_delay=0)
     base = git(repo, "rev-parse", "HEAD")
     await pool.checkout("demo", repo, tmp_path / "wt" / "demo" / "r1", "gluon/r1", base)
+    pool.refill_later("demo", repo, base)
     await pool.settle()
     [spare] = pool.spares("demo")
 
@@ -33,6 +34,7 @@ async def test_a_spare_made_before_the_base_moved_is_brought_up_to_date(
     pool = WorktreePool(tmp_path / "wt", size=1, refill_delay=0)
     old = git(repo, "rev-parse", "HEAD")
     await pool.checkout("demo", repo, tmp_path / "wt" / "demo" / "r1", "gluon/r1", old)
+    pool.refill_later("demo", repo, old)
     await pool.settle()
     (repo / "app.py").write_text("def add(a, b):\n    return b + a\n")
     git(repo, "commit", "-qam", "newer")
@@ -52,6 +54,7 @@ async def test_spares_left_by_a_previous_gluon_are_adopted_and_broken_ones_remov
     first = WorktreePool(tmp_path / "wt", size=1, refill_delay=0)
     base = git(repo, "rev-parse", "HEAD")
     await first.checkout("demo", repo, tmp_path / "wt" / "demo" / "r1", "gluon/r1", base)
+    first.refill_later("demo", repo, base)
     await first.settle()
     await first.close()
     junk = tmp_path / "wt" / "demo" / ".spare-junk"
