@@ -390,3 +390,20 @@ async def test_pending_questions_expire_when_the_run_is_cancelled(
         await runtime.runs.answer(question.id, "yes")
 
 
+
+
+async def test_old_worktrees_are_cleaned_up_and_come_back_when_the_run_is_resumed(
+        runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:old", [s.write("old.txt", "old\n"), s.text("done")])
+    model_server.script("SCRIPT:again", [s.text("still here")])
+    run_id = await started(runtime, repo, "SCRIPT:old")
+    run = await wait_state(runtime, run_id)
+    assert await runtime.review.cleanup(older_than_days=1) == []
+
+    assert await runtime.review.cleanup(older_than_days=0) == [run_id]
+    assert not Path(run.cwd).exists()
+    assert git(repo, "show", f"{run.branch}:old.txt") == "old"
+    await runtime.runs.resume(run_id, "SCRIPT:again look again")
+    run = await wait_state(runtime, run_id, RunState.REVIEW, RunState.FAILED)
+    assert run.state is RunState.REVIEW and not run.worktree_removed
+    assert Path(run.cwd, "old.txt").read_text() == "old\n"
