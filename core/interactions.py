@@ -74,13 +74,14 @@ class Interactions:
             title=title, options=interaction.options))
         return interaction
 
-    async def wait(self, interaction_id: str) -> Interaction:
-        """Wait, without a time limit, until a person answers (or the run ends)."""
+    async def wait(self, interaction_id: str) -> Interaction | None:
+        """Wait, without a time limit, until a person answers; None when the run ended first."""
         future = self._futures[interaction_id]
         try:
-            return await future
+            await asyncio.wait({future})
         finally:
             self._futures.pop(interaction_id, None)
+        return None if future.cancelled() else future.result()
 
     async def get(self, interaction_id: str) -> Interaction:
         prefix = interaction_id.strip().lower()

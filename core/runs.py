@@ -353,9 +353,9 @@ class RunManager:
         if sup is not None:
             with self.bus.subscribe(lambda e: e.run_id == run.id
                                     and isinstance(e, RunStateChanged)
-                                    and e.new is RunState.CANCELLED) as sub:
+                                    and not e.new.is_live) as sub:
                 sup.send(Cancel(actor))
-                await sub.get(timeout=60)
+                await sub.get(timeout=120)
         elif run.state in (RunState.QUEUED, RunState.INTERRUPTED):
             await self.transition(run.id, RunState.CANCELLED, f"cancelled by {actor}")
             await self.interactions.expire_for_run(run.id)

@@ -289,12 +289,12 @@ class RunSupervisor:
                                   f"{interaction.title}"[:300])
         try:
             answered = await self.m.interactions.wait(interaction.id)
-        except asyncio.CancelledError:
-            return Decision(allow=False, message="The run was stopped before anyone answered.")
         finally:
             self._parked -= 1
-            if self._parked == 0 and self.state is RunState.WAITING:
-                await self._set_state(RunState.RUNNING, "answered")
+        if answered is None:
+            return Decision(allow=False, message="The run was stopped before anyone answered.")
+        if self._parked == 0 and self.state is RunState.WAITING:
+            await self._set_state(RunState.RUNNING, f"answered by {answered.answered_by}")
         await self.m.store.add_event(self.run.id, "answer",
                                      f"{answered.answered_by}: {answered.answer}")
         if interaction.kind is InteractionKind.QUESTION:
