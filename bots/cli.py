@@ -420,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("mcp", "httpx", "httpx2", "uvicorn"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = load_config()
         if args.command == "doctor":

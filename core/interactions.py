@@ -38,6 +38,8 @@ def describe_tool_call(name: str, tool_input: dict[str, Any]) -> str:
         return f"Run: {str(tool_input.get('command', ''))[:300]}"
     if name in ("Write", "Edit", "MultiEdit", "NotebookEdit", "Read"):
         return f"{name} {tool_input.get('file_path') or tool_input.get('notebook_path', '')}"
+    if name == QUESTION_TOOL:
+        return f"Ask: {question_title(tool_input)}"
     if name in ("WebFetch", "WebSearch"):
         return f"{name} {tool_input.get('url') or tool_input.get('query', '')}"
     return f"{name} {json.dumps(tool_input)[:300]}"
