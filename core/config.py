@@ -58,9 +58,12 @@ class AgentsConfig(_Section):
     allowed_tools: list[str] = Field(default_factory=list)
     cli_path: str | None = None
     env_allow: list[str] = Field(default_factory=list)
+    sandbox: Literal["required", "auto", "off"] = "auto"
+    sandbox_read_only: list[str] = Field(default_factory=list)
 
 
 class ProjectConfig(_Section):
+    sandbox_read_only: list[str] = Field(default_factory=list)
     daily_budget_usd: Annotated[float | None, Field(gt=0)] = None
     max_concurrent: Annotated[int | None, Field(ge=1, le=256)] = None
     allowed_tools: list[str] = Field(default_factory=list)

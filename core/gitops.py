@@ -338,6 +338,12 @@ async def add_worktree(repo: Path, worktree: Path, branch: str) -> None:
                time_limit=SLOW_TIMEOUT)
 
 
+async def git_common_dir(path: Path) -> Path:
+    """The repository's git dir (shared by all its worktrees)."""
+    result = await _git(path, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    return Path(result.out.strip())
+
+
 async def config_value(repo: Path, key: str) -> str | None:
     """A git config value as the repository sees it (local, then global), or None."""
     result = await _git(repo, "config", "--get", key, ok=None)

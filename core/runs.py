@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from core import gitops
+from core import gitops, sandbox
 from core.activity import ActivityLog
 from core.agent import AgentRunner, AgentSpec
 from core.config import Config, resolve_model
@@ -262,12 +262,23 @@ class RunManager:
             git_identity=await self._git_identity(Path(project.path)),
             extra_allow=[*self.config.agents.env_allow, *pcfg.env_allow])
         cli = self.config.agents.cli_path or bundled_cli()
+        box = sandbox.plan(self.config.agents.sandbox)
+        wrapper = die_with_parent()
+        if box.outer:
+            git_dir = await gitops.git_common_dir(Path(project.path))
+            read_only = [Path(p) for p in (*self.config.agents.sandbox_read_only,
+                                           *pcfg.sandbox_read_only)]
+            wrapper += sandbox.bwrap_command(
+                bwrap=sandbox.probe().bwrap or "bwrap", worktree=Path(run.cwd),
+                git_dir=git_dir, agent_home=home, cli=Path(cli).resolve(), read_only=read_only)
         launcher = write_launcher(self.config.home / "launchers" / f"{run.id}.sh", cli, env,
-                                  wrapper=die_with_parent())
+                                  wrapper=wrapper)
         rules = await self.db.fetchall("SELECT rule FROM permission_rules WHERE project = ?",
                                        (run.project,))
         allowed = [*self.config.agents.allowed_tools, *pcfg.allowed_tools,
                    *(r["rule"] for r in rules)]
+        if box.outer:
+            allowed.append("Bash")  # inside the sandbox a command can only touch the worktree
         remaining = None
         if run.budget_usd is not None:
             remaining = run.budget_usd - run.cost_usd
@@ -284,6 +295,9 @@ class RunManager:
             permission_mode=self.config.agents.permission_mode, allowed_tools=allowed,
             max_budget_usd=remaining, cli_path=str(launcher),
             setting_sources=["project", "local"] if project.trusted or pcfg.trusted else [],
+            settings=sandbox.claude_sandbox_settings(outer=box.outer,
+                                                     required=box.inner_required)
+            if box.inner else None,
             append_system_prompt=(
                 "You are running as a Gluon agent in your own git worktree on branch "
                 f"{run.branch}. Commit your work when a step is done." if run.branch else None),

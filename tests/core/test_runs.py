@@ -17,9 +17,9 @@ from tests.conftest import daemon_environ, git, make_config, wait_state
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
-# A Bash command that changes files, so it needs a person's permission (under acceptEdits,
-# plain `touch` counts as a file edit and is allowed).
-CREATE = "python3 -c \"open('{}', 'w')\""
+# Writing outside the run's worktree needs a person's permission (inside it, edits are allowed;
+# and in the sandbox Bash is allowed, since it can only touch the worktree).
+OUTSIDE = "../{}"
 
 
 async def started(rt: Runtime, repo: Path, prompt: str, **kw: object) -> str:
@@ -180,19 +180,20 @@ async def test_a_question_waits_for_a_person_and_is_answered_from_outside(
 
 async def test_a_denied_permission_keeps_the_agent_from_acting(
         runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:deny", [s.bash(CREATE.format("touched.txt")),
+    model_server.script("SCRIPT:deny", [s.write(OUTSIDE.format("touched.txt"), "x"),
                                         s.text("ok, not doing it")])
     run_id = await started(runtime, repo, "SCRIPT:deny")
     await wait_state(runtime, run_id, RunState.WAITING)
     [request] = await runtime.runs.interactions.pending(run_id)
-    assert request.title == "Run: " + CREATE.format("touched.txt")
+    outside = Path((await runtime.runs.get(run_id)).cwd).parent / "touched.txt"
+    assert request.title == f"Write {outside}"
     with pytest.raises(InvalidInput, match="allow, allow_run, allow_project or deny"):
         await runtime.runs.answer(request.id, "maybe")
     await runtime.runs.answer(request.id, "deny", actor="dave")
     run = await wait_state(runtime, run_id)
 
     assert run.state is RunState.REVIEW
-    assert not Path(run.cwd, "touched.txt").exists()
+    assert not outside.exists()
     follow_up = model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:deny"
                                               and r.step == 1)
     assert "dave denied this" in " ".join(follow_up.tool_results())
@@ -200,8 +201,10 @@ async def test_a_denied_permission_keeps_the_agent_from_acting(
 
 async def test_allowing_a_tool_for_the_project_is_remembered_for_later_runs(
         runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:perm1", [s.bash(CREATE.format("one.txt")), s.text("one")])
-    model_server.script("SCRIPT:perm2", [s.bash(CREATE.format("two.txt")), s.text("two")])
+    model_server.script("SCRIPT:perm1", [s.write(OUTSIDE.format("one.txt"), "1"),
+                                         s.text("one")])
+    model_server.script("SCRIPT:perm2", [s.write(OUTSIDE.format("two.txt"), "2"),
+                                         s.text("two")])
     first = await started(runtime, repo, "SCRIPT:perm1")
     await wait_state(runtime, first, RunState.WAITING)
     [request] = await runtime.runs.interactions.pending(first)
@@ -211,9 +214,13 @@ async def test_allowing_a_tool_for_the_project_is_remembered_for_later_runs(
     second = await started(runtime, repo, "SCRIPT:perm2")
     run = await wait_state(runtime, second)
     assert run.state is RunState.REVIEW
-    assert Path(run.cwd, "two.txt").exists()
     rows = await runtime.db.fetchall("SELECT * FROM interactions WHERE run_id = ?", (second,))
     assert rows == []
+    result = model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:perm2"
+                                           and r.step == 1)
+    assert "denied" not in " ".join(result.tool_results())
+    rules = await runtime.db.fetchall("SELECT rule FROM permission_rules WHERE project = 'demo'")
+    assert [r["rule"] for r in rules] == ["Write"]
 
 
 async def test_a_run_budget_stops_the_run(
