@@ -1,11 +1,15 @@
 # Gluon in a container: the daemon, with git, bubblewrap and socat for sandboxed agents.
 #   docker build -t gluon .
+# (bubblewrap needs user namespaces, which Docker's default seccomp profile blocks)
 #   docker run -d --name gluon -e PUID=$(id -u) -e PGID=$(id -g) \
-#     -e ANTHROPIC_API_KEY -v gluon-data:/data -v $HOME/src:/workspaces gluon
+#     --security-opt seccomp=unconfined \
+#     -e ANTHROPIC_API_KEY -v gluon-data:/data -v $HOME/src:/workspaces \
+#     -v $HOME/.gitconfig:/data/.gitconfig:ro gluon
+# Credentials come in as environment variables or read-only mounts; nothing is baked in.
 FROM python:3.11-slim
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git bubblewrap socat ca-certificates gosu \
+ && apt-get install -y --no-install-recommends git gh bubblewrap socat ca-certificates gosu \
  && rm -rf /var/lib/apt/lists/* \
  && pip install --no-cache-dir uv
 

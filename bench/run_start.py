@@ -183,8 +183,10 @@ class StartPath:
 
 
 async def gluon_attempt(rt: Runtime, server: ScriptedModelServer, path: StartPath,
-                        n: int) -> dict[str, float]:
-    key = f"SCRIPT:bench-{n}"
+                        n: int, tag: str = "bench") -> dict[str, float]:
+    """One run from ``start_run`` to its end; the figures are up to its first model request.
+    ``tag`` keeps script keys apart when several runtimes share one model server."""
+    key = f"SCRIPT:{tag}-{n}"
     server.script(key, [text("Done.")])
     arrived: list[float] = []
     waiter = asyncio.create_task(server.await_request(arrival_probe(key, arrived), timeout=120))

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 
+from core import sandbox
 from core.config import Config
 from core.launcher import has_credentials
 from core.runs import bundled_cli
@@ -29,6 +30,26 @@ def _version(cmd: list[str]) -> str | None:
         else ""
 
 
+def sandbox_check(config: Config) -> Check:
+    """What `agents.sandbox` gives on this machine, said plainly."""
+    mode = config.agents.sandbox
+    status = sandbox.probe()
+    if mode == "off":
+        inner = ("; Bash commands still run in Claude Code's own sandbox" if status.available
+                 else "; Bash commands are not confined either")
+        return Check("sandbox", "warn", f"off (agents.sandbox = \"off\"): agents run on the "
+                     f"host with only a clean environment{inner}")
+    if status.available:
+        return Check("sandbox", "ok", f"{mode}: {status.describe()}")
+    if mode == "required":
+        return Check("sandbox", "fail", f"required, but {status.problem}; every run will fail")
+    if status.works:
+        return Check("sandbox", "warn", f"auto: agents run in bubblewrap, but {status.problem} "
+                     "(Bash commands then ask for permission)")
+    return Check("sandbox", "warn", f"auto: NOT SANDBOXED, agents run on the host: "
+                 f"{status.problem}")
+
+
 def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Check]:
     env = dict(os.environ if environ is None else environ)
     checks: list[Check] = []
@@ -43,10 +64,7 @@ def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Ch
                             "claude-agent-sdk or fix agents.cli_path"))
     except Exception as exc:
         checks.append(Check("claude cli", "fail", str(exc)))
-    for tool, package in (("bwrap", "bubblewrap"), ("socat", "socat")):
-        checks.append(Check(tool, "ok", shutil.which(tool) or "") if shutil.which(tool) else
-                      Check(tool, "warn", f"{tool} is missing, so agents cannot be sandboxed; "
-                            f"install it (apt-get install {package})"))
+    checks.append(sandbox_check(config))
     provider = dict(env)
     if config.anthropic.api_key is not None:
         provider["ANTHROPIC_API_KEY"] = "set"

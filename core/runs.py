@@ -68,6 +68,10 @@ class RunManager:
 
     async def start(self, *, resume_interrupted: bool) -> list[Run]:
         """Recover after a restart, then start queued runs. Returns the recovered runs."""
+        status = sandbox.probe()
+        if self.config.agents.sandbox != "off" and not status.available:
+            log.warning("SANDBOX: %s (agents.sandbox = %r; see `gluon doctor`)",
+                        status.problem, self.config.agents.sandbox)
         for project in await self.projects.all():
             try:
                 await self.pool.adopt(project.name, Path(project.path))
@@ -144,6 +148,7 @@ class RunManager:
         if budget_usd is not None and budget_usd <= 0:
             raise InvalidInput(f"budget {budget_usd!r} must be a positive number of dollars")
         self._check_credentials()
+        sandbox.plan(self.config.agents.sandbox)  # refuses when required but unavailable
         await self.usage.check_budgets(proj.name)
         repo = Path(proj.path)
         run_id = await self.store.new_id()
@@ -277,6 +282,8 @@ class RunManager:
                                        (run.project,))
         allowed = [*self.config.agents.allowed_tools, *pcfg.allowed_tools,
                    *(r["rule"] for r in rules)]
+        if box.inner:
+            sandbox.write_git_excludes(home)
         if box.outer:
             allowed.append("Bash")  # inside the sandbox a command can only touch the worktree
         remaining = None

@@ -155,6 +155,20 @@ def bwrap_command(*, bwrap: str, worktree: Path, git_dir: Path | None, agent_hom
     return args
 
 
+# Claude Code's Bash sandbox protects these paths in the working directory by mounting over
+# them, so inside a command they look like device files, which `git add -A` refuses. The
+# agent's own git (its global excludes file, in its home) ignores them; tracked files are not
+# affected.
+PROTECTED_NAMES = (".bash_profile", ".bashrc", ".claude", ".gitconfig", ".gitmodules", ".idea",
+                   ".mcp.json", ".profile", ".ripgreprc", ".vscode", ".zprofile", ".zshrc")
+
+
+def write_git_excludes(agent_home: Path) -> None:
+    path = agent_home / ".config" / "git" / "ignore"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"/{name}\n" for name in PROTECTED_NAMES))
+
+
 def claude_sandbox_settings(*, outer: bool, required: bool) -> dict[str, object]:
     """Claude Code's own Bash sandbox (a bwrap per command), nested in the outer one."""
     return {"sandbox": {"enabled": True, "failIfUnavailable": required,

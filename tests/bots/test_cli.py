@@ -265,11 +265,19 @@ def test_a_question_is_answered_from_another_shell_and_cannot_be_answered_twice(
 def test_doctor_prints_a_line_per_check_and_passes_with_credentials(gluon: Gluon) -> None:
     done = gluon.ok("doctor")
     lines = done.out.strip().splitlines()
-    names = ["git", "claude cli", "bwrap", "socat", "credentials", "database", "disk"]
+    names = ["git", "claude cli", "sandbox", "credentials", "database", "disk"]
     assert len(lines) == len(names), done.out
     for line, name in zip(lines, names, strict=True):
         assert re.match(rf"(ok|warn)\s+{name}\s", line), line
-    assert lines[4].startswith("ok ")
+    assert lines[3].startswith("ok ")
+    # CI installs bubblewrap and socat: the sandbox must be reported as working.
+    assert re.match(r"ok\s+sandbox\s+auto: agents run in bubblewrap", lines[2]), lines[2]
+
+
+def test_doctor_says_plainly_when_agents_are_not_sandboxed(gluon: Gluon) -> None:
+    gluon.env["GLUON_AGENTS_SANDBOX"] = "off"
+    line = gluon.ok("doctor").out.splitlines()[2]
+    assert re.match(r"warn\s+sandbox\s+off .*agents run on the host", line), line
 
 
 def test_the_daemon_runs_agents_in_the_background_and_stops_on_sigterm(

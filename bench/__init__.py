@@ -1,0 +1,1 @@
+"""Benchmarks: scripts run with ``uv run python bench/NAME.py``; not part of the package."""
