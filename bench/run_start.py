@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.gen_repo import generate_repo  # noqa: E402
-from core import gitops  # noqa: E402
+from core import gitops, sandbox  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
 from core.types import LIVE_STATES, RunState  # noqa: E402
 from tests.conftest import daemon_environ, make_config  # noqa: E402
@@ -217,10 +217,12 @@ async def gluon_attempt(rt: Runtime, server: ScriptedModelServer, path: StartPat
     }
 
 
-async def bare_attempt(server: ScriptedModelServer, repo: Path, homes: Path, n: int) -> float:
-    key = f"SCRIPT:bare-{n}"
+async def bare_attempt(server: ScriptedModelServer, repo: Path, homes: Path, n: int,
+                       settings: dict[str, object] | None = None) -> float:
+    """A bare `claude -p`, optionally with the Claude Code settings Gluon gives its agents."""
+    key = f"SCRIPT:bare-{n}{'-settings' if settings else ''}"
     server.script(key, [text("Done.")])
-    home = homes / f"bare-{n}"
+    home = homes / key.removeprefix("SCRIPT:")
     home.mkdir(parents=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
            **server.agent_env(str(home))}
@@ -229,7 +231,8 @@ async def bare_attempt(server: ScriptedModelServer, repo: Path, homes: Path, n: 
     await asyncio.sleep(0)
     t0 = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
-        bundled_cli_path(), "-p", key, cwd=repo, env=env, stdin=subprocess.DEVNULL,
+        bundled_cli_path(), "-p", key, *(["--settings", json.dumps(settings)] if settings else []),
+        cwd=repo, env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     await waiter
     _, err = await proc.communicate()
@@ -249,6 +252,13 @@ async def phase_start(repo: Path, tmp: Path, repeat: int) -> None:
             path = StartPath(rt)
             gluon: list[dict[str, float]] = []
             bare: list[float] = []
+            same: list[float] = []
+            # Claude Code's own Bash sandbox, which Gluon turns on, costs the CLI some start-up
+            # time of its own: the second baseline is a bare `claude -p` with those settings,
+            # so the ratio against it is Gluon's overhead alone.
+            box = sandbox.plan(config.agents.sandbox)
+            settings = (sandbox.claude_sandbox_settings(outer=False, required=False)
+                        if box.inner else None)
             # Attempt 0 of each warms the page cache (the CLI binary, the repository) and is
             # not counted; after it the two kinds alternate, so drift hits both alike.
             # Attempt 0 is also Gluon's cold start: the project has no spare worktree yet.
@@ -258,10 +268,13 @@ async def phase_start(repo: Path, tmp: Path, repeat: int) -> None:
             for n in range(repeat + 1):
                 g = await gluon_attempt(rt, server, path, n)
                 b = await bare_attempt(server, repo, tmp / "bare-homes", n)
+                b2 = (await bare_attempt(server, repo, tmp / "bare-homes", n, settings)
+                      if settings else b)
                 await rt.runs.pool.settle()
                 if n:
                     gluon.append(g)
                     bare.append(b)
+                    same.append(b2)
                 else:
                     cold = g["total"]
         finally:
@@ -269,9 +282,14 @@ async def phase_start(repo: Path, tmp: Path, repeat: int) -> None:
     totals = [g["total"] for g in gluon]
     g50, g90, b50, b90 = pct(totals, .5), pct(totals, .9), pct(bare, .5), pct(bare, .9)
     ratio = g50 / b50
+    s50, s90 = pct(same, .5), pct(same, .9)
+    overhead = g50 / s50
     print(f"start_to_first_request: gluon p50={g50:.3f}s p90={g90:.3f}s | bare claude "
           f"p50={b50:.3f}s p90={b90:.3f}s | ratio p50={ratio:.2f} (target <= {TARGET_RATIO}: "
           f"{'met' if ratio <= TARGET_RATIO else 'NOT met'})")
+    print(f"  against bare claude with Gluon's Claude Code settings (its Bash sandbox "
+          f"{'on' if settings else 'unavailable'}): p50={s50:.3f}s p90={s90:.3f}s | "
+          f"ratio p50={overhead:.2f} (Gluon's own overhead)")
     print(f"  cold start (no spare worktree yet): gluon {cold:.3f}s "
           f"(ratio {cold / b50:.2f}; includes warming the page cache)")
     print("  attempts (s): gluon " + " ".join(f"{t:.2f}" for t in totals)
