@@ -53,21 +53,21 @@ def confirm(args: argparse.Namespace, question: str) -> None:
 
 @handler("project add")
 async def project_add(c: ToolClient, a: argparse.Namespace) -> int:
-    p = await c.call("project_add", {"path": a.path, "name": a.name, "trusted": a.trusted})
+    p = await c.call("add_project", {"path": a.path, "name": a.name, "trusted": a.trusted})
     out(a, p, f"added project {p['name']} ({p['path']})")
     return 0
 
 
 @handler("project list")
 async def project_list(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("project_list")
+    data = await c.call("list_projects")
     out(a, data, fmt.projects(data))
     return 0
 
 
 @handler("project show")
 async def project_show(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("project_show", {"name": a.name})
+    data = await c.call("get_project", {"name": a.name})
     out(a, data, fmt.project_status(data))
     return 0
 
@@ -75,21 +75,21 @@ async def project_show(c: ToolClient, a: argparse.Namespace) -> int:
 @handler("project remove")
 async def project_remove(c: ToolClient, a: argparse.Namespace) -> int:
     confirm(a, f"Forget project {a.name!r} and its run history (no files are deleted)?")
-    data = await c.call("project_remove", {"name": a.name})
+    data = await c.call("remove_project", {"name": a.name})
     out(a, data, f"removed project {data['name']}; {data['path']} is untouched")
     return 0
 
 
 @handler("workspace add")
 async def workspace_add(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("workspace_add", {"path": a.path})
+    data = await c.call("add_workspace", {"path": a.path})
     out(a, data, fmt.projects(data) if data["projects"] else "no new repositories found")
     return 0
 
 
 @handler("workspace rescan")
 async def workspace_rescan(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("workspace_rescan")
+    data = await c.call("scan_workspace")
     out(a, data, fmt.projects(data) if data["projects"] else "no new repositories found")
     return 0
 
@@ -102,12 +102,12 @@ async def follow(c: ToolClient, run_id: str, *, answer: bool, quiet: bool = Fals
     if not c.remote:
         await c.serve()  # so `gluon answer/steer/cancel` from another shell reach this run
     while True:
-        logs = await c.call("run_logs", {"run": run_id, "after": cursor, "wait_seconds": 2})
+        logs = await c.call("get_run_logs", {"run": run_id, "after": cursor, "wait_seconds": 2})
         for e in logs["events"]:
             cursor = e["id"]
             if not quiet:
                 print(fmt.event(e), flush=True)
-        wait = await c.call("run_wait", {"run": run_id, "timeout_seconds": 0})
+        wait = await c.call("wait_for_run", {"run": run_id, "timeout_seconds": 0})
         for p in wait["pending"]:
             if p["id"] in shown:
                 continue
@@ -118,14 +118,14 @@ async def follow(c: ToolClient, run_id: str, *, answer: bool, quiet: bool = Fals
                 choice = (await asyncio.to_thread(
                     input, f"answer ({', '.join(options)}): ")).strip()
                 try:
-                    await c.call("answer", {"id": p["id"], "choice": choice})
+                    await c.call("answer_pending", {"id": p["id"], "choice": choice})
                 except ToolFailed as exc:
                     print(f"gluon: {exc}", file=sys.stderr)
                     shown.discard(p["id"])
             else:
                 print(fmt.pending_line(p), flush=True)
         if wait["done"]:
-            rest = await c.call("run_logs", {"run": run_id, "after": cursor})
+            rest = await c.call("get_run_logs", {"run": run_id, "after": cursor})
             for e in rest["events"] if not quiet else []:
                 print(fmt.event(e))
             run = wait["run"]
@@ -150,19 +150,19 @@ async def _after_start(c: ToolClient, a: argparse.Namespace, run: dict[str, Any]
         if c.remote:
             print(f"\ndetached; run {run['id']} goes on (gluon logs -f {run['id']})")
             return 0
-        await c.call("run_cancel", {"run": run["id"]})
+        await c.call("cancel_run", {"run": run["id"]})
         print(f"\ncancelled run {run['id']}; its work is kept, continue it with "
               f"`gluon resume {run['id']} \"...\"`")
         return 130
     if a.json:
-        detail = await c.call("run_show", {"run": run["id"]})
+        detail = await c.call("get_run", {"run": run["id"]})
         print(json.dumps(detail, indent=2, sort_keys=True))
     return code
 
 
 @handler("run")
 async def run_start(c: ToolClient, a: argparse.Namespace) -> int:
-    run = await c.call("run_start", {"project": a.project, "prompt": a.prompt,
+    run = await c.call("start_run", {"project": a.project, "prompt": a.prompt,
                                      "model": a.model, "worktree": not a.no_worktree,
                                      "base": a.base, "budget_usd": a.budget})
     return await _after_start(c, a, run)
@@ -170,20 +170,20 @@ async def run_start(c: ToolClient, a: argparse.Namespace) -> int:
 
 @handler("resume")
 async def run_resume(c: ToolClient, a: argparse.Namespace) -> int:
-    run = await c.call("run_resume", {"run": a.run, "message": a.message})
+    run = await c.call("resume_run", {"run": a.run, "message": a.message})
     return await _after_start(c, a, run)
 
 
 @handler("fork")
 async def run_fork(c: ToolClient, a: argparse.Namespace) -> int:
-    run = await c.call("run_fork", {"run": a.run, "message": a.message, "model": a.model,
+    run = await c.call("fork_run", {"run": a.run, "message": a.message, "model": a.model,
                                     "budget_usd": a.budget})
     return await _after_start(c, a, run)
 
 
 @handler("runs")
 async def runs_list(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("run_list", {"project": a.project,
+    data = await c.call("list_runs", {"project": a.project,
                                      "state": a.state or None, "limit": a.limit})
     out(a, data, fmt.runs(data))
     return 0
@@ -191,7 +191,7 @@ async def runs_list(c: ToolClient, a: argparse.Namespace) -> int:
 
 @handler("show")
 async def run_show(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("run_show", {"run": a.run})
+    data = await c.call("get_run", {"run": a.run})
     out(a, data, fmt.run_detail(data))
     return 0
 
@@ -203,21 +203,21 @@ async def run_logs(c: ToolClient, a: argparse.Namespace) -> int:
             return await follow(c, a.run, answer=False)
         except KeyboardInterrupt:
             return 0
-    data = await c.call("run_logs", {"run": a.run, "limit": a.lines})
+    data = await c.call("get_run_logs", {"run": a.run, "limit": a.lines})
     out(a, data, "\n".join(fmt.event(e) for e in data["events"]) or "no events yet")
     return 0
 
 
 @handler("steer")
 async def run_steer(c: ToolClient, a: argparse.Namespace) -> int:
-    run = await c.call("run_steer", {"run": a.run, "message": a.message})
+    run = await c.call("steer_run", {"run": a.run, "message": a.message})
     out(a, run, f"sent to run {run['id']} ({run['state']})")
     return 0
 
 
 @handler("interrupt")
 async def run_interrupt(c: ToolClient, a: argparse.Namespace) -> int:
-    run = await c.call("run_interrupt", {"run": a.run})
+    run = await c.call("interrupt_run", {"run": a.run})
     out(a, run, f"interrupting run {run['id']}; steer it to continue")
     return 0
 
@@ -225,18 +225,18 @@ async def run_interrupt(c: ToolClient, a: argparse.Namespace) -> int:
 @handler("cancel")
 async def run_cancel(c: ToolClient, a: argparse.Namespace) -> int:
     confirm(a, f"Cancel run {a.run}?")
-    run = await c.call("run_cancel", {"run": a.run})
+    run = await c.call("cancel_run", {"run": a.run})
     out(a, run, f"run {run['id']} {run['state']}: {run['state_reason']}")
     return 0
 
 
 @handler("answer")
 async def answer(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("answer", {"id": a.id, "choice": a.choice})
+    data = await c.call("answer_pending", {"id": a.id, "choice": a.choice})
     out(a, data, f"answered {data['kind']} {data['id']}: {data['answer']}")
     if not c.remote:
         # The answer may have resumed a stopped run; without a daemon it lives in this process.
-        detail = await c.call("run_show", {"run": data["run_id"]})
+        detail = await c.call("get_run", {"run": data["run_id"]})
         if detail["live"]:
             print(f"run {data['run_id']} continues here until it ends (start `gluon serve` "
                   "to run agents in the background)", flush=True)
@@ -246,7 +246,7 @@ async def answer(c: ToolClient, a: argparse.Namespace) -> int:
 
 @handler("pending")
 async def pending(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("pending_list", {"run": a.run})
+    data = await c.call("list_pending", {"run": a.run})
     out(a, data, "\n".join(fmt.pending_line(p) for p in data["pending"])
         or "nothing is waiting for an answer")
     return 0
@@ -254,7 +254,7 @@ async def pending(c: ToolClient, a: argparse.Namespace) -> int:
 
 @handler("diff")
 async def run_diff(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("run_diff", {"run": a.run, "path": a.path})
+    data = await c.call("get_run_diff", {"run": a.run, "path": a.path})
     out(a, data, data["diff"].rstrip() or "no changes")
     return 0
 
@@ -262,7 +262,7 @@ async def run_diff(c: ToolClient, a: argparse.Namespace) -> int:
 @handler("merge")
 async def run_merge(c: ToolClient, a: argparse.Namespace) -> int:
     confirm(a, f"Merge run {a.run} into its base branch?")
-    data = await c.call("run_merge", {"run": a.run})
+    data = await c.call("merge_run", {"run": a.run})
     if data["merged"] or a.json:
         out(a, data, data["message"])
     else:
@@ -274,21 +274,21 @@ async def run_merge(c: ToolClient, a: argparse.Namespace) -> int:
 async def run_close(c: ToolClient, a: argparse.Namespace) -> int:
     what = " and delete its branch" if a.delete_branch else ""
     confirm(a, f"Close run {a.run}{what} without merging?")
-    run = await c.call("run_close", {"run": a.run, "delete_branch": a.delete_branch})
+    run = await c.call("archive_run", {"run": a.run, "delete_branch": a.delete_branch})
     out(a, run, f"run {run['id']} closed")
     return 0
 
 
 @handler("cleanup")
 async def cleanup(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("worktrees_cleanup", {"older_than_days": a.older_than})
+    data = await c.call("cleanup", {"older_than_days": a.older_than})
     out(a, data, f"removed {len(data['run_ids'])} worktrees")
     return 0
 
 
 @handler("usage")
 async def usage(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("usage_report", {"days": a.days})
+    data = await c.call("get_usage", {"days": a.days})
     out(a, data, fmt.usage(data))
     return 0
 

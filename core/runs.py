@@ -29,7 +29,7 @@ from core.models import Interaction, Project, Run
 from core.projects import ProjectService
 from core.run_store import RunEvent, RunStore
 from core.supervisor import Cancel, Interrupt, RunSupervisor, Steer
-from core.types import RunState
+from core.types import InteractionKind, RunState
 from core.usage import Usage
 from core.worktree_pool import WorktreePool
 
@@ -440,9 +440,15 @@ class RunManager:
         await self._pump()
         return await self.store.get(run.id)
 
-    async def answer(self, interaction_id: str, choice: str, actor: str = "cli") -> Interaction:
-        """Answer a question or permission request, from any surface."""
+    async def answer(self, interaction_id: str, choice: str, actor: str = "cli",
+                     kind: InteractionKind | None = None) -> Interaction:
+        """Answer a question or permission request, from any surface (``kind``: only that)."""
         interaction = await self.interactions.get(interaction_id)
+        if kind is not None and interaction.kind is not kind:
+            other = ("decide_permission" if interaction.kind is InteractionKind.PERMISSION
+                     else "answer_question")
+            raise InvalidInput(f"{interaction.id!r} is a {interaction.kind}, not a {kind}; "
+                               f"use {other}")
         parked = self.interactions.is_parked(interaction.id)
         answered = await self.interactions.answer(interaction.id, choice, actor)
         await self.activity.record(actor, "interaction.answer", answered.id, "ok",

@@ -15,7 +15,7 @@ class ProjectList(BaseModel):
 
 def register(kit: ToolKit, rt: Runtime) -> None:
     @kit.tool()
-    async def project_add(path: str, name: str | None = None, trusted: bool = False) -> Project:
+    async def add_project(path: str, name: str | None = None, trusted: bool = False) -> Project:
         """Register a git repository as a project so agents can work on it.
 
         `path` is the repository's folder on the Gluon host; `name` defaults to the folder name
@@ -25,30 +25,30 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         return await rt.projects.add(name, path, trusted=trusted)
 
     @kit.tool(read_only=True)
-    async def project_list() -> ProjectList:
+    async def list_projects() -> ProjectList:
         """List every registered project with its path. Use it to find a project's name."""
         return ProjectList(projects=await rt.projects.all())
 
     @kit.tool(read_only=True)
-    async def project_show(name: str) -> ProjectStatus:
+    async def get_project(name: str) -> ProjectStatus:
         """Show a project's checkout: current branch, whether it has uncommitted changes,
         commits ahead of/behind its upstream, and how many runs are live on it."""
         return await rt.projects.show(name)
 
     @kit.tool(destructive=True, idempotent=False)
-    async def project_remove(name: str) -> Project:
+    async def remove_project(name: str) -> Project:
         """Forget a project and its run history. Never deletes any file or branch; refuses
         while the project has live runs."""
         return await rt.runs.remove_project(name, actor=current_actor.get())
 
     @kit.tool()
-    async def workspace_add(path: str) -> ProjectList:
+    async def add_workspace(path: str) -> ProjectList:
         """Register a folder that holds git repositories; each repository inside becomes a
         project (named after its folder). Returns the projects added."""
         return ProjectList(projects=await rt.projects.add_workspace(path))
 
     @kit.tool(idempotent=True)
-    async def workspace_rescan() -> ProjectList:
+    async def scan_workspace() -> ProjectList:
         """Look for repositories that appeared in registered workspaces since the last scan and
         add them as projects. Returns the projects added."""
         return ProjectList(projects=await rt.projects.rescan())

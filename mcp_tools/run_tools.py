@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -12,7 +13,7 @@ from core.events import InteractionRequested, RunStateChanged
 from core.models import Interaction, Run, Transition, UsageReport
 from core.run_store import RunEvent
 from core.runtime import Runtime
-from core.types import RunState
+from core.types import InteractionKind, PermissionChoice, RunState
 from mcp_tools.registry import ToolKit, current_actor
 
 
@@ -53,7 +54,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                          transitions=await runs.store.transitions(run.id))
 
     @kit.tool()
-    async def run_start(project: str, prompt: str, model: str | None = None,
+    async def start_run(project: str, prompt: str, model: str | None = None,
                         worktree: bool = True, base: str | None = None,
                         budget_usd: float | None = None) -> Run:
         """Start a Claude Code agent on a project with a task.
@@ -67,20 +68,20 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                                     budget_usd=budget_usd, actor=current_actor.get())
 
     @kit.tool(read_only=True)
-    async def run_list(project: str | None = None, state: list[RunState] | None = None,
+    async def list_runs(project: str | None = None, state: list[RunState] | None = None,
                        limit: int = 50) -> RunList:
         """List runs, newest first, optionally only one project's or only some states
         (queued, running, waiting, review, failed, cancelled, interrupted, merged, closed)."""
         return RunList(runs=await runs.find(project, state, limit))
 
     @kit.tool(read_only=True)
-    async def run_show(run: str) -> RunDetail:
+    async def get_run(run: str) -> RunDetail:
         """Everything about one run (id or unique id prefix): state and why, cost, tokens,
         turns, commits and changed files, open questions, and its state history."""
         return await detail(await runs.get(run))
 
     @kit.tool(read_only=True)
-    async def run_logs(run: str, after: int = 0, limit: int = 200,
+    async def get_run_logs(run: str, after: int = 0, limit: int = 200,
                        wait_seconds: float = 0) -> RunLogs:
         """What a run's agent said and did (text, tool calls, results), oldest first.
         Pass the last event id as `after` to get only newer events, and `wait_seconds` to wait
@@ -97,7 +98,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                        events=events)
 
     @kit.tool(read_only=True)
-    async def run_wait(run: str, timeout_seconds: float = 60) -> WaitResult:
+    async def wait_for_run(run: str, timeout_seconds: float = 60) -> WaitResult:
         """Wait until a run ends or needs a person (a question or permission request), at most
         `timeout_seconds`. Returns the run, whether it is done, and what is pending."""
         found = await runs.get(run)
@@ -122,30 +123,30 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                     raise
 
     @kit.tool()
-    async def run_steer(run: str, message: str) -> Run:
+    async def steer_run(run: str, message: str) -> Run:
         """Send a message into a live run's session: the agent reads it while it works (or,
         after an interrupt, as its next instruction). For ended runs use run_resume."""
         return await runs.steer(run, message, actor=current_actor.get())
 
     @kit.tool()
-    async def run_interrupt(run: str) -> Run:
+    async def interrupt_run(run: str) -> Run:
         """Stop the agent's current turn but keep its session, so it can be steered on."""
         return await runs.interrupt(run, actor=current_actor.get())
 
     @kit.tool(destructive=True)
-    async def run_cancel(run: str) -> Run:
+    async def cancel_run(run: str) -> Run:
         """Stop a run's agent for good. Its worktree, branch and any uncommitted work (which
         is committed to the branch) are kept; the run can still be resumed."""
         return await runs.cancel(run, actor=current_actor.get())
 
     @kit.tool()
-    async def run_resume(run: str, message: str) -> Run:
+    async def resume_run(run: str, message: str) -> Run:
         """Continue an ended run (review, failed, cancelled, interrupted) with a follow-up
         message, in the same session and worktree. Returns the run, queued again."""
         return await runs.resume(run, message, actor=current_actor.get())
 
     @kit.tool()
-    async def run_fork(run: str, message: str, model: str | None = None,
+    async def fork_run(run: str, message: str, model: str | None = None,
                        budget_usd: float | None = None) -> Run:
         """Start a new run from a copy of another run's conversation and branch, to try a
         different approach with `message`. The original run is not touched."""
@@ -153,18 +154,45 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                                actor=current_actor.get())
 
     @kit.tool(read_only=True)
-    async def pending_list(run: str | None = None) -> PendingList:
+    async def list_pending(run: str | None = None) -> PendingList:
         """Questions and permission requests from agents that wait for a person."""
         run_id = (await runs.get(run)).id if run else None
         return PendingList(pending=await runs.interactions.pending(run_id))
 
     @kit.tool()
-    async def answer(id: str, choice: str) -> Interaction:
-        """Answer an agent's question (one of its options, its number, or free text) or a
-        permission request (allow, allow_run, allow_project or deny), by the request's id."""
+    async def answer_question(
+            id: Annotated[str, Field(description="the question's id (or a unique prefix)")],
+            answer: Annotated[str, Field(description="one of the question's option labels, "
+                                         "its number (1 = first), or free text")]
+    ) -> Interaction:
+        """Answer a question an agent asked (list them with list_pending). The agent is waiting
+        and continues with this answer. Returns the answered question."""
+        return await runs.answer(id, answer, actor=current_actor.get(),
+                                 kind=InteractionKind.QUESTION)
+
+    @kit.tool()
+    async def decide_permission(
+            id: Annotated[str, Field(description="the permission request's id (or a prefix)")],
+            decision: Annotated[PermissionChoice, Field(
+                description="allow (this once), allow_run (this tool for the rest of the "
+                "run), allow_project (this tool in every run of the project), or deny")]
+    ) -> Interaction:
+        """Allow or deny a tool call an agent asked permission for (see list_pending)."""
+        return await runs.answer(id, str(decision), actor=current_actor.get(),
+                                 kind=InteractionKind.PERMISSION)
+
+    @kit.tool()
+    async def answer_pending(
+            id: Annotated[str, Field(description="the request's id (or a unique prefix)")],
+            choice: Annotated[str, Field(description="for a question: an option, its number "
+                                         "or free text; for a permission: allow, allow_run, "
+                                         "allow_project or deny")]
+    ) -> Interaction:
+        """Answer whatever request has this id, question or permission (for callers that do
+        not know which it is)."""
         return await runs.answer(id, choice, actor=current_actor.get())
 
     @kit.tool(read_only=True)
-    async def usage_report(days: int = 7) -> UsageReport:
+    async def get_usage(days: int = 7) -> UsageReport:
         """Spend and tokens today per project and over the last days, and the daily budget."""
         return await runs.usage.report(days)

@@ -10,8 +10,9 @@ from mcp_tools.registry import ToolKit
 
 INSTRUCTIONS = (
     "Gluon runs Claude Code agents on registered git projects, each in its own worktree. "
-    "Start work with run_start, watch it with run_show/run_logs/run_wait, steer or stop it, "
-    "answer its questions with answer, and merge finished work with run_merge.")
+    "Start work with start_run, watch it with get_run/get_run_logs/wait_for_run, steer or "
+    "stop it, answer its questions with answer_question or decide_permission, and merge "
+    "finished work with merge_run.")
 
 
 def build_server(rt: Runtime) -> tuple[MCPServer, ToolKit]:

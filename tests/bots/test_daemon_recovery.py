@@ -42,13 +42,13 @@ class Daemon:
             [GLUON, "serve"], env=self.env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=self.log.open("ab"), start_new_session=True)
         # The daemon is another process: wait (bounded) for it to say where it listens.
-        for _ in range(300):
+        for _ in range(1200):
             if (self.home / "daemon.json").exists() and self._pid_in_file() == self.proc.pid:
                 return
             if self.proc.poll() is not None:
                 raise AssertionError(self.log.read_text())
             await asyncio.sleep(0.05)
-        raise AssertionError("the daemon did not start in 15 s")
+        raise AssertionError("the daemon did not start in 60 s")
 
     def _pid_in_file(self) -> int | None:
         try:
@@ -91,8 +91,8 @@ async def test_a_run_survives_its_daemon_being_killed(
     config = config_for(env)
     async with connect(config) as client:
         assert client.remote
-        await client.call("project_add", {"path": str(repo), "name": "demo"})
-        run = await client.call("run_start", {"project": "demo", "prompt": "SCRIPT:recover"})
+        await client.call("add_project", {"path": str(repo), "name": "demo"})
+        run = await client.call("start_run", {"project": "demo", "prompt": "SCRIPT:recover"})
     held = await model_server.await_request(lambda r: r.script_key == "SCRIPT:recover"
                                             and r.step == 1)
 
@@ -101,10 +101,10 @@ async def test_a_run_survives_its_daemon_being_killed(
     await daemon.start()
     async with connect(config) as client:
         for _ in range(60):
-            waited = await client.call("run_wait", {"run": run["id"], "timeout_seconds": 30})
+            waited = await client.call("wait_for_run", {"run": run["id"], "timeout_seconds": 30})
             if waited["done"]:
                 break
-        detail = await client.call("run_show", {"run": run["id"]})
+        detail = await client.call("get_run", {"run": run["id"]})
 
     states = [t["to_state"] for t in detail["transitions"]]
     assert states[:4] == ["queued", "running", "interrupted", "queued"], states
@@ -126,8 +126,8 @@ async def test_the_daemon_shuts_down_cleanly_and_its_live_runs_resume_at_the_nex
     await daemon.start()
     config = config_for(env)
     async with connect(config) as client:
-        await client.call("project_add", {"path": str(repo), "name": "demo"})
-        run = await client.call("run_start", {"project": "demo", "prompt": "SCRIPT:stop"})
+        await client.call("add_project", {"path": str(repo), "name": "demo"})
+        run = await client.call("start_run", {"project": "demo", "prompt": "SCRIPT:stop"})
     await model_server.await_request(lambda r: r.script_key == "SCRIPT:stop")
     assert daemon.kill(signal.SIGTERM) == 0
     assert not (Path(env["GLUON_HOME"]) / "daemon.json").exists()
@@ -135,8 +135,8 @@ async def test_the_daemon_shuts_down_cleanly_and_its_live_runs_resume_at_the_nex
     model_server.release("stop")
     await daemon.start()
     async with connect(config) as client:
-        waited = await client.call("run_wait", {"run": run["id"], "timeout_seconds": 60})
-        detail = await client.call("run_show", {"run": run["id"]})
+        waited = await client.call("wait_for_run", {"run": run["id"], "timeout_seconds": 60})
+        detail = await client.call("get_run", {"run": run["id"]})
     assert waited["run"]["state"] == "review"
     reasons = [(t["to_state"], t["reason"]) for t in detail["transitions"]]
     assert ("interrupted", "Gluon stopped (shut down) while the run was live") in reasons

@@ -12,7 +12,7 @@ from core.runtime import Runtime
 from mcp_tools.registry import current_actor
 from mcp_tools.server import build_server
 
-DESTRUCTIVE = {"project_remove", "run_cancel", "run_merge", "run_close", "run_delete_branch"}
+DESTRUCTIVE = {"remove_project", "cancel_run", "merge_run", "archive_run", "delete_branch"}
 
 
 @contextlib.asynccontextmanager
@@ -28,35 +28,35 @@ async def test_every_tool_describes_itself_and_declares_its_effects(runtime: Run
     async with connected(runtime) as client:
         tools = (await client.list_tools()).tools
         names = {t.name for t in tools}
-        assert {"project_add", "run_start", "run_show", "run_steer", "run_interrupt", "run_cancel",
-                "run_resume", "run_fork", "answer", "run_merge", "usage_report"} <= names
+        assert {"add_project", "start_run", "get_run", "steer_run", "interrupt_run", "cancel_run",
+                "resume_run", "fork_run", "answer_question", "merge_run", "get_usage"} <= names
         for t in tools:
             assert t.description and len(t.description) > 40, t.name
             assert t.annotations is not None, t.name
             assert t.annotations.destructive_hint is (t.name in DESTRUCTIVE), t.name
             assert t.output_schema is not None, t.name
         read_only = {t.name for t in tools if t.annotations and t.annotations.read_only_hint}
-        assert {"run_list", "run_show", "run_logs", "project_list", "usage_report"} <= read_only
-        assert not read_only & {"run_start", "run_cancel", "answer", "project_add"}
+        assert {"list_runs", "get_run", "get_run_logs", "list_projects", "get_usage"} <= read_only
+        assert not read_only & {"start_run", "cancel_run", "answer_question", "add_project"}
 
 async def test_a_tool_returns_structured_results_over_json_rpc(
         runtime: Runtime, repo: Path) -> None:
     async with connected(runtime) as client:
-        added = await client.call_tool("project_add", {"path": str(repo)})
+        added = await client.call_tool("add_project", {"path": str(repo)})
         assert not added.is_error
         assert added.structured_content is not None
         assert added.structured_content["name"] == "demo"
-        listed = await client.call_tool("project_list", {})
+        listed = await client.call_tool("list_projects", {})
         assert listed.structured_content == {"projects": [added.structured_content]}
 
 async def test_a_mistake_comes_back_as_one_actionable_line(runtime: Runtime, repo: Path) -> None:
     async with connected(runtime) as client:
-        result = await client.call_tool("run_start", {"project": "nope", "prompt": "fix it"})
+        result = await client.call_tool("start_run", {"project": "nope", "prompt": "fix it"})
         assert result.is_error
         text = result.content[0].text  # type: ignore[union-attr]
         assert text.endswith("no project named 'nope'; add one with `gluon project add PATH`")
         assert "\n" not in text and "Traceback" not in text
-        wrong_type = await client.call_tool("run_list", {"limit": "many"})
+        wrong_type = await client.call_tool("list_runs", {"limit": "many"})
         assert wrong_type.is_error
 
 async def test_changes_are_written_to_the_audit_log_with_who_made_them(
@@ -64,13 +64,13 @@ async def test_changes_are_written_to_the_audit_log_with_who_made_them(
     async with connected(runtime) as client:
         token = current_actor.set("telegram:42")
         try:
-            await client.call_tool("project_add", {"path": str(repo), "name": "api"})
-            await client.call_tool("project_add", {"path": str(repo), "name": "again"})
-            await client.call_tool("project_list", {})
+            await client.call_tool("add_project", {"path": str(repo), "name": "api"})
+            await client.call_tool("add_project", {"path": str(repo), "name": "again"})
+            await client.call_tool("list_projects", {})
         finally:
             current_actor.reset(token)
         entries = [e for e in await runtime.activity.recent() if e.action.startswith("tool.")]
         assert [(e.actor, e.action) for e in entries] == [
-            ("telegram:42", "tool.project_add"), ("telegram:42", "tool.project_add")]
+            ("telegram:42", "tool.add_project"), ("telegram:42", "tool.add_project")]
         assert entries[0].outcome.startswith("refused: ")
         assert entries[1].outcome == "ok"
