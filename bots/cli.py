@@ -20,6 +20,7 @@ from bots.client import ToolClient, ToolFailed, connect
 from bots.doctor import run_checks
 from core.config import Config, load_config
 from core.errors import GluonError
+from mcp_tools.http import server_token
 
 Handler = Callable[[ToolClient, argparse.Namespace], Awaitable[int]]
 HANDLERS: dict[str, Handler] = {}
@@ -390,11 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--days", type=int, default=7)
     cmd("doctor", "check git, the Claude CLI, the sandbox tools, credentials, the database")
     cmd("serve", "run the Gluon daemon", json_flag=False)
+    x = sub.add_parser("mcp", help="serve Gluon's tools over stdio to an MCP client",
+                       description="Serve Gluon's tools over stdio (`claude mcp add gluon -- "
+                       "gluon mcp`). `gluon mcp token` prints the bearer token of the daemon's "
+                       "HTTP endpoint.")
+    x.add_argument("action", nargs="?", choices=["token"], help="print the HTTP bearer token")
     return p
 
 
 def command_name(args: argparse.Namespace) -> str:
-    return f"{args.command} {args.action}" if getattr(args, "action", None) else args.command
+    action = getattr(args, "action", None)
+    return f"{args.command} {action}" if action else str(args.command)
 
 
 async def _dispatch(config: Config, args: argparse.Namespace) -> int:
@@ -430,6 +437,13 @@ def main(argv: list[str] | None = None) -> int:
             from bots.daemon import serve
 
             return asyncio.run(serve(config))
+        if args.command == "mcp":
+            if args.action == "token":
+                print(server_token(config))
+                return 0
+            from bots.mcp_stdio import serve_stdio
+
+            return asyncio.run(serve_stdio(config))
         return asyncio.run(_dispatch(config, args))
     except (ToolFailed, GluonError) as exc:
         print(f"gluon: {exc}", file=sys.stderr)

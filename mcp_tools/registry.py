@@ -4,6 +4,7 @@ written once for every tool."""
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -66,8 +67,8 @@ class ToolKit:
                                           destructive_hint=destructive,
                                           idempotent_hint=idempotent or read_only,
                                           open_world_hint=False)
-            self.server.tool(name=name, annotations=annotations,
-                             structured_output=True)(wrapper)
+            self.server.tool(name=name, description=inspect.cleandoc(fn.__doc__ or ""),
+                             annotations=annotations, structured_output=True)(wrapper)
             self.names.append(name)
             if destructive:
                 self.destructive.add(name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 from mcp.server import MCPServer
 
 from core.runtime import Runtime
@@ -16,7 +18,8 @@ INSTRUCTIONS = (
 
 
 def build_server(rt: Runtime) -> tuple[MCPServer, ToolKit]:
-    server = MCPServer("gluon", instructions=INSTRUCTIONS, log_level="WARNING")
+    server = MCPServer("gluon", instructions=INSTRUCTIONS, log_level="WARNING",
+                       version=version("gluon"))
     kit = ToolKit(server, rt.activity)
     project_tools.register(kit, rt)
     run_tools.register(kit, rt)

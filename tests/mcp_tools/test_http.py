@@ -1,0 +1,53 @@
+"""The streamable HTTP endpoint at /mcp: only callers with the bearer token get in."""
+
+from __future__ import annotations
+
+import os
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from core.runtime import Runtime
+from mcp_tools.http import HttpEndpoint, read_daemon_file, server_token
+from mcp_tools.server import build_server
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "t", "version": "1"}}}
+HEADERS = {"Accept": "application/json, text/event-stream"}
+
+
+async def test_the_endpoint_serves_the_tools_to_a_caller_with_the_token(
+        runtime: Runtime) -> None:
+    server, kit = build_server(runtime)
+    endpoint = HttpEndpoint(runtime.config, server, port=0)
+    url = await endpoint.start()
+    try:
+        assert read_daemon_file(runtime.config.home) == {"url": url, "pid": os.getpid()}
+        token = server_token(runtime.config)
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http, \
+                Client(streamable_http_client(url, http_client=http)) as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert names == set(kit.names)
+            listed = await client.call_tool("list_projects", {})
+            assert listed.structured_content == {"projects": []}
+
+        async with httpx2.AsyncClient() as http:
+            missing = await http.post(url, json=INIT, headers=HEADERS)
+            wrong = await http.post(url, json=INIT, headers={
+                **HEADERS, "Authorization": "Bearer not-the-token"})
+            health = await http.get(url.removesuffix("/mcp") + "/health")
+        assert missing.status_code == 401 and wrong.status_code == 401
+        assert missing.headers["www-authenticate"] == "Bearer"
+        assert token not in wrong.text
+        assert health.status_code == 200 and health.json()["ok"] is True
+    finally:
+        await endpoint.stop()
+    assert read_daemon_file(runtime.config.home) is None
+
+
+def test_the_token_is_generated_once_and_kept_private(runtime: Runtime) -> None:
+    token = server_token(runtime.config)
+    assert len(token) >= 40 and server_token(runtime.config) == token
+    assert (runtime.config.home / "mcp-token").stat().st_mode & 0o077 == 0
