@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 
 from core.models import Project, ProjectStatus
 from core.runtime import Runtime
+from mcp_tools.params import ProjectRef
 from mcp_tools.registry import ToolKit, current_actor
 
 
@@ -15,7 +18,11 @@ class ProjectList(BaseModel):
 
 def register(kit: ToolKit, rt: Runtime) -> None:
     @kit.tool()
-    async def add_project(path: str, name: str | None = None, trusted: bool = False) -> Project:
+    async def add_project(
+            path: Annotated[str, Field(description="the repository's folder on the Gluon host")],
+            name: Annotated[str | None, Field(description="default: the folder's name")] = None,
+            trusted: Annotated[bool, Field(description="load the repository's .claude "
+                                           "settings and hooks")] = False) -> Project:
         """Register a git repository as a project so agents can work on it.
 
         `path` is the repository's folder on the Gluon host; `name` defaults to the folder name
@@ -30,19 +37,20 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         return ProjectList(projects=await rt.projects.all())
 
     @kit.tool(read_only=True)
-    async def get_project(name: str) -> ProjectStatus:
+    async def get_project(name: ProjectRef) -> ProjectStatus:
         """Show a project's checkout: current branch, whether it has uncommitted changes,
         commits ahead of/behind its upstream, and how many runs are live on it."""
         return await rt.projects.show(name)
 
     @kit.tool(destructive=True, idempotent=False)
-    async def remove_project(name: str) -> Project:
+    async def remove_project(name: ProjectRef) -> Project:
         """Forget a project and its run history. Never deletes any file or branch; refuses
         while the project has live runs."""
         return await rt.runs.remove_project(name, actor=current_actor.get())
 
     @kit.tool()
-    async def add_workspace(path: str) -> ProjectList:
+    async def add_workspace(path: Annotated[str, Field(
+            description="a folder whose git repositories become projects")]) -> ProjectList:
         """Register a folder that holds git repositories; each repository inside becomes a
         project (named after its folder). Returns the projects added."""
         return ProjectList(projects=await rt.projects.add_workspace(path))

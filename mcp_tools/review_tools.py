@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 
 from core.models import Run
 from core.review import MergeOutcome
 from core.runtime import Runtime
+from mcp_tools.params import RunRef
 from mcp_tools.registry import ToolKit, current_actor
 
 
@@ -14,6 +17,7 @@ class Diff(BaseModel):
     run_id: str
     path: str | None
     diff: str
+    truncated: bool
 
 
 class Cleaned(BaseModel):
@@ -22,32 +26,43 @@ class Cleaned(BaseModel):
 
 def register(kit: ToolKit, rt: Runtime) -> None:
     @kit.tool(read_only=True)
-    async def get_run_diff(run: str, path: str | None = None) -> Diff:
+    async def get_run_diff(
+            run: RunRef,
+            path: Annotated[str | None, Field(description="only this file")] = None,
+            max_chars: Annotated[int, Field(ge=1000, le=500_000, description="cut the diff "
+                                            "after this many characters")] = 60_000) -> Diff:
         """The unified diff of a run's branch against the commit it started from, for the
         whole branch or one file (`path`)."""
         found = await rt.runs.get(run)
-        return Diff(run_id=found.id, path=path, diff=await rt.review.diff(found.id, path))
+        diff = await rt.review.diff(found.id, path)
+        truncated = len(diff) > max_chars
+        if truncated:
+            diff = diff[:max_chars] + (f"\n... cut at {max_chars} characters; ask for one file "
+                                       "with `path`, or a larger max_chars")
+        return Diff(run_id=found.id, path=path, diff=diff, truncated=truncated)
 
     @kit.tool(destructive=True)
-    async def merge_run(run: str) -> MergeOutcome:
+    async def merge_run(run: RunRef) -> MergeOutcome:
         """Merge a run's branch (state review) into its base branch in the project's
         repository. Refuses when the checkout has uncommitted changes; on conflicts nothing is
         changed and the conflicting files are listed."""
         return await rt.review.merge(run, actor=current_actor.get())
 
     @kit.tool(destructive=True)
-    async def archive_run(run: str, delete_branch: bool = False) -> Run:
+    async def archive_run(run: RunRef, delete_branch: Annotated[bool, Field(
+            description="also delete the run's branch")] = False) -> Run:
         """Close an ended run without merging: its worktree is removed, and its branch too if
         `delete_branch` is true."""
         return await rt.review.close(run, delete_branch=delete_branch, actor=current_actor.get())
 
     @kit.tool(destructive=True)
-    async def delete_branch(run: str) -> Run:
+    async def delete_branch(run: RunRef) -> Run:
         """Delete an ended run's branch and worktree (its commits are lost unless merged)."""
         return await rt.review.delete_branch(run, actor=current_actor.get())
 
     @kit.tool(idempotent=True)
-    async def cleanup(older_than_days: float | None = None) -> Cleaned:
+    async def cleanup(older_than_days: Annotated[float | None, Field(
+            ge=0, description="default: agents.worktree_retention_days")] = None) -> Cleaned:
         """Remove the worktrees of runs that ended longer ago than the retention period
         (agents.worktree_retention_days). Branches are kept."""
         return Cleaned(run_ids=await rt.review.cleanup(older_than_days))

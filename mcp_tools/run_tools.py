@@ -14,6 +14,7 @@ from core.models import Interaction, Run, Transition, UsageReport
 from core.run_store import RunEvent
 from core.runtime import Runtime
 from core.types import InteractionKind, PermissionChoice, RunState
+from mcp_tools.params import Limit, ProjectRef, RunRef
 from mcp_tools.registry import ToolKit, current_actor
 
 
@@ -54,9 +55,19 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                          transitions=await runs.store.transitions(run.id))
 
     @kit.tool()
-    async def start_run(project: str, prompt: str, model: str | None = None,
-                        worktree: bool = True, base: str | None = None,
-                        budget_usd: float | None = None) -> Run:
+    async def start_run(
+            project: ProjectRef,
+            prompt: Annotated[str, Field(description="the task, in plain words")],
+            model: Annotated[str | None, Field(
+                description="opus, sonnet, haiku or a full model id; default from config")] = None,
+            worktree: Annotated[bool, Field(
+                description="work in a new worktree and branch (default); false works in "
+                "the project's checkout")] = True,
+            base: Annotated[str | None, Field(
+                description="branch to start from; default: the project's current branch")
+            ] = None,
+            budget_usd: Annotated[float | None, Field(
+                gt=0, description="spend limit of this run in USD")] = None) -> Run:
         """Start a Claude Code agent on a project with a task.
 
         The agent works in its own git worktree on branch `gluon/<run id>` made from `base`
@@ -68,21 +79,30 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                                     budget_usd=budget_usd, actor=current_actor.get())
 
     @kit.tool(read_only=True)
-    async def list_runs(project: str | None = None, state: list[RunState] | None = None,
-                       limit: int = 50) -> RunList:
+    async def list_runs(
+            project: Annotated[str | None, Field(description="only this project's runs")] = None,
+            state: Annotated[list[RunState] | None, Field(
+                description="only runs in these states")] = None,
+            limit: Limit = 50) -> RunList:
         """List runs, newest first, optionally only one project's or only some states
         (queued, running, waiting, review, failed, cancelled, interrupted, merged, closed)."""
         return RunList(runs=await runs.find(project, state, limit))
 
     @kit.tool(read_only=True)
-    async def get_run(run: str) -> RunDetail:
+    async def get_run(run: RunRef) -> RunDetail:
         """Everything about one run (id or unique id prefix): state and why, cost, tokens,
         turns, commits and changed files, open questions, and its state history."""
         return await detail(await runs.get(run))
 
     @kit.tool(read_only=True)
-    async def get_run_logs(run: str, after: int = 0, limit: int = 200,
-                       wait_seconds: float = 0) -> RunLogs:
+    async def get_run_logs(
+            run: RunRef,
+            after: Annotated[int, Field(ge=0, description="only events after this event id")
+                             ] = 0,
+            limit: Limit = 200,
+            wait_seconds: Annotated[float, Field(
+                ge=0, le=60, description="wait this long for new events of a live run")] = 0,
+    ) -> RunLogs:
         """What a run's agent said and did (text, tool calls, results), oldest first.
         Pass the last event id as `after` to get only newer events, and `wait_seconds` to wait
         for new ones while the run is live."""
@@ -98,7 +118,10 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                        events=events)
 
     @kit.tool(read_only=True)
-    async def wait_for_run(run: str, timeout_seconds: float = 60) -> WaitResult:
+    async def wait_for_run(
+            run: RunRef,
+            timeout_seconds: Annotated[float, Field(ge=0, le=600, description="wait at most "
+                                                    "this long")] = 60) -> WaitResult:
         """Wait until a run ends or needs a person (a question or permission request), at most
         `timeout_seconds`. Returns the run, whether it is done, and what is pending."""
         found = await runs.get(run)
@@ -123,38 +146,45 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                     raise
 
     @kit.tool()
-    async def steer_run(run: str, message: str) -> Run:
+    async def steer_run(run: RunRef, message: Annotated[str, Field(
+            description="what the agent should read while it works")]) -> Run:
         """Send a message into a live run's session: the agent reads it while it works (or,
         after an interrupt, as its next instruction). For ended runs use run_resume."""
         return await runs.steer(run, message, actor=current_actor.get())
 
     @kit.tool()
-    async def interrupt_run(run: str) -> Run:
+    async def interrupt_run(run: RunRef) -> Run:
         """Stop the agent's current turn but keep its session, so it can be steered on."""
         return await runs.interrupt(run, actor=current_actor.get())
 
     @kit.tool(destructive=True)
-    async def cancel_run(run: str) -> Run:
+    async def cancel_run(run: RunRef) -> Run:
         """Stop a run's agent for good. Its worktree, branch and any uncommitted work (which
         is committed to the branch) are kept; the run can still be resumed."""
         return await runs.cancel(run, actor=current_actor.get())
 
     @kit.tool()
-    async def resume_run(run: str, message: str) -> Run:
+    async def resume_run(run: RunRef, message: Annotated[str, Field(
+            description="the follow-up instruction")]) -> Run:
         """Continue an ended run (review, failed, cancelled, interrupted) with a follow-up
         message, in the same session and worktree. Returns the run, queued again."""
         return await runs.resume(run, message, actor=current_actor.get())
 
     @kit.tool()
-    async def fork_run(run: str, message: str, model: str | None = None,
-                       budget_usd: float | None = None) -> Run:
+    async def fork_run(
+            run: RunRef,
+            message: Annotated[str, Field(description="what the fork should do differently")],
+            model: Annotated[str | None, Field(description="model of the fork")] = None,
+            budget_usd: Annotated[float | None, Field(gt=0, description="spend limit of the "
+                                                      "fork in USD")] = None) -> Run:
         """Start a new run from a copy of another run's conversation and branch, to try a
         different approach with `message`. The original run is not touched."""
         return await runs.fork(run, message, model=model, budget_usd=budget_usd,
                                actor=current_actor.get())
 
     @kit.tool(read_only=True)
-    async def list_pending(run: str | None = None) -> PendingList:
+    async def list_pending(run: Annotated[str | None, Field(
+            description="only this run's requests")] = None) -> PendingList:
         """Questions and permission requests from agents that wait for a person."""
         run_id = (await runs.get(run)).id if run else None
         return PendingList(pending=await runs.interactions.pending(run_id))
@@ -193,6 +223,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         return await runs.answer(id, choice, actor=current_actor.get())
 
     @kit.tool(read_only=True)
-    async def get_usage(days: int = 7) -> UsageReport:
+    async def get_usage(days: Annotated[int, Field(ge=1, le=366, description="days of "
+                                                   "history")] = 7) -> UsageReport:
         """Spend and tokens today per project and over the last days, and the daily budget."""
         return await runs.usage.report(days)
