@@ -91,7 +91,7 @@ class RunStore:
         return _run(rows[0])
 
     async def find(self, *, project: str | None = None, states: list[RunState] | None = None,
-                   limit: int = 50) -> list[Run]:
+                   limit: int = 50, offset: int = 0) -> list[Run]:
         where, params = [], []
         if project is not None:
             where.append("project = ?")
@@ -102,8 +102,8 @@ class RunStore:
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC LIMIT ?"
-        return [_run(r) for r in await self.db.fetchall(sql, (*params, limit))]
+        sql += " ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        return [_run(r) for r in await self.db.fetchall(sql, (*params, limit, offset))]
 
     async def queued(self) -> list[Run]:
         rows = await self.db.fetchall(

@@ -331,10 +331,11 @@ class RunManager:
         return await self.store.resolve(run_id)
 
     async def find(self, project: str | None = None, states: list[RunState] | None = None,
-                   limit: int = 50) -> list[Run]:
+                   limit: int = 50, offset: int = 0) -> list[Run]:
         if project is not None:
             await self.projects.get(project)
-        return await self.store.find(project=project, states=states, limit=limit)
+        return await self.store.find(project=project, states=states, limit=limit,
+                                     offset=offset)
 
     async def logs(self, run_id: str, after: int = 0, limit: int = 200) -> list[RunEvent]:
         run = await self.store.resolve(run_id)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from core.errors import InvalidInput
 from core.events import InteractionRequested, RunStateChanged
 from core.models import Interaction, Run, Transition, UsageReport
 from core.run_store import RunEvent
@@ -20,6 +21,8 @@ from mcp_tools.registry import ToolKit, current_actor
 
 class RunList(BaseModel):
     runs: list[Run]
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` to get the next page; null on the last")
 
 
 class RunDetail(BaseModel):
@@ -83,10 +86,19 @@ def register(kit: ToolKit, rt: Runtime) -> None:
             project: Annotated[str | None, Field(description="only this project's runs")] = None,
             state: Annotated[list[RunState] | None, Field(
                 description="only runs in these states")] = None,
-            limit: Limit = 50) -> RunList:
+            limit: Limit = 50,
+            cursor: Annotated[str | None, Field(
+                description="next_cursor of the previous page")] = None) -> RunList:
         """List runs, newest first, optionally only one project's or only some states
-        (queued, running, waiting, review, failed, cancelled, interrupted, merged, closed)."""
-        return RunList(runs=await runs.find(project, state, limit))
+        (queued, running, waiting, review, failed, cancelled, interrupted, merged, closed).
+        Long lists come in pages: pass the returned next_cursor to get the next one."""
+        offset = int(cursor) if cursor and cursor.isdigit() else 0
+        if cursor and not cursor.isdigit():
+            raise InvalidInput(f"cursor {cursor!r} is not one this tool returned; omit it to "
+                               "start from the newest run")
+        found = await runs.find(project, state, limit + 1, offset)
+        more = len(found) > limit
+        return RunList(runs=found[:limit], next_cursor=str(offset + limit) if more else None)
 
     @kit.tool(read_only=True)
     async def get_run(run: RunRef) -> RunDetail:

@@ -74,3 +74,25 @@ async def test_changes_are_written_to_the_audit_log_with_who_made_them(
             ("telegram:42", "tool.add_project"), ("telegram:42", "tool.add_project")]
         assert entries[0].outcome.startswith("refused: ")
         assert entries[1].outcome == "ok"
+
+
+async def test_long_run_lists_come_in_pages(runtime: Runtime, repo: Path) -> None:
+    await runtime.projects.add("demo", str(repo))
+    for n in range(7):
+        await runtime.runs.store.insert(
+            id=f"00000{n}", project="demo", prompt=f"task {n}", model="sonnet",
+            use_worktree=0, cwd=str(repo), session_id=f"s{n}", state="review",
+            created_at=1000.0 + n)
+    async with connected(runtime) as client:
+        seen: list[str] = []
+        cursor = None
+        for _ in range(4):
+            page = await client.call_tool("list_runs", {"limit": 3, "cursor": cursor})
+            assert page.structured_content is not None
+            seen += [r["prompt"] for r in page.structured_content["runs"]]
+            cursor = page.structured_content["next_cursor"]
+            if cursor is None:
+                break
+        bad = await client.call_tool("list_runs", {"cursor": "junk"})
+    assert seen == [f"task {n}" for n in reversed(range(7))]
+    assert bad.is_error
