@@ -184,8 +184,12 @@ async def run_fork(c: ToolClient, a: argparse.Namespace) -> int:
 
 @handler("runs")
 async def runs_list(c: ToolClient, a: argparse.Namespace) -> int:
-    data = await c.call("list_runs", {"project": a.project,
-                                     "state": a.state or None, "limit": a.limit})
+    args: dict[str, Any] = {"project": a.project, "state": a.state or None,
+                            "limit": min(a.limit, 500)}
+    data = await c.call("list_runs", args)
+    while a.all and data.get("next_cursor"):
+        page = await c.call("list_runs", {**args, "cursor": data["next_cursor"]})
+        data = {"runs": data["runs"] + page["runs"], "next_cursor": page.get("next_cursor")}
     out(a, data, fmt.runs(data))
     return 0
 
@@ -345,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--project")
     x.add_argument("--state", action="append", help="only runs in this state (repeatable)")
     x.add_argument("--limit", type=int, default=50)
+    x.add_argument("--all", action="store_true", help="every run, page after page")
     x = cmd("show", "everything about a run")
     x.add_argument("run", help="run id or a unique prefix")
     x = cmd("logs", "what a run's agent said and did")

@@ -7,6 +7,7 @@ import time
 from pydantic import BaseModel
 
 from core.db import Database
+from core.errors import InvalidInput
 
 
 class ActivityEntry(BaseModel):
@@ -28,8 +29,19 @@ class ActivityLog:
             "INSERT INTO activity (at, actor, action, target, outcome, detail) "
             "VALUES (?,?,?,?,?,?)", (time.time(), actor, action, target, outcome, detail))
 
-    async def recent(self, limit: int = 50) -> list[ActivityEntry]:
-        rows = await self.db.fetchall(
-            "SELECT at, actor, action, target, outcome, detail FROM activity "
-            "ORDER BY id DESC LIMIT ?", (limit,))
+    async def recent(self, limit: int = 50, actor: str | None = None,
+                     action_prefix: str | None = None) -> list[ActivityEntry]:
+        """Newest first, optionally of one actor or of actions starting with a prefix
+        ("tool.", "run.", "project.")."""
+        if not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be a whole number from 1 to 1000, not {limit!r}")
+        sql = "SELECT at, actor, action, target, outcome, detail FROM activity WHERE 1=1"
+        params: list[object] = []
+        if actor is not None:
+            sql += " AND actor = ?"
+            params.append(actor)
+        if action_prefix:
+            sql += " AND substr(action, 1, ?) = ?"
+            params += [len(action_prefix), action_prefix]
+        rows = await self.db.fetchall(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
         return [ActivityEntry(**dict(r)) for r in rows]

@@ -165,3 +165,23 @@ async def _git_version(cwd: Path) -> tuple[int, int]:
         match = re.search(r"(\d+)\.(\d+)", result.out)
         _versions[executable] = (int(match[1]), int(match[2])) if match else (0, 0)
     return _versions[executable]
+
+
+async def merge_check(repo: Path, branch: str, into: str) -> MergeResult:
+    """Whether ``branch`` would merge cleanly into ``into`` right now, and the conflicting
+    paths if not. Nothing is changed: no checkout, index or ref is touched (on git < 2.38 the
+    merge is tried in a temporary worktree that is removed afterwards)."""
+    root = await repo_root(repo)
+    theirs = await _commit_sha(root, branch, "branch")
+    ours = await _branch_sha(root, into, "branch")
+    if await _is_ancestor(root, ours, theirs) or await _is_ancestor(root, theirs, ours):
+        return MergeResult(merged=True, commit=None, conflicts=[])  # a fast-forward or no-op
+    if await _git_version(root) < (2, 38):
+        commit, conflicts = await _merge_in_temporary_worktree(
+            root, ours, theirs, f"check {branch} into {into}", (DEFAULT_NAME, DEFAULT_EMAIL))
+        return MergeResult(merged=commit is not None, commit=None, conflicts=conflicts)
+    result = await _git(root, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z",
+                        ours, theirs, ok=(0, 1), time_limit=SLOW_TIMEOUT)
+    _tree, *conflicts = _split_z(result.out)
+    return MergeResult(merged=result.code == 0, commit=None,
+                       conflicts=list(dict.fromkeys(conflicts)) if result.code == 1 else [])

@@ -116,4 +116,11 @@ CREATE TABLE activity (
     detail      TEXT NOT NULL DEFAULT ''
 );
 """),
+    ("settings", """
+CREATE TABLE settings (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,
+    updated_at  REAL NOT NULL
+);
+"""),
 ]

@@ -94,6 +94,29 @@ class Run(_Record):
         return self.id[:8]
 
 
+class RunSummary(_Record):
+    """A run in a list: enough to pick one; get_run has everything."""
+
+    id: str
+    project: str
+    state: RunState
+    state_reason: str
+    prompt: str
+    model: str
+    branch: str | None
+    cost_usd: float
+    created_at: float
+    last_activity_at: float | None
+
+    @classmethod
+    def of(cls, run: Run) -> RunSummary:
+        return cls(id=run.id, project=run.project, state=run.state,
+                   state_reason=run.state_reason[:200],
+                   prompt=run.prompt if len(run.prompt) <= 200 else run.prompt[:199] + "…",
+                   model=run.model, branch=run.branch, cost_usd=round(run.cost_usd, 6),
+                   created_at=run.created_at, last_activity_at=run.last_activity_at)
+
+
 class Interaction(_Record):
     id: str
     run_id: str

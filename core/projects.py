@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import aiosqlite
+from pydantic import BaseModel
 
 from core import gitops
 from core.activity import ActivityLog
@@ -30,6 +31,34 @@ def suggest_name(path: Path) -> str:
     """A valid project name derived from a folder name ("My App" -> "my-app")."""
     name = re.sub(r"[^a-z0-9._-]+", "-", path.name.lower()).strip("-._")
     return name or "project"
+
+
+class Workspace(BaseModel):
+    """A registered folder of repositories and the projects found in it."""
+
+    path: str
+    created_at: float
+    projects: list[str]
+
+
+class WorkspaceRemoval(BaseModel):
+    path: str
+    removed: bool
+    unlinked_projects: list[str]
+
+
+RULE_MAX = 200
+
+
+def check_rule(rule: str) -> str:
+    """A Claude Code permission rule: a tool name, optionally with a specifier in parentheses
+    ("Edit", "Bash(npm test:*)", "mcp__github")."""
+    rule = rule.strip()
+    if not rule or len(rule) > RULE_MAX or "\n" in rule or not rule[0].isalpha():
+        raise InvalidInput(f"invalid tool rule {rule!r}; use a Claude Code tool name, "
+                           "optionally with a pattern, such as 'Edit', 'WebFetch' or "
+                           "'Bash(npm test:*)'")
+    return rule
 
 
 def _row(row: aiosqlite.Row) -> Project:
@@ -140,3 +169,53 @@ class ProjectService:
                 added.append(await self.add(name, str(repo), workspace=folder, actor="rescan"))
                 names.add(name)
         return added
+
+    async def workspaces(self) -> list[Workspace]:
+        rows = await self.db.fetchall("SELECT path, created_at FROM workspaces ORDER BY path")
+        linked = await self.db.fetchall(
+            "SELECT workspace, name FROM projects WHERE workspace IS NOT NULL ORDER BY name")
+        return [Workspace(path=r["path"], created_at=r["created_at"],
+                          projects=[p["name"] for p in linked if p["workspace"] == r["path"]])
+                for r in rows]
+
+    async def remove_workspace(self, path: str, *, actor: str = "cli") -> WorkspaceRemoval:
+        """Forget a workspace: its projects stay registered but no longer belong to it, and
+        rescans stop looking in it. Touches nothing on disk; a second call changes nothing."""
+        folder = str(Path(path).expanduser().absolute())
+        linked = [r["name"] for r in await self.db.fetchall(
+            "SELECT name FROM projects WHERE workspace = ? ORDER BY name", (folder,))]
+        async with self.db.transaction():
+            await self.db.execute("UPDATE projects SET workspace = NULL WHERE workspace = ?",
+                                  (folder,))
+            removed = await self.db.execute("DELETE FROM workspaces WHERE path = ?", (folder,))
+        if removed:
+            await self.activity.record(actor, "workspace.remove", folder, "ok",
+                                       ", ".join(linked))
+        return WorkspaceRemoval(path=folder, removed=bool(removed), unlinked_projects=linked)
+
+    # -- pre-approved tools -------------------------------------------------------------------
+
+    async def tool_rules(self, name: str) -> list[str]:
+        """The tools every run of the project may use without asking ("Always for this
+        project")."""
+        await self.get(name)
+        rows = await self.db.fetchall(
+            "SELECT rule FROM permission_rules WHERE project = ? ORDER BY rule", (name,))
+        return [r["rule"] for r in rows]
+
+    async def set_tool_rule(self, name: str, rule: str, allowed: bool, *,
+                            actor: str = "cli") -> list[str]:
+        """Add (allowed) or remove a pre-approved tool rule; return the project's rules. Runs
+        started afterwards see the change."""
+        project = await self.get(name)
+        rule = check_rule(rule)
+        if allowed:
+            await self.db.execute(
+                "INSERT OR IGNORE INTO permission_rules (project, rule, created_at) "
+                "VALUES (?,?,?)", (project.name, rule, time.time()))
+        else:
+            await self.db.execute("DELETE FROM permission_rules WHERE project = ? AND rule = ?",
+                                  (project.name, rule))
+        await self.activity.record(actor, "project.allow" if allowed else "project.disallow",
+                                   project.name, "ok", rule)
+        return await self.tool_rules(project.name)

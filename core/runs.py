@@ -28,6 +28,7 @@ from core.launcher import agent_environment, has_credentials, write_launcher
 from core.models import Interaction, Project, Run
 from core.projects import ProjectService
 from core.run_store import RunEvent, RunStore
+from core.settings import project_budget_key
 from core.supervisor import Cancel, Interrupt, RunSupervisor, Steer
 from core.types import InteractionKind, RunState
 from core.usage import Usage
@@ -144,7 +145,8 @@ class RunManager:
         prompt = prompt.strip()
         if not prompt:
             raise InvalidInput("the prompt is empty; say what the agent should do")
-        model_id = resolve_model(model, self.config.agents.default_model)
+        agents = await self.usage.settings.agents(self.config)
+        model_id = resolve_model(model, agents.default_model)
         if budget_usd is not None and budget_usd <= 0:
             raise InvalidInput(f"budget {budget_usd!r} must be a positive number of dollars")
         self._check_credentials()
@@ -201,17 +203,19 @@ class RunManager:
         if self._closed:
             return
         async with self._pump_lock:
+            # `set_setting` can change the limits while Gluon runs: read them each time.
+            agents = await self.usage.settings.agents(self.config)
             live: dict[str, int] = {}
             for sup in self._supervisors.values():
                 live[sup.run.project] = live.get(sup.run.project, 0) + 1
             total = sum(live.values())
             for run in await self.store.queued():
-                if total >= self.config.agents.max_concurrent:
+                if total >= agents.max_concurrent:
                     break
                 if run.id in self._supervisors:
                     continue
                 limit = (self.config.project(run.project).max_concurrent
-                         or self.config.agents.max_concurrent_per_project)
+                         or agents.max_concurrent_per_project)
                 if live.get(run.project, 0) >= limit:
                     continue
                 await self._launch(run)
@@ -481,6 +485,7 @@ class RunManager:
     async def remove_project(self, name: str, actor: str = "cli") -> Project:
         """Forget a project (never its files) and drop its spare worktrees."""
         project = await self.projects.remove(name, actor=actor)
+        await self.usage.settings.set(project_budget_key(project.name), None)
         await self.pool.drop(project.name, Path(project.path))
         return project
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel
 
 from core.config import Config
 from core.db import Database
-from core.errors import BudgetExceeded
+from core.errors import BudgetExceeded, InvalidInput
 from core.models import UsageReport, UsageRow
+from core.settings import Settings
 
 
 def today() -> str:
@@ -16,10 +21,59 @@ def today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
+class ProjectUsage(BaseModel):
+    """One project's spend per day, oldest first, with today's budget."""
+
+    project: str
+    days: int
+    today_cost_usd: float
+    daily_budget_usd: float | None
+    by_day: list[UsageRow]
+
+
+class DiskUsage(BaseModel):
+    """Bytes used by each part of the data dir."""
+
+    worktrees: int
+    logs: int
+    agent_homes: int
+    database: int
+    total: int
+
+
+def _tree_size(path: Path) -> int:
+    """Bytes of the files under ``path`` (symlinks not followed; vanished files skipped)."""
+    total, stack = 0, [path]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                else:
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total
+
+
+def disk_usage(config: Config) -> DiskUsage:
+    """Walk the data dir; blocking, so call it in a thread from async code."""
+    db = sum(p.stat().st_size for p in (config.db_path, Path(f"{config.db_path}-wal"),
+                                         Path(f"{config.db_path}-shm")) if p.is_file())
+    parts = {"worktrees": _tree_size(config.worktrees_dir), "logs": _tree_size(config.logs_dir),
+             "agent_homes": _tree_size(config.agent_homes_dir), "database": db}
+    return DiskUsage(**parts, total=sum(parts.values()))
+
+
 class Usage:
     def __init__(self, db: Database, config: Config) -> None:
         self.db = db
         self.config = config
+        self.settings = Settings(db)
 
     async def record(self, run_id: str, project: str, cost_usd: float, input_tokens: int,
                      output_tokens: int) -> None:
@@ -38,21 +92,22 @@ class Usage:
 
     async def check_budgets(self, project: str) -> None:
         """Refuse new work when today's global or per-project budget is spent."""
-        limit = self.config.agents.daily_budget_usd
+        limit = await self.settings.daily_budget(self.config)
         if limit is not None:
             spent = await self.spent_today()
             if spent >= limit:
                 raise BudgetExceeded(
                     f"today's budget of ${limit:.2f} is spent (${spent:.2f}); new runs are "
-                    "refused until midnight UTC, or raise agents.daily_budget_usd")
-        limit = self.config.project(project).daily_budget_usd
+                    "refused until midnight UTC, or raise it (set_budget, or "
+                    "agents.daily_budget_usd in config.toml)")
+        limit = await self.settings.daily_budget(self.config, project)
         if limit is not None:
             spent = await self.spent_today(project)
             if spent >= limit:
                 raise BudgetExceeded(
                     f"project {project!r} has spent its daily budget of ${limit:.2f} "
                     f"(${spent:.2f}); new runs are refused until midnight UTC, or raise "
-                    f"projects.{project}.daily_budget_usd")
+                    f"it (set_budget, or projects.{project}.daily_budget_usd in config.toml)")
 
     async def report(self, days: int = 7) -> UsageReport:
         by_project = await self.db.fetchall(
@@ -70,5 +125,32 @@ class Usage:
                     for r in result]
 
         return UsageReport(today=today(), today_cost_usd=round(await self.spent_today(), 6),
-                           daily_budget_usd=self.config.agents.daily_budget_usd,
+                           daily_budget_usd=await self.settings.daily_budget(self.config),
                            by_project=rows(list(by_project)), by_day=rows(list(by_day)))
+
+    async def project_report(self, project: str, days: int = 7) -> ProjectUsage:
+        """Spend, tokens and runs of one project for each of the last ``days`` days (today
+        included), oldest first; days without runs are listed with zeros."""
+        if not 1 <= days <= 366:
+            raise InvalidInput(f"days must be a whole number from 1 to 366, not {days!r}")
+        now = datetime.now(UTC)
+        wanted = [(now - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days - 1, -1, -1)]
+        rows = await self.db.fetchall(
+            "SELECT day, COUNT(DISTINCT run_id) AS runs, SUM(cost_usd) AS cost, "
+            "SUM(input_tokens) AS inp, SUM(output_tokens) AS outp FROM usage "
+            "WHERE project = ? AND day >= ? GROUP BY day", (project, wanted[0]))
+        found = {r["day"]: r for r in rows}
+        by_day = [UsageRow(key=day, runs=found[day]["runs"], cost_usd=round(found[day]["cost"], 6),
+                           input_tokens=found[day]["inp"], output_tokens=found[day]["outp"])
+                  if day in found else
+                  UsageRow(key=day, runs=0, cost_usd=0.0, input_tokens=0, output_tokens=0)
+                  for day in wanted]
+        return ProjectUsage(project=project, days=days,
+                            today_cost_usd=round(await self.spent_today(project), 6),
+                            daily_budget_usd=await self.settings.daily_budget(self.config,
+                                                                              project),
+                            by_day=by_day)
+
+    async def runs_by_state(self) -> dict[str, int]:
+        rows = await self.db.fetchall("SELECT state, COUNT(*) AS n FROM runs GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import InvalidInput
 from core.events import InteractionRequested, RunStateChanged
-from core.models import Interaction, Run, Transition, UsageReport
+from core.models import Interaction, Run, RunSummary, Transition, UsageReport
 from core.run_store import RunEvent
 from core.runtime import Runtime
 from core.types import InteractionKind, PermissionChoice, RunState
@@ -20,7 +20,7 @@ from mcp_tools.registry import ToolKit, current_actor
 
 
 class RunList(BaseModel):
-    runs: list[Run]
+    runs: list[RunSummary]
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` to get the next page; null on the last")
 
@@ -86,10 +86,11 @@ def register(kit: ToolKit, rt: Runtime) -> None:
             project: Annotated[str | None, Field(description="only this project's runs")] = None,
             state: Annotated[list[RunState] | None, Field(
                 description="only runs in these states")] = None,
-            limit: Limit = 50,
+            limit: Limit = 20,
             cursor: Annotated[str | None, Field(
                 description="next_cursor of the previous page")] = None) -> RunList:
-        """List runs, newest first, optionally only one project's or only some states
+        """List runs (a summary each), newest first, optionally only one project's or only some
+        states
         (queued, running, waiting, review, failed, cancelled, interrupted, merged, closed).
         Long lists come in pages: pass the returned next_cursor to get the next one."""
         offset = int(cursor) if cursor and cursor.isdigit() else 0
@@ -98,7 +99,8 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                                "start from the newest run")
         found = await runs.find(project, state, limit + 1, offset)
         more = len(found) > limit
-        return RunList(runs=found[:limit], next_cursor=str(offset + limit) if more else None)
+        return RunList(runs=[RunSummary.of(r) for r in found[:limit]],
+                       next_cursor=str(offset + limit) if more else None)
 
     @kit.tool(read_only=True)
     async def get_run(run: RunRef) -> RunDetail:

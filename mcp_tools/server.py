@@ -7,7 +7,7 @@ from importlib.metadata import version
 from mcp.server import MCPServer
 
 from core.runtime import Runtime
-from mcp_tools import project_tools, review_tools, run_tools
+from mcp_tools import git_tools, project_tools, review_tools, run_tools, system_tools
 from mcp_tools.registry import ToolKit
 
 INSTRUCTIONS = (
@@ -24,4 +24,6 @@ def build_server(rt: Runtime) -> tuple[MCPServer, ToolKit]:
     project_tools.register(kit, rt)
     run_tools.register(kit, rt)
     review_tools.register(kit, rt)
+    git_tools.register(kit, rt)
+    system_tools.register(kit, rt)
     return server, kit

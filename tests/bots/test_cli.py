@@ -159,7 +159,7 @@ def test_bad_input_is_refused_with_one_line_on_stderr_and_nothing_is_lost(
     assert "config key 'agents.max_concurrent' has value '0'" in refused(finish(bad_config))
 
     # Nothing was half-done: no run row is left behind, no branch, the project is intact.
-    assert gluon.json("runs") == {"runs": []}
+    assert gluon.json("runs")["runs"] == []
     assert git(repo, "branch", "--format=%(refname:short)") == "main"
 
 

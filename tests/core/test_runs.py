@@ -414,3 +414,17 @@ async def test_old_worktrees_are_cleaned_up_and_come_back_when_the_run_is_resume
     run = await wait_state(runtime, run_id, RunState.REVIEW, RunState.FAILED)
     assert run.state is RunState.REVIEW and not run.worktree_removed
     assert Path(run.cwd, "old.txt").read_text() == "old\n"
+
+
+async def test_a_concurrency_limit_changed_at_runtime_applies_to_the_queue(
+        runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
+    await runtime.runs.usage.settings.change("agents.max_concurrent", 1)
+    model_server.script("SCRIPT:rt1", [s.hold("rt1")])
+    model_server.script("SCRIPT:rt2", [s.text("second")])
+    first = await started(runtime, repo, "SCRIPT:rt1")
+    second = await started(runtime, repo, "SCRIPT:rt2")
+    await model_server.await_request(lambda r: r.script_key == "SCRIPT:rt1")
+    assert (await runtime.runs.get(second)).state is RunState.QUEUED
+    model_server.release("rt1")
+    assert (await wait_state(runtime, first)).state is RunState.REVIEW
+    assert (await wait_state(runtime, second)).state is RunState.REVIEW

@@ -1,0 +1,94 @@
+"""Health checks of what Gluon needs on this machine, each with a fix when it fails (`gluon doctor`
+and the `run_doctor` tool)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+
+from core import sandbox
+from core.config import Config
+from core.launcher import has_credentials
+from core.runs import bundled_cli
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "ok", "warn" or "fail"
+    detail: str
+
+
+def _version(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) \
+        else ""
+
+
+def sandbox_check(config: Config) -> Check:
+    """What `agents.sandbox` gives on this machine, said plainly."""
+    mode = config.agents.sandbox
+    status = sandbox.probe()
+    if mode == "off":
+        inner = ("; Bash commands still run in Claude Code's own sandbox" if status.available
+                 else "; Bash commands are not confined either")
+        return Check("sandbox", "warn", f"off (agents.sandbox = \"off\"): agents run on the "
+                     f"host with only a clean environment{inner}")
+    if status.available:
+        return Check("sandbox", "ok", f"{mode}: {status.describe()}")
+    if mode == "required":
+        return Check("sandbox", "fail", f"required, but {status.problem}; every run will fail")
+    if status.works:
+        return Check("sandbox", "warn", f"auto: agents run in bubblewrap, but {status.problem} "
+                     "(Bash commands then ask for permission)")
+    return Check("sandbox", "warn", f"auto: NOT SANDBOXED, agents run on the host: "
+                 f"{status.problem}")
+
+
+def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Check]:
+    """Every check, in order; blocking (runs subprocesses), so call it in a thread from async
+    code."""
+    env = dict(os.environ if environ is None else environ)
+    checks: list[Check] = []
+    git = _version(["git", "--version"])
+    checks.append(Check("git", "ok", git) if git else
+                  Check("git", "fail", "git is missing; install it (apt-get install git)"))
+    try:
+        cli = config.agents.cli_path or bundled_cli()
+        version = _version([cli, "--version"])
+        checks.append(Check("claude cli", "ok", f"{version} ({cli})") if version else
+                      Check("claude cli", "fail", f"{cli} does not run; reinstall "
+                            "claude-agent-sdk or fix agents.cli_path"))
+    except Exception as exc:
+        checks.append(Check("claude cli", "fail", str(exc)))
+    checks.append(sandbox_check(config))
+    provider = dict(env)
+    if config.anthropic.api_key is not None:
+        provider["ANTHROPIC_API_KEY"] = "set"
+    checks.append(Check("credentials", "ok", "model credentials found")
+                  if has_credentials(provider) else
+                  Check("credentials", "fail", "no model credentials: set ANTHROPIC_API_KEY "
+                        "or CLAUDE_CODE_OAUTH_TOKEN, or configure Bedrock/Vertex"))
+    if config.db_path.exists():
+        try:
+            uri = f"file:{config.db_path}?mode=ro"
+            with sqlite3.connect(uri, uri=True, timeout=10) as conn:
+                result = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            checks.append(Check("database", "ok" if result == "ok" else "fail",
+                                f"{config.db_path}: {result}"))
+        except sqlite3.Error as exc:
+            checks.append(Check("database", "fail", f"{config.db_path}: {exc}"))
+    else:
+        checks.append(Check("database", "ok", f"{config.db_path} will be created on first use"))
+    probe = config.home if config.home.exists() else config.home.parent
+    free_gb = shutil.disk_usage(probe).free / 1e9
+    checks.append(Check("disk", "ok" if free_gb >= 2 else "warn",
+                        f"{free_gb:.1f} GB free in {probe}" + (
+                            "" if free_gb >= 2 else "; each worktree needs a full checkout")))
+    return checks
