@@ -10,9 +10,9 @@ import subprocess
 from dataclasses import dataclass
 
 from core import sandbox
+from core.agent_setup import bundled_cli
 from core.config import Config
 from core.launcher import has_credentials
-from core.runs import bundled_cli
 
 
 @dataclass(frozen=True)

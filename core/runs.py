@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -19,12 +18,12 @@ from typing import Any, TextIO
 from core import gitops, sandbox
 from core.activity import ActivityLog
 from core.agent import AgentRunner, AgentSpec
+from core.agent_setup import AgentSetup
 from core.config import Config, resolve_model
 from core.db import Database
 from core.errors import Conflict, InvalidInput
 from core.events import EventBus, InteractionRequested, RunStateChanged
 from core.interactions import Interactions
-from core.launcher import agent_environment, has_credentials, write_launcher
 from core.models import Interaction, Project, Run
 from core.projects import ProjectService
 from core.run_store import RunEvent, RunStore
@@ -62,6 +61,7 @@ class RunManager:
         self._pump_lock = asyncio.Lock()
         self._closed = False
         self._reminder: asyncio.Task[None] | None = None
+        self.setup = AgentSetup(config, db, projects, self.environ)
         self.pool = WorktreePool(config.worktrees_dir, config.agents.spare_worktrees,
                                  refill_delay=SPARE_REFILL_DELAY)
 
@@ -184,19 +184,7 @@ class RunManager:
         return await self.store.get(run.id)
 
     def _check_credentials(self) -> None:
-        provider = self._provider_env()
-        if not has_credentials({**self.environ, **provider}):
-            raise InvalidInput(
-                "no model credentials: set ANTHROPIC_API_KEY (or anthropic.api_key in "
-                "config.toml), CLAUDE_CODE_OAUTH_TOKEN, or configure Bedrock or Vertex")
-
-    def _provider_env(self) -> dict[str, str]:
-        env = {}
-        if self.config.anthropic.api_key is not None:
-            env["ANTHROPIC_API_KEY"] = self.config.anthropic.api_key.get_secret_value()
-        if self.config.anthropic.base_url:
-            env["ANTHROPIC_BASE_URL"] = self.config.anthropic.base_url
-        return env
+        self.setup.check_credentials()
 
     async def _pump(self) -> None:
         """Start queued runs, oldest first, within the global and per-project limits."""
@@ -259,75 +247,7 @@ class RunManager:
 
     async def agent_spec(self, run: Run, *, resume: bool, fork_from: str | None,
                          stderr: TextIO) -> AgentSpec:
-        """Everything the agent process of a run needs: clean env, launcher, permissions."""
-        project = await self.projects.get(run.project)
-        pcfg = self.config.project(run.project)
-        home = self.config.agent_homes_dir / run.id
-        home.mkdir(parents=True, exist_ok=True)
-        if fork_from is not None and run.parent_id is not None:
-            self._copy_transcript(run.parent_id, fork_from, home)
-        env = agent_environment(
-            self.environ, home=home, provider=self._provider_env(),
-            git_identity=await self._git_identity(Path(project.path)),
-            extra_allow=[*self.config.agents.env_allow, *pcfg.env_allow])
-        cli = self.config.agents.cli_path or bundled_cli()
-        box = sandbox.plan(self.config.agents.sandbox)
-        wrapper = die_with_parent()
-        if box.outer:
-            git_dir = await gitops.git_common_dir(Path(project.path))
-            read_only = [Path(p) for p in (*self.config.agents.sandbox_read_only,
-                                           *pcfg.sandbox_read_only)]
-            wrapper += sandbox.bwrap_command(
-                bwrap=sandbox.probe().bwrap or "bwrap", worktree=Path(run.cwd),
-                git_dir=git_dir, agent_home=home, cli=Path(cli).resolve(), read_only=read_only)
-        launcher = write_launcher(self.config.home / "launchers" / f"{run.id}.sh", cli, env,
-                                  wrapper=wrapper)
-        rules = await self.db.fetchall("SELECT rule FROM permission_rules WHERE project = ?",
-                                       (run.project,))
-        allowed = [*self.config.agents.allowed_tools, *pcfg.allowed_tools,
-                   *(r["rule"] for r in rules)]
-        if box.inner:
-            sandbox.write_git_excludes(home)
-        if box.outer:
-            allowed.append("Bash")  # inside the sandbox a command can only touch the worktree
-        remaining = None
-        if run.budget_usd is not None:
-            remaining = run.budget_usd - run.cost_usd
-            if remaining <= 0:
-                raise Conflict(f"run {run.id!r} has spent its budget of ${run.budget_usd:.2f}")
-
-        def on_stderr(line: str) -> None:
-            stderr.write(line.rstrip("\n") + "\n")
-            stderr.flush()
-
-        return AgentSpec(
-            cwd=Path(run.cwd), model=run.model,
-            session_id=fork_from or run.session_id, resume=resume, fork=fork_from is not None,
-            permission_mode=self.config.agents.permission_mode, allowed_tools=allowed,
-            max_budget_usd=remaining, cli_path=str(launcher),
-            setting_sources=["project", "local"] if project.trusted or pcfg.trusted else [],
-            settings=sandbox.claude_sandbox_settings(outer=box.outer,
-                                                     required=box.inner_required)
-            if box.inner else None,
-            append_system_prompt=(
-                "You are running as a Gluon agent in your own git worktree on branch "
-                f"{run.branch}. Commit your work when a step is done." if run.branch else None),
-            stderr=on_stderr)
-
-    def _copy_transcript(self, parent_id: str, session_id: str, home: Path) -> None:
-        """A fork runs in its own home and worktree: give it the parent's transcript."""
-        parent_home = self.config.agent_homes_dir / parent_id
-        for source in parent_home.glob(f".claude/projects/*/{session_id}.jsonl"):
-            # The CLI looks sessions up across project folders, so the folder name is kept.
-            target = home / source.relative_to(parent_home)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-
-    async def _git_identity(self, repo: Path) -> dict[str, str]:
-        name = await gitops.config_value(repo, "user.name") or "Gluon agent"
-        email = await gitops.config_value(repo, "user.email") or "gluon@localhost"
-        return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-                "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        return await self.setup.spec(run, resume=resume, fork_from=fork_from, stderr=stderr)
 
     # -- people acting on runs --------------------------------------------------------------
 
@@ -494,25 +414,3 @@ class RunManager:
 
     def is_live(self, run_id: str) -> bool:
         return run_id in self._supervisors
-
-
-def die_with_parent() -> list[str]:
-    """A wrapper that kills the agent when its Gluon dies (even by SIGKILL), so a restarted
-    Gluon never races an orphaned agent in the same worktree."""
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "KILL"] if setpriv else []
-
-
-def bundled_cli() -> str:
-    """The Claude Code CLI shipped inside claude-agent-sdk."""
-    import claude_agent_sdk
-
-    path = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
-    if path.is_file():
-        return str(path)
-    found = shutil.which("claude")
-    if found is None:
-        raise InvalidInput("the Claude Code CLI was not found; reinstall claude-agent-sdk or "
-                           "set agents.cli_path")
-    return found
-

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import shutil
 from pathlib import Path
 
 from core import gitops
+from core.errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,11 @@ class WorktreePool:
             spare = spares.pop() if spares else None
         if spare is not None:
             try:
-                await gitops.take_spare_worktree(repo, spare, target, branch, base_sha)
+                await take_spare_worktree(repo, spare, target, branch, base_sha)
             except Exception as exc:
                 log.warning("spare worktree %s unusable (%s); checking out anew", spare, exc)
                 with contextlib.suppress(Exception):
-                    await gitops.remove_spare_worktree(repo, spare)
+                    await remove_spare_worktree(repo, spare)
                 spare = None
         if spare is None:
             await gitops.create_worktree(repo, target, branch, base_sha)
@@ -68,10 +70,10 @@ class WorktreePool:
                 path = self.root / project / f"{SPARE_PREFIX}{secrets.token_hex(4)}"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    await gitops.add_spare_worktree(repo, path, commit)
+                    await add_spare_worktree(repo, path, commit)
                 except asyncio.CancelledError:
                     with contextlib.suppress(Exception):
-                        await asyncio.shield(gitops.remove_spare_worktree(repo, path))
+                        await asyncio.shield(remove_spare_worktree(repo, path))
                     raise
                 except Exception as exc:
                     log.warning("could not make a spare worktree for %s: %s", project, exc)
@@ -88,13 +90,13 @@ class WorktreePool:
             if path.resolve() in registered and len(self._spares.get(project, [])) < self.size:
                 self._spares.setdefault(project, []).append(path)
             else:
-                await gitops.remove_spare_worktree(repo, path)
+                await remove_spare_worktree(repo, path)
 
     async def drop(self, project: str, repo: Path) -> None:
         """Remove a project's spares (the project is being removed)."""
         async with self._lock(project):
             for path in self._spares.pop(project, []):
-                await gitops.remove_spare_worktree(repo, path)
+                await remove_spare_worktree(repo, path)
 
     async def settle(self) -> None:
         """Wait until the spares being made are ready."""
@@ -113,3 +115,37 @@ class WorktreePool:
 
     def _lock(self, project: str) -> asyncio.Lock:
         return self._locks.setdefault(project, asyncio.Lock())
+
+
+async def add_spare_worktree(repo: Path, path: Path, commit: str) -> None:
+    """A detached, locked worktree at ``commit``, kept ready for a run to take over."""
+    gitops._check_ref(commit, "commit")
+    await gitops._git(repo, "worktree", "add", "--quiet", "--detach", "--lock", "--reason",
+               "gluon spare", str(path), commit, time_limit=gitops.SLOW_TIMEOUT)
+
+
+async def take_spare_worktree(repo: Path, spare: Path, target: Path, branch: str,
+                              base_sha: str) -> None:
+    """Turn a spare worktree into ``target`` on a new ``branch`` at ``base_sha``.
+
+    Moving the worktree and pointing HEAD at a new branch costs milliseconds on any repository
+    size, where checking out a new worktree rewrites every file.
+    """
+    gitops._check_ref(branch, "branch")
+    if await gitops.branch_exists(repo, branch):
+        raise Conflict(f"branch {branch!r} already exists in {str(repo)!r}")
+    await gitops._git(repo, "worktree", "unlock", str(spare), ok=None)
+    await gitops._git(repo, "worktree", "move", str(spare), str(target))
+    if await gitops.head_sha(target) == base_sha:
+        await gitops._git(repo, "branch", branch, base_sha)
+        await gitops._git(target, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+    else:
+        await gitops._git(target, "checkout", "--quiet", "-b", branch, base_sha,
+                   time_limit=gitops.SLOW_TIMEOUT)
+
+
+async def remove_spare_worktree(repo: Path, spare: Path) -> None:
+    """Remove a spare worktree, even a half-made one (its folder is Gluon's own)."""
+    await gitops._git(repo, "worktree", "unlock", str(spare), ok=None)
+    await gitops.remove_worktree(repo, spare)
+    await asyncio.to_thread(shutil.rmtree, spare, True)

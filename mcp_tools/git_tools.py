@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from core import git_merge, git_remote, gitops
+from core import git_listing, git_merge, git_remote, gitops
 from core.errors import Conflict
 from core.git_remote import PullRequest
 from core.models import Run
@@ -162,7 +162,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         `truncated` says there are more). Use it before merging or syncing."""
         found = await rt.projects.get(project)
         status = await gitops.repo_status(Path(found.path))
-        files, truncated = await gitops.uncommitted_files(Path(found.path), UNCOMMITTED_LIMIT)
+        files, truncated = await git_listing.uncommitted_files(Path(found.path), UNCOMMITTED_LIMIT)
         return GitStatus(project=found.name, branch=status.branch, head=status.head,
                          dirty=status.dirty, upstream=status.upstream, ahead=status.ahead,
                          behind=status.behind, truncated=truncated,
@@ -182,7 +182,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         Run branches are named `gluon/<run id>`."""
         found = await rt.projects.get(project)
         repo = Path(found.path)
-        branches = await gitops.list_branches(repo, prefix, limit)
+        branches = await git_listing.list_branches(repo, prefix, limit)
         return BranchList(project=found.name, current=await gitops.current_branch(repo),
                           branches=[BranchEntry(name=b.name, head=b.head, subject=b.subject,
                                                 merged=b.merged) for b in branches])

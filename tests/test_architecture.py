@@ -24,10 +24,11 @@ CHAT_SDKS = frozenset({"telegram", "discord"})
 CORE_FORBIDDEN = frozenset({"mcp_tools", "bots", "web", *CHAT_SDKS, "mcp", "starlette",
                             "uvicorn", "anthropic", "claude_agent_sdk"})
 # The agent edge: core drives Claude Code through claude_agent_sdk, and only here. agent.py is
-# the AgentRunner over ClaudeSDKClient; runs.py locates the CLI bundled inside the SDK package.
+# the AgentRunner over ClaudeSDKClient; agent_setup.py locates the CLI bundled inside the SDK
+# package.
 # Any other core module talks to the agent through core.agent's types and Protocol.
 CORE_EXCEPTIONS = frozenset({("core/agent.py", "claude_agent_sdk"),
-                             ("core/runs.py", "claude_agent_sdk")})
+                             ("core/agent_setup.py", "claude_agent_sdk")})
 MCP_TOOLS_FORBIDDEN = frozenset({"bots", "web", *CHAT_SDKS})
 WEB_FORBIDDEN = frozenset({"mcp_tools", "bots", *CHAT_SDKS})
 
