@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import secrets
 import time
@@ -79,16 +80,25 @@ class RunStore:
     async def resolve(self, prefix: str) -> Run:
         """A run by its id or a unique prefix of it."""
         prefix = prefix.strip().lower()
-        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
-            raise NotFound(f"no run {prefix!r}; run ids are hex, see `gluon runs`")
-        rows = await self.db.fetchall(
-            "SELECT * FROM runs WHERE id LIKE ? ORDER BY created_at DESC LIMIT 6", (prefix + "%",))
+        rows = []
+        if prefix and all(c in "0123456789abcdef" for c in prefix):
+            rows = await self.db.fetchall(
+                "SELECT * FROM runs WHERE id LIKE ? ORDER BY created_at DESC LIMIT 6",
+                (prefix + "%",))
         if not rows:
-            raise NotFound(f"no run {prefix!r}; list runs with `gluon runs`")
+            raise NotFound(f"no run {prefix!r}{await self._close_matches(prefix)}")
         if len(rows) > 1 and rows[0]["id"] != prefix:
             ids = ", ".join(r["id"] for r in rows[:5])
             raise Ambiguous(f"run id {prefix!r} is ambiguous ({ids}); type more characters")
         return _run(rows[0])
+
+    async def _close_matches(self, wanted: str) -> str:
+        recent = [r["id"] for r in await self.db.fetchall(
+            "SELECT id FROM runs ORDER BY created_at DESC LIMIT 500")]
+        close = difflib.get_close_matches(wanted, recent, n=3, cutoff=0.5)
+        if close:
+            return f"; did you mean {' or '.join(close)}?"
+        return "; list runs with `gluon runs`"
 
     async def find(self, *, project: str | None = None, states: list[RunState] | None = None,
                    limit: int = 50, offset: int = 0) -> list[Run]:

@@ -96,3 +96,19 @@ async def test_long_run_lists_come_in_pages(runtime: Runtime, repo: Path) -> Non
         bad = await client.call_tool("list_runs", {"cursor": "junk"})
     assert seen == [f"task {n}" for n in reversed(range(7))]
     assert bad.is_error
+
+
+async def test_an_unknown_run_id_suggests_the_runs_it_may_have_meant(
+        runtime: Runtime, repo: Path) -> None:
+    await runtime.projects.add("demo", str(repo))
+    await runtime.runs.store.insert(id="3f2a9c1e", project="demo", prompt="p", model="sonnet",
+                                    use_worktree=0, cwd=str(repo), session_id="s",
+                                    state="review")
+    async with connected(runtime) as client:
+        typo = await client.call_tool("get_run", {"run": "3f2a9c1f"})
+        unrelated = await client.call_tool("get_run", {"run": "zzzz"})
+    assert typo.is_error and unrelated.is_error
+    assert typo.content[0].text.endswith(  # type: ignore[union-attr]
+        "no run '3f2a9c1f'; did you mean 3f2a9c1e?")
+    assert unrelated.content[0].text.endswith(  # type: ignore[union-attr]
+        "no run 'zzzz'; list runs with `gluon runs`")
