@@ -7,16 +7,14 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from mcp import Client
 
 from core import gitops
 from core.runtime import Runtime
 from core.types import RunState
 from tests.conftest import git, make_repo
-from tests.mcp_tools.test_tools import connected
+from tests.mcp_tools.client import call, connected, error
 
 
 async def add_run(rt: Runtime, repo: Path, run_id: str = "abc123",
@@ -41,20 +39,10 @@ def commit(cwd: Path, path: str, text: str, message: str) -> str:
     return git(cwd, "rev-parse", "HEAD")
 
 
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
 
 
-async def error(client: Client, tool: str, **arguments: Any) -> str:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error
-    text: str = result.content[0].text  # type: ignore[union-attr]
-    assert "\n" not in text
-    return text
+
+
 
 
 async def test_a_runs_commits_and_files_are_read_live_from_its_branch(

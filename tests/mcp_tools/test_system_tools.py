@@ -3,41 +3,28 @@ through a real MCP client on a real runtime."""
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from mcp import Client
 from mcp.types import CallToolResult
 
 from core.db import Database
 from core.errors import BudgetExceeded
 from core.runtime import Runtime
 from mcp_tools.registry import current_actor
-from mcp_tools.server import build_server
 from tests.conftest import make_repo
+from tests.mcp_tools.client import call, connected
 
 SYSTEM_TOOLS = {"list_workspaces", "remove_workspace", "get_usage_by_project", "set_budget",
                 "get_activity", "run_doctor", "get_settings", "set_setting", "set_tool_policy",
                 "get_stats"}
 
 
-@contextlib.asynccontextmanager
-async def connected(runtime: Runtime) -> AsyncIterator[Client]:
-    server, kit = build_server(runtime)
-    async with Client(server, mode="legacy") as c:
-        yield c
 
 
-async def call(client: Client, name: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(name, arguments)
-    assert not result.is_error, result.content
-    content: dict[str, Any] | None = result.structured_content
-    assert content is not None
-    return content
+
+
 
 
 def error_of(result: CallToolResult) -> str:

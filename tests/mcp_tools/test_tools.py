@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-from mcp import Client
 
 from core.runtime import Runtime
 from mcp_tools.registry import current_actor
-from mcp_tools.server import build_server
+from tests.mcp_tools.client import connected
 
 DESTRUCTIVE = {"remove_project", "cancel_run", "merge_run", "archive_run", "delete_branch"}
 
 
-@contextlib.asynccontextmanager
-async def connected(runtime: Runtime) -> AsyncIterator[Client]:
-    """An MCP client on the JSON-RPC path. (Not a fixture: the client's task group must be
-    entered and left in the test's own task.)"""
-    server, _ = build_server(runtime)
-    async with Client(server, mode="legacy") as c:
-        yield c
+
 
 
 async def test_every_tool_describes_itself_and_declares_its_effects(runtime: Runtime) -> None:

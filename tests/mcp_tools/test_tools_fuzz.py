@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from core.runtime import Runtime
 from mcp_tools.registry import ERROR_PREFIX
-from tests.mcp_tools.test_tools import connected
+from tests.mcp_tools.client import connected
 
 EXAMPLES = 12
 
