@@ -131,12 +131,6 @@ class ProjectService:
         await self.activity.record(actor, "project.remove", name, "ok", project.path)
         return project
 
-    async def set_trusted(self, name: str, trusted: bool) -> Project:
-        await self.get(name)
-        await self.db.execute("UPDATE projects SET trusted = ? WHERE name = ?",
-                              (int(trusted), name))
-        return await self.get(name)
-
     # -- workspaces ---------------------------------------------------------------------------
 
     async def add_workspace(self, path: str, *, actor: str = "cli") -> list[Project]:

@@ -409,8 +409,5 @@ class RunManager:
         await self.pool.drop(project.name, Path(project.path))
         return project
 
-    def live_count(self) -> int:
-        return len(self._supervisors)
-
     def is_live(self, run_id: str) -> bool:
         return run_id in self._supervisors

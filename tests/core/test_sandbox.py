@@ -159,7 +159,6 @@ async def test_an_agent_can_neither_remount_the_filesystem_nor_kill_the_daemon(
     ])
     assert "exit=0" not in seen[0] and "exit=0" not in seen[1]
     assert "exit=0" not in seen[2] and "No such process" in seen[2]
-    assert os.getpid() > 0  # still here: this test process is the daemon
 
 
 async def test_a_normal_run_edits_commits_and_runs_the_projects_tests_in_the_sandbox(

@@ -32,6 +32,16 @@ async def add_run(rt: Runtime, repo: Path, run_id: str = "abc123",
     return worktree
 
 
+def with_origin(repo: Path, tmp_path: Path) -> Path:
+    """A local bare clone as the repo's origin, with main tracking it."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "fetch", "-q", "origin")
+    git(repo, "branch", "-q", "--set-upstream-to", "origin/main")
+    return origin
+
+
 def commit(cwd: Path, path: str, text: str, message: str) -> str:
     (cwd / path).write_text(text)
     git(cwd, "add", "-A")
@@ -62,11 +72,7 @@ async def test_a_runs_commits_and_files_are_read_live_from_its_branch(
 
 async def test_git_status_lists_uncommitted_paths_and_the_distance_to_upstream(
         runtime: Runtime, repo: Path, tmp_path: Path) -> None:
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "fetch", "-q", "origin")
-    git(repo, "branch", "-q", "--set-upstream-to", "origin/main")
+    with_origin(repo, tmp_path)
     commit(repo, "local.txt", "x\n", "local work")
     (repo / "app.py").write_text("changed\n")
     (repo / "new.txt").write_text("new\n")
@@ -141,11 +147,7 @@ async def test_resolving_conflicts_resumes_the_run_with_a_rebase_instruction(
 
 async def test_sync_fast_forwards_a_clean_checkout_to_its_upstream(
         runtime: Runtime, repo: Path, tmp_path: Path) -> None:
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "fetch", "-q", "origin")
-    git(repo, "branch", "-q", "--set-upstream-to", "origin/main")
+    origin = with_origin(repo, tmp_path)
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(origin), str(other))
     pushed = commit(other, "upstream.txt", "u\n", "upstream work")
