@@ -19,7 +19,7 @@ from core.config import Config
 from core.errors import Conflict
 from core.runtime import Runtime
 from mcp_tools.http import HttpEndpoint, read_daemon_file, server_token
-from mcp_tools.registry import current_actor, error_text
+from mcp_tools.registry import Caller, default_caller, error_text
 from mcp_tools.server import build_server
 
 
@@ -95,14 +95,14 @@ async def _owner(config: Config) -> tuple[dict[str, Any] | None, Runtime | None]
 async def connect(config: Config, actor: str = "cli") -> AsyncIterator[ToolClient]:
     daemon, runtime = await _owner(config)
     if daemon is not None:
-        headers = {"Authorization": f"Bearer {server_token(config)}"}
+        headers = {"Authorization": f"Bearer {server_token(config)}", "X-Gluon-Actor": actor}
         async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=None)
                                       ) as http, Client(streamable_http_client(
                                           str(daemon["url"]), http_client=http)) as client:
             yield ToolClient(client, remote=True)
         return
     assert runtime is not None
-    token = current_actor.set(actor)
+    token = default_caller.set(Caller(actor))
     tc: ToolClient | None = None
     try:
         server, _ = build_server(runtime)
@@ -110,7 +110,7 @@ async def connect(config: Config, actor: str = "cli") -> AsyncIterator[ToolClien
             tc = ToolClient(client, remote=False, runtime=runtime)
             yield tc
     finally:
-        current_actor.reset(token)
+        default_caller.reset(token)
         if tc is not None and tc.endpoint is not None:
             await tc.endpoint.stop()
         await runtime.close()

@@ -80,6 +80,9 @@ class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8765
     token: SecretStr | None = None
+    # Host names clients may use besides localhost and `host` (a LAN name, a reverse proxy);
+    # requests naming any other host are refused (DNS-rebinding protection).
+    hostnames: list[str] = Field(default_factory=list)
 
 
 class TelegramConfig(_Section):

@@ -8,6 +8,7 @@ ever answers on a person's behalf.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import secrets
 import time
@@ -91,8 +92,13 @@ class Interactions:
             "SELECT * FROM interactions WHERE id LIKE ? ORDER BY created_at DESC LIMIT 5",
             (prefix + "%",))
         if not rows or not prefix:
-            raise NotFound(f"no question or permission request {interaction_id!r}; "
-                           "list open ones with `gluon pending`")
+            open_ids = [r["id"] for r in await self.db.fetchall(
+                "SELECT id FROM interactions WHERE status = ? ORDER BY created_at DESC "
+                "LIMIT 200", (str(InteractionStatus.PENDING),))]
+            close = difflib.get_close_matches(prefix, open_ids, n=3, cutoff=0.5)
+            hint = (f"did you mean {' or '.join(close)}?" if close else
+                    "the open ones are listed by `gluon pending` (tool list_pending)")
+            raise NotFound(f"no question or permission request {interaction_id!r}; {hint}")
         if len(rows) > 1 and rows[0]["id"] != prefix:
             raise Ambiguous(f"id {interaction_id!r} is ambiguous; type more characters")
         return _row(rows[0])

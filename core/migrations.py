@@ -123,4 +123,7 @@ CREATE TABLE settings (
     updated_at  REAL NOT NULL
 );
 """),
+    ("runs_newest_first", """
+CREATE INDEX runs_created ON runs(created_at);
+"""),
 ]

@@ -93,6 +93,11 @@ class Run(_Record):
     def short(self) -> str:
         return self.id[:8]
 
+    def describe(self) -> str:
+        """The run as a person recognises it: id, project, state and its prompt's start."""
+        prompt = self.prompt if len(self.prompt) <= 60 else self.prompt[:57] + "..."
+        return f"run {self.short} on {self.project} ({self.state}, {prompt!r})"
+
 
 class RunSummary(_Record):
     """A run in a list: enough to pick one; get_run has everything."""

@@ -14,7 +14,7 @@ from core.git_remote import PullRequest
 from core.models import Run
 from core.runtime import Runtime
 from core.types import RunState
-from mcp_tools.registry import ToolKit, current_actor
+from mcp_tools.registry import ToolKit, actor
 
 RunRef = Annotated[str, Field(description="the run's id or a unique prefix of it")]
 ProjectRef = Annotated[str, Field(description="the project's name (see list_projects)")]
@@ -273,8 +273,8 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         if instructions and instructions.strip():
             message += f"\n\n{instructions.strip()}"
         if found.state.is_live:
-            return await rt.runs.steer(found.id, message, actor=current_actor.get())
+            return await rt.runs.steer(found.id, message, actor=actor())
         if found.state in ENDED:
-            return await rt.runs.resume(found.id, message, actor=current_actor.get())
+            return await rt.runs.resume(found.id, message, actor=actor())
         raise Conflict(f"run {found.id!r} is {found.state}; a closed or merged run cannot be "
                        "continued, fork it with fork_run instead")

@@ -70,11 +70,21 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
-def build_app(server: MCPServer, token: str, host: str) -> Starlette:
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", f"{host}:*"]
+def allowed_hosts(host: str, hostnames: list[str]) -> list[str]:
+    """The Host headers the endpoint answers: loopback, the listening address and the
+    configured names, with any port (DNS-rebinding protection)."""
+    names = ["127.0.0.1", "localhost", "[::1]", host, *hostnames]
+    unique = list(dict.fromkeys(n for n in names if n not in ("0.0.0.0", "::", "")))
+    return [h for n in unique for h in (n, f"{n}:*")]
+
+
+def build_app(server: MCPServer, token: str, host: str,
+              hostnames: list[str] | None = None) -> Starlette:
+    hosts = allowed_hosts(host, hostnames or [])
+    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
     mcp_app = server.streamable_http_app(
-        transport_security=TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=[
-            f"http://{h}" for h in hosts]), host=host)
+        transport_security=TransportSecuritySettings(allowed_hosts=hosts,
+                                                     allowed_origins=origins), host=host)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,7 +106,8 @@ class HttpEndpoint:
         self.config = config
         self.host = config.server.host
         self.port = config.server.port if port is None else port
-        self.app = build_app(server, server_token(config), self.host)
+        self.app = build_app(server, server_token(config), self.host,
+                             config.server.hostnames)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from core.models import Project, ProjectStatus
 from core.runtime import Runtime
 from mcp_tools.params import ProjectRef
-from mcp_tools.registry import ToolKit, current_actor
+from mcp_tools.registry import ToolKit, actor
 
 
 class ProjectList(BaseModel):
@@ -17,7 +17,12 @@ class ProjectList(BaseModel):
 
 
 def register(kit: ToolKit, rt: Runtime) -> None:
-    @kit.tool()
+    async def remove_preview(name: str) -> str:
+        project = await rt.projects.get(name)
+        return (f"forget project {project.name} ({project.path}) and its run history; no file "
+                "or branch is deleted")
+
+    @kit.tool(admin=True)
     async def add_project(
             path: Annotated[str, Field(description="the repository's folder on the Gluon host")],
             name: Annotated[str | None, Field(description="default: the folder's name")] = None,
@@ -42,20 +47,20 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         commits ahead of/behind its upstream, and how many runs are live on it."""
         return await rt.projects.show(name)
 
-    @kit.tool(destructive=True, idempotent=False)
+    @kit.tool(destructive=True, admin=True, preview=remove_preview)
     async def remove_project(name: ProjectRef) -> Project:
         """Forget a project and its run history. Never deletes any file or branch; refuses
         while the project has live runs."""
-        return await rt.runs.remove_project(name, actor=current_actor.get())
+        return await rt.runs.remove_project(name, actor=actor())
 
-    @kit.tool()
+    @kit.tool(admin=True)
     async def add_workspace(path: Annotated[str, Field(
             description="a folder whose git repositories become projects")]) -> ProjectList:
         """Register a folder that holds git repositories; each repository inside becomes a
         project (named after its folder). Returns the projects added."""
         return ProjectList(projects=await rt.projects.add_workspace(path))
 
-    @kit.tool(idempotent=True)
+    @kit.tool(idempotent=True, admin=True)
     async def scan_workspace() -> ProjectList:
         """Look for repositories that appeared in registered workspaces since the last scan and
         add them as projects. Returns the projects added."""

@@ -18,6 +18,7 @@ from mcp import Client
 
 from core.config import Config
 from core.runtime import Runtime
+from mcp_tools.registry import ToolKit
 from mcp_tools.server import build_server
 
 
@@ -31,17 +32,20 @@ def _param_line(name: str, spec: dict[str, Any], required: bool) -> str:
     return f"- `{name}` ({kind}){default}: {description}".rstrip(": ")
 
 
-def render(tools: list[Any]) -> str:
+def render(tools: list[Any], kit: ToolKit) -> str:
     lines = ["# Gluon tools", "",
              "Generated from the code by `uv run python -m mcp_tools.reference`; do not edit.",
-             "", f"{len(tools)} tools.", ""]
+             "", f"{len(tools)} tools. Roles: a viewer may call the read-only tools, an "
+             "operator all but the admin ones, an admin every tool. On chat surfaces the "
+             "destructive ones wait for the user's confirmation.", ""]
     for tool in sorted(tools, key=lambda t: t.name):
         hints = tool.annotations
         flags = [name for name, on in (("read-only", hints.read_only_hint),
                                        ("destructive", hints.destructive_hint),
                                        ("idempotent", hints.idempotent_hint)) if on]
-        lines += [f"## `{tool.name}`", "", f"*{', '.join(flags) or 'changes state'}*", "",
-                  tool.description or "", ""]
+        effect = ", ".join(flags) or "changes state"
+        lines += [f"## `{tool.name}`", "", f"*{effect}; role: {kit.required_role(tool.name)}*",
+                  "", tool.description or "", ""]
         schema = tool.input_schema
         props: dict[str, Any] = schema.get("properties", {})
         defs = schema.get("$defs", {})
@@ -64,9 +68,9 @@ async def generate() -> str:
         runtime = Runtime(Config(home=Path(home)))
         await runtime.open(resume_interrupted=False)
         try:
-            server, _ = build_server(runtime)
+            server, kit = build_server(runtime)
             async with Client(server) as client:
-                return render((await client.list_tools()).tools)
+                return render((await client.list_tools()).tools, kit)
         finally:
             await runtime.close()
 

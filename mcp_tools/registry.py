@@ -1,18 +1,24 @@
-"""How a Gluon operation becomes an MCP tool: annotations, error mapping and the audit trail,
-written once for every tool."""
+"""How a Gluon operation becomes an MCP tool, written once for every tool: who is calling and
+with which role, the confirmation that destructive tools need on some surfaces, the audit
+trail, annotations and error mapping."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from typing import Any, ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import ValidationError
 
 from core.activity import ActivityLog
 from core.errors import UserError
@@ -22,10 +28,67 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Who is calling: "cli", "mcp", or a chat user ("telegram:1234"). Set by each surface.
-current_actor: ContextVar[str] = ContextVar("current_actor", default="mcp")
+Role = Literal["viewer", "operator", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 
 ERROR_PREFIX = "Error executing tool "
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    """A destructive call held until the user confirms it."""
+
+    tool: str
+    arguments: dict[str, Any]
+    preview: str  # what would happen, in one sentence
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls a tool. ``confirm`` is set by surfaces where destructive tools wait for the
+    user's confirmation (chat): it receives the held call and returns what the model is told.
+    ``confirmed`` marks the call made once the user has confirmed."""
+
+    actor: str
+    role: Role = "admin"
+    confirm: Callable[[PendingAction], Awaitable[str]] | None = None
+    confirmed: bool = False
+
+
+# The caller of tools on this surface when the request does not say otherwise: set by the
+# process before it connects its in-process client ("cli", "mcp", ...).
+default_caller: ContextVar[Caller] = ContextVar(
+    "default_caller", default=Caller("mcp"))  # noqa: B039 (Caller is frozen)
+# The caller of the tool call being executed (set by the wrapper).
+_active: ContextVar[Caller | None] = ContextVar("active_caller", default=None)
+
+CallerResolver = Callable[[Context], Caller]
+Preview = Callable[..., Awaitable[str]]
+
+_ACTOR = re.compile(r"[A-Za-z0-9:_.@-]{1,64}")
+
+
+def caller() -> Caller:
+    """The caller of the tool being executed."""
+    return _active.get() or default_caller.get()
+
+
+def actor() -> str:
+    return caller().actor
+
+
+def resolve_default(ctx: Context) -> Caller:
+    """Local and bearer-token callers are admins; over HTTP the ``X-Gluon-Actor`` header only
+    labels the audit entries (e.g. ``cli``)."""
+    base = default_caller.get()
+    try:
+        headers: Mapping[str, str] | None = ctx.headers
+    except ValueError:
+        headers = None
+    label = (headers or {}).get("x-gluon-actor")
+    if label and _ACTOR.fullmatch(label):
+        return Caller(label, base.role, base.confirm, base.confirmed)
+    return base
 
 
 def error_text(text: str) -> str:
@@ -35,34 +98,121 @@ def error_text(text: str) -> str:
     return text
 
 
-class ToolKit:
-    """Registers tools on one MCPServer; each tool is a small typed async function."""
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
-    def __init__(self, server: MCPServer, activity: ActivityLog) -> None:
+
+def _enum_values(schema: dict[str, Any], node: Any, depth: int = 0) -> list[Any]:
+    """The enumerated values a (sub)schema accepts, following $ref, anyOf and items."""
+    if not isinstance(node, dict) or depth > 5:
+        return []
+    if "enum" in node:
+        return list(node["enum"])
+    if "const" in node:
+        return [node["const"]]
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _enum_values(schema, schema.get("$defs", {}).get(ref[8:]), depth + 1)
+    found: list[Any] = []
+    for sub in node.get("anyOf", []):
+        found += _enum_values(schema, sub, depth + 1)
+    return found + _enum_values(schema, node.get("items"), depth + 1)
+
+
+def describe_validation(tool: str, exc: ValidationError,
+                        schema: dict[str, Any] | None = None) -> str:
+    """One line naming each bad parameter, what it accepts and what it got."""
+    schema = schema or {}
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        if err["type"] == "missing":
+            parts.append(f"{where} is required")
+            continue
+        msg = str(err["msg"]).replace("Input should be", "should be")
+        prop = schema.get("properties", {}).get(str(err["loc"][0])) if err["loc"] else None
+        values = _enum_values(schema, prop)
+        if values and err["type"] not in ("enum", "literal_error"):
+            msg += f" of: {', '.join(map(str, values))}"
+        parts.append(f"{where} {msg} (got {_shown(err.get('input'))})")
+    return f"invalid arguments for {tool}: " + "; ".join(parts)
+
+
+class GluonServer(MCPServer):
+    """An MCPServer whose argument errors are one line naming the parameter, and whose unknown
+    tools and unknown arguments suggest what was meant."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any],
+                        context: Context | None = None
+                        ) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        if tool is None:
+            close = difflib.get_close_matches(name, [t.name for t in
+                                                     self._tool_manager.list_tools()], n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; see tools/list"
+            raise ToolError(f"unknown tool {name!r}{hint}")
+        accepted = list(tool.parameters.get("properties", {}))
+        unknown = [k for k in arguments if k not in accepted]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], accepted, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ToolError(f"{name} has no argument {unknown[0]!r}{hint}; it accepts: "
+                            f"{', '.join(accepted) or 'no arguments'}")
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(describe_validation(name, exc.__cause__, tool.parameters)
+                                ) from exc.__cause__
+            raise
+
+
+class ToolKit:
+    """Registers tools on one server; each tool is a small typed async function.
+
+    Roles: a viewer may call read-only tools, an operator every tool but the admin ones
+    (projects, workspaces, settings, budgets, tool policy, cleanup), an admin all of them.
+    """
+
+    def __init__(self, server: MCPServer, activity: ActivityLog,
+                 resolve: CallerResolver = resolve_default) -> None:
         self.server = server
         self.activity = activity
+        self.resolve = resolve
         self.names: list[str] = []
         self.destructive: set[str] = set()
         self.read_only: set[str] = set()
+        self.admin: set[str] = set()
+        self.previews: dict[str, Preview] = {}
+
+    def required_role(self, name: str) -> Role:
+        if name in self.read_only:
+            return "viewer"
+        return "admin" if name in self.admin else "operator"
 
     def tool(self, *, read_only: bool = False, destructive: bool = False,
-             idempotent: bool = False
+             idempotent: bool = False, admin: bool = False, preview: Preview | None = None
              ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
         def register(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             name = fn.__name__
 
             @functools.wraps(fn)
             async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                ctx = kwargs.pop("gluon_ctx", None)
+                who = self.resolve(ctx) if isinstance(ctx, Context) else caller()
+                token = _active.set(who)
                 try:
-                    result = await fn(*args, **kwargs)
-                except UserError as exc:
-                    if not read_only:
-                        await self._audit(name, kwargs, f"refused: {exc}")
-                    raise ToolError(str(exc)) from exc
-                if not read_only:
-                    await self._audit(name, kwargs, "ok")
-                return result
+                    return await self._call(name, fn, who, kwargs, read_only)
+                finally:
+                    _active.reset(token)
 
+            sig = inspect.signature(fn, eval_str=True)
+            wrapper.__signature__ = sig.replace(parameters=[  # type: ignore[attr-defined]
+                *sig.parameters.values(),
+                inspect.Parameter("gluon_ctx", inspect.Parameter.KEYWORD_ONLY,
+                                  annotation=Context)])
+            wrapper.__annotations__ = {**fn.__annotations__, "gluon_ctx": Context}
             annotations = ToolAnnotations(read_only_hint=read_only,
                                           destructive_hint=destructive,
                                           idempotent_hint=idempotent or read_only,
@@ -72,17 +222,61 @@ class ToolKit:
             self.names.append(name)
             if destructive:
                 self.destructive.add(name)
+                if preview is not None:
+                    self.previews[name] = preview
             if read_only:
                 self.read_only.add(name)
+            if admin:
+                self.admin.add(name)
             return wrapper
 
         return register
 
-    async def _audit(self, name: str, arguments: dict[str, Any], outcome: str) -> None:
+    async def _call(self, name: str, fn: Callable[..., Awaitable[R]], who: Caller,
+                    kwargs: dict[str, Any], read_only: bool) -> R:
+        needed = self.required_role(name)
+        if ROLES.index(who.role) < ROLES.index(needed):
+            message = (f"{name} needs the {needed} role and {who.actor} is a {who.role}; "
+                       "an admin can change roles in the config")
+            await self._audit(who, name, kwargs, f"refused: {message}")
+            raise ToolError(message)
+        if name in self.destructive and who.confirm is not None and not who.confirmed:
+            preview = await self.preview(name, kwargs)
+            told = await who.confirm(PendingAction(name, dict(kwargs), preview))
+            await self._audit(who, name, kwargs, "held for confirmation")
+            raise ToolError(told)
+        try:
+            result = await fn(**kwargs)
+        except UserError as exc:
+            if not read_only:
+                await self._audit(who, name, kwargs, f"refused: {exc}")
+            raise ToolError(str(exc)) from exc
+        if not read_only:
+            await self._audit(who, name, kwargs, "ok")
+        return result
+
+    async def preview(self, name: str, arguments: dict[str, Any]) -> str:
+        """What a destructive call would do, in one sentence (raises UserError as ToolError
+        when the call could not happen at all, e.g. an unknown run)."""
+        fn = self.previews.get(name)
+        if fn is None:
+            args = ", ".join(f"{k}={_shown(v)}" for k, v in arguments.items())
+            return f"{name}({args})"
+        try:
+            return await fn(**arguments)
+        except UserError as exc:
+            raise ToolError(str(exc)) from exc
+
+    async def _audit(self, who: Caller, name: str, arguments: dict[str, Any],
+                     outcome: str) -> None:
         shown = {k: (v if len(str(v)) < 200 else str(v)[:200] + "...")
                  for k, v in arguments.items()}
         try:
-            await self.activity.record(current_actor.get(), f"tool.{name}", str(shown),
-                                       outcome[:500])
+            await self.activity.record(who.actor, f"tool.{name}", str(shown), outcome[:500])
         except Exception:
             log.exception("could not write the audit entry for %s", name)
+
+
+def tool_error(result: CallToolResult) -> str:
+    """The one-line message of an error result."""
+    return error_text(" ".join(getattr(c, "text", "") for c in result.content))

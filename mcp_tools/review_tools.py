@@ -10,7 +10,7 @@ from core.models import Run
 from core.review import MergeOutcome
 from core.runtime import Runtime
 from mcp_tools.params import RunRef
-from mcp_tools.registry import ToolKit, current_actor
+from mcp_tools.registry import ToolKit, actor
 
 
 class Diff(BaseModel):
@@ -25,6 +25,28 @@ class Cleaned(BaseModel):
 
 
 def register(kit: ToolKit, rt: Runtime) -> None:
+    async def merge_preview(run: str) -> str:
+        found = await rt.runs.get(run)
+        commits = len(found.commits)
+        return (f"merge {found.describe()}: branch {found.branch} ({commits} commit"
+                f"{'' if commits == 1 else 's'}, {len(found.changed_files)} files) into "
+                f"{found.base_branch}")
+
+    async def archive_preview(run: str, delete_branch: bool = False) -> str:
+        found = await rt.runs.get(run)
+        also = f" and delete its branch {found.branch}" if delete_branch else ""
+        return f"close {found.describe()} without merging, removing its worktree{also}"
+
+    async def delete_preview(run: str) -> str:
+        found = await rt.runs.get(run)
+        return (f"delete branch {found.branch} of {found.describe()} with its "
+                f"{len(found.commits)} commit(s)")
+
+    async def cleanup_preview(older_than_days: float | None = None) -> str:
+        days = rt.config.agents.worktree_retention_days if older_than_days is None \
+            else older_than_days
+        return f"remove the worktrees of runs that ended more than {days:g} days ago"
+
     @kit.tool(read_only=True)
     async def get_run_diff(
             run: RunRef,
@@ -41,26 +63,26 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                                        "with `path`, or a larger max_chars")
         return Diff(run_id=found.id, path=path, diff=diff, truncated=truncated)
 
-    @kit.tool(destructive=True)
+    @kit.tool(destructive=True, preview=merge_preview)
     async def merge_run(run: RunRef) -> MergeOutcome:
         """Merge a run's branch (state review) into its base branch in the project's
         repository. Refuses when the checkout has uncommitted changes; on conflicts nothing is
         changed and the conflicting files are listed."""
-        return await rt.review.merge(run, actor=current_actor.get())
+        return await rt.review.merge(run, actor=actor())
 
-    @kit.tool(destructive=True)
+    @kit.tool(destructive=True, preview=archive_preview)
     async def archive_run(run: RunRef, delete_branch: Annotated[bool, Field(
             description="also delete the run's branch")] = False) -> Run:
         """Close an ended run without merging: its worktree is removed, and its branch too if
         `delete_branch` is true."""
-        return await rt.review.close(run, delete_branch=delete_branch, actor=current_actor.get())
+        return await rt.review.close(run, delete_branch=delete_branch, actor=actor())
 
-    @kit.tool(destructive=True)
+    @kit.tool(destructive=True, preview=delete_preview)
     async def delete_branch(run: RunRef) -> Run:
         """Delete an ended run's branch and worktree (its commits are lost unless merged)."""
-        return await rt.review.delete_branch(run, actor=current_actor.get())
+        return await rt.review.delete_branch(run, actor=actor())
 
-    @kit.tool(idempotent=True)
+    @kit.tool(destructive=True, idempotent=True, admin=True, preview=cleanup_preview)
     async def cleanup(older_than_days: Annotated[float | None, Field(
             ge=0, description="default: agents.worktree_retention_days")] = None) -> Cleaned:
         """Remove the worktrees of runs that ended longer ago than the retention period

@@ -16,7 +16,7 @@ from core.run_store import RunEvent
 from core.runtime import Runtime
 from core.types import InteractionKind, PermissionChoice, RunState
 from mcp_tools.params import Limit, ProjectRef, RunRef
-from mcp_tools.registry import ToolKit, current_actor
+from mcp_tools.registry import ToolKit, actor
 
 
 class RunList(BaseModel):
@@ -79,7 +79,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         may wait in `queued` when the concurrency limits are reached. Returns the run.
         """
         return await runs.start_run(project, prompt, model=model, worktree=worktree, base=base,
-                                    budget_usd=budget_usd, actor=current_actor.get())
+                                    budget_usd=budget_usd, actor=actor())
 
     @kit.tool(read_only=True)
     async def list_runs(
@@ -164,25 +164,29 @@ def register(kit: ToolKit, rt: Runtime) -> None:
             description="what the agent should read while it works")]) -> Run:
         """Send a message into a live run's session: the agent reads it while it works (or,
         after an interrupt, as its next instruction). For ended runs use run_resume."""
-        return await runs.steer(run, message, actor=current_actor.get())
+        return await runs.steer(run, message, actor=actor())
 
     @kit.tool()
     async def interrupt_run(run: RunRef) -> Run:
         """Stop the agent's current turn but keep its session, so it can be steered on."""
-        return await runs.interrupt(run, actor=current_actor.get())
+        return await runs.interrupt(run, actor=actor())
 
-    @kit.tool(destructive=True)
+    async def cancel_preview(run: str) -> str:
+        found = await runs.get(run)
+        return f"stop {found.describe()}, started by {found.created_by}, for good"
+
+    @kit.tool(destructive=True, preview=cancel_preview)
     async def cancel_run(run: RunRef) -> Run:
         """Stop a run's agent for good. Its worktree, branch and any uncommitted work (which
         is committed to the branch) are kept; the run can still be resumed."""
-        return await runs.cancel(run, actor=current_actor.get())
+        return await runs.cancel(run, actor=actor())
 
     @kit.tool()
     async def resume_run(run: RunRef, message: Annotated[str, Field(
             description="the follow-up instruction")]) -> Run:
         """Continue an ended run (review, failed, cancelled, interrupted) with a follow-up
         message, in the same session and worktree. Returns the run, queued again."""
-        return await runs.resume(run, message, actor=current_actor.get())
+        return await runs.resume(run, message, actor=actor())
 
     @kit.tool()
     async def fork_run(
@@ -194,7 +198,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         """Start a new run from a copy of another run's conversation and branch, to try a
         different approach with `message`. The original run is not touched."""
         return await runs.fork(run, message, model=model, budget_usd=budget_usd,
-                               actor=current_actor.get())
+                               actor=actor())
 
     @kit.tool(read_only=True)
     async def list_pending(run: Annotated[str | None, Field(
@@ -211,7 +215,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
     ) -> Interaction:
         """Answer a question an agent asked (list them with list_pending). The agent is waiting
         and continues with this answer. Returns the answered question."""
-        return await runs.answer(id, answer, actor=current_actor.get(),
+        return await runs.answer(id, answer, actor=actor(),
                                  kind=InteractionKind.QUESTION)
 
     @kit.tool()
@@ -222,7 +226,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                 "run), allow_project (this tool in every run of the project), or deny")]
     ) -> Interaction:
         """Allow or deny a tool call an agent asked permission for (see list_pending)."""
-        return await runs.answer(id, str(decision), actor=current_actor.get(),
+        return await runs.answer(id, str(decision), actor=actor(),
                                  kind=InteractionKind.PERMISSION)
 
     @kit.tool()
@@ -234,7 +238,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
     ) -> Interaction:
         """Answer whatever request has this id, question or permission (for callers that do
         not know which it is)."""
-        return await runs.answer(id, choice, actor=current_actor.get())
+        return await runs.answer(id, choice, actor=actor())
 
     @kit.tool(read_only=True)
     async def get_usage(days: Annotated[int, Field(ge=1, le=366, description="days of "

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from mcp.server import MCPServer
-
 from core.runtime import Runtime
 from mcp_tools import git_tools, project_tools, review_tools, run_tools, system_tools
-from mcp_tools.registry import ToolKit
+from mcp_tools.registry import CallerResolver, GluonServer, ToolKit, resolve_default
 
 INSTRUCTIONS = (
     "Gluon runs Claude Code agents on registered git projects, each in its own worktree. "
@@ -17,10 +15,13 @@ INSTRUCTIONS = (
     "finished work with merge_run.")
 
 
-def build_server(rt: Runtime) -> tuple[MCPServer, ToolKit]:
-    server = MCPServer("gluon", instructions=INSTRUCTIONS, log_level="WARNING",
-                       version=version("gluon"))
-    kit = ToolKit(server, rt.activity)
+def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
+                 ) -> tuple[GluonServer, ToolKit]:
+    """A server with every tool; ``resolve`` says who each call comes from (default: the
+    process's own caller, an admin)."""
+    server = GluonServer("gluon", instructions=INSTRUCTIONS, log_level="WARNING",
+                         version=version("gluon"))
+    kit = ToolKit(server, rt.activity, resolve)
     project_tools.register(kit, rt)
     run_tools.register(kit, rt)
     review_tools.register(kit, rt)

@@ -15,7 +15,7 @@ from core.projects import Workspace, WorkspaceRemoval
 from core.runtime import Runtime
 from core.settings import RUNTIME_KEYS, check_budget, project_budget_key
 from core.usage import DiskUsage, ProjectUsage, disk_usage
-from mcp_tools.registry import ToolKit, current_actor
+from mcp_tools.registry import ToolKit, actor
 
 
 class WorkspaceList(BaseModel):
@@ -76,7 +76,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         found in each. Use it before remove_workspace or scan_workspace."""
         return WorkspaceList(workspaces=await rt.projects.workspaces())
 
-    @kit.tool(idempotent=True)
+    @kit.tool(idempotent=True, admin=True)
     async def remove_workspace(
             path: Annotated[str, Field(description="the workspace folder, as list_workspaces "
                                        "shows it")]
@@ -84,7 +84,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         """Forget a workspace so scans stop looking in it. Its projects stay registered but
         lose the workspace link; no file is touched. Returns whether it was registered and
         which projects were unlinked."""
-        return await rt.projects.remove_workspace(path, actor=current_actor.get())
+        return await rt.projects.remove_workspace(path, actor=actor())
 
     @kit.tool(read_only=True)
     async def get_usage_by_project(
@@ -97,7 +97,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         await rt.projects.get(project)
         return await usage.project_report(project, days)
 
-    @kit.tool(idempotent=True)
+    @kit.tool(idempotent=True, admin=True)
     async def set_budget(
             scope: Annotated[Literal["global", "project"], Field(
                 description="'global' for all projects together, 'project' for one")],
@@ -156,7 +156,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         return SettingsView(config=await settings.effective(rt.config),
                             overrides=await settings.all(), runtime_keys=RUNTIME_KEYS)
 
-    @kit.tool(idempotent=True)
+    @kit.tool(idempotent=True, admin=True)
     async def set_setting(
             key: Annotated[str, Field(description="one of: " + ", ".join(RUNTIME_KEYS))],
             value: Annotated[int | float | str | None, Field(
@@ -169,7 +169,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         stored = await settings.change(key, value)
         return SettingChange(key=key, override=stored, overrides=await settings.all())
 
-    @kit.tool(idempotent=True)
+    @kit.tool(idempotent=True, admin=True)
     async def set_tool_policy(
             project: Annotated[str, Field(description="the project's name")],
             tool: Annotated[str, Field(description="a Claude Code permission rule: a tool "
@@ -182,7 +182,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         does), or remove such a rule. Applies to runs started afterwards. Returns the
         project's rules."""
         rules = await rt.projects.set_tool_rule(project, tool, allowed,
-                                                actor=current_actor.get())
+                                                actor=actor())
         return ToolPolicy(project=project, rules=rules)
 
     @kit.tool(read_only=True)

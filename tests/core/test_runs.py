@@ -397,8 +397,6 @@ async def test_pending_questions_expire_when_the_run_is_cancelled(
         await runtime.runs.answer(question.id, "yes")
 
 
-
-
 async def test_old_worktrees_are_cleaned_up_and_come_back_when_the_run_is_resumed(
         runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:old", [s.write("old.txt", "old\n"), s.text("done")])

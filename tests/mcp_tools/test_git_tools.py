@@ -49,12 +49,6 @@ def commit(cwd: Path, path: str, text: str, message: str) -> str:
     return git(cwd, "rev-parse", "HEAD")
 
 
-
-
-
-
-
-
 async def test_a_runs_commits_and_files_are_read_live_from_its_branch(
         runtime: Runtime, repo: Path) -> None:
     worktree = await add_run(runtime, repo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import httpx2
 from mcp import Client
@@ -51,3 +52,42 @@ def test_the_token_is_generated_once_and_kept_private(runtime: Runtime) -> None:
     token = server_token(runtime.config)
     assert len(token) >= 40 and server_token(runtime.config) == token
     assert (runtime.config.home / "mcp-token").stat().st_mode & 0o077 == 0
+
+
+async def test_only_the_configured_host_names_are_answered(runtime: Runtime) -> None:
+    config = runtime.config.model_copy(update={"server": runtime.config.server.model_copy(
+        update={"hostnames": ["gluon.lan"]})})
+    server, _ = build_server(runtime)
+    endpoint = HttpEndpoint(config, server, port=0)
+    url = await endpoint.start()
+    auth = {**HEADERS, "Authorization": f"Bearer {server_token(config)}",
+            "Content-Type": "application/json"}
+    try:
+        async with httpx2.AsyncClient() as http:
+            port = url.split(":")[2].split("/")[0]
+            named = await http.post(url, json=INIT, headers={**auth,
+                                                             "Host": f"gluon.lan:{port}"})
+            rebound = await http.post(url, json=INIT, headers={**auth,
+                                                               "Host": f"evil.example:{port}"})
+    finally:
+        await endpoint.stop()
+    assert named.status_code == 200
+    assert rebound.status_code == 421
+
+
+async def test_a_gluon_command_over_http_is_audited_under_its_own_name(
+        runtime: Runtime, repo: Path) -> None:
+    server, _ = build_server(runtime)
+    endpoint = HttpEndpoint(runtime.config, server, port=0)
+    url = await endpoint.start()
+    try:
+        headers = {"Authorization": f"Bearer {server_token(runtime.config)}",
+                   "X-Gluon-Actor": "cli"}
+        async with httpx2.AsyncClient(headers=headers) as http, \
+                Client(streamable_http_client(url, http_client=http)) as client:
+            added = await client.call_tool("add_project", {"path": str(repo)})
+            assert not added.is_error
+    finally:
+        await endpoint.stop()
+    [entry] = await runtime.activity.recent(action_prefix="tool.")
+    assert (entry.actor, entry.action, entry.outcome) == ("cli", "tool.add_project", "ok")

@@ -12,19 +12,13 @@ from mcp.types import CallToolResult
 from core.db import Database
 from core.errors import BudgetExceeded
 from core.runtime import Runtime
-from mcp_tools.registry import current_actor
+from mcp_tools.registry import Caller, default_caller
 from tests.conftest import make_repo
 from tests.mcp_tools.client import call, connected
 
 SYSTEM_TOOLS = {"list_workspaces", "remove_workspace", "get_usage_by_project", "set_budget",
                 "get_activity", "run_doctor", "get_settings", "set_setting", "set_tool_policy",
                 "get_stats"}
-
-
-
-
-
-
 
 
 def error_of(result: CallToolResult) -> str:
@@ -135,11 +129,11 @@ async def test_usage_by_project_lists_each_day_with_todays_spend(
 async def test_the_activity_log_can_be_filtered_by_actor_and_action(
         runtime: Runtime, repo: Path) -> None:
     async with connected(runtime) as client:
-        token = current_actor.set("telegram:7")
+        token = default_caller.set(Caller("telegram:7"))
         try:
             await call(client, "add_project", path=str(repo))
         finally:
-            current_actor.reset(token)
+            default_caller.reset(token)
         await call(client, "set_setting", key="agents.max_concurrent", value=3)
         mine = await call(client, "get_activity", actor="telegram:7", action_prefix="tool.")
         assert [e["action"] for e in mine["entries"]] == ["tool.add_project"]

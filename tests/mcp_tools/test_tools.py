@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.runtime import Runtime
-from mcp_tools.registry import current_actor
+from mcp_tools.registry import Caller, default_caller
 from tests.mcp_tools.client import connected
 
-DESTRUCTIVE = {"remove_project", "cancel_run", "merge_run", "archive_run", "delete_branch"}
-
-
-
+DESTRUCTIVE = {"remove_project", "cancel_run", "merge_run", "archive_run", "delete_branch",
+               "cleanup"}
 
 
 async def test_every_tool_describes_itself_and_declares_its_effects(runtime: Runtime) -> None:
@@ -52,13 +50,13 @@ async def test_a_mistake_comes_back_as_one_actionable_line(runtime: Runtime, rep
 async def test_changes_are_written_to_the_audit_log_with_who_made_them(
         runtime: Runtime, repo: Path) -> None:
     async with connected(runtime) as client:
-        token = current_actor.set("telegram:42")
+        token = default_caller.set(Caller("telegram:42"))
         try:
             await client.call_tool("add_project", {"path": str(repo), "name": "api"})
             await client.call_tool("add_project", {"path": str(repo), "name": "again"})
             await client.call_tool("list_projects", {})
         finally:
-            current_actor.reset(token)
+            default_caller.reset(token)
         entries = [e for e in await runtime.activity.recent() if e.action.startswith("tool.")]
         assert [(e.actor, e.action) for e in entries] == [
             ("telegram:42", "tool.add_project"), ("telegram:42", "tool.add_project")]
