@@ -1,8 +1,8 @@
 """``gluon mcp``: Gluon's tools over stdio, for Claude Code, Claude Desktop or any MCP client.
 
-It relays every request to whoever owns the data dir: the daemon (over HTTP) when one runs,
-otherwise a runtime this process starts for as long as the client keeps it open (and which
-other ``gluon`` commands can then reach too).
+When the daemon runs, it relays every request to it over HTTP. Otherwise it serves the tools
+of a runtime it starts for as long as the client keeps it open (and which other ``gluon``
+commands can then reach too).
 """
 
 from __future__ import annotations
@@ -15,12 +15,17 @@ from mcp.server.stdio import stdio_server
 
 from bots.client import connect
 from core.config import Config
+from mcp_tools.server import build_server
 
 
 async def serve_stdio(config: Config) -> int:
     async with connect(config, actor="mcp") as tc:
-        if not tc.remote:
+        if tc.runtime is not None:
+            # This process owns the runtime: serve the tools themselves, no relay hop.
             await tc.serve()
+            local, _ = build_server(tc.runtime)
+            await local.run_stdio_async()
+            return 0
         client = tc.client
 
         async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None

@@ -126,4 +126,44 @@ CREATE TABLE settings (
     ("runs_newest_first", """
 CREATE INDEX runs_created ON runs(created_at);
 """),
+    ("chat", """
+CREATE TABLE chat_turns (
+    id           INTEGER PRIMARY KEY,
+    conversation TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    content      TEXT NOT NULL,
+    chars        INTEGER NOT NULL,
+    at           REAL NOT NULL
+);
+CREATE INDEX chat_turns_conversation ON chat_turns(conversation, id);
+CREATE TABLE chat_prefs (
+    conversation TEXT PRIMARY KEY,
+    model        TEXT,
+    project      TEXT
+);
+CREATE TABLE chat_users (
+    platform     TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    added_by     TEXT NOT NULL,
+    added_at     REAL NOT NULL,
+    PRIMARY KEY (platform, user_id)
+);
+CREATE TABLE pairing_codes (
+    code_hash    TEXT PRIMARY KEY,
+    role         TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    expires_at   REAL NOT NULL,
+    used_by      TEXT
+);
+CREATE TABLE chat_runs (
+    run_id       TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    conversation TEXT NOT NULL,
+    platform     TEXT NOT NULL,
+    chat_id      TEXT NOT NULL,
+    thread_id    TEXT,
+    status_message_id TEXT
+);
+"""),
 ]

@@ -28,7 +28,7 @@ class RunEvent(BaseModel):
 
 
 def _run(row: aiosqlite.Row) -> Run:
-    data: dict[str, Any] = {k: row[k] for k in row.keys()}  # noqa: SIM118 (Row is not a dict)
+    data: dict[str, Any] = dict(zip(row.keys(), tuple(row), strict=True))
     for key in _BOOL:
         data[key] = bool(data[key])
     data["commits"] = [CommitInfo(**c) for c in json.loads(data["commits"])]

@@ -84,7 +84,8 @@ def build_app(server: MCPServer, token: str, host: str,
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
     mcp_app = server.streamable_http_app(
         transport_security=TransportSecuritySettings(allowed_hosts=hosts,
-                                                     allowed_origins=origins), host=host)
+                                                     allowed_origins=origins), host=host,
+        json_response=True)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

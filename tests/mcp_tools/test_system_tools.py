@@ -228,6 +228,6 @@ async def test_a_new_database_gets_the_settings_table(tmp_path: Path) -> None:
         row = await db.fetchone("SELECT name FROM sqlite_master WHERE name = 'settings'")
         assert row is not None
         names = [r["name"] for r in await db.fetchall("SELECT name FROM migrations")]
-        assert names[-1] == "settings"
+        assert "settings" in names
     finally:
         await db.close()
