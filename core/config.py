@@ -85,16 +85,42 @@ class ServerConfig(_Section):
     hostnames: list[str] = Field(default_factory=list)
 
 
-class TelegramConfig(_Section):
+class _ChatPlatform(_Section):
+    """Who may talk to the bot, by user id: admins, operators (``users``) and viewers."""
+
     token: SecretStr | None = None
+    admins: list[int] = Field(default_factory=list)
     users: list[int] = Field(default_factory=list)
-    base_url: str | None = None
+    viewers: list[int] = Field(default_factory=list)
+
+    def roles(self) -> dict[str, Literal["viewer", "operator", "admin"]]:
+        out: dict[str, Literal["viewer", "operator", "admin"]] = {}
+        for ids, role in ((self.viewers, "viewer"), (self.users, "operator"),
+                          (self.admins, "admin")):
+            for user_id in ids:
+                out[str(user_id)] = role  # type: ignore[assignment]
+        return out
 
 
-class DiscordConfig(_Section):
-    token: SecretStr | None = None
+class TelegramConfig(_ChatPlatform):
+    base_url: str | None = None  # a self-hosted Bot API server, e.g. http://host:8081/bot
+
+
+class DiscordConfig(_ChatPlatform):
     guild: int | None = None
-    users: list[int] = Field(default_factory=list)
+
+
+class ChatConfig(_Section):
+    """The conversational orchestrator: which model turns messages into tool calls."""
+
+    provider: Literal["anthropic", "bedrock", "vertex"] = "anthropic"
+    model: str = "claude-haiku-4-5"
+    max_tool_rounds: Annotated[int, Field(ge=1, le=50)] = 10
+    history_tokens: Annotated[int, Field(ge=1000, le=500_000)] = 24_000
+    max_tokens: Annotated[int, Field(ge=256, le=64_000)] = 2048
+    aws_region: str | None = None
+    vertex_project: str | None = None
+    vertex_region: str | None = None
 
 
 class Config(BaseModel):
@@ -108,6 +134,7 @@ class Config(BaseModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
+    chat: ChatConfig = Field(default_factory=ChatConfig)
     projects: dict[str, ProjectConfig] = Field(default_factory=dict)
 
     @field_validator("home")

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from core.access import Access
 from core.activity import ActivityLog
 from core.agent import AgentRunner, SdkRunner
 from core.config import Config
@@ -61,6 +62,8 @@ class Runtime:
         self.runs = RunManager(config, self.db, self.bus, self.projects,
                                runner or SdkRunner(), self.activity, environ=environ)
         self.review = Review(self.runs)
+        self.access = Access(self.db, self.activity, {
+            "telegram": config.telegram.roles(), "discord": config.discord.roles()})
         self._open = False
 
     async def open(self, *, resume_interrupted: bool = True) -> Runtime:
