@@ -1,0 +1,554 @@
+"""The Telegram bot: python-telegram-bot (long polling) in front of the orchestrator.
+
+- Access is denied by default: only ``/start`` (your id, how to get in) and ``/pair CODE``
+  answer strangers; everything else they send is refused and logged.
+- Updates are handled concurrently, so one slow conversation never blocks another.
+- Every chat has an ordered outbox: messages go out in order, a 429 is waited out and retried,
+  network errors are retried with backoff; nothing is dropped.
+- Each run started from a chat gets one status message there, edited in place (at most about
+  once a second), and a ping when it finishes, fails or needs a person. The agent's questions
+  and permission requests come as buttons; replying to a run's message steers it (or resumes it
+  once it has ended); replying to a question answers it in free text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import io
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bots.commands import DESCRIPTIONS, run_command
+from bots.orchestrator import Button, Orchestrator, Reply, Speaker
+from bots.render import needs_file, split_telegram_html, truncate_line
+from core.events import (
+    Event,
+    InteractionAnswered,
+    InteractionRequested,
+    RunStateChanged,
+    ToolCalled,
+    TurnFinished,
+)
+from core.models import Run
+from core.runtime import Runtime
+from core.types import InteractionKind, RunState
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+LIMIT = 4096
+EDIT_INTERVAL = 1.0  # seconds between edits of one status message
+MAX_NETWORK_RETRIES = 8
+PERMISSION_LABELS = {"allow": "Allow once", "allow_run": "Allow for this run",
+                     "allow_project": "Always for this project", "deny": "Deny"}
+ENDED = {RunState.REVIEW: "✅", RunState.FAILED: "❌", RunState.CANCELLED: "⏹",
+         RunState.INTERRUPTED: "⚠️", RunState.MERGED: "🔀", RunState.CLOSED: "📦"}
+
+Op = Callable[[], Awaitable[Any]]
+
+
+def _seconds(retry_after: int | timedelta) -> float:
+    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else retry_after
+
+
+class Outbox:
+    """Per-chat ordered delivery: one worker per chat runs the sends in order."""
+
+    def __init__(self) -> None:
+        self._queues: dict[int, asyncio.Queue[tuple[Op, asyncio.Future[Any]]]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+
+    async def do(self, chat_id: int, op: Op) -> Any:
+        queue = self._queues.get(chat_id)
+        if queue is None:
+            queue = self._queues[chat_id] = asyncio.Queue()
+            task = asyncio.create_task(self._work(queue), name=f"telegram-outbox-{chat_id}")
+            self._workers.add(task)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await queue.put((op, future))
+        return await future
+
+    async def _work(self, queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]]) -> None:
+        while True:
+            op, future = await queue.get()
+            failures = 0
+            # Delivered even when whoever queued it stopped waiting: nothing is dropped.
+            while True:
+                try:
+                    _settle(future, await op())
+                except RetryAfter as exc:  # Telegram says when: wait exactly that long
+                    await asyncio.sleep(_seconds(exc.retry_after))
+                    continue
+                except BadRequest as exc:
+                    _settle(future, None, None if "not modified" in exc.message.lower()
+                            else exc)
+                except (TimedOut, NetworkError) as exc:
+                    failures += 1
+                    if failures <= MAX_NETWORK_RETRIES:
+                        await asyncio.sleep(min(0.25 * 2 ** failures, 30))
+                        continue
+                    log.error("giving up on a Telegram call after %d failures: %s",
+                              failures, exc)
+                    _settle(future, None, exc)
+                except Exception as exc:
+                    _settle(future, None, exc)
+                break
+
+    async def close(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+
+
+def _settle(future: asyncio.Future[Any], result: Any,
+            exc: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)
+                                  for b in row] for row in buttons])
+
+
+@dataclass
+class Followed:
+    """A run this bot reports on, in one chat."""
+
+    run_id: str
+    chat_id: int
+    thread_id: int | None
+    status_message: int | None = None
+    last_edit: float = 0.0
+    last_tool: str = ""
+    pending_edit: asyncio.Task[None] | None = None
+    questions: dict[str, int] = field(default_factory=dict)  # interaction id -> message id
+
+
+class TelegramBot:
+    def __init__(self, runtime: Runtime, orchestrator: Orchestrator, token: str,
+                 base_url: str | None = None) -> None:
+        self.runtime = runtime
+        self.orch = orchestrator
+        builder = Application.builder().token(token).concurrent_updates(True)
+        if base_url:
+            builder = builder.base_url(base_url).base_file_url(
+                base_url.removesuffix("/bot") + "/file/bot")
+        self.app = builder.build()
+        self.outbox = Outbox()
+        self.followed: dict[str, Followed] = {}
+        # (chat id, message id) -> what that bot message is about
+        self.message_runs: dict[tuple[int, int], str] = {}
+        self.message_questions: dict[tuple[int, int], str] = {}
+        self._follow_task: asyncio.Task[None] | None = None
+        self.app.add_handler(CommandHandler("start", self.on_start))
+        self.app.add_handler(CommandHandler("pair", self.on_pair))
+        self.app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
+        self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        self.app.add_handler(MessageHandler(filters.ATTACHMENT, self.on_attachment))
+        self.app.add_handler(CallbackQueryHandler(self.on_button))
+        self.app.add_error_handler(self.on_error)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.app.bot.set_my_commands(
+            [BotCommand(name, text) for name, text in DESCRIPTIONS.items()])
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(poll_interval=0, timeout=10,
+                                             allowed_updates=Update.ALL_TYPES)
+        await self.app.start()
+        await self._load_followed()
+        self._follow_task = asyncio.create_task(self._follow_runs(), name="telegram-follow")
+
+    async def stop(self) -> None:
+        if self._follow_task is not None:
+            self._follow_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow_task
+        assert self.app.updater is not None
+        if self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.outbox.close()
+        await self.app.shutdown()
+
+    # -- who is speaking -------------------------------------------------------------------
+
+    async def speaker(self, update: Update) -> Speaker | None:
+        """The speaker, or None (after telling them and logging it) when not allowed."""
+        user, chat, message = update.effective_user, update.effective_chat, \
+            update.effective_message
+        if user is None or chat is None:
+            return None
+        role = await self.runtime.access.role_of(PLATFORM, str(user.id))
+        if role is None:
+            await self.runtime.activity.record(f"{PLATFORM}:{user.id}", "access.denied",
+                                               f"chat {chat.id}", "refused")
+            if update.callback_query is not None:
+                await update.callback_query.answer("You are not allowed to use this bot.")
+            elif message is not None:
+                await self.send(chat.id, None, Reply(
+                    "You are not allowed to use this bot. Send /start to see your id and how "
+                    "to get access.", error=True))
+            return None
+        thread = message.message_thread_id if (message is not None and chat.is_forum) \
+            else None
+        return Speaker(PLATFORM, str(user.id), user.first_name or str(user.id), role,
+                       chat_id=str(chat.id), thread_id=str(thread) if thread else None)
+
+    # -- handlers --------------------------------------------------------------------------
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        role = await self.runtime.access.role_of(PLATFORM, str(user.id))
+        if role is not None:
+            text = (f"Hello {user.first_name}, you are in as {role}. Tell me what you want "
+                    "done; /help lists the commands.")
+        else:
+            text = (f"Your Telegram user id is {user.id}. To use this bot, ask its admin to "
+                    f"add {user.id} to telegram.users in Gluon's config, or to run "
+                    "`gluon pair` and send me /pair CODE with the code it prints.")
+        await self.send(chat.id, None, Reply(text))
+
+    async def on_pair(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        code = " ".join(context.args or [])
+        if not code:
+            await self.send(chat.id, None, Reply("usage: /pair CODE (from `gluon pair`)"))
+            return
+        try:
+            role = await self.runtime.access.pair(PLATFORM, str(user.id),
+                                                  user.first_name or "", code)
+        except Exception as exc:
+            await self.send(chat.id, None, Reply(str(exc), error=True))
+            return
+        await self.send(chat.id, None, Reply(f"Paired: you are in as {role}. /help shows "
+                                             "what I can do."))
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        speaker = await self.speaker(update)
+        if speaker is None or message is None or not message.text:
+            return
+        head, _, rest = message.text.partition(" ")
+        name = head[1:].split("@")[0].lower()
+        reply = await run_command(self.orch, speaker, name, rest)
+        await self._deliver(speaker, reply, message)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        speaker = await self.speaker(update)
+        if speaker is None or message is None or not message.text:
+            return
+        chat_id = int(speaker.chat_id)
+        replied = message.reply_to_message
+        if replied is not None:
+            key = (chat_id, replied.message_id)
+            if key in self.message_questions:
+                await self._answer(speaker, self.message_questions[key], message.text,
+                                   message)
+                return
+            if key in self.message_runs:
+                await self._steer(speaker, self.message_runs[key], message.text, message)
+                return
+        await self.outbox.do(chat_id, lambda: self.app.bot.send_chat_action(
+            chat_id, ChatAction.TYPING, message_thread_id=message.message_thread_id))
+        reply = await self.orch.handle(speaker, message.text)
+        await self._deliver(speaker, reply, message)
+
+    async def on_attachment(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        speaker = await self.speaker(update)
+        chat = update.effective_chat
+        if speaker is None or chat is None:
+            return
+        await self.send(chat.id, None, Reply(
+            "I cannot pass files to agents yet; paste the text, or put the file in the "
+            "project's repository.", error=True))
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or not query.data:
+            return
+        speaker = await self.speaker(update)
+        if speaker is None:
+            return
+        kind, _, rest = query.data.partition(":")
+        target, _, choice = rest.partition(":")
+        if kind == "c":
+            outcome = await self.orch.confirm(target, speaker, yes=choice == "y")
+        elif kind == "a":
+            outcome = await self._answer_button(speaker, target, choice)
+        else:
+            outcome = "This button is not one of mine; nothing was changed."
+        changed = not outcome.startswith(("This ", "Only ", "Could not", "Nothing"))
+        await query.answer(truncate_line(outcome, 190))
+        message = query.message
+        if changed and isinstance(message, Message):
+            text = f"{html.escape(message.text or '')}\n\n<i>{html.escape(outcome)}</i>"
+            await self.outbox.do(message.chat.id, lambda: message.edit_text(
+                text[-LIMIT:], parse_mode=ParseMode.HTML, reply_markup=None))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram handler failed: %s", context.error, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            with contextlib.suppress(TelegramError):
+                await self.send(update.effective_chat.id, None, Reply(
+                    "Something went wrong on my side; nothing more was done. Try again, or "
+                    "check `gluon serve`'s log.", error=True))
+
+    # -- people in the loop ----------------------------------------------------------------
+
+    async def _answer_button(self, speaker: Speaker, interaction_id: str, index: str) -> str:
+        try:
+            interaction = await self.runtime.runs.interactions.get(interaction_id)
+            choice = interaction.options[int(index)]
+        except (Exception, IndexError):
+            return "This request no longer exists; nothing was changed."
+        async with self.orch.session() as client:
+            ok, _, text = await self.orch.call_tool(client, speaker, "answer_pending",
+                                                    {"id": interaction.id, "choice": choice})
+        if not ok:
+            return f"Could not answer: {text}"
+        label = PERMISSION_LABELS.get(choice, choice)
+        return f"{speaker.name} answered: {label}"
+
+    async def _answer(self, speaker: Speaker, interaction_id: str, text: str,
+                      message: Message) -> None:
+        async with self.orch.session() as client:
+            ok, _, out = await self.orch.call_tool(client, speaker, "answer_pending",
+                                                   {"id": interaction_id, "choice": text})
+        await self._deliver(speaker, Reply(f"Answered: {text}" if ok else out, error=not ok),
+                            message)
+
+    async def _steer(self, speaker: Speaker, run_id: str, text: str, message: Message) -> None:
+        run = await self.runtime.runs.get(run_id)
+        tool = "steer_run" if run.state.is_live else "resume_run"
+        async with self.orch.session() as client:
+            ok, _, out = await self.orch.call_tool(client, speaker, tool,
+                                                   {"run": run_id, "message": text})
+        if ok and tool == "resume_run":
+            await self.orch.link_run(run_id, speaker)
+            self._follow(run_id, int(speaker.chat_id), _int(speaker.thread_id))
+        verb = "Steering" if tool == "steer_run" else "Resumed"
+        await self._deliver(speaker, Reply(f"{verb} run {run.short}." if ok else out,
+                                           error=not ok), message)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _deliver(self, speaker: Speaker, reply: Reply, message: Message) -> None:
+        sent = await self.send(int(speaker.chat_id), message.message_thread_id, reply,
+                               reply_to=message.message_id)
+        for run_id in reply.runs:
+            self._follow(run_id, int(speaker.chat_id), message.message_thread_id)
+            if sent is not None:
+                self.message_runs[(int(speaker.chat_id), sent)] = run_id
+
+    async def send(self, chat_id: int, thread_id: int | None, reply: Reply,
+                   reply_to: int | None = None) -> int | None:
+        """Send a reply: split under Telegram's limit, as a file when very long; the buttons
+        go with the last part. Returns the last message's id."""
+        bot = self.app.bot
+        if needs_file(reply.text, limit=LIMIT):
+            data = reply.text.encode()
+            first = reply.text.strip().splitlines()[0] if reply.text.strip() else "output"
+            sent = await self.outbox.do(chat_id, lambda: bot.send_document(
+                chat_id, io.BytesIO(data), filename="gluon.txt",
+                caption=truncate_line(first, 900), message_thread_id=thread_id,
+                reply_markup=keyboard(reply.buttons)))
+            return int(sent.message_id)
+        chunks = split_telegram_html(reply.text, LIMIT) or ["(empty)"]
+        last: int | None = None
+        for n, chunk in enumerate(chunks):
+            markup = keyboard(reply.buttons) if n == len(chunks) - 1 else None
+            to = reply_to if n == 0 else None
+
+            async def part(chunk: str = chunk, markup: InlineKeyboardMarkup | None = markup,
+                           to: int | None = to) -> Message:
+                return await bot.send_message(
+                    chat_id, chunk, parse_mode=ParseMode.HTML, message_thread_id=thread_id,
+                    reply_markup=markup, reply_to_message_id=to,
+                    allow_sending_without_reply=True)
+
+            sent = await self.outbox.do(chat_id, part)
+            last = int(sent.message_id)
+        return last
+
+    # -- following runs --------------------------------------------------------------------
+
+    def _follow(self, run_id: str, chat_id: int, thread_id: int | None) -> Followed:
+        if run_id not in self.followed:
+            self.followed[run_id] = Followed(run_id, chat_id, thread_id)
+        return self.followed[run_id]
+
+    async def _load_followed(self) -> None:
+        rows = await self.runtime.db.fetchall(
+            "SELECT c.* FROM chat_runs c JOIN runs r ON r.id = c.run_id WHERE c.platform = ? "
+            "AND r.state IN ('queued', 'running', 'waiting')", (PLATFORM,))
+        for row in rows:
+            f = self._follow(row["run_id"], int(row["chat_id"]), _int(row["thread_id"]))
+            if row["status_message_id"]:
+                f.status_message = int(row["status_message_id"])
+                self.message_runs[(f.chat_id, f.status_message)] = f.run_id
+
+    async def _follow_runs(self) -> None:
+        with self.runtime.bus.subscribe() as sub:
+            while True:
+                event = await sub.get()
+                try:
+                    await self._on_event(event)
+                except Exception:
+                    log.exception("could not report %s to Telegram", type(event).__name__)
+
+    async def _on_event(self, event: Event) -> None:
+        followed = self.followed.get(event.run_id)
+        if followed is None:
+            row = await self.runtime.db.fetchone(
+                "SELECT chat_id, thread_id FROM chat_runs WHERE run_id = ? AND platform = ?",
+                (event.run_id, PLATFORM))
+            if row is None:
+                return
+            followed = self._follow(event.run_id, int(row["chat_id"]), _int(row["thread_id"]))
+        if isinstance(event, ToolCalled):
+            followed.last_tool = event.summary or event.tool
+        if isinstance(event, InteractionRequested):
+            await self._ask(followed, event)
+            return
+        if isinstance(event, InteractionAnswered):
+            await self._answered(followed, event)
+            return
+        final = isinstance(event, RunStateChanged) and event.new in ENDED
+        if isinstance(event, RunStateChanged | ToolCalled | TurnFinished):
+            await self._status(followed, now=final)
+        if final and isinstance(event, RunStateChanged):
+            await self._ping(followed, await self.runtime.runs.get(event.run_id))
+
+    async def _status(self, f: Followed, now: bool = False) -> None:
+        """Edit the run's status message, at most about once a second."""
+        wait = f.last_edit + EDIT_INTERVAL - time.monotonic()
+        if not now and wait > 0:
+            if f.pending_edit is None or f.pending_edit.done():
+                f.pending_edit = asyncio.create_task(self._status_later(f, wait))
+            return
+        f.last_edit = time.monotonic()
+        run = await self.runtime.runs.get(f.run_id)
+        text = status_text(run, f.last_tool)
+        if f.status_message is None:
+            sent = await self.outbox.do(f.chat_id, lambda: self.app.bot.send_message(
+                f.chat_id, text, parse_mode=ParseMode.HTML, message_thread_id=f.thread_id))
+            f.status_message = int(sent.message_id)
+            self.message_runs[(f.chat_id, f.status_message)] = f.run_id
+            await self.runtime.db.execute(
+                "UPDATE chat_runs SET status_message_id = ? WHERE run_id = ?",
+                (str(f.status_message), f.run_id))
+        else:
+            message_id = f.status_message
+            await self.outbox.do(f.chat_id, lambda: self.app.bot.edit_message_text(
+                text, chat_id=f.chat_id, message_id=message_id, parse_mode=ParseMode.HTML))
+
+    async def _status_later(self, f: Followed, wait: float) -> None:
+        await asyncio.sleep(wait)  # the edit throttle, not a synchronisation
+        await self._status(f, now=True)
+
+    async def _ping(self, f: Followed, run: Run) -> None:
+        icon = ENDED.get(run.state, "•")
+        what = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
+                RunState.CANCELLED: "was cancelled", RunState.INTERRUPTED: "was interrupted",
+                RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}[run.state]
+        body = run.result_text or run.error or run.state_reason or ""
+        text = f"{icon} Run `{run.short}` on {run.project} {what}."
+        if run.commits:
+            text += f" {len(run.commits)} commit(s) on `{run.branch}`."
+        if body:
+            text += "\n\n" + body
+        if run.state is RunState.REVIEW:
+            text += "\n\nReply to this message to continue it, or ask me to merge it."
+        sent = await self.send(f.chat_id, f.thread_id, Reply(text), reply_to=f.status_message)
+        if sent is not None:
+            self.message_runs[(f.chat_id, sent)] = run.id
+
+    async def _ask(self, f: Followed, event: InteractionRequested) -> None:
+        interaction = await self.runtime.runs.interactions.get(event.interaction_id)
+        run = await self.runtime.runs.get(event.run_id)
+        again = "Still waiting: " if event.reminder else ""
+        if interaction.kind is InteractionKind.PERMISSION:
+            text = (f"🔐 {again}Run `{run.short}` on {run.project} asks to use "
+                    f"{interaction.title}")
+            labels = [PERMISSION_LABELS[o] for o in interaction.options]
+        else:
+            text = (f"❓ {again}Run `{run.short}` on {run.project} asks: {interaction.title}\n"
+                    "Press an option, or reply to this message with your answer.")
+            labels = interaction.options
+        buttons = [[Button(truncate_line(label, 60), f"a:{interaction.id}:{n}")]
+                   for n, label in enumerate(labels)]
+        sent = await self.send(f.chat_id, f.thread_id, Reply(text, buttons))
+        if sent is not None:
+            f.questions[interaction.id] = sent
+            self.message_questions[(f.chat_id, sent)] = interaction.id
+
+    async def _answered(self, f: Followed, event: InteractionAnswered) -> None:
+        message_id = f.questions.pop(event.interaction_id, None)
+        if message_id is None:
+            return
+        self.message_questions.pop((f.chat_id, message_id), None)
+        answer = PERMISSION_LABELS.get(str(event.answer), str(event.answer))
+        await self.outbox.do(f.chat_id, lambda: self.app.bot.edit_message_reply_markup(
+            chat_id=f.chat_id, message_id=message_id, reply_markup=None))
+        await self.send(f.chat_id, f.thread_id, Reply(
+            f"Answered by {event.answered_by}: {truncate_line(answer, 200)}"),
+            reply_to=message_id)
+
+
+def status_text(run: Run, last_tool: str) -> str:
+    icon = ENDED.get(run.state, {"queued": "⏳", "running": "▶️", "waiting": "⏸"}.get(
+        str(run.state), "•"))
+    lines = [f"{icon} <b>Run <code>{run.short}</code></b> on {html.escape(run.project)} · "
+             f"{run.state} · {run.model}",
+             html.escape(truncate_line(run.prompt, 200)),
+             f"{run.turns} turns · {run.tool_calls} tool calls · ${run.cost_usd:.2f}"]
+    if last_tool and run.state.is_live:
+        lines.append(f"last: {html.escape(truncate_line(last_tool, 200))}")
+    return "\n".join(lines)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None

@@ -1,0 +1,227 @@
+"""The Telegram bot end to end: the real python-telegram-bot against a fake Bot API, the real
+`anthropic` client against the scripted model server, real runs of the real Claude Code CLI."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anthropic
+import pytest
+
+from bots.orchestrator import Orchestrator
+from bots.telegram import TelegramBot
+from core.config import Config
+from core.runtime import Runtime
+from core.types import RunState
+from tests.conftest import daemon_environ, make_config, wait_state
+from tests.fakes import scripts as s
+from tests.fakes.model_server import ScriptedModelServer
+from tests.fakes.telegram_api import FakeTelegram
+
+ADA, BOB, EVE = 42, 7, 666
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(tmp_path: Path, model_server: ScriptedModelServer) -> Config:
+    base = make_config(tmp_path / "home", model_server)
+    return base.model_copy(update={"telegram": base.telegram.model_copy(
+        update={"users": [ADA, BOB]})})
+
+
+@pytest.fixture
+async def bot(config: Config, telegram: FakeTelegram, model_server: ScriptedModelServer,
+              repo: Path) -> AsyncIterator[tuple[TelegramBot, Runtime]]:
+    runtime = Runtime(config, environ=daemon_environ())
+    await runtime.open()
+    await runtime.projects.add("demo", str(repo))
+    llm = anthropic.AsyncAnthropic(base_url=model_server.base_url, api_key="sk-test",
+                                   max_retries=0)
+    bot = TelegramBot(runtime, Orchestrator(runtime, llm), telegram.token,
+                      base_url=telegram.base_url)
+    await bot.start()
+    try:
+        yield bot, runtime
+    finally:
+        await bot.stop()
+        await runtime.close()
+
+
+def texts(fake: FakeTelegram, chat: int) -> list[str]:
+    return [m.text or "" for m in fake.messages(chat).values()]
+
+
+async def test_a_request_in_plain_words_runs_an_agent_and_reports_back(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:agent-hello", [
+        s.bash("printf 'hi\\n' > hello.txt && git add hello.txt && git commit -qm hello"),
+        s.text("Committed hello.txt.")])
+    model_server.script("SCRIPT:start", [
+        s.tool("start_run", {"project": "demo", "prompt": "SCRIPT:agent-hello add hello"}),
+        s.text("Started a run on **demo**.")])
+    telegram.user_message(ADA, ADA, "SCRIPT:start add a hello file to demo")
+    await telegram.wait_for(lambda f: any("finished" in t for t in texts(f, ADA)), timeout=60)
+    [run] = await runtime.runs.store.find()
+    assert run.state is RunState.REVIEW and run.created_by == "telegram:42"
+    messages = texts(telegram, ADA)
+    assert "Started a run on <b>demo</b>." in messages
+    status = next(t for t in messages if t.startswith("✅ <b>Run"))
+    assert f"<code>{run.short}</code>" in status and "review" in status
+    ping = next(t for t in messages if "finished" in t)
+    assert "Committed hello.txt." in ping and "1 commit(s)" in ping
+    kinds = [x.kind for x in telegram.sent(ADA)]
+    assert "action" in kinds  # "typing..." while the model thinks
+
+
+async def test_an_agents_question_comes_as_buttons_and_a_press_answers_it(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:agent-ask", [
+        s.ask("Which database?", ["Postgres", "SQLite"]), s.text("Going with the answer.")])
+    telegram.user_message(ADA, ADA, "/run demo SCRIPT:agent-ask set up storage")
+    await telegram.wait_for(lambda f: any("asks: Which database?" in t
+                                          for t in texts(f, ADA)), timeout=60)
+    question = next(m for m in telegram.messages(ADA).values()
+                    if "asks: Which database?" in (m.text or ""))
+    assert [label for label, _ in question.buttons] == ["Postgres", "SQLite"]
+    telegram.press_button(ADA, BOB, question.message_id, question.buttons[1][1])
+    [run] = await runtime.runs.store.find()
+    run = await wait_state(runtime, run.id)
+    assert run.state is RunState.REVIEW
+    [answered] = [i for i in await runtime.db.fetchall("SELECT * FROM interactions")]
+    assert answered["answered_by"] == "telegram:7"
+    await telegram.wait_for(lambda f: any("Answered by telegram:7: SQLite" in t
+                                          for t in texts(f, ADA)))
+    again = telegram.press_button(ADA, ADA, question.message_id, question.buttons[0][1])
+    await telegram.wait_for(lambda f: again in f.callback_answers)
+    assert "already answered by telegram:7" in (telegram.callback_answers[again][0] or "")
+
+
+async def test_a_permission_request_denied_from_chat(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:agent-outside", [
+        s.write("../outside.txt", "no"), s.text("Could not write it.")])
+    telegram.user_message(ADA, ADA, "/run demo SCRIPT:agent-outside write outside")
+    await telegram.wait_for(lambda f: any("asks to use" in t for t in texts(f, ADA)),
+                            timeout=60)
+    request = next(m for m in telegram.messages(ADA).values()
+                   if "asks to use" in (m.text or ""))
+    assert [label for label, _ in request.buttons] == [
+        "Allow once", "Allow for this run", "Always for this project", "Deny"]
+    telegram.press_button(ADA, ADA, request.message_id, request.buttons[3][1])
+    [run] = await runtime.runs.store.find()
+    run = await wait_state(runtime, run.id)
+    assert run.state is RunState.REVIEW
+    assert not (Path(run.cwd).parent / "outside.txt").exists()
+
+
+async def test_a_destructive_command_needs_the_confirmation_button(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:agent-slow", [s.hold("slow")])
+    telegram.user_message(ADA, ADA, "/run demo SCRIPT:agent-slow take your time")
+    await model_server.await_request(lambda r: r.script_key == "SCRIPT:agent-slow")
+    [run] = await runtime.runs.store.find()
+    telegram.user_message(ADA, ADA, f"/cancel {run.id[:4]}")
+    await telegram.wait_for(lambda f: any(t.startswith(f"Confirm: stop run {run.short}")
+                                          for t in texts(f, ADA)))
+    ask = next(m for m in telegram.messages(ADA).values()
+               if (m.text or "").startswith("Confirm: stop run"))
+    assert (await runtime.runs.get(run.id)).state is RunState.RUNNING
+    telegram.press_button(ADA, BOB, ask.message_id, ask.buttons[0][1])
+    await telegram.wait_for(lambda f: bool(f.callback_answers))
+    assert (await runtime.runs.get(run.id)).state is RunState.RUNNING  # Bob did not ask
+    telegram.press_button(ADA, ADA, ask.message_id, ask.buttons[0][1])
+    await telegram.wait_for(lambda f: "Done (Ada confirmed)" in (
+        f.messages(ADA)[ask.message_id].text or ""))
+    assert (await wait_state(runtime, run.id)).state is RunState.CANCELLED
+    model_server.release("slow")
+
+
+async def test_a_stranger_is_refused_and_nothing_runs(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:evil", [
+        s.tool("start_run", {"project": "demo", "prompt": "rm -rf"}), s.text("ok")])
+    telegram.user_message(EVE, EVE, "SCRIPT:evil start something", first_name="Eve")
+    telegram.user_message(EVE, EVE, "/start", first_name="Eve")
+    await telegram.wait_for(lambda f: len(f.messages(EVE)) == 2)
+    replies = texts(telegram, EVE)
+    assert any(t.startswith("You are not allowed to use this bot.") for t in replies)
+    assert any("Your Telegram user id is 666" in t for t in replies)
+    assert await runtime.runs.store.find() == []
+    assert not [r for r in model_server.requests if "SCRIPT:evil" in str(r.body)]
+    denied = await runtime.activity.recent(action_prefix="access.")
+    assert denied and denied[0].actor == "telegram:666"
+
+
+async def test_pairing_with_a_one_time_code_lets_a_user_in(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram) -> None:
+    _, runtime = bot
+    code = await runtime.access.create_code("viewer")
+    telegram.user_message(EVE, EVE, "/pair WRONG-CODE")
+    telegram.user_message(EVE, EVE, f"/pair {code.code}")
+    await telegram.wait_for(lambda f: any("Paired" in t for t in texts(f, EVE)))
+    assert any("wrong, used or expired" in t for t in texts(telegram, EVE))
+    assert await runtime.access.role_of("telegram", str(EVE)) == "viewer"
+    telegram.user_message(BOB, BOB, f"/pair {code.code}")
+    await telegram.wait_for(lambda f: any("wrong, used or expired" in t
+                                          for t in texts(f, BOB)))
+
+
+async def test_a_reply_to_a_runs_message_resumes_it(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:agent-two", [s.text("First pass done."),
+                                             s.text("Second pass done.")])
+    telegram.user_message(ADA, ADA, "/run demo SCRIPT:agent-two do it")
+    await telegram.wait_for(lambda f: any("First pass done." in t for t in texts(f, ADA)),
+                            timeout=60)
+    ping = next(m for m in telegram.messages(ADA).values()
+                if "First pass done." in (m.text or ""))
+    telegram.user_message(ADA, ADA, "also update the docs", reply_to=ping.message_id)
+    await telegram.wait_for(lambda f: any("Second pass done." in t for t in texts(f, ADA)),
+                            timeout=60)
+    [run] = await runtime.runs.store.find()
+    assert run.state is RunState.REVIEW and run.turns >= 2
+
+
+async def test_a_429_storm_delivers_every_message_in_order(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    rows = "\n".join(f"row {n} " + "y" * 60 for n in range(120))  # three messages' worth
+    model_server.script("SCRIPT:rows", [s.text(rows)])
+    telegram.rate_limit("sendMessage", times=4, retry_after=1)
+    telegram.user_message(ADA, ADA, "SCRIPT:rows list them")
+    await telegram.wait_for(lambda f: any("row 119 " in t for t in texts(f, ADA)),
+                            timeout=30)
+    parts = [x.text or "" for x in telegram.sent(ADA, "message")]
+    assert len(parts) == 3 and all(len(p) <= 4096 for p in parts)
+    numbers = [int(m) for m in re.findall(r"row (\d+) ", "\n".join(parts))]
+    assert numbers == list(range(120))
+
+
+async def test_a_10000_line_log_arrives_as_a_file(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    log = "\n".join(f"line {n}: " + "x" * 40 for n in range(10_000))
+    model_server.script("SCRIPT:long", [s.text(log)])
+    telegram.user_message(ADA, ADA, "SCRIPT:long show me the log")
+    await telegram.wait_for(lambda f: bool(f.sent(ADA, "document")), timeout=30)
+    [document] = telegram.sent(ADA, "document")
+    assert document.document_bytes == log.encode()
