@@ -298,6 +298,28 @@ async def usage(c: ToolClient, a: argparse.Namespace) -> int:
     return 0
 
 
+@handler("pair")
+async def pair(c: ToolClient, a: argparse.Namespace) -> int:
+    if a.revoke:
+        platform, _, user_id = a.revoke.partition(":")
+        if not user_id:
+            raise ToolFailed("--revoke takes PLATFORM:USER_ID, e.g. telegram:123456")
+        confirm(a, f"Take {a.revoke}'s access to the bot away?")
+        user = await c.call("revoke_chat_user", {"platform": platform, "user_id": user_id})
+        out(a, user, f"{platform}:{user_id} can no longer use the bot")
+        return 0
+    if a.list:
+        data = await c.call("list_chat_users")
+        lines = [f"{u['platform']}:{u['user_id']:<14} {u['role']:<9} {u['source']:<7} "
+                 f"{u['name']}" for u in data["users"]]
+        out(a, data, "\n".join(lines) or "nobody yet; run `gluon pair` for a code")
+        return 0
+    code = await c.call("create_pairing_code", {"role": a.role})
+    out(a, code, f"Send this to the bot within 10 minutes:  /pair {code['code']}\n"
+                 f"(one person, one time; they get the {code['role']} role)")
+    return 0
+
+
 # -- the parser ----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -394,6 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--older-than", type=float, metavar="DAYS")
     x = cmd("usage", "spend and tokens per project and day")
     x.add_argument("--days", type=int, default=7)
+    x = cmd("pair", "let a person into the chat bots with a one-time code")
+    x.add_argument("--role", choices=["viewer", "operator", "admin"], default="operator")
+    x.add_argument("--list", action="store_true", help="who may use the bots")
+    x.add_argument("--revoke", metavar="PLATFORM:ID", help="take a paired user's access away")
+    x.add_argument("--yes", action="store_true")
+    cmd("chat", "talk to Gluon in the terminal, as in Telegram or Discord", json_flag=False)
     cmd("doctor", "check git, the Claude CLI, the sandbox tools, credentials, the database")
     cmd("serve", "run the Gluon daemon", json_flag=False)
     x = sub.add_parser("mcp", help="serve Gluon's tools over stdio to an MCP client",
@@ -442,6 +470,10 @@ def main(argv: list[str] | None = None) -> int:
             from bots.daemon import serve
 
             return asyncio.run(serve(config))
+        if args.command == "chat":
+            from bots.console import chat
+
+            return asyncio.run(chat(config))
         if args.command == "mcp":
             if args.action == "token":
                 print(server_token(config))

@@ -1,4 +1,8 @@
-"""``gluon serve``: the daemon that owns the runs, the HTTP MCP endpoint (and later the chats)."""
+"""``gluon serve``: the daemon that owns the runs, the HTTP MCP endpoint and the chat bots.
+
+SIGINT or SIGTERM stops it cleanly: the bots stop polling, live runs are stopped and keep
+their sessions, and the next start resumes them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,10 @@ import contextlib
 import logging
 import signal
 
+from telegram.error import InvalidToken, TelegramError
+
+from bots.orchestrator import Orchestrator, make_llm
+from bots.telegram import TelegramBot
 from core.config import Config
 from core.runtime import Runtime
 from mcp_tools.http import HttpEndpoint
@@ -38,6 +46,8 @@ async def serve(config: Config) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     endpoint: HttpEndpoint | None = None
+    telegram: TelegramBot | None = None
+    bots: list[asyncio.Task[None]] = []
     housekeeping = asyncio.create_task(_housekeeping(runtime), name="gluon-housekeeping")
     try:
         server, kit = build_server(runtime)
@@ -45,13 +55,56 @@ async def serve(config: Config) -> int:
         url = await endpoint.start()
         log.info("Gluon is serving %d tools at %s (data dir %s)", len(kit.names), url,
                  config.home)
+        if config.telegram.token is not None:
+            telegram = TelegramBot(runtime, Orchestrator(runtime, make_llm(config)),
+                                   config.telegram.token.get_secret_value(),
+                                   base_url=config.telegram.api_base_url)
+            bots.append(asyncio.create_task(_start_telegram(runtime, telegram)))
         await stop.wait()
         log.info("shutting down; live runs will be resumed at the next start")
     finally:
         housekeeping.cancel()
         with contextlib.suppress(BaseException):
             await housekeeping
+        for task in bots:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if telegram is not None and telegram.started:
+            await telegram.stop()
         if endpoint is not None:
             await endpoint.stop()
         await runtime.close()
     return 0
+
+
+async def _start_telegram(runtime: Runtime, bot: TelegramBot) -> None:
+    """Start the bot; while Telegram cannot be reached, keep trying (the rest of Gluon works
+    meanwhile). A token Telegram refuses is reported once and not retried."""
+    delay = 5.0
+    while True:
+        try:
+            await bot.start()
+        except InvalidToken:
+            log.error("Telegram refused the bot token (telegram.token); fix it and restart")
+            return
+        except (TelegramError, OSError) as exc:
+            log.error("the Telegram bot could not start (%s); retrying in %.0f s", exc, delay)
+            await bot.reset()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 300)
+            continue
+        log.info("the Telegram bot @%s is listening", bot.app.bot.username)
+        await _first_admin_code(runtime, "telegram")
+        return
+
+
+async def _first_admin_code(runtime: Runtime, platform: str) -> None:
+    """With nobody allowed in yet, print a code that makes its sender the admin."""
+    if runtime.access.anyone_configured(platform):
+        return
+    if any(u.platform == platform for u in await runtime.access.users()):
+        return
+    code = await runtime.access.create_code("admin", actor="serve")
+    log.warning("nobody may use the %s bot yet: send it  /pair %s  within 10 minutes to "
+                "become its admin (or list user ids in the config)", platform, code.code)

@@ -12,6 +12,7 @@ confirmation button (see ``confirm``); nothing destructive happens on the model'
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -155,13 +156,36 @@ class Orchestrator:
         self.confirmations: dict[str, Confirmation] = {}
         self._callers: dict[str, Caller] = {}
         self._tools: dict[Role, list[dict[str, Any]]] = {}
+        self._client: asyncio.Future[Client] | None = None
+        self._closing = asyncio.Event()
+        self._owner: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[Client]:
-        """An in-process MCP client for one message (entered and left in the task that
-        handles it, which anyio requires)."""
-        async with Client(self.server) as client:
-            yield client
+        """The in-process MCP client. One client serves every message (so it lists the tools
+        and compiles their output schemas once); a task of its own enters and leaves it, as
+        anyio requires."""
+        if self._client is None:
+            self._client = asyncio.get_running_loop().create_future()
+            self._owner = asyncio.create_task(self._own_client(self._client),
+                                              name="orchestrator-mcp-client")
+        yield await asyncio.shield(self._client)
+
+    async def _own_client(self, ready: asyncio.Future[Client]) -> None:
+        try:
+            async with Client(self.server) as client:
+                ready.set_result(client)
+                await self._closing.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+            raise
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._owner is not None:
+            with contextlib.suppress(Exception):
+                await self._owner
 
     # -- who calls: each tool call carries a key that names a registered Caller ------------
 
@@ -190,7 +214,7 @@ class Orchestrator:
 
         key = secrets.token_hex(12)
         self._callers[key] = Caller(speaker.actor, speaker.role, confirm=confirm,
-                                    confirmed=confirmed)
+                                    confirmed=confirmed, where=speaker.conversation)
         try:
             result = await client.call_tool(name, arguments, meta=RequestParamsMeta(
                 **{CALLER_META: key}))  # type: ignore[misc]

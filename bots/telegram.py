@@ -184,6 +184,15 @@ class TelegramBot:
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    @property
+    def started(self) -> bool:
+        return self.app.running
+
+    async def reset(self) -> None:
+        """Undo a start that failed half-way, so it can be tried again."""
+        with contextlib.suppress(Exception):
+            await self.app.shutdown()
+
     async def start(self) -> None:
         await self.app.initialize()
         await self.app.bot.set_my_commands(
@@ -206,6 +215,7 @@ class TelegramBot:
         if self.app.running:
             await self.app.stop()
         await self.outbox.close()
+        await self.orch.close()
         await self.app.shutdown()
 
     # -- who is speaking -------------------------------------------------------------------

@@ -103,7 +103,7 @@ class _ChatPlatform(_Section):
 
 
 class TelegramConfig(_ChatPlatform):
-    base_url: str | None = None  # a self-hosted Bot API server, e.g. http://host:8081/bot
+    api_base_url: str | None = None  # a self-hosted Bot API server, e.g. http://host:8081/bot
 
 
 class DiscordConfig(_ChatPlatform):

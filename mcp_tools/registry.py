@@ -53,6 +53,7 @@ class Caller:
     role: Role = "admin"
     confirm: Callable[[PendingAction], Awaitable[str]] | None = None
     confirmed: bool = False
+    where: str = ""  # the conversation a chat call came from (platform:chat:thread)
 
 
 # The caller of tools on this surface when the request does not say otherwise: set by the
@@ -87,7 +88,7 @@ def resolve_default(ctx: Context) -> Caller:
         headers = None
     label = (headers or {}).get("x-gluon-actor")
     if label and _ACTOR.fullmatch(label):
-        return Caller(label, base.role, base.confirm, base.confirmed)
+        return Caller(label, base.role, base.confirm, base.confirmed, base.where)
     return base
 
 
@@ -272,7 +273,8 @@ class ToolKit:
         shown = {k: (v if len(str(v)) < 200 else str(v)[:200] + "...")
                  for k, v in arguments.items()}
         try:
-            await self.activity.record(who.actor, f"tool.{name}", str(shown), outcome[:500])
+            await self.activity.record(who.actor, f"tool.{name}", str(shown), outcome[:500],
+                                       who.where)
         except Exception:
             log.exception("could not write the audit entry for %s", name)
 

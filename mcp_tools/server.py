@@ -5,7 +5,14 @@ from __future__ import annotations
 from importlib.metadata import version
 
 from core.runtime import Runtime
-from mcp_tools import git_tools, project_tools, review_tools, run_tools, system_tools
+from mcp_tools import (
+    access_tools,
+    git_tools,
+    project_tools,
+    review_tools,
+    run_tools,
+    system_tools,
+)
 from mcp_tools.registry import CallerResolver, GluonServer, ToolKit, resolve_default
 
 INSTRUCTIONS = (
@@ -27,4 +34,5 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     review_tools.register(kit, rt)
     git_tools.register(kit, rt)
     system_tools.register(kit, rt)
+    access_tools.register(kit, rt)
     return server, kit

@@ -4,6 +4,7 @@ Gluon's real tools (real SQLite, real git, the real Claude Code CLI for runs).""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,13 @@ ADA = Speaker("telegram", "42", "Ada", "operator", chat_id="42")
 
 @pytest.fixture
 async def orch(runtime: Runtime, model_server: ScriptedModelServer, repo: Path
-               ) -> Orchestrator:
+               ) -> AsyncIterator[Orchestrator]:
     await runtime.projects.add("demo", str(repo))
     llm = anthropic.AsyncAnthropic(base_url=model_server.base_url, api_key="sk-test",
                                    max_retries=0)
-    return Orchestrator(runtime, llm)
+    orchestrator = Orchestrator(runtime, llm)
+    yield orchestrator
+    await orchestrator.close()
 
 
 def orchestrator_requests(server: ScriptedModelServer) -> list[dict[str, Any]]:
@@ -76,7 +79,9 @@ async def test_a_request_in_plain_words_starts_a_real_run(
     assert run.state is RunState.REVIEW and run.model == "haiku"
     assert run.created_by == "telegram:42"
     [entry] = await runtime.activity.recent(action_prefix="tool.")
-    assert (entry.actor, entry.action, entry.outcome) == ("telegram:42", "tool.start_run", "ok")
+    assert (entry.actor, entry.action, entry.outcome, entry.detail) == (
+        "telegram:42", "tool.start_run", "ok", "telegram:42:")
+    assert "SCRIPT:agent-hello add hello.txt" in entry.target
     context = await orch.live_context(ADA, None, None)
     assert f"Run {run.short} on demo: review" in context
 

@@ -79,6 +79,7 @@ class Sent:
     document_bytes: bytes | None = None
     callback_id: str | None = None
     show_alert: bool = False
+    at: float = field(default_factory=time.perf_counter, compare=False)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class FakeTelegram:
                                "first_name": "Gluon", "username": username}
         self.calls: list[tuple[str, JSON]] = []  # (method, params) of every call but getUpdates
         self._records: list[Sent] = []
+        self._fetched: dict[tuple[int, int], float] = {}
         self._chats: dict[int, _Chat] = {}
         self._users: dict[int, JSON] = {}
         self._updates: list[JSON] = []
@@ -393,12 +395,25 @@ class FakeTelegram:
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
                 ready = copy.deepcopy(self._updates[:max(limit, 1)])
                 self._new_update.clear()
+                for update in ready:  # when the bot first got each message (for benchmarks)
+                    message = update.get("message")
+                    if message is not None:
+                        self._fetched.setdefault(
+                            (message["chat"]["id"], message["message_id"]), time.perf_counter())
             remaining = deadline - self._loop.time()
             if ready or remaining <= 0 or self._closing:
                 return ready
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
                     await self._new_update.wait()
+
+    def reply_seconds(self, chat_id: int, message_id: int) -> float:
+        """From the bot fetching a user's message to its next sendMessage in that chat."""
+        with self._cond:
+            fetched = self._fetched[(chat_id, message_id)]
+            reply = next(r for r in self._records if r.kind == "message"
+                         and r.chat_id == chat_id and r.at > fetched)
+        return reply.at - fetched
 
     def _wake_pollers(self) -> None:
         if self._loop is not None and self._new_update is not None:

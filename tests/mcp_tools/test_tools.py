@@ -9,7 +9,7 @@ from mcp_tools.registry import Caller, default_caller
 from tests.mcp_tools.client import connected
 
 DESTRUCTIVE = {"remove_project", "cancel_run", "merge_run", "archive_run", "delete_branch",
-               "cleanup"}
+               "cleanup", "revoke_chat_user"}
 
 
 async def test_every_tool_describes_itself_and_declares_its_effects(runtime: Runtime) -> None:

@@ -1,0 +1,124 @@
+"""``gluon chat``: the orchestrator in the terminal, to try Gluon without a bot token.
+
+The same conversation, tools, commands, confirmations and run reports as in Telegram; buttons
+become numbered choices. It runs its own Gluon on the data dir, so it refuses to start while
+``gluon serve`` holds it (talk to the daemon in Telegram or Discord then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import sys
+
+from bots.commands import run_command
+from bots.orchestrator import Button, Orchestrator, Reply, Speaker, make_llm
+from core.config import Config
+from core.errors import Conflict
+from core.events import InteractionRequested, RunStateChanged
+from core.runtime import Runtime
+from core.types import RunState
+
+ENDED = {RunState.REVIEW, RunState.FAILED, RunState.CANCELLED, RunState.INTERRUPTED}
+BANNER = ("Gluon chat. Say what you want done (\"fix the flaky test in api\", \"what's "
+          "running?\"), or /help. Ctrl-D quits; runs keep going only while this is open.")
+
+
+async def _read(prompt: str) -> str | None:
+    try:
+        return await asyncio.to_thread(input, prompt)
+    except EOFError:
+        return None
+
+
+def _show(reply: Reply) -> None:
+    print(("! " if reply.error else "") + reply.text, flush=True)
+    for n, button in enumerate(_flat(reply.buttons), 1):
+        print(f"  [{n}] {button.label}", flush=True)
+
+
+def _flat(rows: list[list[Button]]) -> list[Button]:
+    return [b for row in rows for b in row]
+
+
+async def _report(runtime: Runtime, speaker: Speaker) -> None:
+    """Print what this conversation's runs do: endings and questions."""
+    with runtime.bus.subscribe() as sub:
+        while True:
+            event = await sub.get()
+            row = await runtime.db.fetchone(
+                "SELECT 1 FROM chat_runs WHERE run_id = ? AND conversation = ?",
+                (event.run_id, speaker.conversation))
+            if row is None:
+                continue
+            if isinstance(event, RunStateChanged) and event.new in ENDED:
+                run = await runtime.runs.get(event.run_id)
+                body = run.result_text or run.error or run.state_reason
+                print(f"\n[run {run.short} on {run.project}: {run.state}] {body}", flush=True)
+            elif isinstance(event, InteractionRequested):
+                options = "".join(f"\n  [{n}] {o}" for n, o in enumerate(event.options, 1))
+                print(f"\n[run {event.run_id[:8]} asks] {event.title}{options}\n"
+                      f"  answer with: /answer {event.interaction_id} <number or text>",
+                      flush=True)
+
+
+async def chat(config: Config) -> int:
+    runtime = Runtime(config)
+    try:
+        await runtime.open(resume_interrupted=False)
+    except Conflict:
+        print("gluon: `gluon serve` is running on this data dir; talk to it in Telegram or "
+              "Discord, or stop it to use `gluon chat`", file=sys.stderr)
+        return 1
+    user = getpass.getuser()
+    speaker = Speaker("console", user, user, "admin", chat_id="local")
+    orch = Orchestrator(runtime, make_llm(config))
+    reporter = asyncio.create_task(_report(runtime, speaker))
+    print(BANNER, flush=True)
+    try:
+        while (line := await _read("you> ")) is not None:
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("/answer "):
+                reply = await _answer(orch, speaker, text)
+            elif text.startswith("/"):
+                name, _, rest = text[1:].partition(" ")
+                reply = await run_command(orch, speaker, name.lower(), rest)
+            else:
+                reply = await orch.handle(speaker, text)
+            _show(reply)
+            buttons = _flat(reply.buttons)
+            if buttons:
+                await _choose(orch, speaker, buttons)
+    finally:
+        reporter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reporter
+        await orch.close()
+        await runtime.close()
+    return 0
+
+
+async def _choose(orch: Orchestrator, speaker: Speaker, buttons: list[Button]) -> None:
+    picked = await _read(f"choose 1-{len(buttons)} (anything else skips)> ")
+    if picked is None or not picked.strip().isdigit() or not (
+            1 <= int(picked) <= len(buttons)):
+        print("skipped; nothing was changed", flush=True)
+        return
+    data = buttons[int(picked) - 1].data
+    kind, _, rest = data.partition(":")
+    target, _, choice = rest.partition(":")
+    if kind == "c":
+        print(await orch.confirm(target, speaker, yes=choice == "y"), flush=True)
+
+
+async def _answer(orch: Orchestrator, speaker: Speaker, text: str) -> Reply:
+    parts = text.split(maxsplit=2)
+    if len(parts) < 3:
+        return Reply("usage: /answer ID CHOICE", error=True)
+    async with orch.session() as client:
+        ok, _, out = await orch.call_tool(client, speaker, "answer_pending",
+                                          {"id": parts[1], "choice": parts[2]})
+    return Reply(f"Answered: {parts[2]}" if ok else out, error=not ok)

@@ -1,0 +1,81 @@
+"""`gluon serve` with a Telegram token, and `gluon chat`, as a user runs them: subprocesses
+against the fake Bot API and the scripted model server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.bots.test_daemon_recovery import Daemon
+from tests.conftest import make_repo
+from tests.fakes import scripts as s
+from tests.fakes.model_server import ScriptedModelServer
+from tests.fakes.telegram_api import FakeTelegram
+
+GLUON = str(Path(sys.executable).parent / "gluon")
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+def environ(tmp_path: Path, model_server: ScriptedModelServer) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8",
+            "GLUON_HOME": str(tmp_path / "home"), "GLUON_SERVER_PORT": "0",
+            "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": model_server.base_url}
+
+
+async def test_serve_starts_the_bot_and_its_first_user_pairs_as_admin(
+        tmp_path: Path, model_server: ScriptedModelServer, telegram: FakeTelegram) -> None:
+    env = {**environ(tmp_path, model_server), "GLUON_TELEGRAM_TOKEN": telegram.token,
+           "GLUON_TELEGRAM_API_BASE_URL": telegram.base_url}
+    daemon = Daemon(env)
+    await daemon.start()
+    try:
+        await telegram.wait_for(lambda f: any(c[0] == "setMyCommands" for c in f.calls))
+        # The daemon prints a one-time code that makes its sender the admin (another
+        # process's log file: read it until the line is there, bounded).
+        for _ in range(200):
+            found = re.search(r"/pair ([A-Z0-9]{4}-[A-Z0-9]{4})", daemon.log.read_text())
+            if found:
+                break
+            await asyncio.sleep(0.05)
+        assert found, daemon.log.read_text()
+        telegram.user_message(5, 5, "/help")
+        telegram.user_message(5, 5, f"/pair {found.group(1)}")
+        await telegram.wait_for(lambda f: any("Paired: you are in as admin" in (m.text or "")
+                                              for m in f.messages(5).values()))
+        assert any((m.text or "").startswith("You are not allowed")
+                   for m in telegram.messages(5).values())
+        assert daemon.kill(signal.SIGTERM) == 0
+    finally:
+        daemon.stop()
+    log = daemon.log.read_text()
+    assert telegram.token not in log and "Traceback" not in log
+
+
+def test_gluon_chat_talks_in_the_terminal(tmp_path: Path,
+                                          model_server: ScriptedModelServer) -> None:
+    env = environ(tmp_path, model_server)
+    repo = make_repo(tmp_path / "demo")
+    subprocess.run([GLUON, "project", "add", str(repo)], env=env, check=True,
+                   capture_output=True)
+    model_server.script("SCRIPT:console", [s.tool("list_projects", {}),
+                                           s.text("You have one project, demo.")])
+    done = subprocess.run([GLUON, "chat"], env=env, input="SCRIPT:console what is there?\n"
+                          "/projects\n/bogus\n", capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "You have one project, demo." in done.stdout
+    assert f"`demo` {repo}" in done.stdout
+    assert "Unknown command /bogus; see /help." in done.stdout
