@@ -18,7 +18,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,7 @@ class Speaker:
     role: Role
     chat_id: str
     thread_id: str | None = None
+    forum: bool = False  # a chat with topics (a Telegram forum)
 
     @property
     def actor(self) -> str:
@@ -155,6 +156,9 @@ class Orchestrator:
         self.server, self.kit = build_server(runtime, resolve=self._resolve)
         self.confirmations: dict[str, Confirmation] = {}
         self._callers: dict[str, Caller] = {}
+        # Per platform: called when a conversation starts following a run, before its
+        # reports flow; may return the thread (topic) the run's reports go to.
+        self.link_hooks: dict[str, Callable[[str, Speaker], Awaitable[str | None]]] = {}
         self._tools: dict[Role, list[dict[str, Any]]] = {}
         self._client: asyncio.Future[Client] | None = None
         self._closing = asyncio.Event()
@@ -351,11 +355,16 @@ class Orchestrator:
 
     async def link_run(self, run_id: str, speaker: Speaker) -> None:
         """This conversation follows the run: status, pings and questions come here."""
+        if await self.runtime.db.fetchone("SELECT 1 FROM chat_runs WHERE run_id = ?",
+                                          (run_id,)):
+            return
+        hook = self.link_hooks.get(speaker.platform)
+        topic = await hook(run_id, speaker) if hook is not None else None
         await self.runtime.db.execute(
-            "INSERT INTO chat_runs (run_id, conversation, platform, chat_id, thread_id) "
-            "VALUES (?,?,?,?,?) ON CONFLICT (run_id) DO NOTHING",
+            "INSERT INTO chat_runs (run_id, conversation, platform, chat_id, thread_id, "
+            "own_topic) VALUES (?,?,?,?,?,?) ON CONFLICT (run_id) DO NOTHING",
             (run_id, speaker.conversation, speaker.platform, speaker.chat_id,
-             speaker.thread_id))
+             topic or speaker.thread_id, int(topic is not None)))
 
     # -- confirmations ---------------------------------------------------------------------
 

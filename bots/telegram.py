@@ -173,6 +173,8 @@ class TelegramBot:
         # (chat id, message id) -> what that bot message is about
         self.message_runs: dict[tuple[int, int], str] = {}
         self.message_questions: dict[tuple[int, int], str] = {}
+        # (chat id, forum topic id) -> the run that topic was made for
+        self.topic_runs: dict[tuple[int, int], str] = {}
         self._follow_task: asyncio.Task[None] | None = None
         self.app.add_handler(CommandHandler("start", self.on_start))
         self.app.add_handler(CommandHandler("pair", self.on_pair))
@@ -181,6 +183,7 @@ class TelegramBot:
         self.app.add_handler(MessageHandler(filters.ATTACHMENT, self.on_attachment))
         self.app.add_handler(CallbackQueryHandler(self.on_button))
         self.app.add_error_handler(self.on_error)
+        orchestrator.link_hooks[PLATFORM] = self._on_linked
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -240,7 +243,8 @@ class TelegramBot:
         thread = message.message_thread_id if (message is not None and chat.is_forum) \
             else None
         return Speaker(PLATFORM, str(user.id), user.first_name or str(user.id), role,
-                       chat_id=str(chat.id), thread_id=str(thread) if thread else None)
+                       chat_id=str(chat.id), thread_id=str(thread) if thread else None,
+                       forum=bool(chat.is_forum))
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -291,6 +295,10 @@ class TelegramBot:
         if speaker is None or message is None or not message.text:
             return
         chat_id = int(speaker.chat_id)
+        topic = message.message_thread_id if message.is_topic_message else None
+        if topic is not None and (chat_id, topic) in self.topic_runs:
+            await self._steer(speaker, self.topic_runs[(chat_id, topic)], message.text, message)
+            return
         replied = message.reply_to_message
         if replied is not None:
             key = (chat_id, replied.message_id)
@@ -378,7 +386,6 @@ class TelegramBot:
                                                    {"run": run_id, "message": text})
         if ok and tool == "resume_run":
             await self.orch.link_run(run_id, speaker)
-            self._follow(run_id, int(speaker.chat_id), _int(speaker.thread_id))
         verb = "Steering" if tool == "steer_run" else "Resumed"
         await self._deliver(speaker, Reply(f"{verb} run {run.short}." if ok else out,
                                            error=not ok), message)
@@ -386,12 +393,35 @@ class TelegramBot:
     # -- sending ---------------------------------------------------------------------------
 
     async def _deliver(self, speaker: Speaker, reply: Reply, message: Message) -> None:
-        sent = await self.send(int(speaker.chat_id), message.message_thread_id, reply,
+        chat_id = int(speaker.chat_id)
+        sent = await self.send(chat_id, message.message_thread_id, reply,
                                reply_to=message.message_id)
         for run_id in reply.runs:
-            self._follow(run_id, int(speaker.chat_id), message.message_thread_id)
             if sent is not None:
-                self.message_runs[(int(speaker.chat_id), sent)] = run_id
+                self.message_runs[(chat_id, sent)] = run_id
+
+    async def _on_linked(self, run_id: str, speaker: Speaker) -> str | None:
+        """A chat starts following a run: in a forum (outside a topic) the run gets a topic
+        of its own, where its reports go and what people say steers it."""
+        chat_id = int(speaker.chat_id)
+        thread = _int(speaker.thread_id)
+        topic = await self._topic_for(run_id, chat_id) if (
+            speaker.forum and thread is None) else None
+        self._follow(run_id, chat_id, topic or thread)
+        return str(topic) if topic is not None else None
+
+    async def _topic_for(self, run_id: str, chat_id: int) -> int | None:
+        run = await self.runtime.runs.get(run_id)
+        name = truncate_line(f"{run.short} · {run.project} · {run.prompt}", 120)
+        try:
+            topic = await self.outbox.do(chat_id, lambda: self.app.bot.create_forum_topic(
+                chat_id, name))
+        except TelegramError as exc:  # e.g. the bot may not manage topics: stay in General
+            log.warning("could not make a topic for run %s: %s", run_id, exc)
+            return None
+        thread = int(topic.message_thread_id)
+        self.topic_runs[(chat_id, thread)] = run_id
+        return thread
 
     async def send(self, chat_id: int, thread_id: int | None, reply: Reply,
                    reply_to: int | None = None) -> int | None:
@@ -431,6 +461,10 @@ class TelegramBot:
         return self.followed[run_id]
 
     async def _load_followed(self) -> None:
+        for row in await self.runtime.db.fetchall(
+                "SELECT run_id, chat_id, thread_id FROM chat_runs WHERE platform = ? AND "
+                "own_topic = 1", (PLATFORM,)):
+            self.topic_runs[(int(row["chat_id"]), int(row["thread_id"]))] = row["run_id"]
         rows = await self.runtime.db.fetchall(
             "SELECT c.* FROM chat_runs c JOIN runs r ON r.id = c.run_id WHERE c.platform = ? "
             "AND r.state IN ('queued', 'running', 'waiting')", (PLATFORM,))

@@ -163,6 +163,7 @@ CREATE TABLE chat_runs (
     platform     TEXT NOT NULL,
     chat_id      TEXT NOT NULL,
     thread_id    TEXT,
+    own_topic    INTEGER NOT NULL DEFAULT 0,
     status_message_id TEXT
 );
 """),

@@ -225,3 +225,28 @@ async def test_a_10000_line_log_arrives_as_a_file(
     await telegram.wait_for(lambda f: bool(f.sent(ADA, "document")), timeout=30)
     [document] = telegram.sent(ADA, "document")
     assert document.document_bytes == log.encode()
+
+
+async def test_in_a_forum_each_run_gets_a_topic_and_talk_there_steers_it(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    group = -100123
+    model_server.script("SCRIPT:agent-topic", [s.text("First pass done."),
+                                               s.text("Second pass done.")])
+    telegram.user_message(group, ADA, "/run demo SCRIPT:agent-topic tidy up",
+                          chat_type="supergroup", forum=True)
+    await telegram.wait_for(lambda f: any("First pass done." in t for t in texts(f, group)),
+                            timeout=60)
+    [topic] = telegram.sent(group, "topic")
+    [run] = await runtime.runs.store.find()
+    assert topic.text is not None and topic.text.startswith(f"{run.short} · demo · ")
+    reports = [m for m in telegram.messages(group).values()
+               if "First pass done." in (m.text or "") or (m.text or "").startswith("✅")]
+    assert reports and all(m.thread_id == topic.thread_id for m in reports)
+    assert topic.thread_id is not None
+    telegram.user_message(group, ADA, "now the docs", chat_type="supergroup",
+                          thread_id=topic.thread_id, is_topic_message=True)
+    await telegram.wait_for(lambda f: any("Second pass done." in t for t in texts(f, group)),
+                            timeout=60)
+    assert (await runtime.runs.get(run.id)).state is RunState.REVIEW

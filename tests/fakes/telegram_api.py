@@ -239,15 +239,20 @@ class FakeTelegram:
     def user_message(self, chat_id: int, user_id: int, text: str, *, chat_type: str = "private",
                      reply_to: int | None = None, thread_id: int | None = None,
                      is_topic_message: bool = False, username: str | None = None,
-                     first_name: str = "Ada", document: tuple[str, bytes] | None = None) -> int:
+                     first_name: str = "Ada", document: tuple[str, bytes] | None = None,
+                     forum: bool = False) -> int:
         """Queue an update with a user's message; with a (file name, content) `document`,
-        `text` is its caption. Returns the message id."""
+        `text` is its caption; `forum` makes the chat a supergroup with topics. Returns the
+        message id."""
         with self._cond:
             user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name}
             if username is not None:
                 user["username"] = username
             self._users[user_id] = user
-            message = self._new_message(self._chat(chat_id, chat_type), user, thread_id, reply_to)
+            chat = self._chat(chat_id, chat_type)
+            if forum:
+                chat.json["is_forum"] = True
+            message = self._new_message(chat, user, thread_id, reply_to)
             key = "caption" if document else "text"
             if text or not document:
                 message[key] = text
