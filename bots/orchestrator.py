@@ -20,6 +20,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 CALLER_META = "gluon/caller"
 CONFIRM_TTL_SECONDS = 15 * 60
 MAX_TOOL_RESULT_CHARS = 16_000
+MAX_MESSAGE_CHARS = 20_000
 RUN_STARTERS = {"start_run", "fork_run", "resume_run", "resolve_conflicts"}
 
 SYSTEM_PROMPT = """\
@@ -248,11 +250,18 @@ class Orchestrator:
 
     # -- one message -----------------------------------------------------------------------
 
-    async def handle(self, speaker: Speaker, text: str) -> Reply:
+    async def handle(self, speaker: Speaker, text: str,
+                     attachments: list[str] | None = None) -> Reply:
+        """One message (with the paths of files sent with it, saved under uploads/)."""
+        if len(text) > MAX_MESSAGE_CHARS:
+            return Reply(f"That message is {len(text):,} characters; I take up to "
+                         f"{MAX_MESSAGE_CHARS:,}. Send the long part as a file instead.",
+                         error=True)
         async with self.session() as client:
-            return await self._handle(client, speaker, text)
+            return await self._handle(client, speaker, text, attachments or [])
 
-    async def _handle(self, client: Client, speaker: Speaker, text: str) -> Reply:
+    async def _handle(self, client: Client, speaker: Speaker, text: str,
+                      attachments: list[str]) -> Reply:
         hints = parse_hints(text)
         prefs = await self.conversations.prefs(speaker.conversation)
         model_hint = hints.model or prefs["model"]
@@ -260,6 +269,9 @@ class Orchestrator:
         history = await self.conversations.history(speaker.conversation,
                                                    self.chat.history_tokens)
         context = await self.live_context(speaker, model_hint, project_hint)
+        if attachments:
+            context += ("\nFiles sent with this message (they go to the runs it starts): "
+                        + ", ".join(Path(a).name for a in attachments))
         user: Message = {"role": "user", "content": [
             {"type": "text", "text": context}, {"type": "text", "text": hints.text}]}
         new: list[Message] = [user]
@@ -287,6 +299,8 @@ class Orchestrator:
             for use in uses:
                 args = self._apply_hints(use.name, dict(use.input or {}), model_hint,
                                          project_hint)
+                if use.name == "start_run" and attachments:
+                    args["attachments"] = attachments
                 ok, data, out = await self.call_tool(client, speaker, use.name, args,
                                                      held=held)
                 if ok and use.name in RUN_STARTERS and data and data.get("id"):

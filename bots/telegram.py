@@ -18,6 +18,8 @@ import contextlib
 import html
 import io
 import logging
+import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -63,6 +65,7 @@ PLATFORM = "telegram"
 LIMIT = 4096
 EDIT_INTERVAL = 1.0  # seconds between edits of one status message
 MAX_NETWORK_RETRIES = 8
+MAX_UPLOAD_BYTES = 20_000_000  # what the Bot API lets a bot download
 PERMISSION_LABELS = {"allow": "Allow once", "allow_run": "Allow for this run",
                      "allow_project": "Always for this project", "deny": "Deny"}
 ENDED = {RunState.REVIEW: "✅", RunState.FAILED: "❌", RunState.CANCELLED: "⏹",
@@ -315,13 +318,36 @@ class TelegramBot:
         await self._deliver(speaker, reply, message)
 
     async def on_attachment(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A document or photo with a request: saved under uploads/ and given to the runs
+        the request starts (copied into their worktrees)."""
+        message = update.effective_message
         speaker = await self.speaker(update)
-        chat = update.effective_chat
-        if speaker is None or chat is None:
+        if speaker is None or message is None:
             return
-        await self.send(chat.id, None, Reply(
-            "I cannot pass files to agents yet; paste the text, or put the file in the "
-            "project's repository.", error=True))
+        if message.document is not None:
+            file_id, size = message.document.file_id, message.document.file_size
+            name = message.document.file_name or "file"
+        elif message.photo:
+            largest = message.photo[-1]
+            file_id, size, name = largest.file_id, largest.file_size, "photo.jpg"
+        else:
+            await self._deliver(speaker, Reply(
+                "I can take documents and photos with a request, not this kind of file.",
+                error=True), message)
+            return
+        if size is not None and size > MAX_UPLOAD_BYTES:
+            await self._deliver(speaker, Reply(
+                f"That file is {size / 1e6:.1f} MB; I take files up to "
+                f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB.", error=True), message)
+            return
+        data = await (await context.bot.get_file(file_id)).download_as_bytearray()
+        folder = self.runtime.config.home / "uploads" / secrets.token_hex(8)
+        folder.mkdir(parents=True)
+        path = folder / (re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "file")
+        path.write_bytes(bytes(data))
+        text = message.caption or "I sent you a file."
+        reply = await self.orch.handle(speaker, text, attachments=[str(path)])
+        await self._deliver(speaker, reply, message)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

@@ -397,11 +397,14 @@ async def commit_all(
     message: str,
     author_name: str = DEFAULT_NAME,
     author_email: str = DEFAULT_EMAIL,
+    exclude: tuple[str, ...] = (),
 ) -> str | None:
-    """Commit everything left in ``worktree`` (never ignored files); None when it was clean."""
+    """Commit everything left in ``worktree`` (never ignored files, nor the paths in
+    ``exclude``); None when it was clean."""
     if not message.strip():
         raise InvalidInput("the commit message is empty; pass a message that says what changed")
-    await _git(worktree, "add", "--all", time_limit=SLOW_TIMEOUT)
+    await _git(worktree, "add", "--all", "--", ".", *(f":(exclude,top){p}" for p in exclude),
+               time_limit=SLOW_TIMEOUT)
     staged = await _git(worktree, "diff", "--cached", "--quiet", "--no-ext-diff", ok=(0, 1))
     if staged.code == 0:
         return None

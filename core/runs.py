@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -140,11 +141,16 @@ class RunManager:
 
     async def start_run(self, project: str, prompt: str, *, model: str | None = None,
                         worktree: bool = True, base: str | None = None,
-                        budget_usd: float | None = None, actor: str = "cli") -> Run:
+                        budget_usd: float | None = None, actor: str = "cli",
+                        attachments: list[str] | None = None) -> Run:
         proj = await self.projects.get(project)
         prompt = prompt.strip()
         if not prompt:
             raise InvalidInput("the prompt is empty; say what the agent should do")
+        files = self._check_attachments(attachments or [], worktree)
+        if files:
+            names = ", ".join(f"{sandbox.ATTACHMENTS_DIR}/{f.name}" for f in files)
+            prompt += f"\n\nFiles sent with this request (not part of the repository): {names}"
         agents = await self.usage.settings.agents(self.config)
         model_id = resolve_model(model, agents.default_model)
         if budget_usd is not None and budget_usd <= 0:
@@ -172,6 +178,11 @@ class RunManager:
             base = await gitops.current_branch(repo)
             base_sha = await gitops.head_sha(repo)
         budget = budget_usd if budget_usd is not None else self.config.agents.run_budget_usd
+        if files:
+            staged = self.config.home / "uploads" / "runs" / run_id
+            staged.mkdir(parents=True, exist_ok=True)
+            for f in files:
+                shutil.copyfile(f, staged / f.name)
         run = await self.store.insert(
             id=run_id, project=proj.name, prompt=prompt, model=model_id,
             use_worktree=int(worktree), cwd=str(cwd), branch=branch, base_branch=base,
@@ -182,6 +193,23 @@ class RunManager:
                                          new=RunState.QUEUED, reason=run.state_reason))
         await self._pump()
         return await self.store.get(run.id)
+
+    def _check_attachments(self, paths: list[str], worktree: bool) -> list[Path]:
+        """Files sent with a request: only chat uploads (the uploads folder of the data dir),
+        never arbitrary host files, which the sandbox keeps from agents."""
+        if not paths:
+            return []
+        if not worktree:
+            raise InvalidInput("attachments need a worktree; drop --no-worktree")
+        uploads = (self.config.home / "uploads").resolve()
+        files = []
+        for raw in paths:
+            path = Path(raw).resolve()
+            if not path.is_relative_to(uploads) or not path.is_file():
+                raise InvalidInput(f"attachment {raw!r} is not a file sent in chat; only "
+                                   f"files under {str(uploads)!r} can be attached")
+            files.append(path)
+        return files
 
     def _check_credentials(self) -> None:
         self.setup.check_credentials()
@@ -244,6 +272,10 @@ class RunManager:
             await self.pool.checkout(run.project, repo, cwd, run.branch, run.base_sha)
         if run.worktree_removed:
             await self.store.update(run.id, worktree_removed=0)
+        staged = self.config.home / "uploads" / "runs" / run.id
+        if staged.is_dir():
+            target = cwd / sandbox.ATTACHMENTS_DIR
+            await asyncio.to_thread(shutil.copytree, staged, target, dirs_exist_ok=True)
 
     async def agent_spec(self, run: Run, *, resume: bool, fork_from: str | None,
                          stderr: TextIO) -> AgentSpec:

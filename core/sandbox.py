@@ -163,10 +163,13 @@ PROTECTED_NAMES = (".bash_profile", ".bashrc", ".claude", ".gitconfig", ".gitmod
                    ".mcp.json", ".profile", ".ripgreprc", ".vscode", ".zprofile", ".zshrc")
 
 
+ATTACHMENTS_DIR = ".gluon-attachments"  # files sent with a request, in the run's worktree
+
+
 def write_git_excludes(agent_home: Path) -> None:
     path = agent_home / ".config" / "git" / "ignore"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"/{name}\n" for name in PROTECTED_NAMES))
+    path.write_text("".join(f"/{name}\n" for name in (*PROTECTED_NAMES, ATTACHMENTS_DIR)))
 
 
 def claude_sandbox_settings(*, outer: bool, required: bool) -> dict[str, object]:

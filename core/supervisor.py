@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from core import gitops
+from core import gitops, sandbox
 from core.agent import (
     AgentEvent,
     AgentInit,
@@ -343,7 +343,8 @@ class RunSupervisor:
             return {}
         if run.use_worktree:
             await gitops.commit_all(cwd, f"gluon: uncommitted work of run {run.id}\n\n"
-                                    f"{run.prompt[:500]}")
+                                    f"{run.prompt[:500]}",
+                                    exclude=(sandbox.ATTACHMENTS_DIR,))
         commits = await gitops.commits_between(cwd, run.base_sha, "HEAD")
         files = await gitops.changed_files(cwd, run.base_sha, "HEAD")
         return {"commits": [CommitInfo(sha=c.sha, subject=c.subject) for c in commits],

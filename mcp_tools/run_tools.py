@@ -70,7 +70,10 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                 description="branch to start from; default: the project's current branch")
             ] = None,
             budget_usd: Annotated[float | None, Field(
-                gt=0, description="spend limit of this run in USD")] = None) -> Run:
+                gt=0, description="spend limit of this run in USD")] = None,
+            attachments: Annotated[list[str] | None, Field(
+                description="files sent in chat with the request (their paths as given in "
+                "the conversation), copied into the run's worktree")] = None) -> Run:
         """Start a Claude Code agent on a project with a task.
 
         The agent works in its own git worktree on branch `gluon/<run id>` made from `base`
@@ -79,7 +82,8 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         may wait in `queued` when the concurrency limits are reached. Returns the run.
         """
         return await runs.start_run(project, prompt, model=model, worktree=worktree, base=base,
-                                    budget_usd=budget_usd, actor=actor())
+                                    budget_usd=budget_usd, actor=actor(),
+                                    attachments=attachments)
 
     @kit.tool(read_only=True)
     async def list_runs(

@@ -13,6 +13,7 @@ import pytest
 from bots.orchestrator import Orchestrator
 from bots.telegram import TelegramBot
 from core.config import Config
+from core.errors import InvalidInput
 from core.runtime import Runtime
 from core.types import RunState
 from tests.conftest import daemon_environ, make_config, wait_state
@@ -250,3 +251,31 @@ async def test_in_a_forum_each_run_gets_a_topic_and_talk_there_steers_it(
     await telegram.wait_for(lambda f: any("Second pass done." in t for t in texts(f, group)),
                             timeout=60)
     assert (await runtime.runs.get(run.id)).state is RunState.REVIEW
+
+
+async def test_a_file_sent_with_a_request_reaches_the_agent_but_not_the_branch(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:agent-read", [
+        s.bash("cp .gluon-attachments/notes.txt copy.txt && git add -A && git commit -qm c"),
+        s.text("Copied the notes.")])
+    model_server.script("SCRIPT:attach", [
+        s.tool("start_run", {"project": "demo", "prompt": "SCRIPT:agent-read copy them"}),
+        s.text("Started.")])
+    telegram.user_message(ADA, ADA, "SCRIPT:attach use these notes",
+                          document=("notes.txt", b"remember the milk\n"))
+    await telegram.wait_for(lambda f: any("Copied the notes." in t for t in texts(f, ADA)),
+                            timeout=60)
+    [run] = await runtime.runs.store.find()
+    assert run.state is RunState.REVIEW
+    assert ".gluon-attachments/notes.txt" in run.prompt
+    assert [f.path for f in run.changed_files] == ["copy.txt"]
+    assert (Path(run.cwd) / "copy.txt").read_text() == "remember the milk\n"
+
+
+async def test_attachments_are_only_files_sent_in_chat(runtime: Runtime, repo: Path) -> None:
+    await runtime.projects.add("demo", str(repo))
+    with pytest.raises(InvalidInput, match="is not a file sent in chat"):
+        await runtime.runs.start_run("demo", "read it", attachments=["/etc/passwd"])
+    assert await runtime.runs.store.find() == []
