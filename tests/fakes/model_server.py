@@ -23,14 +23,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -50,6 +48,7 @@ from tests.fakes.scripts import (
     tool,
     write,
 )
+from tests.fakes.threaded import ThreadedServer
 from tests.fakes.transcript import (
     RecordedRequest,
     is_cli_side_request,
@@ -90,11 +89,7 @@ class ScriptedModelServer:
         self._async_waiters: list[_AsyncWaiter] = []
         self._released: set[str] = set()
         self._holds: dict[str, asyncio.Event] = {}
-        self._sock: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._started = threading.Event()
         self._stopped = False
         self._open_streams = 0
         self.app = Starlette(
@@ -105,51 +100,25 @@ class ScriptedModelServer:
             ],
             lifespan=self._lifespan,
         )
+        self._http = ThreadedServer(self.app, "model-server")
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start serving; returns once the port is listening and the app has started."""
-        if self._thread is not None:
-            return
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Inherited by accepted sockets: without it every response waits ~40 ms for an ACK.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        self._sock = sock
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._run, name=f"model-server-{self.port}", daemon=True
-        )
-        self._thread.start()
-        if not self._started.wait(timeout=15) or self._loop is None:
+        self._http.start()
+        if self._loop is None:
             raise RuntimeError("scripted model server did not start")
-
-    def _run(self) -> None:
-        assert self._server is not None and self._sock is not None
-        try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
-        finally:
-            self._started.set()  # unblock start() if serving failed before the lifespan ran
 
     @asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self._loop = asyncio.get_running_loop()
-        self._started.set()
+        self._http.ready()
         yield
 
     def stop(self) -> None:
         """Stop serving and release every hold. Safe to call twice."""
-        if self._stopped or self._thread is None:
+        if self._stopped or not self._http.running:
             self._stopped = True
             return
         self._stopped = True
@@ -157,11 +126,7 @@ class ScriptedModelServer:
             held = list(self._holds)
         for name in held:
             self.release(name)
-        assert self._server is not None
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
+        self._http.stop()
 
     def __enter__(self) -> Self:
         self.start()
@@ -177,9 +142,7 @@ class ScriptedModelServer:
 
     @property
     def port(self) -> int:
-        assert self._sock is not None, "server not started"
-        port: int = self._sock.getsockname()[1]
-        return port
+        return self._http.port
 
     @property
     def base_url(self) -> str:

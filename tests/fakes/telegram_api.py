@@ -26,7 +26,6 @@ import copy
 import html
 import json
 import re
-import socket
 import threading
 import time
 from collections import deque
@@ -38,12 +37,13 @@ from pathlib import PurePath
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.threaded import ThreadedServer
 
 __all__ = ["ApiError", "BotMessage", "FakeTelegram", "Kind", "Sent"]
 
@@ -154,63 +154,37 @@ class FakeTelegram:
             "deleteMessage": self._delete, "answerCallbackQuery": self._answer_callback,
             "sendChatAction": self._chat_action, "sendDocument": self._send_document,
             "createForumTopic": self._create_topic, "getFile": self._get_file}
-        self._sock: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._new_update: asyncio.Event | None = None  # set from any thread via _wake_pollers
-        self._started = threading.Event()
         self._closing = False
         self.app = Starlette(routes=[
             Route("/bot{token}/{method}", self._api, methods=["GET", "POST"]),
             Route("/file/bot{token}/{file_path:path}", self._download, methods=["GET"]),
         ], lifespan=self._lifespan)
+        self._http = ThreadedServer(self.app, "fake-telegram")
 
-    # -- lifecycle, as in tests.fakes.model_server -----------------------------------------
+    # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start serving; returns once the port is listening and the app has started."""
-        if self._thread is not None:
-            return
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Inherited by accepted sockets: without it every response waits ~40 ms for an ACK.
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(128)
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.app, log_config=None, access_log=False, lifespan="on",
-            timeout_graceful_shutdown=2))
-        self._thread = threading.Thread(target=self._run, name=f"fake-telegram-{self.port}",
-                                        daemon=True)
-        self._thread.start()
-        if not self._started.wait(timeout=15) or self._loop is None:
+        self._http.start()
+        if self._loop is None:
             raise RuntimeError("fake Telegram server did not start")
-
-    def _run(self) -> None:
-        assert self._server is not None and self._sock is not None
-        try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
-        finally:
-            self._started.set()  # unblock start() if serving failed before the lifespan ran
 
     @asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self._loop, self._new_update = asyncio.get_running_loop(), asyncio.Event()
-        self._started.set()
+        self._http.ready()
         yield
 
     def stop(self) -> None:
         """End pending long polls and stop serving. Safe to call twice."""
-        if self._closing or self._thread is None or self._server is None:
+        if self._closing or not self._http.running:
             self._closing = True
             return
         self._closing = True
         self._wake_pollers()
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
+        self._http.stop()
 
     def __enter__(self) -> Self:
         self.start()
@@ -222,9 +196,7 @@ class FakeTelegram:
 
     @property
     def port(self) -> int:
-        assert self._sock is not None, "server not started"
-        port: int = self._sock.getsockname()[1]
-        return port
+        return self._http.port
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,71 @@
+"""Serving a fake's ASGI app with uvicorn on 127.0.0.1 (a free port), in a thread with its own
+event loop, so sync code, async tests and subprocesses can all reach it over TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+
+class ThreadedServer:
+    """The app's lifespan must call ``ready()`` once it runs; ``start`` waits for that."""
+
+    def __init__(self, app: Any, name: str) -> None:
+        self.app = app
+        self.name = name
+        self._sock: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def port(self) -> int:
+        assert self._sock is not None, "server not started"
+        port: int = self._sock.getsockname()[1]
+        return port
+
+    def ready(self) -> None:
+        self._ready.set()
+
+    def start(self) -> None:
+        """Start serving; returns once the port listens and the app's lifespan has run."""
+        if self._thread is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Inherited by accepted sockets: without it every response waits ~40 ms for an ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        self._sock = sock
+        self._server = uvicorn.Server(uvicorn.Config(
+            self.app, log_config=None, access_log=False, lifespan="on",
+            timeout_graceful_shutdown=2))
+        self._thread = threading.Thread(target=self._run, name=f"{self.name}-{self.port}",
+                                        daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout=15):
+            raise RuntimeError(f"{self.name} did not start")
+
+    def _run(self) -> None:
+        assert self._server is not None and self._sock is not None
+        try:
+            asyncio.run(self._server.serve(sockets=[self._sock]))
+        finally:
+            self._ready.set()  # unblock start() if serving failed before the lifespan ran
+
+    def stop(self) -> None:
+        if self._thread is None or self._server is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        if self._sock is not None:
+            self._sock.close()
