@@ -1,4 +1,5 @@
-"""``gluon chat``: the orchestrator in the terminal, to try Gluon without a bot token.
+"""``gluon chat``: the orchestrator in the terminal (rendered with rich), to try Gluon
+without a bot token.
 
 The same conversation, tools, commands, confirmations and run reports as in Telegram; buttons
 become numbered choices. It runs its own Gluon on the data dir, so it refuses to start while
@@ -11,6 +12,10 @@ import asyncio
 import contextlib
 import getpass
 import sys
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.markup import escape
 
 from bots.commands import run_command
 from bots.orchestrator import Button, Orchestrator, Reply, Speaker, make_llm
@@ -32,10 +37,17 @@ async def _read(prompt: str) -> str | None:
         return None
 
 
+# Piped output is not wrapped, so it reads (and greps) like the chat did.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
+
+
 def _show(reply: Reply) -> None:
-    print(("! " if reply.error else "") + reply.text, flush=True)
+    if reply.error:
+        console.print(f"[red]{escape(reply.text)}[/red]")
+    else:
+        console.print(Markdown(reply.text))
     for n, button in enumerate(_flat(reply.buttons), 1):
-        print(f"  [{n}] {button.label}", flush=True)
+        console.print(f"  [bold][{n}][/bold] {escape(button.label)}")
 
 
 def _flat(rows: list[list[Button]]) -> list[Button]:
@@ -55,12 +67,15 @@ async def _report(runtime: Runtime, speaker: Speaker) -> None:
             if isinstance(event, RunStateChanged) and event.new in ENDED:
                 run = await runtime.runs.get(event.run_id)
                 body = run.result_text or run.error or run.state_reason
-                print(f"\n[run {run.short} on {run.project}: {run.state}] {body}", flush=True)
+                colour = "green" if run.state is RunState.REVIEW else "yellow"
+                console.print(f"\n[{colour}]run {run.short} on {escape(run.project)}: "
+                              f"{run.state}[/{colour}] {escape(body)}")
             elif isinstance(event, InteractionRequested):
-                options = "".join(f"\n  [{n}] {o}" for n, o in enumerate(event.options, 1))
-                print(f"\n[run {event.run_id[:8]} asks] {event.title}{options}\n"
-                      f"  answer with: /answer {event.interaction_id} <number or text>",
-                      flush=True)
+                options = "".join(f"\n  [bold]\\[{n}][/bold] {escape(o)}"
+                                  for n, o in enumerate(event.options, 1))
+                console.print(f"\n[cyan]run {event.run_id[:8]} asks:[/cyan] "
+                              f"{escape(event.title)}{options}\n  answer with: /answer "
+                              f"{event.interaction_id} <number or text>")
 
 
 async def chat(config: Config) -> int:
@@ -75,7 +90,7 @@ async def chat(config: Config) -> int:
     speaker = Speaker("console", user, user, "admin", chat_id="local")
     orch = Orchestrator(runtime, make_llm(config))
     reporter = asyncio.create_task(_report(runtime, speaker))
-    print(BANNER, flush=True)
+    console.print(escape(BANNER))
     try:
         while (line := await _read("you> ")) is not None:
             text = line.strip()
@@ -105,13 +120,13 @@ async def _choose(orch: Orchestrator, speaker: Speaker, buttons: list[Button]) -
     picked = await _read(f"choose 1-{len(buttons)} (anything else skips)> ")
     if picked is None or not picked.strip().isdigit() or not (
             1 <= int(picked) <= len(buttons)):
-        print("skipped; nothing was changed", flush=True)
+        console.print("skipped; nothing was changed")
         return
     data = buttons[int(picked) - 1].data
     kind, _, rest = data.partition(":")
     target, _, choice = rest.partition(":")
     if kind == "c":
-        print(await orch.confirm(target, speaker, yes=choice == "y"), flush=True)
+        console.print(escape(await orch.confirm(target, speaker, yes=choice == "y")))
 
 
 async def _answer(orch: Orchestrator, speaker: Speaker, text: str) -> Reply:

@@ -154,3 +154,20 @@ def test_model_and_project_can_be_given_inside_the_text() -> None:
     assert (hints.text, hints.model, hints.project) == ("fix the login test please", "opus",
                                                         "api")
     assert parse_hints("nothing special").model is None
+
+
+async def test_history_keeps_the_latest_whole_turns_within_the_budget(
+        orch: Orchestrator) -> None:
+    conversations, key = orch.conversations, "telegram:1:"
+    for n in range(5):
+        await conversations.append(key, [
+            {"role": "user", "content": [{"type": "text", "text": f"question {n} " + "x" * 400}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": f"t{n}",
+                                               "name": "list_runs", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{n}",
+                                          "content": "[]"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": f"answer {n}"}]}])
+    kept = await conversations.history(key, budget_tokens=400)  # ~700 characters a turn
+    assert kept[0]["content"][0]["text"].startswith("question 3 ")
+    assert [m["role"] for m in kept] == ["user", "assistant", "user", "assistant"] * 2
+    assert await conversations.history("telegram:2:", 10_000) == []

@@ -77,5 +77,5 @@ def test_gluon_chat_talks_in_the_terminal(tmp_path: Path,
                           check=False)
     assert done.returncode == 0, done.stderr
     assert "You have one project, demo." in done.stdout
-    assert f"`demo` {repo}" in done.stdout
+    assert f"demo {repo}" in done.stdout
     assert "Unknown command /bogus; see /help." in done.stdout
