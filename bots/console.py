@@ -45,7 +45,8 @@ def _show(reply: Reply) -> None:
     if reply.error:
         console.print(f"[red]{escape(reply.text)}[/red]")
     else:
-        console.print(Markdown(reply.text))
+        # A line break in a reply is a line break on screen (Markdown would join the lines).
+        console.print(Markdown(reply.text.replace("\n", "  \n")))
     for n, button in enumerate(_flat(reply.buttons), 1):
         console.print(f"  [bold][{n}][/bold] {escape(button.label)}")
 

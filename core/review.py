@@ -43,8 +43,8 @@ class Review:
             return Path(project.path), run.branch
         return Path(project.path), "HEAD"
 
-    async def merge(self, run_id: str, actor: str = "cli") -> MergeOutcome:
-        """Merge a reviewed run's branch into its base branch, in the project's repository."""
+    async def mergeable(self, run_id: str) -> Run:
+        """The run, if it can be merged; else the Conflict that says why not."""
         run = await self.runs.get(run_id)
         if not run.branch or not run.base_branch:
             raise Conflict(f"run {run.id!r} worked without a worktree; its changes are already "
@@ -54,6 +54,12 @@ class Review:
                     f"resume it with `gluon resume {run.id} \"...\"` first")
             raise Conflict(f"run {run.id!r} is {run.state}; only runs in review can be "
                            f"merged ({hint})")
+        return run
+
+    async def merge(self, run_id: str, actor: str = "cli") -> MergeOutcome:
+        """Merge a reviewed run's branch into its base branch, in the project's repository."""
+        run = await self.mergeable(run_id)
+        assert run.branch is not None and run.base_branch is not None
         project = await self.runs.projects.get(run.project)
         repo = Path(project.path)
         result = await git_merge.merge_branch(
@@ -75,14 +81,18 @@ class Review:
         return MergeOutcome(run=await self.runs.get(run.id), merged=True, commit=result.commit,
                             conflicts=[], message=f"merged {run.branch} into {run.base_branch}")
 
-    async def close(self, run_id: str, *, delete_branch: bool = False,
-                    actor: str = "cli") -> Run:
-        """Close a run without merging; its worktree goes, its branch stays unless asked."""
+    async def closable(self, run_id: str) -> Run:
         run = await self.runs.get(run_id)
         if run.state.is_live:
             raise Conflict(f"run {run.id!r} is {run.state}; cancel it first")
         if run.state.is_final:
             raise Conflict(f"run {run.id!r} is already {run.state}")
+        return run
+
+    async def close(self, run_id: str, *, delete_branch: bool = False,
+                    actor: str = "cli") -> Run:
+        """Close a run without merging; its worktree goes, its branch stays unless asked."""
+        run = await self.closable(run_id)
         run = await self.runs.transition(run.id, RunState.CLOSED, f"closed by {actor}")
         await self._remove_worktree(run)
         if delete_branch and run.branch:
@@ -90,12 +100,17 @@ class Review:
         await self.runs.activity.record(actor, "run.close", run.id, "ok")
         return await self.runs.get(run.id)
 
-    async def delete_branch(self, run_id: str, actor: str = "cli") -> Run:
+    async def branch_deletable(self, run_id: str) -> Run:
         run = await self.runs.get(run_id)
         if not run.branch:
             raise Conflict(f"run {run.id!r} has no branch of its own")
         if run.state.is_live:
             raise Conflict(f"run {run.id!r} is {run.state}; cancel it first")
+        return run
+
+    async def delete_branch(self, run_id: str, actor: str = "cli") -> Run:
+        run = await self.branch_deletable(run_id)
+        assert run.branch is not None
         project = await self.runs.projects.get(run.project)
         await self._remove_worktree(run)
         await gitops.delete_branch(Path(project.path), run.branch, force=True)

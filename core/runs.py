@@ -325,8 +325,16 @@ class RunManager:
         await self.activity.record(actor, "run.interrupt", run.id, "ok")
         return run
 
-    async def cancel(self, run_id: str, actor: str = "cli") -> Run:
+    async def cancellable(self, run_id: str) -> Run:
+        """The run, if it can be cancelled; else the Conflict that says why not."""
         run = await self.store.resolve(run_id)
+        if run.id not in self._supervisors and run.state not in (RunState.QUEUED,
+                                                                 RunState.INTERRUPTED):
+            raise Conflict(f"run {run.id!r} is already {run.state}; nothing to cancel")
+        return run
+
+    async def cancel(self, run_id: str, actor: str = "cli") -> Run:
+        run = await self.cancellable(run_id)
         sup = self._supervisors.get(run.id)
         if sup is not None:
             with self.bus.subscribe(lambda e: e.run_id == run.id
@@ -334,11 +342,9 @@ class RunManager:
                                     and not e.new.is_live) as sub:
                 sup.send(Cancel(actor))
                 await sub.get(timeout=120)
-        elif run.state in (RunState.QUEUED, RunState.INTERRUPTED):
+        else:
             await self.transition(run.id, RunState.CANCELLED, f"cancelled by {actor}")
             await self.interactions.expire_for_run(run.id)
-        else:
-            raise Conflict(f"run {run.id!r} is already {run.state}; nothing to cancel")
         await self.activity.record(actor, "run.cancel", run.id, "ok")
         return await self.store.get(run.id)
 

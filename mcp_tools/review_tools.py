@@ -26,19 +26,19 @@ class Cleaned(BaseModel):
 
 def register(kit: ToolKit, rt: Runtime) -> None:
     async def merge_preview(run: str) -> str:
-        found = await rt.runs.get(run)
+        found = await rt.review.mergeable(run)
         commits = len(found.commits)
         return (f"merge {found.describe()}: branch {found.branch} ({commits} commit"
                 f"{'' if commits == 1 else 's'}, {len(found.changed_files)} files) into "
                 f"{found.base_branch}")
 
     async def archive_preview(run: str, delete_branch: bool = False) -> str:
-        found = await rt.runs.get(run)
+        found = await rt.review.closable(run)
         also = f" and delete its branch {found.branch}" if delete_branch else ""
         return f"close {found.describe()} without merging, removing its worktree{also}"
 
     async def delete_preview(run: str) -> str:
-        found = await rt.runs.get(run)
+        found = await rt.review.branch_deletable(run)
         return (f"delete branch {found.branch} of {found.describe()} with its "
                 f"{len(found.commits)} commit(s)")
 

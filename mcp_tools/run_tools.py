@@ -176,7 +176,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         return await runs.interrupt(run, actor=actor())
 
     async def cancel_preview(run: str) -> str:
-        found = await runs.get(run)
+        found = await runs.cancellable(run)
         return f"stop {found.describe()}, started by {found.created_by}, for good"
 
     @kit.tool(destructive=True, preview=cancel_preview)

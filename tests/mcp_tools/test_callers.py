@@ -95,11 +95,14 @@ async def test_a_destructive_call_waits_for_the_users_confirmation(
         async with connected(runtime) as client:
             told = await error(client, "archive_run", run=run_id[:5], delete_branch=True)
             unknown = await error(client, "archive_run", run="ffff")
+            not_live = await error(client, "cancel_run", run=run_id)
             await call(client, "get_run", run=run_id)  # read-only calls are never held
     finally:
         default_caller.reset(token)
     assert told.endswith("asked the user to confirm with a button")
     assert unknown.endswith("no run 'ffff'; list runs with `gluon runs`")
+    # What could not happen anyway is refused at once, not offered for confirmation.
+    assert not_live.endswith(f"run '{run_id}' is already review; nothing to cancel")
     assert [(a.tool, a.arguments) for a in held] == [
         ("archive_run", {"run": run_id[:5], "delete_branch": True})]
     assert held[0].preview.startswith(
