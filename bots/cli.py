@@ -298,6 +298,17 @@ async def usage(c: ToolClient, a: argparse.Namespace) -> int:
     return 0
 
 
+@handler("activity")
+async def activity(c: ToolClient, a: argparse.Namespace) -> int:
+    data = await c.call("get_activity", {"limit": a.limit, "actor": a.actor,
+                                         "action_prefix": a.prefix})
+    rows = [[fmt.ago(e["at"]), e["actor"], e["action"], fmt.one_line(e["target"], 40),
+             fmt.one_line(e["outcome"], 40), e["detail"][:30]] for e in data["entries"]]
+    out(a, data, fmt.table(rows, ["when", "who", "what", "target", "outcome", "where"])
+        if rows else "nothing recorded yet")
+    return 0
+
+
 @handler("pair")
 async def pair(c: ToolClient, a: argparse.Namespace) -> int:
     if a.revoke:
@@ -416,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--older-than", type=float, metavar="DAYS")
     x = cmd("usage", "spend and tokens per project and day")
     x.add_argument("--days", type=int, default=7)
+    x = cmd("activity", "the audit log: who did what, from where, and how it ended")
+    x.add_argument("--limit", type=int, default=30)
+    x.add_argument("--actor", help="only this actor: cli, mcp, telegram:ID, ...")
+    x.add_argument("--action", dest="prefix",
+                   help="only actions starting with this: tool., run., access.")
     x = cmd("pair", "let a person into the chat bots with a one-time code")
     x.add_argument("--role", choices=["viewer", "operator", "admin"], default="operator")
     x.add_argument("--list", action="store_true", help="who may use the bots")

@@ -310,3 +310,15 @@ def test_the_daemon_runs_agents_in_the_background_and_stops_on_sigterm(
         stop(daemon)
     assert not (gluon.home / "daemon.json").exists()
     assert "Gluon is serving" in err
+
+
+def test_pairing_codes_and_the_audit_log_from_the_command_line(gluon: Gluon) -> None:
+    code = gluon.json("pair", "--role", "viewer")
+    assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}", code["code"]) and code["role"] == "viewer"
+    assert gluon.ok("pair", "--list").out.strip() == "nobody yet; run `gluon pair` for a code"
+    assert refused(gluon("pair", "--revoke", "telegram")).endswith(
+        "--revoke takes PLATFORM:USER_ID, e.g. telegram:123456")
+    entries = gluon.json("activity", "--action", "tool.")["entries"]
+    assert [(e["actor"], e["action"], e["outcome"]) for e in entries] == [
+        ("cli", "tool.create_pairing_code", "ok")]
+    assert "tool.create_pairing_code" in gluon.ok("activity").out
