@@ -470,10 +470,21 @@ class TelegramBot:
 
             async def part(chunk: str = chunk, markup: InlineKeyboardMarkup | None = markup,
                            to: int | None = to) -> Message:
-                return await bot.send_message(
-                    chat_id, chunk, parse_mode=ParseMode.HTML, message_thread_id=thread_id,
-                    reply_markup=markup, reply_to_message_id=to,
-                    allow_sending_without_reply=True)
+                try:
+                    return await bot.send_message(
+                        chat_id, chunk, parse_mode=ParseMode.HTML, message_thread_id=thread_id,
+                        reply_markup=markup, reply_to_message_id=to,
+                        allow_sending_without_reply=True)
+                except BadRequest as exc:
+                    if "can't parse entities" not in exc.message.lower():
+                        raise
+                    # Telegram disagrees with the formatting: the words matter more.
+                    log.warning("Telegram refused the HTML of a message (%s); sending it as "
+                                "plain text", exc.message)
+                    return await bot.send_message(
+                        chat_id, _plain(chunk), message_thread_id=thread_id,
+                        reply_markup=markup, reply_to_message_id=to,
+                        allow_sending_without_reply=True)
 
             sent = await self.outbox.do(chat_id, part)
             last = int(sent.message_id)
@@ -618,6 +629,10 @@ def status_text(run: Run, last_tool: str) -> str:
     if last_tool and run.state.is_live:
         lines.append(f"last: {html.escape(truncate_line(last_tool, 200))}")
     return "\n".join(lines)
+
+
+def _plain(html_text: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
 def _int(value: Any) -> int | None:

@@ -279,3 +279,13 @@ async def test_attachments_are_only_files_sent_in_chat(runtime: Runtime, repo: P
     with pytest.raises(InvalidInput, match="is not a file sent in chat"):
         await runtime.runs.start_run("demo", "read it", attachments=["/etc/passwd"])
     assert await runtime.runs.store.find() == []
+
+
+async def test_a_reply_telegram_cannot_format_still_arrives_as_plain_text(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram) -> None:
+    telegram.fail_next("sendMessage", 400, "Bad Request: can't parse entities: unsupported "
+                       "start tag \"x\" at byte offset 0")
+    telegram.user_message(ADA, ADA, "/help")
+    await telegram.wait_for(lambda f: any("/run PROJECT PROMPT" in t for t in texts(f, ADA)))
+    [reply] = telegram.sent(ADA, "message")
+    assert reply.parse_mode is None and "<" not in (reply.text or "")
