@@ -127,7 +127,8 @@ async def _choose(orch: Orchestrator, speaker: Speaker, buttons: list[Button]) -
     kind, _, rest = data.partition(":")
     target, _, choice = rest.partition(":")
     if kind == "c":
-        console.print(escape(await orch.confirm(target, speaker, yes=choice == "y")))
+        outcome = await orch.confirm(target, speaker, yes=choice == "y")
+        console.print(escape(outcome.text))
 
 
 async def _answer(orch: Orchestrator, speaker: Speaker, text: str) -> Reply:

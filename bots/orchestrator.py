@@ -104,6 +104,15 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What pressing a button did: ``settled`` when the question it asked is closed (so its
+    buttons can go), false when the press changed nothing (stale, or not theirs to press)."""
+
+    text: str
+    settled: bool
+
+
+@dataclass(frozen=True)
 class Confirmation:
     id: str
     speaker: Speaker
@@ -382,24 +391,26 @@ class Orchestrator:
 
     # -- confirmations ---------------------------------------------------------------------
 
-    async def confirm(self, confirmation_id: str, presser: Speaker, yes: bool) -> str:
+    async def confirm(self, confirmation_id: str, presser: Speaker, yes: bool) -> Outcome:
         """A confirmation button was pressed: run the held call, or drop it."""
         found = self.confirmations.get(confirmation_id)
         if found is None or time.time() - found.created_at > CONFIRM_TTL_SECONDS:
             self.confirmations.pop(confirmation_id, None)
-            return "This confirmation has expired or was already used; nothing was changed."
+            return Outcome("This confirmation has expired or was already used; nothing was "
+                           "changed.", settled=False)
         if presser.user_id != found.speaker.user_id and presser.role != "admin":
-            return (f"Only {found.speaker.name} (who asked) or an admin can confirm this; "
-                    "nothing was changed.")
+            return Outcome(f"Only {found.speaker.name} (who asked) or an admin can confirm "
+                           "this; nothing was changed.", settled=False)
         del self.confirmations[confirmation_id]
         if not yes:
-            return f"Cancelled: did not {found.action.preview}."
+            return Outcome(f"Cancelled: did not {found.action.preview}.", settled=True)
         async with self.session() as client:
             ok, _, text = await self.call_tool(client, presser, found.action.tool,
                                                dict(found.action.arguments), confirmed=True)
         if not ok:
-            return f"Could not {found.action.preview}: {text}"
-        return f"Done ({presser.name} confirmed): {found.action.preview}."
+            return Outcome(f"Could not {found.action.preview}: {text}", settled=True)
+        return Outcome(f"Done ({presser.name} confirmed): {found.action.preview}.",
+                       settled=True)
 
 
 def confirmation_buttons(held: list[Confirmation]) -> list[list[Button]]:

@@ -45,8 +45,9 @@ from telegram.ext import (
 )
 
 from bots.commands import DESCRIPTIONS, run_command
-from bots.orchestrator import Button, Orchestrator, Reply, Speaker
+from bots.orchestrator import Button, Orchestrator, Outcome, Reply, Speaker
 from bots.render import needs_file, split_telegram_html, truncate_line
+from core.errors import UserError
 from core.events import (
     Event,
     InteractionAnswered,
@@ -363,12 +364,11 @@ class TelegramBot:
         elif kind == "a":
             outcome = await self._answer_button(speaker, target, choice)
         else:
-            outcome = "This button is not one of mine; nothing was changed."
-        changed = not outcome.startswith(("This ", "Only ", "Could not", "Nothing"))
-        await query.answer(truncate_line(outcome, 190))
+            outcome = Outcome("This button is not one of mine; nothing was changed.", False)
+        await query.answer(truncate_line(outcome.text, 190))
         message = query.message
-        if changed and isinstance(message, Message):
-            text = f"{html.escape(message.text or '')}\n\n<i>{html.escape(outcome)}</i>"
+        if outcome.settled and isinstance(message, Message):
+            text = f"{html.escape(message.text or '')}\n\n<i>{html.escape(outcome.text)}</i>"
             await self.outbox.do(message.chat.id, lambda: message.edit_text(
                 text[-LIMIT:], parse_mode=ParseMode.HTML, reply_markup=None))
 
@@ -382,19 +382,20 @@ class TelegramBot:
 
     # -- people in the loop ----------------------------------------------------------------
 
-    async def _answer_button(self, speaker: Speaker, interaction_id: str, index: str) -> str:
+    async def _answer_button(self, speaker: Speaker, interaction_id: str,
+                             index: str) -> Outcome:
         try:
             interaction = await self.runtime.runs.interactions.get(interaction_id)
             choice = interaction.options[int(index)]
-        except (Exception, IndexError):
-            return "This request no longer exists; nothing was changed."
+        except (UserError, ValueError, IndexError):
+            return Outcome("This request no longer exists; nothing was changed.", False)
         async with self.orch.session() as client:
             ok, _, text = await self.orch.call_tool(client, speaker, "answer_pending",
                                                     {"id": interaction.id, "choice": choice})
-        if not ok:
-            return f"Could not answer: {text}"
-        label = PERMISSION_LABELS.get(choice, choice)
-        return f"{speaker.name} answered: {label}"
+        if not ok:  # already answered, or the run has ended: the press changes nothing
+            return Outcome(f"Could not answer: {text}", False)
+        return Outcome(f"{speaker.name} answered: {PERMISSION_LABELS.get(choice, choice)}",
+                       True)
 
     async def _answer(self, speaker: Speaker, interaction_id: str, text: str,
                       message: Message) -> None:

@@ -105,13 +105,14 @@ async def test_a_destructive_tool_waits_for_the_speakers_button(
     bob = Speaker("telegram", "7", "Bob", "operator", chat_id="42")
     cid = confirm.data.split(":")[1]
     foreign = await orch.confirm(cid, bob, yes=True)
-    assert foreign.startswith("Only Ada (who asked) or an admin can confirm this")
+    assert foreign.text.startswith("Only Ada (who asked) or an admin can confirm this")
+    assert not foreign.settled
     assert (await runtime.runs.get("3f2a9c1e")).state is RunState.REVIEW
     done = await orch.confirm(cid, ADA, yes=True)
-    assert done.startswith("Done (Ada confirmed): close run 3f2a9c1e")
+    assert done.text.startswith("Done (Ada confirmed): close run 3f2a9c1e")
     assert (await runtime.runs.get("3f2a9c1e")).state is RunState.CLOSED
     stale = await orch.confirm(cid, ADA, yes=True)
-    assert stale.startswith("This confirmation has expired or was already used")
+    assert stale.text.startswith("This confirmation has expired or was already used")
 
 
 async def test_a_viewer_is_offered_only_read_only_tools(
