@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.threaded import ThreadedServer
+from tests.fakes.threaded import ThreadedServer, wait_until
 
 __all__ = ["ApiError", "BotMessage", "FakeTelegram", "Kind", "Sent"]
 
@@ -300,31 +300,8 @@ class FakeTelegram:
                        timeout: float = 10) -> None:  # noqa: ASYNC109
         """Wait until `predicate(self)` holds, re-checking it after every change; else raise
         AssertionError with what the bot sent. A LookupError in `predicate` means "not yet"."""
-        loop, changed = asyncio.get_running_loop(), asyncio.Event()
-
-        def notify() -> None:
-            with contextlib.suppress(RuntimeError):  # the waiting loop has closed
-                loop.call_soon_threadsafe(changed.set)
-
-        with self._cond:
-            self._listeners.append(notify)
-        error: LookupError | None = None
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    changed.clear()
-                    try:
-                        if predicate(self):
-                            return
-                    except LookupError as exc:
-                        error = exc
-                    await changed.wait()
-        except TimeoutError:
-            why = f" (last: {error!r})" if error else ""
-            raise AssertionError(f"not true after {timeout}s{why}; {self.dump()}") from None
-        finally:
-            with self._cond:
-                self._listeners.remove(notify)
+        await wait_until(self._cond, self._listeners, lambda: predicate(self), self.dump,
+                         timeout)
 
     def dump(self) -> str:
         """What the bot did, one line each, for assertion messages."""

@@ -4,8 +4,10 @@ event loop, so sync code, async tests and subprocesses can all reach it over TCP
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -69,3 +71,36 @@ class ThreadedServer:
         self._thread.join(timeout=10)
         if self._sock is not None:
             self._sock.close()
+
+
+async def wait_until(cond: threading.Condition, listeners: list[Callable[[], None]],
+                     check: Callable[[], bool], describe: Callable[[], str],
+                     timeout: float) -> None:  # noqa: ASYNC109
+    """Wait until ``check()`` holds, re-checking it each time a fake calls its listeners
+    (after every change); else raise AssertionError with ``describe()``. A LookupError in
+    ``check`` means "not yet". ``listeners`` is guarded by ``cond``."""
+    loop, changed = asyncio.get_running_loop(), asyncio.Event()
+
+    def notify() -> None:
+        with contextlib.suppress(RuntimeError):  # the waiting loop has closed
+            loop.call_soon_threadsafe(changed.set)
+
+    with cond:
+        listeners.append(notify)
+    error: LookupError | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                changed.clear()
+                try:
+                    if check():
+                        return
+                except LookupError as exc:
+                    error = exc
+                await changed.wait()
+    except TimeoutError:
+        why = f" (last: {error!r})" if error else ""
+        raise AssertionError(f"not true after {timeout}s{why}; {describe()}") from None
+    finally:
+        with cond:
+            listeners.remove(notify)

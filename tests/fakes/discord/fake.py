@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,7 +34,7 @@ from tests.fakes.discord.state import (
     thread_view,
 )
 from tests.fakes.discord.users import UserActions
-from tests.fakes.threaded import ThreadedServer
+from tests.fakes.threaded import ThreadedServer, wait_until
 
 
 class FakeDiscord(UserActions, Rest, Gateway):
@@ -204,31 +202,8 @@ class FakeDiscord(UserActions, Rest, Gateway):
                        timeout: float = 10) -> None:  # noqa: ASYNC109
         """Wait until `predicate(self)` holds, re-checking it after every change; else raise
         AssertionError with what the bot did. A LookupError in `predicate` means "not yet"."""
-        loop, changed = asyncio.get_running_loop(), asyncio.Event()
-
-        def notify() -> None:
-            with contextlib.suppress(RuntimeError):  # the waiting loop has closed
-                loop.call_soon_threadsafe(changed.set)
-
-        with self._cond:
-            self._listeners.append(notify)
-        error: LookupError | None = None
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    changed.clear()
-                    try:
-                        if predicate(self):
-                            return
-                    except LookupError as exc:
-                        error = exc
-                    await changed.wait()
-        except TimeoutError:
-            why = f" (last: {error!r})" if error else ""
-            raise AssertionError(f"not true after {timeout}s{why}; {self.dump()}") from None
-        finally:
-            with self._cond:
-                self._listeners.remove(notify)
+        await wait_until(self._cond, self._listeners, lambda: predicate(self), self.dump,
+                         timeout)
 
     def dump(self) -> str:
         """What the bot did and the gateway state, one line each, for assertion messages."""
