@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bots import cli_format as fmt
+from bots.cli_parser import build_parser, command_name
 from bots.client import ToolClient, ToolFailed, connect
 from bots.doctor import run_checks
 from core.config import Config, load_config
@@ -329,128 +330,6 @@ async def pair(c: ToolClient, a: argparse.Namespace) -> int:
     out(a, code, f"Send this to the bot within 10 minutes:  /pair {code['code']}\n"
                  f"(one person, one time; they get the {code['role']} role)")
     return 0
-
-
-# -- the parser ----------------------------------------------------------------------------
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gluon", description="Run Claude Code agents on your "
-                                "git projects, each in its own worktree.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def cmd(name: str, help: str, parent: Any = sub, json_flag: bool = True,
-            ) -> argparse.ArgumentParser:
-        sp: argparse.ArgumentParser = parent.add_parser(name, help=help, description=help)
-        if json_flag:
-            sp.add_argument("--json", action="store_true", help="print JSON")
-        return sp
-
-    proj = sub.add_parser("project", help="manage projects (git repositories)")
-    psub = proj.add_subparsers(dest="action", required=True, metavar="ACTION")
-    x = cmd("add", "register a git repository as a project", psub)
-    x.add_argument("path")
-    x.add_argument("--name", help="project name (default: the folder name)")
-    x.add_argument("--trusted", action="store_true",
-                   help="load the repository's .claude settings and hooks")
-    cmd("list", "list projects", psub)
-    x = cmd("show", "a project's branch, changes and live runs", psub)
-    x.add_argument("name")
-    x = cmd("remove", "forget a project (never deletes files)", psub)
-    x.add_argument("name")
-    x.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-
-    ws = sub.add_parser("workspace", help="folders whose repositories become projects")
-    wsub = ws.add_subparsers(dest="action", required=True, metavar="ACTION")
-    x = cmd("add", "register a folder of repositories", wsub)
-    x.add_argument("path")
-    cmd("rescan", "add repositories that appeared in workspaces", wsub)
-
-    def start_flags(x: argparse.ArgumentParser) -> None:
-        x.add_argument("--wait", action="store_true",
-                       help="stay until the run ends, showing what the agent does")
-
-    x = cmd("run", "start an agent on a project")
-    x.add_argument("project")
-    x.add_argument("prompt")
-    x.add_argument("--model", help="opus, sonnet, haiku or a full model id")
-    x.add_argument("--no-worktree", action="store_true",
-                   help="work in the project's checkout instead of a new worktree")
-    x.add_argument("--base", help="branch to start from (default: the current branch)")
-    x.add_argument("--budget", type=float, help="spend limit for this run, in USD")
-    start_flags(x)
-    x = cmd("runs", "list runs")
-    x.add_argument("--project")
-    x.add_argument("--state", action="append", help="only runs in this state (repeatable)")
-    x.add_argument("--limit", type=int, default=50)
-    x.add_argument("--all", action="store_true", help="every run, page after page")
-    x = cmd("show", "everything about a run")
-    x.add_argument("run", help="run id or a unique prefix")
-    x = cmd("logs", "what a run's agent said and did")
-    x.add_argument("run")
-    x.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
-    x.add_argument("-n", "--lines", type=int, default=200)
-    x = cmd("steer", "send a message into a live run")
-    x.add_argument("run")
-    x.add_argument("message")
-    x = cmd("interrupt", "stop the agent's current turn, keep its session")
-    x.add_argument("run")
-    x = cmd("cancel", "stop a run (its work is kept)")
-    x.add_argument("run")
-    x.add_argument("--yes", action="store_true")
-    x = cmd("resume", "continue an ended run with a follow-up")
-    x.add_argument("run")
-    x.add_argument("message")
-    start_flags(x)
-    x = cmd("fork", "start a new run from a copy of a run's session and branch")
-    x.add_argument("run")
-    x.add_argument("message")
-    x.add_argument("--model")
-    x.add_argument("--budget", type=float)
-    start_flags(x)
-    x = cmd("answer", "answer an agent's question or permission request")
-    x.add_argument("id")
-    x.add_argument("choice", help="an option, its number, free text; or allow, allow_run, "
-                   "allow_project, deny")
-    x = cmd("pending", "questions and permission requests waiting for you")
-    x.add_argument("--run")
-    x = cmd("diff", "a run's changes against its base")
-    x.add_argument("run")
-    x.add_argument("path", nargs="?")
-    x = cmd("merge", "merge a finished run's branch into its base branch")
-    x.add_argument("run")
-    x.add_argument("--yes", action="store_true")
-    x = cmd("close", "close a finished run without merging")
-    x.add_argument("run")
-    x.add_argument("--delete-branch", action="store_true")
-    x.add_argument("--yes", action="store_true")
-    x = cmd("cleanup", "remove worktrees of runs that ended long ago")
-    x.add_argument("--older-than", type=float, metavar="DAYS")
-    x = cmd("usage", "spend and tokens per project and day")
-    x.add_argument("--days", type=int, default=7)
-    x = cmd("activity", "the audit log: who did what, from where, and how it ended")
-    x.add_argument("--limit", type=int, default=30)
-    x.add_argument("--actor", help="only this actor: cli, mcp, telegram:ID, ...")
-    x.add_argument("--action", dest="prefix",
-                   help="only actions starting with this: tool., run., access.")
-    x = cmd("pair", "let a person into the chat bots with a one-time code")
-    x.add_argument("--role", choices=["viewer", "operator", "admin"], default="operator")
-    x.add_argument("--list", action="store_true", help="who may use the bots")
-    x.add_argument("--revoke", metavar="PLATFORM:ID", help="take a paired user's access away")
-    x.add_argument("--yes", action="store_true")
-    cmd("chat", "talk to Gluon in the terminal, as in Telegram or Discord", json_flag=False)
-    cmd("doctor", "check git, the Claude CLI, the sandbox tools, credentials, the database")
-    cmd("serve", "run the Gluon daemon", json_flag=False)
-    x = sub.add_parser("mcp", help="serve Gluon's tools over stdio to an MCP client",
-                       description="Serve Gluon's tools over stdio (`claude mcp add gluon -- "
-                       "gluon mcp`). `gluon mcp token` prints the bearer token of the daemon's "
-                       "HTTP endpoint.")
-    x.add_argument("action", nargs="?", choices=["token"], help="print the HTTP bearer token")
-    return p
-
-
-def command_name(args: argparse.Namespace) -> str:
-    action = getattr(args, "action", None)
-    return f"{args.command} {action}" if action else str(args.command)
 
 
 async def _dispatch(config: Config, args: argparse.Namespace) -> int:
