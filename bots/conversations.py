@@ -25,28 +25,16 @@ class Conversations:
         self.db = db
 
     async def history(self, conversation: str, budget_tokens: int) -> list[Message]:
-        """The latest whole turns that fit the budget (about 4 characters a token)."""
+        """The latest whole turns that fit the budget (about 4 characters a token). Only the
+        rows within the budget are read, however long the conversation has grown."""
         rows = await self.db.fetchall(
-            "SELECT role, content, chars FROM chat_turns WHERE conversation = ? ORDER BY id",
-            (conversation,))
-        turns: list[list[Message]] = []
-        sizes: list[int] = []
-        for row in rows:
-            content = json.loads(row["content"])
-            starts_turn = row["role"] == "user" and not _is_tool_result(content)
-            if starts_turn or not turns:
-                turns.append([])
-                sizes.append(0)
-            turns[-1].append({"role": row["role"], "content": content})
-            sizes[-1] += row["chars"]
-        budget = budget_tokens * 4
-        kept: list[list[Message]] = []
-        for turn, size in zip(reversed(turns), reversed(sizes), strict=True):
-            if size > budget:
-                break
-            budget -= size
-            kept.append(turn)
-        return [m for turn in reversed(kept) for m in turn]
+            "SELECT role, content FROM (SELECT id, role, content, SUM(chars) OVER "
+            "(ORDER BY id DESC) AS newer FROM chat_turns WHERE conversation = ?) "
+            "WHERE newer <= ? ORDER BY id", (conversation, budget_tokens * 4))
+        messages = [{"role": r["role"], "content": json.loads(r["content"])} for r in rows]
+        # The oldest turn may be cut: keep from the first message that starts a turn.
+        start = next((n for n, m in enumerate(messages) if _starts_turn(m)), len(messages))
+        return messages[start:]
 
     async def append(self, conversation: str, messages: list[Message]) -> None:
         now = time.time()
@@ -76,6 +64,8 @@ class Conversations:
             (conversation, value))
 
 
-def _is_tool_result(content: Any) -> bool:
-    return isinstance(content, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
+def _starts_turn(message: Message) -> bool:
+    """A user's message (not the tool results that go back to the model as user messages)."""
+    content = message["content"]
+    return message["role"] == "user" and not (isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in content))

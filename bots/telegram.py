@@ -75,6 +75,7 @@ class TelegramBot(RunReports):
         self.app = builder.build()
         self.outbox = Outbox()
         self.followed: dict[str, Followed] = {}
+        self.unfollowed: set[str] = set()
         # (chat id, message id) -> what that bot message is about
         self.message_runs: dict[tuple[int, int], str] = {}
         self.message_questions: dict[tuple[int, int], str] = {}

@@ -62,6 +62,7 @@ class RunReports:
 
     runtime: Runtime
     followed: dict[str, Followed]
+    unfollowed: set[str]  # runs no chat of this bot follows (known from the database)
     message_runs: dict[tuple[int, int], str]
     message_questions: dict[tuple[int, int], str]
     topic_runs: dict[tuple[int, int], str]
@@ -75,6 +76,7 @@ class RunReports:
         raise NotImplementedError
 
     def _follow(self, run_id: str, chat_id: int, thread_id: int | None) -> Followed:
+        self.unfollowed.discard(run_id)
         if run_id not in self.followed:
             self.followed[run_id] = Followed(run_id, chat_id, thread_id)
         return self.followed[run_id]
@@ -105,10 +107,13 @@ class RunReports:
     async def _on_event(self, event: Event) -> None:
         followed = self.followed.get(event.run_id)
         if followed is None:
+            if event.run_id in self.unfollowed:
+                return
             row = await self.runtime.db.fetchone(
                 "SELECT chat_id, thread_id FROM chat_runs WHERE run_id = ? AND platform = ?",
                 (event.run_id, PLATFORM))
-            if row is None:
+            if row is None:  # no chat here follows it; a later link goes through _follow
+                self.unfollowed.add(event.run_id)
                 return
             followed = self._follow(event.run_id, int(row["chat_id"]), as_int(row["thread_id"]))
         if isinstance(event, ToolCalled):
