@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import re
 import secrets
@@ -165,7 +167,6 @@ class Orchestrator:
         self.chat = chat or runtime.config.chat
         self.conversations = Conversations(runtime.db)
         self.server, self.kit = build_server(runtime, resolve=self._resolve)
-        self.confirmations: dict[str, Confirmation] = {}
         self._callers: dict[str, Caller] = {}
         # Per platform: called when a conversation starts following a run, before its
         # reports flow; may return the thread (topic) the run's reports go to.
@@ -221,7 +222,11 @@ class Orchestrator:
 
         async def confirm(action: PendingAction) -> str:
             confirmation = Confirmation(secrets.token_hex(6), speaker, action, time.time())
-            self.confirmations[confirmation.id] = confirmation
+            await self.runtime.db.execute(
+                "INSERT INTO chat_confirmations (id, speaker, tool, arguments, preview, "
+                "created_at) VALUES (?,?,?,?,?,?)",
+                (confirmation.id, json.dumps(dataclasses.asdict(speaker)), action.tool,
+                 json.dumps(action.arguments), action.preview, confirmation.created_at))
             if held is not None:
                 held.append(confirmation)
             return (f"Not done yet: this waits for {speaker.name} to press the confirmation "
@@ -393,15 +398,19 @@ class Orchestrator:
 
     async def confirm(self, confirmation_id: str, presser: Speaker, yes: bool) -> Outcome:
         """A confirmation button was pressed: run the held call, or drop it."""
-        found = self.confirmations.get(confirmation_id)
+        found = await self.held(confirmation_id)
         if found is None or time.time() - found.created_at > CONFIRM_TTL_SECONDS:
-            self.confirmations.pop(confirmation_id, None)
+            await self.runtime.db.execute("DELETE FROM chat_confirmations WHERE id = ?",
+                                          (confirmation_id,))
             return Outcome("This confirmation has expired or was already used; nothing was "
                            "changed.", settled=False)
-        if presser.user_id != found.speaker.user_id and presser.role != "admin":
+        if presser.actor != found.speaker.actor and presser.role != "admin":
             return Outcome(f"Only {found.speaker.name} (who asked) or an admin can confirm "
                            "this; nothing was changed.", settled=False)
-        del self.confirmations[confirmation_id]
+        if not await self.runtime.db.execute("DELETE FROM chat_confirmations WHERE id = ?",
+                                             (confirmation_id,)):
+            return Outcome("This confirmation was already used; nothing more was done.",
+                           settled=False)
         if not yes:
             return Outcome(f"Cancelled: did not {found.action.preview}.", settled=True)
         async with self.session() as client:
@@ -411,6 +420,16 @@ class Orchestrator:
             return Outcome(f"Could not {found.action.preview}: {text}", settled=True)
         return Outcome(f"Done ({presser.name} confirmed): {found.action.preview}.",
                        settled=True)
+
+
+    async def held(self, confirmation_id: str) -> Confirmation | None:
+        """A call held for confirmation (kept in the database: it survives a restart)."""
+        row = await self.runtime.db.fetchone("SELECT * FROM chat_confirmations WHERE id = ?",
+                                             (confirmation_id,))
+        if row is None:
+            return None
+        return Confirmation(row["id"], Speaker(**json.loads(row["speaker"])), PendingAction(
+            row["tool"], json.loads(row["arguments"]), row["preview"]), row["created_at"])
 
 
 def confirmation_buttons(held: list[Confirmation]) -> list[list[Button]]:

@@ -13,18 +13,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import html
 import io
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from telegram import (
-    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -45,13 +41,16 @@ from telegram.ext import (
 from bots.commands import DESCRIPTIONS, run_command
 from bots.orchestrator import Button, Orchestrator, Outcome, Reply, Speaker
 from bots.render import needs_file, split_telegram_html, truncate_line
+from bots.surface import PERMISSION_LABELS, ChatSurface, Followed, as_int, icon
 from bots.telegram_outbox import Outbox
-from bots.telegram_reports import PERMISSION_LABELS, PLATFORM, Followed, RunReports, as_int
 from core.errors import UserError
+from core.models import Interaction, Run
 from core.runtime import Runtime
+from core.types import InteractionKind
 
 log = logging.getLogger(__name__)
 
+PLATFORM = "telegram"
 LIMIT = 4096
 MAX_UPLOAD_BYTES = 20_000_000  # what the Bot API lets a bot download
 
@@ -63,25 +62,18 @@ def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
                                   for b in row] for row in buttons])
 
 
-class TelegramBot(RunReports):
+class TelegramBot(ChatSurface):
+    platform = PLATFORM
+
     def __init__(self, runtime: Runtime, orchestrator: Orchestrator, token: str,
                  base_url: str | None = None) -> None:
-        self.runtime = runtime
-        self.orch = orchestrator
+        super().__init__(runtime, orchestrator)
         builder = Application.builder().token(token).concurrent_updates(True)
         if base_url:
             builder = builder.base_url(base_url).base_file_url(
                 base_url.removesuffix("/bot") + "/file/bot")
         self.app = builder.build()
         self.outbox = Outbox()
-        self.followed: dict[str, Followed] = {}
-        self.unfollowed: set[str] = set()
-        # (chat id, message id) -> what that bot message is about
-        self.message_runs: dict[tuple[int, int], str] = {}
-        self.message_questions: dict[tuple[int, int], str] = {}
-        # (chat id, forum topic id) -> the run that topic was made for
-        self.topic_runs: dict[tuple[int, int], str] = {}
-        self._follow_task: asyncio.Task[None] | None = None
         self.app.add_handler(CommandHandler("start", self.on_start))
         self.app.add_handler(CommandHandler("pair", self.on_pair))
         self.app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
@@ -90,13 +82,6 @@ class TelegramBot(RunReports):
         self.app.add_handler(CallbackQueryHandler(self.on_button))
         self.app.add_error_handler(self.on_error)
         orchestrator.link_hooks[PLATFORM] = self._on_linked
-
-    @property
-    def bot(self) -> Bot:
-        return self.app.bot
-
-    async def deliver(self, chat_id: int, op: Callable[[], Awaitable[Any]]) -> Any:
-        return await self.outbox.do(chat_id, op)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -117,14 +102,10 @@ class TelegramBot(RunReports):
         await self.app.updater.start_polling(poll_interval=0, timeout=10,
                                              allowed_updates=Update.ALL_TYPES)
         await self.app.start()
-        await self._load_followed()
-        self._follow_task = asyncio.create_task(self._follow_runs(), name="telegram-follow")
+        await self.start_reports()
 
     async def stop(self) -> None:
-        if self._follow_task is not None:
-            self._follow_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follow_task
+        await self.stop_reports()
         assert self.app.updater is not None
         if self.app.updater.running:
             await self.app.updater.stop()
@@ -209,19 +190,18 @@ class TelegramBot(RunReports):
             return
         chat_id = int(speaker.chat_id)
         topic = message.message_thread_id if message.is_topic_message else None
-        if topic is not None and (chat_id, topic) in self.topic_runs:
-            await self._steer(speaker, self.topic_runs[(chat_id, topic)], message.text, message)
+        if topic is not None and (chat_id, topic) in self.thread_runs:
+            reply = await self.steer(speaker, self.thread_runs[(chat_id, topic)], message.text)
+            await self._deliver(speaker, reply, message)
             return
         replied = message.reply_to_message
-        if replied is not None:
-            key = (chat_id, replied.message_id)
-            if key in self.message_questions:
-                await self._answer(speaker, self.message_questions[key], message.text,
-                                   message)
-                return
-            if key in self.message_runs:
-                await self._steer(speaker, self.message_runs[key], message.text, message)
-                return
+        about = await self.about(chat_id, replied.message_id) if replied else None
+        if about is not None:
+            run_id, question = about
+            reply = (await self.answer_text(speaker, question, message.text) if question
+                     else await self.steer(speaker, run_id, message.text))
+            await self._deliver(speaker, reply, message)
+            return
         await self.outbox.do(chat_id, lambda: self.app.bot.send_chat_action(
             chat_id, ChatAction.TYPING, message_thread_id=message.message_thread_id))
         reply = await self.orch.handle(speaker, message.text)
@@ -298,33 +278,7 @@ class TelegramBot(RunReports):
             choice = interaction.options[int(index)]
         except (UserError, ValueError, IndexError):
             return Outcome("This request no longer exists; nothing was changed.", False)
-        async with self.orch.session() as client:
-            ok, _, text = await self.orch.call_tool(client, speaker, "answer_pending",
-                                                    {"id": interaction.id, "choice": choice})
-        if not ok:  # already answered, or the run has ended: the press changes nothing
-            return Outcome(f"Could not answer: {text}", False)
-        return Outcome(f"{speaker.name} answered: {PERMISSION_LABELS.get(choice, choice)}",
-                       True)
-
-    async def _answer(self, speaker: Speaker, interaction_id: str, text: str,
-                      message: Message) -> None:
-        async with self.orch.session() as client:
-            ok, _, out = await self.orch.call_tool(client, speaker, "answer_pending",
-                                                   {"id": interaction_id, "choice": text})
-        await self._deliver(speaker, Reply(f"Answered: {text}" if ok else out, error=not ok),
-                            message)
-
-    async def _steer(self, speaker: Speaker, run_id: str, text: str, message: Message) -> None:
-        run = await self.runtime.runs.get(run_id)
-        tool = "steer_run" if run.state.is_live else "resume_run"
-        async with self.orch.session() as client:
-            ok, _, out = await self.orch.call_tool(client, speaker, tool,
-                                                   {"run": run_id, "message": text})
-        if ok and tool == "resume_run":
-            await self.orch.link_run(run_id, speaker)
-        verb = "Steering" if tool == "steer_run" else "Resumed"
-        await self._deliver(speaker, Reply(f"{verb} run {run.short}." if ok else out,
-                                           error=not ok), message)
+        return await self.answer_choice(speaker, interaction.id, choice)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -334,7 +288,7 @@ class TelegramBot(RunReports):
                                reply_to=message.message_id)
         for run_id in reply.runs:
             if sent is not None:
-                self.message_runs[(chat_id, sent)] = run_id
+                await self.remember(chat_id, sent, run_id)
 
     async def _on_linked(self, run_id: str, speaker: Speaker) -> str | None:
         """A chat starts following a run: in a forum (outside a topic) the run gets a topic
@@ -343,7 +297,7 @@ class TelegramBot(RunReports):
         thread = as_int(speaker.thread_id)
         topic = await self._topic_for(run_id, chat_id) if (
             speaker.forum and thread is None) else None
-        self._follow(run_id, chat_id, topic or thread)
+        self.follow(run_id, chat_id, topic or thread)
         return str(topic) if topic is not None else None
 
     async def _topic_for(self, run_id: str, chat_id: int) -> int | None:
@@ -356,8 +310,46 @@ class TelegramBot(RunReports):
             log.warning("could not make a topic for run %s: %s", run_id, exc)
             return None
         thread = int(topic.message_thread_id)
-        self.topic_runs[(chat_id, thread)] = run_id
+        self.thread_runs[(chat_id, thread)] = run_id
         return thread
+
+    # -- run reports (see ChatSurface) -------------------------------------------------------
+
+    async def send_status(self, f: Followed, run: Run) -> int:
+        text = status_text(run, f.last_tool)
+        sent = await self.outbox.do(f.chat_id, lambda: self.app.bot.send_message(
+            f.chat_id, text, parse_mode=ParseMode.HTML, message_thread_id=f.thread_id))
+        return int(sent.message_id)
+
+    async def edit_status(self, f: Followed, run: Run) -> None:
+        text, message_id = status_text(run, f.last_tool), f.status_message
+        await self.outbox.do(f.chat_id, lambda: self.app.bot.edit_message_text(
+            text, chat_id=f.chat_id, message_id=message_id, parse_mode=ParseMode.HTML))
+
+    async def send_question(self, f: Followed, interaction: Interaction, run: Run,
+                            reminder: bool) -> int | None:
+        again = "Still waiting: " if reminder else ""
+        if interaction.kind is InteractionKind.PERMISSION:
+            text = (f"🔐 {again}Run `{run.short}` on {run.project} asks to use "
+                    f"{interaction.title}")
+            labels = [PERMISSION_LABELS[o] for o in interaction.options]
+        else:
+            text = (f"❓ {again}Run `{run.short}` on {run.project} asks: {interaction.title}\n"
+                    "Press an option, or reply to this message with your answer.")
+            labels = interaction.options
+        buttons = [[Button(truncate_line(label, 60), f"a:{interaction.id}:{n}")]
+                   for n, label in enumerate(labels)]
+        return await self.send(f.chat_id, f.thread_id, Reply(text, buttons))
+
+    async def close_question(self, f: Followed, message_id: int, note: str) -> None:
+        with contextlib.suppress(BadRequest):  # a press took the buttons away already
+            await self.outbox.do(f.chat_id, lambda: self.app.bot.edit_message_reply_markup(
+                chat_id=f.chat_id, message_id=message_id, reply_markup=None))
+        await self.send(f.chat_id, f.thread_id, Reply(truncate_line(note, 300)),
+                        reply_to=message_id)
+
+    async def send_reply(self, f: Followed, reply: Reply, reply_to: int | None) -> int | None:
+        return await self.send(f.chat_id, f.thread_id, reply, reply_to=reply_to)
 
     async def send(self, chat_id: int, thread_id: int | None, reply: Reply,
                    reply_to: int | None = None) -> int | None:
@@ -402,3 +394,13 @@ class TelegramBot(RunReports):
 
 def _plain(html_text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+def status_text(run: Run, last_tool: str) -> str:
+    lines = [f"{icon(run.state)} <b>Run <code>{run.short}</code></b> on "
+             f"{html.escape(run.project)} · {run.state} · {run.model}",
+             html.escape(truncate_line(run.prompt, 200)),
+             f"{run.turns} turns · {run.tool_calls} tool calls · ${run.cost_usd:.2f}"]
+    if last_tool and run.state.is_live:
+        lines.append(f"last: {html.escape(truncate_line(last_tool, 200))}")
+    return "\n".join(lines)

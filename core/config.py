@@ -92,6 +92,9 @@ class _ChatPlatform(_Section):
     admins: list[int] = Field(default_factory=list)
     users: list[int] = Field(default_factory=list)
     viewers: list[int] = Field(default_factory=list)
+    # Who may answer an agent's questions and permission requests from chat: any operator,
+    # or only the person who started the run (and admins).
+    answers: Literal["anyone", "requester"] = "anyone"
 
     def roles(self) -> dict[str, Literal["viewer", "operator", "admin"]]:
         out: dict[str, Literal["viewer", "operator", "admin"]] = {}
@@ -107,7 +110,11 @@ class TelegramConfig(_ChatPlatform):
 
 
 class DiscordConfig(_ChatPlatform):
-    guild: int | None = None
+    # The guild(s) (servers) the bot serves; messages and commands from others are ignored.
+    # Slash commands are synced to these guilds (instantly), or globally when none is set.
+    guild: list[int] = Field(default_factory=list)
+    # Discord roles (by id or name) that grant a Gluon role to the members who have them.
+    role_map: dict[str, Literal["viewer", "operator", "admin"]] = Field(default_factory=dict)
 
 
 class ChatConfig(_Section):

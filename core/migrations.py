@@ -167,4 +167,31 @@ CREATE TABLE chat_runs (
     status_message_id TEXT
 );
 """),
+    ("chat_messages", """
+CREATE TABLE chat_messages (
+    platform       TEXT NOT NULL,
+    chat_id        TEXT NOT NULL,
+    message_id     TEXT NOT NULL,
+    run_id         TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    interaction_id TEXT,
+    PRIMARY KEY (platform, chat_id, message_id)
+);
+CREATE INDEX chat_messages_run ON chat_messages(run_id);
+CREATE TABLE chat_links (
+    platform     TEXT NOT NULL,
+    chat_id      TEXT NOT NULL,
+    project      TEXT NOT NULL,
+    linked_by    TEXT NOT NULL,
+    linked_at    REAL NOT NULL,
+    PRIMARY KEY (platform, chat_id)
+);
+CREATE TABLE chat_confirmations (
+    id           TEXT PRIMARY KEY,
+    speaker      TEXT NOT NULL,
+    tool         TEXT NOT NULL,
+    arguments    TEXT NOT NULL,
+    preview      TEXT NOT NULL,
+    created_at   REAL NOT NULL
+);
+"""),
 ]

@@ -91,10 +91,10 @@ trusted = true
 
 def test_tokens_come_from_the_environment_and_are_hidden_when_printed(tmp_path: Path) -> None:
     cfg = load_config(env={"GLUON_HOME": str(tmp_path), "GLUON_TELEGRAM_TOKEN": SECRET,
-                           "GLUON_DISCORD_TOKEN": SECRET, "GLUON_DISCORD_GUILD": "42",
+                           "GLUON_DISCORD_TOKEN": SECRET, "GLUON_DISCORD_GUILD": "42,43",
                            "GLUON_SERVER_TOKEN": SECRET, "GLUON_SERVER_PORT": "9000"})
     assert cfg.telegram.token is not None and cfg.telegram.token.get_secret_value() == SECRET
-    assert cfg.discord.guild == 42 and cfg.server.port == 9000
+    assert cfg.discord.guild == [42, 43] and cfg.server.port == 9000
     assert SECRET not in repr(cfg) and SECRET not in str(cfg)
 
 
