@@ -99,10 +99,10 @@ async def start(orch: Orchestrator, client: Client, speaker: Speaker, rest: str)
         del words[at:at + 2]
     if len(words) < 2:
         return Reply("usage: /run PROJECT PROMPT [--model M]", error=True)
-    prefs = await orch.conversations.prefs(speaker.conversation)
+    defaults = await orch.defaults(speaker)
     args: dict[str, Any] = {"project": words[0], "prompt": " ".join(words[1:])}
-    if model or prefs["model"]:
-        args["model"] = model or prefs["model"]
+    if model or defaults.model:
+        args["model"] = model or defaults.model
     ok, data, text = await _call(orch, client, speaker, "start_run", args)
     if not ok:
         return Reply(text, error=True)

@@ -124,7 +124,8 @@ class Confirmation:
 
 @dataclass
 class Hints:
-    """Direct forms inside free text: ``--model opus`` and ``project:NAME``."""
+    """Direct forms inside free text: ``--model opus`` and ``project:NAME`` (or ``-p NAME``,
+    ``--project NAME``)."""
 
     text: str
     model: str | None = None
@@ -132,7 +133,7 @@ class Hints:
 
 
 _MODEL_FLAG = re.compile(r"(?:^|\s)--model[ =]([\w.\-]+)")
-_PROJECT = re.compile(r"(?:^|\s)project:([\w.\-]+)")
+_PROJECT = re.compile(r"(?:^|\s)(?:project:|-p |--project[ =])([\w.\-]+)")
 
 
 def parse_hints(text: str) -> Hints:
@@ -171,6 +172,8 @@ class Orchestrator:
         # Per platform: called when a conversation starts following a run, before its
         # reports flow; may return the thread (topic) the run's reports go to.
         self.link_hooks: dict[str, Callable[[str, Speaker], Awaitable[str | None]]] = {}
+        # Per platform: the defaults of where the speaker is (a channel's project and model).
+        self.defaults_hooks: dict[str, Callable[[Speaker], Awaitable[Hints]]] = {}
         self._tools: dict[Role, list[dict[str, Any]]] = {}
         self._client: asyncio.Future[Client] | None = None
         self._closing = asyncio.Event()
@@ -277,9 +280,9 @@ class Orchestrator:
     async def _handle(self, client: Client, speaker: Speaker, text: str,
                       attachments: list[str]) -> Reply:
         hints = parse_hints(text)
-        prefs = await self.conversations.prefs(speaker.conversation)
-        model_hint = hints.model or prefs["model"]
-        project_hint = hints.project or prefs["project"]
+        defaults = await self.defaults(speaker)
+        model_hint = hints.model or defaults.model
+        project_hint = hints.project or defaults.project
         history = await self.conversations.history(speaker.conversation,
                                                    self.chat.history_tokens)
         context = await self.live_context(speaker, model_hint, project_hint)
@@ -380,6 +383,14 @@ class Orchestrator:
             prompt = " ".join(run.prompt.split())[:60]
             lines.append(f"Run {run.short} on {run.project}: {run.state}{ask} — {prompt}")
         return "\n".join(lines)
+
+    async def defaults(self, speaker: Speaker) -> Hints:
+        """The model and project a request uses unless it names them: the conversation's
+        own choice (/model), else the channel's (its topic, or the project it is linked to)."""
+        prefs = await self.conversations.prefs(speaker.conversation)
+        hook = self.defaults_hooks.get(speaker.platform)
+        where = await hook(speaker) if hook is not None else Hints("")
+        return Hints("", prefs["model"] or where.model, prefs["project"] or where.project)
 
     async def link_run(self, run_id: str, speaker: Speaker) -> None:
         """This conversation follows the run: status, pings and questions come here."""

@@ -124,6 +124,10 @@ class ChatSurface:
         """How to notify this actor in a message, or "" (the chat notifies anyway)."""
         return ""
 
+    def display(self, actor: str) -> str:
+        """How to name this actor in a message."""
+        return actor
+
     # -- following -------------------------------------------------------------------------
 
     async def start_reports(self) -> None:
@@ -273,7 +277,7 @@ class ChatSurface:
             return
         answer = PERMISSION_LABELS.get(str(event.answer), str(event.answer))
         await self.close_question(f, message_id,
-                                  f"Answered by {event.answered_by}: {answer}")
+                                  f"Answered by {self.display(event.answered_by)}: {answer}")
 
     # -- people acting on runs -------------------------------------------------------------
 

@@ -155,6 +155,9 @@ def test_model_and_project_can_be_given_inside_the_text() -> None:
     assert (hints.text, hints.model, hints.project) == ("fix the login test please", "opus",
                                                         "api")
     assert parse_hints("nothing special").model is None
+    short = parse_hints("-p api fix the login test")
+    assert (short.text, short.project) == ("fix the login test", "api")
+    assert parse_hints("fix it --project=web").project == "web"
 
 
 async def test_history_keeps_the_latest_whole_turns_within_the_budget(

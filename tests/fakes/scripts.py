@@ -89,13 +89,15 @@ def bash(command: str, description: str = "Run a command", text: str | None = No
     return tool("Bash", {"command": command, "description": description}, text)
 
 
-def ask(question: str, options: list[str], header: str = "Choose") -> ToolStep:
-    """The model calls AskUserQuestion (offered by the CLI only when `can_use_tool` is set)."""
+def ask(question: str, options: list[str], header: str = "Choose",
+        multi: bool = False) -> ToolStep:
+    """The model calls AskUserQuestion (offered by the CLI only when `can_use_tool` is set);
+    `multi` lets the person pick several options."""
     question_input: dict[str, object] = {
         "question": question,
         "header": header,
         "options": [{"label": o, "description": f"Pick {o}"} for o in options],
-        "multiSelect": False,
+        "multiSelect": multi,
     }
     return tool("AskUserQuestion", {"questions": [question_input]})
 
