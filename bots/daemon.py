@@ -11,8 +11,11 @@ import contextlib
 import logging
 import signal
 
+import aiohttp
+import discord
 from telegram.error import InvalidToken, TelegramError
 
+from bots.discord_bot import DiscordBot
 from bots.orchestrator import Orchestrator, make_llm
 from bots.telegram import TelegramBot
 from core.config import Config
@@ -47,6 +50,7 @@ async def serve(config: Config) -> int:
         loop.add_signal_handler(sig, stop.set)
     endpoint: HttpEndpoint | None = None
     telegram: TelegramBot | None = None
+    discord_bot: DiscordBot | None = None
     bots: list[asyncio.Task[None]] = []
     housekeeping = asyncio.create_task(_housekeeping(runtime), name="gluon-housekeeping")
     try:
@@ -60,6 +64,10 @@ async def serve(config: Config) -> int:
                                    config.telegram.token.get_secret_value(),
                                    base_url=config.telegram.api_base_url)
             bots.append(asyncio.create_task(_start_telegram(runtime, telegram)))
+        if config.discord.token is not None:
+            discord_bot = DiscordBot(runtime, Orchestrator(runtime, make_llm(config)),
+                                     config.discord.token.get_secret_value())
+            bots.append(asyncio.create_task(_start_discord(runtime, discord_bot)))
         await stop.wait()
         log.info("shutting down; live runs will be resumed at the next start")
     finally:
@@ -72,6 +80,8 @@ async def serve(config: Config) -> int:
                 await task
         if telegram is not None and telegram.started:
             await telegram.stop()
+        if discord_bot is not None and discord_bot.started:
+            await discord_bot.stop()
         if endpoint is not None:
             await endpoint.stop()
         await runtime.close()
@@ -99,9 +109,39 @@ async def _start_telegram(runtime: Runtime, bot: TelegramBot) -> None:
         return
 
 
+async def _start_discord(runtime: Runtime, bot: DiscordBot) -> None:
+    """Start the bot; while Discord cannot be reached, keep trying. A token Discord refuses,
+    or a privileged intent not enabled for the application, is reported once."""
+    delay = 5.0
+    while True:
+        try:
+            await bot.start()
+        except discord.LoginFailure:
+            log.error("Discord refused the bot token (discord.token); fix it and restart")
+            await bot.reset()
+            return
+        except discord.PrivilegedIntentsRequired:
+            log.error("enable the Message Content intent of the Discord application (Developer "
+                      "Portal > Bot > Privileged Gateway Intents) and restart")
+            await bot.reset()
+            return
+        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.error("the Discord bot could not start (%s); retrying in %.0f s", exc, delay)
+            await bot.reset()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 300)
+            continue
+        user = bot.client.user
+        log.info("the Discord bot %s is connected to %d guild(s)", user,
+                 len(bot.client.guilds))
+        await _first_admin_code(runtime, "discord")
+        return
+
+
 async def _first_admin_code(runtime: Runtime, platform: str) -> None:
     """With nobody allowed in yet, print a code that makes its sender the admin."""
-    if runtime.access.anyone_configured(platform):
+    if runtime.access.anyone_configured(platform) or \
+            getattr(getattr(runtime.config, platform), "role_map", None):
         return
     if any(u.platform == platform for u in await runtime.access.users()):
         return

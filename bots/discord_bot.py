@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import io
 import logging
 import re
 import secrets
@@ -27,12 +26,23 @@ from collections import OrderedDict
 from typing import Any
 
 import discord
+import discord.gateway
+import discord.http
+import yarl
 
-from bots.commands import HELP, run_command
-from bots.discord_commands import build_tree
-from bots.discord_ui import DYNAMIC_ITEMS, question_text, question_view, reply_view, run_card
+from bots.commands import run_command
+from bots.discord_commands import DISCORD_HELP, build_tree
+from bots.discord_ui import (
+    DYNAMIC_ITEMS,
+    clip,
+    follow_up,
+    question_text,
+    question_view,
+    run_card,
+    send_to,
+)
 from bots.orchestrator import Hints, Orchestrator, Reply, Speaker, parse_hints
-from bots.render import discord_markdown_chunks, needs_file, truncate_line
+from bots.render import truncate_line
 from bots.surface import ChatSurface, Followed, as_int
 from core.access import Role
 from core.errors import UserError
@@ -42,18 +52,10 @@ from core.runtime import Runtime
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-LIMIT = 2000
 MAX_UPLOAD_BYTES = 25_000_000
 ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 SEEN = 2048  # message ids remembered, so a redelivered message is handled once
 WORDS = re.compile(r"^(link|unlink|pair|help)\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
-
-DISCORD_HELP = HELP.replace("/start - your user id and how to get access", (
-    "/link PROJECT - requests in this channel go to PROJECT (or say `link PROJECT`)\n"
-    "/unlink - untie this channel\n"
-    "/pair CODE - get access with a code from `gluon pair`\n\n"
-    "In a channel, mention me or link it to a project; in a run's thread, what you write "
-    "steers that run. A channel topic with `--project NAME --model M` sets its defaults."))
 
 _request: contextvars.ContextVar[discord.Message | None] = contextvars.ContextVar(
     "discord_request", default=None)
@@ -80,18 +82,26 @@ class DiscordBot(ChatSurface):
         super().__init__(runtime, orchestrator)
         self.token = token
         self.config = runtime.config.discord
-        intents = discord.Intents.default()
-        intents.message_content = True
-        self.client = GluonClient(
-            self, intents=intents, guild_ready_timeout=guild_ready_timeout,
-            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True,
-                                                     replied_user=False))
+        if self.config.api_base_url:  # a REST proxy in front of Discord
+            discord.http.Route.BASE = self.config.api_base_url.rstrip("/")
+        if self.config.gateway_url:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.config.gateway_url)
+        self._ready_timeout = guild_ready_timeout
+        self.client = self._make_client()
         self._runner: asyncio.Task[None] | None = None
         self._seen: OrderedDict[int, None] = OrderedDict()
         orchestrator.link_hooks[PLATFORM] = self._on_linked
         orchestrator.defaults_hooks[PLATFORM] = self._defaults
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    def _make_client(self) -> GluonClient:
+        intents = discord.Intents.default()
+        intents.message_content = True  # privileged: enabled in the Developer Portal
+        return GluonClient(
+            self, intents=intents, guild_ready_timeout=self._ready_timeout,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True,
+                                                     replied_user=False))
 
     @property
     def started(self) -> bool:
@@ -129,8 +139,7 @@ class DiscordBot(ChatSurface):
     async def reset(self) -> None:
         """Undo a start that failed half-way, so it can be tried again."""
         await self.stop(closing_orchestrator=False)
-        self.client = GluonClient(self, intents=self.client.intents,
-                                  allowed_mentions=self.client.allowed_mentions)
+        self.client = self._make_client()
 
     async def stop(self, closing_orchestrator: bool = True) -> None:
         await self.stop_reports()
@@ -192,7 +201,7 @@ class DiscordBot(ChatSurface):
         return Speaker(PLATFORM, str(user.id), user.display_name, role, chat_id=str(chat),
                        thread_id=str(thread) if thread is not None else None)
 
-    async def _refuse(self, user: discord.abc.User, where: str) -> str:
+    async def refuse(self, user: discord.abc.User, where: str) -> str:
         await self.runtime.activity.record(f"{PLATFORM}:{user.id}", "access.denied", where,
                                            "refused")
         return (f"You are not allowed to use this bot. Your Discord user id is {user.id}: ask "
@@ -242,13 +251,13 @@ class DiscordBot(ChatSurface):
         speaker = await self.speaker_for(message.author, message.channel)
         if speaker is None:
             if guild_id is None or mentioned:  # in a busy linked channel, stay quiet
-                await self.send(message.channel.id, Reply(await self._refuse(
+                await self.send(message.channel.id, Reply(await self.refuse(
                     message.author, f"channel {message.channel.id}"), error=True),
                     reference=message)
             return
         if words:
             reply = await self._word(speaker, words[1].lower(), words[2].strip())
-        elif run_thread is not None:
+        elif run_thread is not None and not mentioned:  # a mention asks me, not the agent
             reply = await self.steer(speaker, run_thread, text)
         else:
             reply = await self._about_reply(speaker, message, text) or \
@@ -385,45 +394,7 @@ class DiscordBot(ChatSurface):
         # A thread made from a message has the message's id.
         return any(own == message.id for (_, own) in self.thread_runs)
 
-    # -- buttons, menus and slash commands -------------------------------------------------
-
-    async def on_answer(self, interaction: discord.Interaction[Any], question: str,
-                        picked: list[int]) -> None:
-        await interaction.response.defer()  # within Discord's 3 s; the work may take longer
-        speaker = await self.speaker_for(interaction.user, interaction.channel)
-        if speaker is None:
-            text = await self._refuse(interaction.user, f"button on {question}")
-            await interaction.followup.send(text, ephemeral=True)
-            return
-        try:
-            options = (await self.runtime.runs.interactions.get(question)).options
-            choice = ", ".join(options[n] for n in picked)
-        except (UserError, IndexError):
-            choice = ""
-        if not choice:
-            await interaction.followup.send("This request no longer exists; nothing was "
-                                            "changed.", ephemeral=True)
-            return
-        outcome = await self.answer_choice(speaker, question, choice)
-        if not outcome.settled:  # when settled, the question's message says who answered
-            await interaction.followup.send(outcome.text, ephemeral=True)
-
-    async def on_confirm(self, interaction: discord.Interaction[Any], confirmation: str,
-                         yes: bool) -> None:
-        await interaction.response.defer()
-        speaker = await self.speaker_for(interaction.user, interaction.channel)
-        if speaker is None:
-            text = await self._refuse(interaction.user, f"confirmation {confirmation}")
-            await interaction.followup.send(text, ephemeral=True)
-            return
-        outcome = await self.orch.confirm(confirmation, speaker, yes)
-        if not outcome.settled:
-            await interaction.followup.send(outcome.text, ephemeral=True)
-            return
-        original = interaction.message.content if interaction.message else ""
-        await interaction.edit_original_response(
-            content=truncate_line(original, 1000) + f"\n\n*{truncate_line(outcome.text, 900)}*",
-            view=None, allowed_mentions=discord.AllowedMentions.none())
+    # -- slash commands --------------------------------------------------------------------
 
     async def on_slash(self, interaction: discord.Interaction[Any], name: str,
                        rest: str) -> None:
@@ -434,7 +405,7 @@ class DiscordBot(ChatSurface):
         speaker = await self.speaker_for(interaction.user, interaction.channel)
         if speaker is None:
             await interaction.response.send_message(
-                await self._refuse(interaction.user, f"/{name}"), ephemeral=True)
+                await self.refuse(interaction.user, f"/{name}"), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
         if name in ("link", "unlink", "help"):
@@ -449,20 +420,10 @@ class DiscordBot(ChatSurface):
 
     async def _followup(self, interaction: discord.Interaction[Any], speaker: Speaker,
                         reply: Reply) -> None:
-        chunks = self._chunks(reply)
-        last: discord.Message | None = None
-        for n, chunk in enumerate(chunks):
-            view = reply_view(reply.buttons) if n == len(chunks) - 1 else None
-            file = self._file(reply) if n == 0 else None
-            kwargs: dict[str, Any] = {"wait": True}
-            if view is not None:
-                kwargs["view"] = view
-            if file is not None:
-                kwargs["file"] = file
-            last = await interaction.followup.send(chunk, **kwargs)
+        last = await follow_up(interaction, reply)
         for run_id in reply.runs:
             if last is not None:
-                await self.remember(int(speaker.chat_id), last.id, run_id)
+                await self.remember(int(speaker.chat_id), last, run_id)
 
     # -- run reports (see ChatSurface) -----------------------------------------------------
 
@@ -488,7 +449,7 @@ class DiscordBot(ChatSurface):
 
     async def close_question(self, f: Followed, message_id: int, note: str) -> None:
         message = await self._channel(f).fetch_message(message_id)
-        await message.edit(content=truncate_line(message.content, 1500) + f"\n\n**{note}**",
+        await message.edit(content=clip(message.content, 1500) + f"\n\n**{note}**",
                            view=None, allowed_mentions=discord.AllowedMentions.none())
 
     async def send_reply(self, f: Followed, reply: Reply, reply_to: int | None) -> int | None:
@@ -512,38 +473,8 @@ class DiscordBot(ChatSurface):
             if sent is not None:
                 await self.remember(int(speaker.chat_id), sent, run_id)
 
-    @staticmethod
-    def _chunks(reply: Reply) -> list[str]:
-        if needs_file(reply.text, limit=LIMIT):
-            first = reply.text.strip().splitlines()[0] if reply.text.strip() else "output"
-            return [truncate_line(first, 300) + "\n(the whole text is attached)"]
-        return discord_markdown_chunks(reply.text, LIMIT) or ["(empty)"]
-
-    @staticmethod
-    def _file(reply: Reply) -> discord.File | None:
-        if not needs_file(reply.text, limit=LIMIT):
-            return None
-        return discord.File(io.BytesIO(reply.text.encode()), filename="gluon.txt")
-
     async def send(self, channel_id: int, reply: Reply,
                    reference: discord.Message | discord.PartialMessage | None = None
                    ) -> int | None:
-        """Send a reply: split under Discord's 2000 characters at line or code fence
-        boundaries, as a file when very long; the buttons go with the last part. Returns the
-        last message's id."""
-        channel = self.client.get_partial_messageable(channel_id)
-        chunks = self._chunks(reply)
-        last: int | None = None
-        for n, chunk in enumerate(chunks):
-            kwargs: dict[str, Any] = {}
-            view = reply_view(reply.buttons) if n == len(chunks) - 1 else None
-            if view is not None:
-                kwargs["view"] = view
-            file = self._file(reply) if n == 0 else None
-            if file is not None:
-                kwargs["file"] = file
-            if n == 0 and reference is not None:
-                kwargs["reference"] = reference.to_reference(fail_if_not_exists=False)
-            sent = await channel.send(chunk, **kwargs)
-            last = sent.id
-        return last
+        return await send_to(self.client.get_partial_messageable(channel_id), reply,
+                             reference)

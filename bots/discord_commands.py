@@ -9,10 +9,20 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bots.commands import HELP
+
 if TYPE_CHECKING:
     from bots.discord_bot import DiscordBot
 
 Interaction = discord.Interaction[Any]
+
+DISCORD_HELP = HELP.replace("/start - your user id and how to get access", (
+    "/link PROJECT - requests in this channel go to PROJECT (or say `link PROJECT`)\n"
+    "/unlink - untie this channel\n"
+    "/pair CODE - get access with a code from `gluon pair`\n\n"
+    "In a channel, mention me or link it to a project. In a run's thread, what you write "
+    "steers that run, and what you say mentioning me is for me. A channel topic with "
+    "`--project NAME --model M` sets its defaults."))
 
 
 def build_tree(client: discord.Client, bot: DiscordBot) -> app_commands.CommandTree[Any]:

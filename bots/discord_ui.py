@@ -9,20 +9,23 @@ sent before a restart. Every press is acknowledged at once (deferred) and answer
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bots.orchestrator import Button
-from bots.render import truncate_line
+from bots.orchestrator import Button, Reply
+from bots.render import discord_markdown_chunks, needs_file, truncate_line
 from bots.surface import PERMISSION_LABELS, health, icon
+from core.errors import UserError
 from core.models import Interaction, Run
 from core.types import InteractionKind, RunState
 
 if TYPE_CHECKING:
     from bots.discord_bot import DiscordBot
 
+LIMIT = 2000  # characters of a message's content
 MAX_BUTTON_OPTIONS = 10  # more options, or a multi-select question: a select menu
 MAX_SELECT_OPTIONS = 25  # Discord's limit
 COLOURS = {RunState.REVIEW: discord.Colour.green(), RunState.FAILED: discord.Colour.red(),
@@ -94,6 +97,11 @@ def reply_view(buttons: list[list[Button]]) -> discord.ui.View | None:
     return view
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters (lines kept), marked when cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _bot(interaction: discord.Interaction[Any]) -> DiscordBot:
     bot: DiscordBot = interaction.client.gluon
     return bot
@@ -115,7 +123,7 @@ class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         return cls(match["question"], int(match["option"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _bot(interaction).on_answer(interaction, self.question, [self.option])
+        await on_answer(interaction, self.question, [self.option])
 
 
 class AnswerSelect(discord.ui.DynamicItem[discord.ui.Select[Any]],
@@ -141,7 +149,7 @@ class AnswerSelect(discord.ui.DynamicItem[discord.ui.Select[Any]],
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         data: dict[str, Any] = dict(interaction.data or {})
         picked = [int(v) for v in data.get("values", []) if str(v).isdigit()]
-        await _bot(interaction).on_answer(interaction, self.question, picked)
+        await on_answer(interaction, self.question, picked)
 
 
 class ConfirmButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
@@ -161,8 +169,96 @@ class ConfirmButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         return cls(match["confirmation"], match["yes"] == "y")
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _bot(interaction).on_confirm(interaction, self.confirmation, self.yes)
+        await on_confirm(interaction, self.confirmation, self.yes)
+
+
+# -- presses ---------------------------------------------------------------------------------
+
+async def on_answer(interaction: discord.Interaction[Any], question: str,
+                    picked: list[int]) -> None:
+    """A button or menu answered an agent's question or permission request."""
+    bot = _bot(interaction)
+    await interaction.response.defer()  # within Discord's 3 s; the work may take longer
+    speaker = await bot.speaker_for(interaction.user, interaction.channel)
+    if speaker is None:
+        text = await bot.refuse(interaction.user, f"button on {question}")
+        await interaction.followup.send(text, ephemeral=True)
+        return
+    try:
+        options = (await bot.runtime.runs.interactions.get(question)).options
+        choice = ", ".join(options[n] for n in picked)
+    except (UserError, IndexError):
+        choice = ""
+    if not choice:
+        await interaction.followup.send("This request no longer exists; nothing was changed.",
+                                        ephemeral=True)
+        return
+    outcome = await bot.answer_choice(speaker, question, choice)
+    if not outcome.settled:  # when settled, the question's message says who answered
+        await interaction.followup.send(outcome.text, ephemeral=True)
+
+
+async def on_confirm(interaction: discord.Interaction[Any], confirmation: str,
+                     yes: bool) -> None:
+    """A confirmation button: run the held call, or drop it."""
+    bot = _bot(interaction)
+    await interaction.response.defer()
+    speaker = await bot.speaker_for(interaction.user, interaction.channel)
+    if speaker is None:
+        text = await bot.refuse(interaction.user, f"confirmation {confirmation}")
+        await interaction.followup.send(text, ephemeral=True)
+        return
+    outcome = await bot.orch.confirm(confirmation, speaker, yes)
+    if not outcome.settled:
+        await interaction.followup.send(outcome.text, ephemeral=True)
+        return
+    original = interaction.message.content if interaction.message else ""
+    await interaction.edit_original_response(
+        content=clip(original, 1000) + f"\n\n*{truncate_line(outcome.text, 900)}*",
+        view=None, allowed_mentions=discord.AllowedMentions.none())
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     AnswerButton, AnswerSelect, ConfirmButton)
+
+
+# -- sending replies ---------------------------------------------------------------------------
+
+def _parts(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
+    """A reply as messages: split under 2000 characters at line or code fence boundaries, or,
+    when very long, its first line with the whole text attached; the buttons go last."""
+    if needs_file(reply.text, limit=LIMIT):
+        first = reply.text.strip().splitlines()[0] if reply.text.strip() else "output"
+        chunks = [truncate_line(first, 300) + "\n(the whole text is attached)"]
+    else:
+        chunks = discord_markdown_chunks(reply.text, LIMIT) or ["(empty)"]
+    parts: list[tuple[str, dict[str, Any]]] = []
+    for n, chunk in enumerate(chunks):
+        extra: dict[str, Any] = {}
+        if n == 0 and len(chunks) == 1 and needs_file(reply.text, limit=LIMIT):
+            extra["file"] = discord.File(io.BytesIO(reply.text.encode()), filename="gluon.txt")
+        view = reply_view(reply.buttons) if n == len(chunks) - 1 else None
+        if view is not None:
+            extra["view"] = view
+        parts.append((chunk, extra))
+    return parts
+
+
+async def send_to(channel: discord.abc.Messageable, reply: Reply,
+                  reference: discord.Message | discord.PartialMessage | None = None
+                  ) -> int | None:
+    """Send a reply (the first part answering `reference`); returns the last message's id."""
+    last: int | None = None
+    for n, (chunk, extra) in enumerate(_parts(reply)):
+        if n == 0 and reference is not None:
+            extra["reference"] = reference.to_reference(fail_if_not_exists=False)
+        last = (await channel.send(chunk, **extra)).id
+    return last
+
+
+async def follow_up(interaction: discord.Interaction[Any], reply: Reply) -> int | None:
+    """Answer a deferred slash command with a reply; returns the last message's id."""
+    last: int | None = None
+    for chunk, extra in _parts(reply):
+        last = (await interaction.followup.send(chunk, wait=True, **extra)).id
+    return last

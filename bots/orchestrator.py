@@ -369,8 +369,11 @@ class Orchestrator:
         """What the model should know now, after the cached prefix."""
         projects = [p.name for p in await self.runtime.projects.all()]
         rows = await self.runtime.db.fetchall(
-            "SELECT r.id FROM chat_runs c JOIN runs r ON r.id = c.run_id WHERE "
-            "c.conversation = ? ORDER BY r.created_at DESC LIMIT 8", (speaker.conversation,))
+            "SELECT r.id, c.own_topic AND c.thread_id = ? AS here FROM chat_runs c JOIN runs r "
+            "ON r.id = c.run_id WHERE c.conversation = ? OR (c.platform = ? AND c.chat_id = ? "
+            "AND c.thread_id = ?) ORDER BY r.created_at DESC LIMIT 8",
+            (speaker.thread_id, speaker.conversation, speaker.platform, speaker.chat_id,
+             speaker.thread_id))
         lines = [f"[Gluon, {time.strftime('%Y-%m-%d %H:%M')}] Speaker: {speaker.name} "
                  f"({speaker.role}). Projects: {', '.join(projects) or 'none yet'}."]
         if model or project:
@@ -381,7 +384,8 @@ class Orchestrator:
             pending = await self.runtime.runs.interactions.pending(run.id)
             ask = f", waiting on {len(pending)} question(s)" if pending else ""
             prompt = " ".join(run.prompt.split())[:60]
-            lines.append(f"Run {run.short} on {run.project}: {run.state}{ask} — {prompt}")
+            here = " (this thread is about this run)" if row["here"] else ""
+            lines.append(f"Run {run.short} on {run.project}{here}: {run.state}{ask} — {prompt}")
         return "\n".join(lines)
 
     async def defaults(self, speaker: Speaker) -> Hints:

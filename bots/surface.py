@@ -91,6 +91,7 @@ class ChatSurface:
     """The platform-neutral half of a chat bot; subclasses set ``platform``."""
 
     platform: str
+    ask_me = "mention me"  # how to address the bot, not the agent, in a run's own thread
 
     def __init__(self, runtime: Runtime, orchestrator: Orchestrator) -> None:
         self.runtime = runtime
@@ -99,6 +100,7 @@ class ChatSurface:
         self.unfollowed: set[str] = set()  # runs no chat of this bot follows
         self.thread_runs: dict[tuple[int, int], str] = {}  # (chat, own thread) -> run
         self._follow_task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()  # set while no event is being reported
 
     # -- what a platform provides ----------------------------------------------------------
 
@@ -136,7 +138,12 @@ class ChatSurface:
                                                 name=f"{self.platform}-follow")
 
     async def stop_reports(self) -> None:
+        """Stop following, after the report in flight (so a message sent is also recorded)."""
         if self._follow_task is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    while not self._idle.is_set():  # set when waiting, not just once
+                        await self._idle.wait()
             self._follow_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follow_task
@@ -186,7 +193,9 @@ class ChatSurface:
     async def _follow_runs(self) -> None:
         with self.runtime.bus.subscribe() as sub:
             while True:
+                self._idle.set()
                 event = await sub.get()
+                self._idle.clear()
                 try:
                     await self._on_event(event)
                 except Exception:
@@ -252,7 +261,7 @@ class ChatSurface:
         if body:
             text += "\n\n" + body
         if run.state is RunState.REVIEW:
-            text += ("\n\nWrite here to continue it, or ask me to merge it." if
+            text += (f"\n\nWrite here to continue it, or {self.ask_me} to merge it." if
                      f.thread_id is not None and (f.chat_id, f.thread_id) in self.thread_runs
                      else "\n\nReply to this message to continue it, or ask me to merge it.")
         sent = await self.send_reply(f, Reply(text), f.status_message)

@@ -190,7 +190,8 @@ class TelegramBot(ChatSurface):
             return
         chat_id = int(speaker.chat_id)
         topic = message.message_thread_id if message.is_topic_message else None
-        if topic is not None and (chat_id, topic) in self.thread_runs:
+        mentioned = f"@{self.app.bot.username}".lower() in message.text.lower()
+        if topic is not None and (chat_id, topic) in self.thread_runs and not mentioned:
             reply = await self.steer(speaker, self.thread_runs[(chat_id, topic)], message.text)
             await self._deliver(speaker, reply, message)
             return

@@ -115,6 +115,9 @@ class DiscordConfig(_ChatPlatform):
     guild: list[int] = Field(default_factory=list)
     # Discord roles (by id or name) that grant a Gluon role to the members who have them.
     role_map: dict[str, Literal["viewer", "operator", "admin"]] = Field(default_factory=dict)
+    # A REST proxy (e.g. http://proxy:8080/api/v10) and gateway proxy in front of Discord.
+    api_base_url: str | None = None
+    gateway_url: str | None = None
 
 
 class ChatConfig(_Section):

@@ -72,6 +72,14 @@ class Gluon:
             await self.bot.stop()
             self.bot = None
 
+    async def restart(self) -> None:
+        """The whole daemon stops and starts again on the same data dir."""
+        await self.stop_bot()
+        await self.runtime.close()
+        self.runtime = Runtime(self.config, environ=daemon_environ())
+        await self.runtime.open()
+        await self.start_bot()
+
 
 @pytest.fixture
 async def gluon(config: Config, discord_api: FakeDiscord, model_server: ScriptedModelServer,
@@ -132,3 +140,288 @@ async def test_a_request_in_a_linked_channel_gets_a_thread_a_live_card_and_a_pin
     assert ping.content.startswith(f"<@{ADA}>") and "Committed hello.txt." in ping.content
     assert ping.reply_to == status.id
     assert [x for x in discord_api.sent(GENERAL) if x.kind == "typing"]
+
+
+async def run_thread(fake: FakeDiscord, runtime: Runtime) -> tuple[str, int]:
+    """The only run, and the thread it got."""
+    await fake.wait_for(lambda f: bool(f.threads), timeout=30)
+    [run] = await runtime.runs.store.find()
+    [thread] = [t for t in fake.threads.values() if run.short in t.name]
+    return run.id, thread.id
+
+
+async def test_a_dm_picks_the_project_with_project_colon_and_reports_in_the_dm(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:agent-dm", [s.text("Looked at it.")])
+    model_server.script("SCRIPT:dm-start", [
+        s.tool("start_run", {"prompt": "SCRIPT:agent-dm look around"}),
+        s.text("Started.")])
+    discord_api.user_message(DM_ADA, ADA, "SCRIPT:dm-start look around project:other")
+    await discord_api.wait_for(lambda f: any("finished" in t for t in contents(f, DM_ADA)),
+                               timeout=60)
+    [run] = await gluon.runtime.runs.store.find()
+    assert run.project == "other"
+    assert not discord_api.threads  # a DM has no threads: everything stays in the DM
+    assert any(m.embeds and card(m)["Project"] == "other"
+               for m in discord_api.messages(DM_ADA).values())
+    request = next(r for r in model_server.requests if r.script_key == "SCRIPT:dm-start")
+    assert "project=other" in request.all_text()  # the orchestrator was told
+
+
+async def test_a_channel_topic_sets_the_project_and_model_of_requests_there(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:agent-topic", [s.text("Done in other.")])
+    model_server.script("SCRIPT:topic-start", [
+        s.tool("start_run", {"prompt": "SCRIPT:agent-topic tidy"}), s.text("Started.")])
+    discord_api.user_message(TOPICAL, BOB, "SCRIPT:topic-start tidy up", mentions_bot=True)
+    run_id, thread = await run_thread(discord_api, gluon.runtime)
+    await discord_api.wait_for(lambda f: any("finished" in t for t in contents(f, thread)),
+                               timeout=60)
+    run = await gluon.runtime.runs.get(run_id)
+    assert (run.project, run.model) == ("other", "opus")
+    assert find(discord_api, thread, "finished").content.startswith(f"<@{BOB}>")
+
+
+async def test_a_multi_select_question_is_answered_with_a_menu(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:agent-ask", [
+        s.ask("Which checks?", ["lint", "types", "tests"], multi=True),
+        s.text("Running the chosen checks.")])
+    discord_api.slash(GENERAL, ADA, "run", {"project": "demo",
+                                            "prompt": "SCRIPT:agent-ask set up CI"})
+    run_id, thread = await run_thread(discord_api, gluon.runtime)
+    await discord_api.wait_for(lambda f: any("asks: Which checks?" in t
+                                             for t in contents(f, thread)), timeout=60)
+    question = find(discord_api, thread, "asks: Which checks?")
+    [(menu, values)] = question.selects
+    assert values == ["0", "1", "2"] and not question.buttons
+    assert question.content.startswith(f"<@{ADA}>")  # the person who started it is pinged
+    discord_api.click(question.id, BOB, menu, values=["0", "2"])
+    run = await wait_state(gluon.runtime, run_id)
+    assert run.state is RunState.REVIEW
+    [answered] = await gluon.runtime.db.fetchall("SELECT * FROM interactions")
+    assert answered["answered_by"] == "discord:43" and answered["answer"] == '"lint, tests"'
+    await discord_api.wait_for(lambda f: "Answered by" in f.message(question.id).content)
+    closed = discord_api.message(question.id)
+    assert f"Answered by <@{BOB}>: lint, tests" in closed.content and not closed.selects
+    answers = [r for r in model_server.requests if r.script_key == "SCRIPT:agent-ask"]
+    assert any("lint, tests" in r.all_text() for r in answers)  # the agent got the answer
+
+
+async def test_a_permission_request_is_denied_by_a_button_pressed_after_a_restart(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:agent-outside", [
+        s.write("../outside.txt", "no"), s.text("Could not write it.")])
+    discord_api.slash(GENERAL, ADA, "run", {"project": "demo",
+                                            "prompt": "SCRIPT:agent-outside write outside"})
+    run_id, thread = await run_thread(discord_api, gluon.runtime)
+    await discord_api.wait_for(lambda f: any("asks to use" in t for t in contents(f, thread)),
+                               timeout=60)
+    request = find(discord_api, thread, "asks to use")
+    labels = [label for label, _ in request.buttons]
+    assert labels == ["Allow once", "Allow for this run", "Always for this project", "Deny"]
+    # The bot restarts (a new client, nothing in memory); the button still works.
+    await gluon.stop_bot()
+    await gluon.start_bot()
+    deny = dict(request.buttons)["Deny"]
+    press = discord_api.click(request.id, ADA, deny)
+    run = await wait_state(gluon.runtime, run_id)
+    assert run.state is RunState.REVIEW and "Could not write it." in (run.result_text or "")
+    assert discord_api.interaction_responses[press].type == 6  # acknowledged (deferred) at once
+    await discord_api.wait_for(lambda f: "Answered by" in f.message(request.id).content)
+    assert not discord_api.message(request.id).buttons
+    assert not (gluon.runtime.config.home / "worktrees" / "outside.txt").exists()
+
+
+async def test_a_message_in_a_runs_thread_steers_the_running_agent(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:agent-steer", [s.bash("echo working"), s.slow_text(3),
+                                               s.text("took the hint")])
+    discord_api.slash(GENERAL, ADA, "run", {"project": "demo",
+                                            "prompt": "SCRIPT:agent-steer refactor"})
+    run_id, thread = await run_thread(discord_api, gluon.runtime)
+    await model_server.await_request(lambda r: r.script_key == "SCRIPT:agent-steer"
+                                     and r.step == 1)
+    discord_api.user_message(thread, BOB, "please also update the README")
+    await discord_api.wait_for(lambda f: any("Steering run" in t for t in contents(f, thread)))
+    run = await wait_state(gluon.runtime, run_id)
+    assert run.state is RunState.REVIEW
+    assert any("please also update the README" in r.all_text() for r in model_server.requests
+               if r.script_key == "SCRIPT:agent-steer")
+    events = [e.summary for e in await gluon.runtime.runs.logs(run_id)]
+    assert "discord:43: please also update the README" in events
+
+
+async def test_strangers_other_guilds_and_unaddressed_messages_do_nothing(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:start", [s.tool("start_run", {
+        "project": "demo", "prompt": "never"}), s.text("Started.")])
+    discord_api.user_message(GENERAL, ADA, "link demo", mentions_bot=True)
+    await discord_api.wait_for(lambda f: any("Linked" in t for t in contents(f, GENERAL)))
+    discord_api.user_message(GENERAL, EVE, "SCRIPT:start in a linked channel")
+    refused = discord_api.user_message(GENERAL, EVE, "SCRIPT:start please", mentions_bot=True)
+    discord_api.user_message(ELSEWHERE, ADA, "SCRIPT:start elsewhere", mentions_bot=True)
+    discord_api.user_message(GENERAL, ADA, "unlink", mentions_bot=True)
+    await discord_api.wait_for(lambda f: any("no longer linked" in t
+                                             for t in contents(f, GENERAL)))
+    discord_api.user_message(GENERAL, ADA, "SCRIPT:start not addressed to the bot")
+    discord_api.slash(GENERAL, EVE, "runs")
+    await discord_api.wait_for(lambda f: any(r.ephemeral for r in
+                                             f.interaction_responses.values()))
+    refusal = next(m for m in discord_api.messages(GENERAL).values() if m.reply_to == refused)
+    assert "not allowed" in refusal.content and str(EVE) in refusal.content
+    public = [m.content for m in discord_api.messages(GENERAL).values() if not m.ephemeral]
+    assert sum("not allowed" in t for t in public) == 1  # the unaddressed one was ignored
+    [slash] = discord_api.interaction_responses.values()
+    assert "not allowed" in (slash.content or "")
+    assert not discord_api.messages(ELSEWHERE)
+    assert await gluon.runtime.runs.store.find() == []
+    assert not [r for r in model_server.requests if r.script_key == "SCRIPT:start"]
+    denied = await gluon.runtime.db.fetchall(
+        "SELECT * FROM activity WHERE action = 'access.denied'")
+    assert {r["actor"] for r in denied} == {"discord:666"}
+
+
+async def test_a_merge_confirmation_survives_a_daemon_restart(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:agent-hello", [
+        s.bash("printf 'hi\\n' > hello.txt && git add hello.txt && git commit -qm hello"),
+        s.text("Committed hello.txt.")])
+    discord_api.slash(GENERAL, ADA, "run", {"project": "demo",
+                                            "prompt": "SCRIPT:agent-hello add hello"})
+    run_id, thread = await run_thread(discord_api, gluon.runtime)
+    await wait_state(gluon.runtime, run_id)
+    model_server.script("SCRIPT:merge", [
+        s.tool("merge_run", {"run": run_id[:8]}), s.text("Press Confirm to merge it.")])
+    discord_api.user_message(thread, ADA, "SCRIPT:merge merge it", mentions_bot=True)
+    await discord_api.wait_for(lambda f: any("Press Confirm" in t for t in contents(f, thread)),
+                               timeout=30)
+    asked = find(discord_api, thread, "Press Confirm")
+    labels = dict(asked.buttons)
+    assert list(labels) == ["Confirm merge_run", "Cancel"]
+    assert (await gluon.runtime.runs.get(run_id)).state is RunState.REVIEW  # not yet
+    await gluon.restart()
+    discord_api.click(asked.id, BOB, labels["Confirm merge_run"])  # not the one who asked
+    discord_api.click(asked.id, ADA, labels["Confirm merge_run"])
+    await discord_api.wait_for(lambda f: "Done (ada confirmed)" in f.message(asked.id).content,
+                               timeout=30)
+    assert (await gluon.runtime.runs.get(run_id)).state is RunState.MERGED
+    assert not discord_api.message(asked.id).buttons
+    refused = [r for r in discord_api.messages(GENERAL).values() if r.ephemeral] + [
+        m for m in discord_api.messages(thread).values() if m.ephemeral]
+    assert any("Only ada (who asked) or an admin" in m.content for m in refused)
+
+
+async def test_long_replies_are_split_at_lines_and_very_long_ones_come_as_a_file(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    lines = [f"line {n:04d} of the diff" for n in range(200)]
+    long = "Here it is:\n```diff\n" + "\n".join(lines) + "\n```"
+    model_server.script("SCRIPT:long", [s.text(long)])
+    model_server.script("SCRIPT:huge", [s.text("Full log below.\n" + "x" * 9000)])
+    discord_api.user_message(DM_ADA, ADA, "SCRIPT:long show me the diff")
+    await discord_api.wait_for(lambda f: any("line 0199" in t for t in contents(f, DM_ADA)),
+                               timeout=30)
+    parts = contents(discord_api, DM_ADA)
+    assert len(parts) == 3 and all(len(p) <= 2000 for p in parts)
+    assert all(p.count("```") % 2 == 0 for p in parts)  # each part's code block is closed
+    assert all(f"line {n:04d} of the diff" in "".join(parts) for n in range(200))
+    discord_api.user_message(DM_ADA, ADA, "SCRIPT:huge the whole log")
+    await discord_api.wait_for(lambda f: any(m.attachments for m in
+                                             f.messages(DM_ADA).values()), timeout=30)
+    [with_file] = [m for m in discord_api.messages(DM_ADA).values() if m.attachments]
+    assert with_file.content.startswith("Full log below.")
+    assert with_file.attachments == [("gluon.txt", ("Full log below.\n" + "x" * 9000).encode())]
+
+
+async def test_rate_limits_and_gateway_reconnects_lose_and_repeat_nothing(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:hello", [s.text("Hello there.")])
+    discord_api.rate_limit("POST /channels/*/messages", times=2, retry_after=0.3)
+    discord_api.user_message(DM_ADA, ADA, "SCRIPT:hello one")
+    await discord_api.wait_for(lambda f: "Hello there." in contents(f, DM_ADA), timeout=30)
+    discord_api.disconnect()  # resumable: discord.py RESUMEs and gets what it missed
+    discord_api.user_message(DM_ADA, ADA, "SCRIPT:hello two")
+    await discord_api.wait_for(lambda f: contents(f, DM_ADA).count("Hello there.") == 2,
+                               timeout=30)
+    assert len(discord_api.resumes) == 1
+    discord_api.request_reconnect()
+    discord_api.user_message(DM_ADA, ADA, "SCRIPT:hello three")
+    await discord_api.wait_for(lambda f: contents(f, DM_ADA).count("Hello there.") == 3,
+                               timeout=30)
+    assert len([r for r in model_server.requests if r.script_key == "SCRIPT:hello"]) == 3
+    assert contents(discord_api, DM_ADA) == ["Hello there."] * 3
+
+
+async def test_a_thread_whose_run_was_removed_says_so(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:agent-quick", [s.text("Quick one.")])
+    discord_api.slash(GENERAL, ADA, "run", {"project": "other",
+                                            "prompt": "SCRIPT:agent-quick look"})
+    run_id, thread = await run_thread(discord_api, gluon.runtime)
+    await wait_state(gluon.runtime, run_id)
+    await gluon.runtime.projects.remove("other")
+    discord_api.user_message(thread, ADA, "and one more thing")
+    await discord_api.wait_for(lambda f: any("no longer exists" in t
+                                             for t in contents(f, thread)))
+    assert await gluon.runtime.runs.store.find() == []
+
+
+async def test_pairing_in_a_dm_and_mapped_discord_roles_let_people_in(
+        tmp_path: Path, config: Config, discord_api: FakeDiscord,
+        model_server: ScriptedModelServer) -> None:
+    mapped = config.model_copy(update={"discord": config.discord.model_copy(update={
+        "users": [], "role_map": {"devs": "operator"}})})
+    gluon = Gluon(mapped, model_server)
+    await gluon.runtime.open()
+    await gluon.start_bot()
+    try:
+        discord_api.add_member(GUILD, 77, "dev", roles=[DEVS])
+        discord_api.slash(GENERAL, 77, "projects")
+        code = await gluon.runtime.access.create_code("viewer")
+        discord_api.user_message(DM_ADA, ADA, f"pair {code.code}")
+        await discord_api.wait_for(lambda f: any("Paired: you are in as viewer" in t
+                                                 for t in contents(f, DM_ADA)))
+        discord_api.user_message(DM_ADA, ADA, f"pair {code.code}")  # used: refused
+        await discord_api.wait_for(lambda f: len(contents(f, DM_ADA)) == 2)
+        assert "Paired" not in contents(discord_api, DM_ADA)[1]
+        await discord_api.wait_for(lambda f: any(
+            "No projects yet" in (m.content or "") for m in f.messages(GENERAL).values()))
+        assert await gluon.runtime.access.role_of("discord", str(ADA)) == "viewer"
+    finally:
+        await gluon.stop_bot()
+        await gluon.runtime.close()
+
+
+async def test_with_answers_from_the_requester_only_others_presses_change_nothing(
+        config: Config, discord_api: FakeDiscord, model_server: ScriptedModelServer,
+        repo: Path) -> None:
+    strict = config.model_copy(update={"discord": config.discord.model_copy(update={
+        "answers": "requester"})})
+    gluon = Gluon(strict, model_server)
+    await gluon.runtime.open()
+    await gluon.runtime.projects.add("demo", str(repo))
+    await gluon.start_bot()
+    try:
+        model_server.script("SCRIPT:agent-ask", [
+            s.ask("Which database?", ["Postgres", "SQLite"]), s.text("Going with it.")])
+        discord_api.slash(GENERAL, ADA, "run", {"project": "demo",
+                                                "prompt": "SCRIPT:agent-ask set up storage"})
+        run_id, thread = await run_thread(discord_api, gluon.runtime)
+        await discord_api.wait_for(lambda f: any("asks: Which database?" in t
+                                                 for t in contents(f, thread)), timeout=60)
+        question = find(discord_api, thread, "asks: Which database?")
+        options = dict(question.buttons)
+        assert list(options) == ["Postgres", "SQLite"]
+        discord_api.click(question.id, BOB, options["Postgres"])
+        await discord_api.wait_for(lambda f: any(
+            m.ephemeral and "Only the person who started run" in m.content
+            for m in f.messages(thread).values()))
+        assert (await gluon.runtime.runs.get(run_id)).state is RunState.WAITING
+        discord_api.click(question.id, ADA, options["SQLite"])
+        run = await wait_state(gluon.runtime, run_id)
+        assert run.state is RunState.REVIEW
+        [answered] = await gluon.runtime.db.fetchall("SELECT * FROM interactions")
+        assert answered["answered_by"] == "discord:42" and answered["answer"] == '"SQLite"'
+    finally:
+        await gluon.stop_bot()
+        await gluon.runtime.close()

@@ -17,6 +17,7 @@ import pytest
 from tests.bots.test_daemon_recovery import Daemon
 from tests.conftest import make_repo
 from tests.fakes import scripts as s
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.model_server import ScriptedModelServer
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -79,3 +80,36 @@ def test_gluon_chat_talks_in_the_terminal(tmp_path: Path,
     assert "You have one project, demo." in done.stdout
     assert f"demo {repo}" in done.stdout
     assert "Unknown command /bogus; see /help." in done.stdout
+
+
+async def test_serve_connects_to_discord_and_its_first_user_pairs_as_admin(
+        tmp_path: Path, model_server: ScriptedModelServer) -> None:
+    with FakeDiscord(token="MTAwMDAwMQ.serve.token") as fake:
+        fake.add_guild(500, "Team")
+        fake.add_channel(500, 600, "general")
+        fake.add_member(500, 5, "sam")
+        env = {**environ(tmp_path, model_server), "GLUON_DISCORD_TOKEN": fake.token,
+               "GLUON_DISCORD_GUILD": "500", "GLUON_DISCORD_API_BASE_URL": fake.rest_base,
+               "GLUON_DISCORD_GATEWAY_URL": fake.gateway_url}
+        daemon = Daemon(env)
+        await daemon.start()
+        try:
+            await fake.wait_for(lambda f: bool(f.commands(500)), timeout=30)
+            assert {c["name"] for c in fake.commands(500)} >= {
+                "run", "runs", "status", "cancel", "resume", "projects", "model", "clear"}
+            for _ in range(200):
+                found = re.search(r"pair ([A-Z0-9]{4}-[A-Z0-9]{4})", daemon.log.read_text())
+                if found:
+                    break
+                await asyncio.sleep(0.05)
+            assert found, daemon.log.read_text()
+            fake.user_message(600, 5, "hello", mentions_bot=True)
+            fake.user_message(700, 5, f"pair {found.group(1)}")
+            await fake.wait_for(lambda f: any("Paired: you are in as admin" in m.content
+                                              for m in f.messages(700).values()))
+            assert any("not allowed" in m.content for m in fake.messages(600).values())
+            assert daemon.kill(signal.SIGTERM) == 0
+        finally:
+            daemon.stop()
+    log = daemon.log.read_text()
+    assert fake.token not in log and "Traceback" not in log
