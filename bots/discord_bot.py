@@ -129,12 +129,17 @@ class DiscordBot(ChatSurface):
         """After login, before the gateway: buttons of earlier messages, slash commands."""
         self.client.add_dynamic_items(*DYNAMIC_ITEMS)
         tree = self.client.tree
-        for guild_id in self.config.guild:
-            guild = discord.Object(guild_id)
-            tree.copy_global_to(guild=guild)
-            await tree.sync(guild=guild)
-        if not self.config.guild:
-            await tree.sync()  # global commands can take a while to show up in clients
+        try:
+            for guild_id in self.config.guild:
+                guild = discord.Object(guild_id)
+                tree.copy_global_to(guild=guild)
+                await tree.sync(guild=guild)
+            if not self.config.guild:
+                await tree.sync()  # global commands can take a while to show up in clients
+        except discord.HTTPException as exc:
+            log.error("could not register the slash commands (%s): invite the bot with the "
+                      "applications.commands scope, and check discord.guild; messages and "
+                      "buttons work meanwhile", exc.text or exc.status)
 
     async def reset(self) -> None:
         """Undo a start that failed half-way, so it can be tried again."""

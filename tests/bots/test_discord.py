@@ -425,3 +425,40 @@ async def test_with_answers_from_the_requester_only_others_presses_change_nothin
     finally:
         await gluon.stop_bot()
         await gluon.runtime.close()
+
+
+async def test_a_file_sent_with_a_request_reaches_the_agent_but_not_the_branch(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:agent-read", [
+        s.bash("cp .gluon-attachments/notes.txt copy.txt && git add -A && git commit -qm c"),
+        s.text("Copied the notes.")])
+    model_server.script("SCRIPT:attach", [
+        s.tool("start_run", {"project": "demo", "prompt": "SCRIPT:agent-read copy them"}),
+        s.text("Started.")])
+    discord_api.user_message(DM_ADA, ADA, "SCRIPT:attach use these notes",
+                             attachments=[("notes.txt", b"remember the milk\n")])
+    await discord_api.wait_for(lambda f: any("Copied the notes." in t
+                                             for t in contents(f, DM_ADA)), timeout=60)
+    [run] = await gluon.runtime.runs.store.find()
+    assert run.state is RunState.REVIEW
+    assert ".gluon-attachments/notes.txt" in run.prompt
+    assert [f.path for f in run.changed_files] == ["copy.txt"]
+    assert (Path(run.cwd) / "copy.txt").read_text() == "remember the milk\n"
+
+
+async def test_without_the_commands_scope_the_bot_still_answers_messages(
+        config: Config, discord_api: FakeDiscord, model_server: ScriptedModelServer,
+        caplog: pytest.LogCaptureFixture) -> None:
+    discord_api.fail_next("PUT /applications/*/guilds/*/commands", 403, 50001, "Missing Access")
+    gluon = Gluon(config, model_server)
+    await gluon.runtime.open()
+    await gluon.start_bot()
+    try:
+        model_server.script("SCRIPT:hello", [s.text("Hello there.")])
+        discord_api.user_message(DM_ADA, ADA, "SCRIPT:hello hi")
+        await discord_api.wait_for(lambda f: "Hello there." in contents(f, DM_ADA), timeout=30)
+        assert not discord_api.commands(GUILD)
+        assert "applications.commands scope" in caplog.text
+    finally:
+        await gluon.stop_bot()
+        await gluon.runtime.close()
