@@ -2,8 +2,8 @@
 
 - Access is denied by default, by the same users, roles and pairing codes as Telegram (ids
   namespaced ``discord:<id>``), plus optional Discord roles mapped to Gluon roles. Only
-  ``pair CODE`` and ``help`` answer strangers; what else they address to the bot is refused
-  and logged.
+  ``pair CODE`` answers strangers; what else they address to the bot is refused (with their
+  id and how to get in) and logged.
 - In a guild, the bot answers when mentioned, in a channel linked to a project (``link NAME``)
   and in the threads of its runs; in DMs it always answers. ``discord.guild`` restricts it to
   the configured guild(s).
@@ -55,7 +55,18 @@ PLATFORM = "discord"
 MAX_UPLOAD_BYTES = 25_000_000
 ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 SEEN = 2048  # message ids remembered, so a redelivered message is handled once
-WORDS = re.compile(r"^(link|unlink|pair|help)\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
+# Words for the bot itself, only as the whole message ("link the button to the page" is a
+# request for the agent, not a link).
+WORDS = re.compile(r"^(help|unlink|link\s+[\w.\-]+|pair\s+[\w\-]+)$", re.IGNORECASE)
+
+class _NoVoiceNotice(logging.Filter):
+    """discord.py warns at every start that voice support is missing; Gluon has no voice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
+logging.getLogger("discord.client").addFilter(_NoVoiceNotice())
 
 _request: contextvars.ContextVar[discord.Message | None] = contextvars.ContextVar(
     "discord_request", default=None)
@@ -249,9 +260,9 @@ class DiscordBot(ChatSurface):
             return  # not addressed to the bot
         text = re.sub(rf"<@!?{me.id}>", " ", message.content).strip() if me else \
             message.content.strip()
-        words = WORDS.match(text)
-        if words and words[1].lower() == "pair":
-            await self._pair(message, words[2])
+        word, rest = (text.split(maxsplit=1) + [""])[:2] if WORDS.match(text) else ("", "")
+        if word.lower() == "pair":
+            await self._pair(message, rest.strip())
             return
         speaker = await self.speaker_for(message.author, message.channel)
         if speaker is None:
@@ -260,8 +271,8 @@ class DiscordBot(ChatSurface):
                     message.author, f"channel {message.channel.id}"), error=True),
                     reference=message)
             return
-        if words:
-            reply = await self._word(speaker, words[1].lower(), words[2].strip())
+        if word:
+            reply = await self._word(speaker, word.lower(), rest.strip())
         elif run_thread is not None and not mentioned:  # a mention asks me, not the agent
             reply = await self.steer(speaker, run_thread, text)
         else:

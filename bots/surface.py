@@ -71,10 +71,9 @@ def health(run: Run, now: float | None = None) -> str:
     """How the run is doing, in a few words a person acts on."""
     if run.state is RunState.WAITING:
         return "waiting for a person"
-    if run.state is RunState.FAILED:
-        return "failed"
     if not run.state.is_live:
-        return "ended"
+        return {RunState.REVIEW: "ready for review", RunState.FAILED: "failed",
+                RunState.INTERRUPTED: "interrupted: resume it"}.get(run.state, "ended")
     if run.state is RunState.QUEUED:
         return "queued"
     quiet = (now or time.time()) - (run.last_activity_at or run.started_at or run.created_at)

@@ -10,7 +10,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from bots.discord_bot import DiscordBot
+from bots.discord_bot import WORDS, DiscordBot
 from bots.orchestrator import Orchestrator
 from core.config import Config
 from core.runtime import Runtime
@@ -135,6 +135,7 @@ async def test_a_request_in_a_linked_channel_gets_a_thread_a_live_card_and_a_pin
     fields = card(status)
     assert fields["Project"] == "demo" and f"Run {run.short}" in fields["title"]
     assert "review" in fields["title"] and fields["Branch"] == f"`{run.branch}`"
+    assert fields["Health"] == "ready for review" and fields["Cost"].startswith("$")
     assert status.edits >= 1  # the one card, edited in place
     ping = find(discord_api, thread.id, "finished")
     assert ping.content.startswith(f"<@{ADA}>") and "Committed hello.txt." in ping.content
@@ -462,3 +463,11 @@ async def test_without_the_commands_scope_the_bot_still_answers_messages(
     finally:
         await gluon.stop_bot()
         await gluon.runtime.close()
+
+
+def test_only_whole_messages_are_words_for_the_bot() -> None:
+    for said in ("help", "unlink", "link api", "LINK  web-app", "pair ABCD-EFGH"):
+        assert WORDS.match(said), said
+    for request in ("help me fix the login test", "link the button to the home page",
+                    "unlink the stale lockfile", "pair"):
+        assert not WORDS.match(request), request
