@@ -255,7 +255,7 @@ class DiscordBot(ChatSurface):
         mentioned = me is not None and any(u.id == me.id for u in message.mentions)
         chat, thread = self._place_of(message.channel)
         run_thread = self.thread_runs.get((chat, thread)) if thread is not None else None
-        linked = guild_id is not None and (await self._defaults_of(chat)).project is not None
+        linked = guild_id is not None and await self._linked(chat) is not None
         if not (guild_id is None or mentioned or run_thread or linked):
             return  # not addressed to the bot
         text = re.sub(rf"<@!?{me.id}>", " ", message.content).strip() if me else \
@@ -366,13 +366,18 @@ class DiscordBot(ChatSurface):
 
     # -- routing: channel defaults and a thread per run ------------------------------------
 
-    async def _defaults_of(self, chat_id: int) -> Hints:
+    async def _linked(self, chat_id: int) -> str | None:
+        """The project this channel is linked to: the bot answers every message there."""
         row = await self.runtime.db.fetchone(
             "SELECT project FROM chat_links WHERE platform = ? AND chat_id = ?",
             (PLATFORM, str(chat_id)))
+        return str(row["project"]) if row else None
+
+    async def _defaults_of(self, chat_id: int) -> Hints:
+        """The channel's link, else its topic (``--project X --model Y``): defaults only."""
         channel = self.client.get_channel(chat_id)
         topic = parse_hints(getattr(channel, "topic", None) or "")
-        return Hints("", topic.model, row["project"] if row else topic.project)
+        return Hints("", topic.model, await self._linked(chat_id) or topic.project)
 
     async def _defaults(self, speaker: Speaker) -> Hints:
         return await self._defaults_of(int(speaker.chat_id))

@@ -266,6 +266,7 @@ async def test_strangers_other_guilds_and_unaddressed_messages_do_nothing(
     await discord_api.wait_for(lambda f: any("no longer linked" in t
                                              for t in contents(f, GENERAL)))
     discord_api.user_message(GENERAL, ADA, "SCRIPT:start not addressed to the bot")
+    discord_api.user_message(TOPICAL, ADA, "SCRIPT:start a topic is no link")
     discord_api.slash(GENERAL, EVE, "runs")
     await discord_api.wait_for(lambda f: any(r.ephemeral for r in
                                              f.interaction_responses.values()))
@@ -275,7 +276,7 @@ async def test_strangers_other_guilds_and_unaddressed_messages_do_nothing(
     assert sum("not allowed" in t for t in public) == 1  # the unaddressed one was ignored
     [slash] = discord_api.interaction_responses.values()
     assert "not allowed" in (slash.content or "")
-    assert not discord_api.messages(ELSEWHERE)
+    assert not discord_api.messages(ELSEWHERE) and not discord_api.messages(TOPICAL)
     assert await gluon.runtime.runs.store.find() == []
     assert not [r for r in model_server.requests if r.script_key == "SCRIPT:start"]
     denied = await gluon.runtime.db.fetchall(
