@@ -398,8 +398,9 @@ class DiscordBot(ChatSurface):
         name = truncate_line(f"{run.short} · {run.project} · {run.prompt}", 90)
         request = _request.get()
         try:
+            # A message has at most one thread, whose id is the message's.
             if request is not None and request.channel.id == channel.id and \
-                    not await self._has_thread(request):
+                    all(own != request.id for (_, own) in self.thread_runs):
                 made = await request.create_thread(name=name, auto_archive_duration=1440)
             else:  # a slash command, or a second run from one message
                 made = await channel.create_thread(
@@ -410,10 +411,6 @@ class DiscordBot(ChatSurface):
             return None
         self.thread_runs[(channel.id, made.id)] = run_id
         return made.id
-
-    async def _has_thread(self, message: discord.Message) -> bool:
-        # A thread made from a message has the message's id.
-        return any(own == message.id for (_, own) in self.thread_runs)
 
     # -- slash commands --------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ Code CLI."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anthropic
@@ -81,19 +82,28 @@ class Gluon:
         await self.start_bot()
 
 
-@pytest.fixture
-async def gluon(config: Config, discord_api: FakeDiscord, model_server: ScriptedModelServer,
-                repo: Path, tmp_path: Path) -> AsyncIterator[Gluon]:
+@asynccontextmanager
+async def serving(config: Config, model_server: ScriptedModelServer,
+                  projects: dict[str, Path]) -> AsyncIterator[Gluon]:
+    """A runtime with these projects and its Discord bot, running until the block ends."""
     g = Gluon(config, model_server)
     await g.runtime.open()
-    await g.runtime.projects.add("demo", str(repo))
-    await g.runtime.projects.add("other", str(make_repo(tmp_path / "other")))
+    for name, path in projects.items():
+        await g.runtime.projects.add(name, str(path))
     await g.start_bot()
     try:
         yield g
     finally:
         await g.stop_bot()
         await g.runtime.close()
+
+
+@pytest.fixture
+async def gluon(config: Config, discord_api: FakeDiscord, model_server: ScriptedModelServer,
+                repo: Path, tmp_path: Path) -> AsyncIterator[Gluon]:
+    projects = {"demo": repo, "other": make_repo(tmp_path / "other")}
+    async with serving(config, model_server, projects) as g:
+        yield g
 
 
 def contents(fake: FakeDiscord, channel: int) -> list[str]:
@@ -373,10 +383,7 @@ async def test_pairing_in_a_dm_and_mapped_discord_roles_let_people_in(
         model_server: ScriptedModelServer) -> None:
     mapped = config.model_copy(update={"discord": config.discord.model_copy(update={
         "users": [], "role_map": {"devs": "operator"}})})
-    gluon = Gluon(mapped, model_server)
-    await gluon.runtime.open()
-    await gluon.start_bot()
-    try:
+    async with serving(mapped, model_server, {}) as gluon:
         discord_api.add_member(GUILD, 77, "dev", roles=[DEVS])
         discord_api.slash(GENERAL, 77, "projects")
         code = await gluon.runtime.access.create_code("viewer")
@@ -389,9 +396,6 @@ async def test_pairing_in_a_dm_and_mapped_discord_roles_let_people_in(
         await discord_api.wait_for(lambda f: any(
             "No projects yet" in (m.content or "") for m in f.messages(GENERAL).values()))
         assert await gluon.runtime.access.role_of("discord", str(ADA)) == "viewer"
-    finally:
-        await gluon.stop_bot()
-        await gluon.runtime.close()
 
 
 async def test_with_answers_from_the_requester_only_others_presses_change_nothing(
@@ -399,11 +403,7 @@ async def test_with_answers_from_the_requester_only_others_presses_change_nothin
         repo: Path) -> None:
     strict = config.model_copy(update={"discord": config.discord.model_copy(update={
         "answers": "requester"})})
-    gluon = Gluon(strict, model_server)
-    await gluon.runtime.open()
-    await gluon.runtime.projects.add("demo", str(repo))
-    await gluon.start_bot()
-    try:
+    async with serving(strict, model_server, {"demo": repo}) as gluon:
         model_server.script("SCRIPT:agent-ask", [
             s.ask("Which database?", ["Postgres", "SQLite"]), s.text("Going with it.")])
         discord_api.slash(GENERAL, ADA, "run", {"project": "demo",
@@ -424,9 +424,6 @@ async def test_with_answers_from_the_requester_only_others_presses_change_nothin
         assert run.state is RunState.REVIEW
         [answered] = await gluon.runtime.db.fetchall("SELECT * FROM interactions")
         assert answered["answered_by"] == "discord:42" and answered["answer"] == '"SQLite"'
-    finally:
-        await gluon.stop_bot()
-        await gluon.runtime.close()
 
 
 async def test_a_file_sent_with_a_request_reaches_the_agent_but_not_the_branch(
@@ -452,18 +449,12 @@ async def test_without_the_commands_scope_the_bot_still_answers_messages(
         config: Config, discord_api: FakeDiscord, model_server: ScriptedModelServer,
         caplog: pytest.LogCaptureFixture) -> None:
     discord_api.fail_next("PUT /applications/*/guilds/*/commands", 403, 50001, "Missing Access")
-    gluon = Gluon(config, model_server)
-    await gluon.runtime.open()
-    await gluon.start_bot()
-    try:
+    async with serving(config, model_server, {}):
         model_server.script("SCRIPT:hello", [s.text("Hello there.")])
         discord_api.user_message(DM_ADA, ADA, "SCRIPT:hello hi")
         await discord_api.wait_for(lambda f: "Hello there." in contents(f, DM_ADA), timeout=30)
         assert not discord_api.commands(GUILD)
         assert "applications.commands scope" in caplog.text
-    finally:
-        await gluon.stop_bot()
-        await gluon.runtime.close()
 
 
 def test_only_whole_messages_are_words_for_the_bot() -> None:
