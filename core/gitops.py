@@ -123,6 +123,10 @@ async def _git(
     identity: tuple[str, str] | None = None,
 ) -> _Output:
     """Run git in ``cwd``; raise GitError unless the exit code is in ``ok`` (None: any)."""
+    if any("\0" in arg for arg in args):
+        # No program can be given one; say so instead of failing on "embedded null byte".
+        raise InvalidInput("text with a NUL byte (\\x00) cannot be given to git; remove it "
+                           "(from the run's prompt, a branch name or a path) and try again")
     argv = ["git"]
     for setting in _CONFIG:
         argv += ["-c", setting]
@@ -400,17 +404,41 @@ async def commit_all(
     exclude: tuple[str, ...] = (),
 ) -> str | None:
     """Commit everything left in ``worktree`` (never ignored files, nor the paths in
-    ``exclude``); None when it was clean."""
+    ``exclude``, each a path from the top or a folder); None when it was clean. NUL bytes,
+    which a command line cannot carry, are dropped from the message."""
+    message = message.replace("\0", "")
     if not message.strip():
         raise InvalidInput("the commit message is empty; pass a message that says what changed")
-    await _git(worktree, "add", "--all", "--", ".", *(f":(exclude,top){p}" for p in exclude),
-               time_limit=SLOW_TIMEOUT)
+    await _git(worktree, "add", "--all", "--", ".",
+               *(f":(exclude,top,literal){p}" for p in exclude), time_limit=SLOW_TIMEOUT)
     staged = await _git(worktree, "diff", "--cached", "--quiet", "--no-ext-diff", ok=(0, 1))
     if staged.code == 0:
         return None
     await _git(worktree, "commit", "--quiet", "--no-verify", "-m", message,
                identity=(author_name, author_email), time_limit=SLOW_TIMEOUT)
     return await head_sha(worktree)
+
+
+async def tracked_paths(worktree: Path, paths: Sequence[str]) -> set[str]:
+    """Which of ``paths`` (relative to the top of ``worktree``) git tracks there."""
+    if not paths:
+        return set()
+    result = await _git(worktree, "ls-files", "-z", "--full-name", "--",
+                        *(f":(top,literal){p}" for p in paths))
+    return set(_split_z(result.out))
+
+
+async def uncommitted_paths(worktree: Path) -> list[str]:
+    """Paths with uncommitted changes or untracked (not ignored) in ``worktree``, sorted."""
+    result = await _git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=normal")
+    paths: list[str] = []
+    fields = iter(_split_z(result.out))
+    for field in fields:
+        status, path = field[:2], field[3:]
+        if "R" in status or "C" in status:
+            next(fields, None)  # the old path of a rename or copy
+        paths.append(path)
+    return sorted(paths)
 
 
 async def commits_between(repo: Path, base: str, head: str) -> list[Commit]:

@@ -20,6 +20,7 @@ from core.db import Database
 from core.errors import Ambiguous, Conflict, InvalidInput, NotFound
 from core.events import EventBus, InteractionAnswered, InteractionRequested
 from core.models import Interaction
+from core.text_input import check_text
 from core.types import InteractionKind, InteractionStatus, PermissionChoice
 
 QUESTION_TOOL = "AskUserQuestion"
@@ -117,7 +118,7 @@ class Interactions:
 
     def normalise(self, interaction: Interaction, choice: str) -> Any:
         """Check an answer against the request and return what is stored and sent."""
-        choice = choice.strip()
+        choice = check_text(choice, "answer").strip()
         if not choice:
             raise InvalidInput("the answer is empty; give one of the options or some text")
         if interaction.kind is InteractionKind.PERMISSION:

@@ -14,13 +14,14 @@ from core.activity import ActivityLog
 from core.db import Database
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Project, ProjectStatus
+from core.text_input import check_text
 from core.types import LIVE_STATES
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name) or len(name) > 64:
+    if not NAME_RE.fullmatch(name) or len(name) > 64:
         raise InvalidInput(
             f"invalid project name {name!r}; use lowercase letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (for example 'api' or 'web-app')")
@@ -53,7 +54,7 @@ RULE_MAX = 200
 def check_rule(rule: str) -> str:
     """A Claude Code permission rule: a tool name, optionally with a specifier in parentheses
     ("Edit", "Bash(npm test:*)", "mcp__github")."""
-    rule = rule.strip()
+    rule = check_text(rule, "tool").strip()
     if not rule or len(rule) > RULE_MAX or "\n" in rule or not rule[0].isalpha():
         raise InvalidInput(f"invalid tool rule {rule!r}; use a Claude Code tool name, "
                            "optionally with a pattern, such as 'Edit', 'WebFetch' or "

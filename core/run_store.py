@@ -137,9 +137,10 @@ class RunStore:
 
     async def hidden(self, run_id: str) -> dict[str, Any]:
         """Columns that are not part of the public record (prompt to send, fork source, cost
-        baseline)."""
+        baseline, when it was last queued)."""
         row = await self.db.fetchone(
-            "SELECT pending_prompt, fork_from, session_cost_usd FROM runs WHERE id = ?",
+            "SELECT pending_prompt, fork_from, session_cost_usd, queued_at FROM runs "
+            "WHERE id = ?",
             (run_id,))
         assert row is not None
         return dict(row)

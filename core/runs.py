@@ -30,6 +30,7 @@ from core.projects import ProjectService
 from core.run_store import RunEvent, RunStore
 from core.settings import project_budget_key
 from core.supervisor import Cancel, Interrupt, RunSupervisor, Steer
+from core.text_input import check_all, check_optional, check_text
 from core.types import InteractionKind, RunState
 from core.usage import Usage
 from core.worktree_pool import WorktreePool
@@ -58,6 +59,10 @@ class RunManager:
         self.interactions = Interactions(db, bus)
         self.usage = Usage(db, config)
         self._supervisors: dict[str, RunSupervisor] = {}
+        # The daemon (`gluon serve`) coordinates: it recovers runs and works through the whole
+        # queue. A command's own runtime (no daemon running) only runs what it started.
+        self._coordinator = True
+        self._adopted: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._pump_lock = asyncio.Lock()
         self._closed = False
@@ -69,7 +74,16 @@ class RunManager:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self, *, resume_interrupted: bool) -> list[Run]:
-        """Recover after a restart, then start queued runs. Returns the recovered runs."""
+        """Recover after a restart, then start queued runs. Returns the recovered runs.
+
+        With ``resume_interrupted`` false this is a command's runtime, alive only while one
+        command runs because no daemon is: it leaves recovery and the queue to the next
+        `gluon serve`, so a read-only command changes nothing, and it runs only the runs
+        started, resumed or forked through it. (A run it finds live in the database has no
+        agent any more, since this process holds the data dir: a command that acts on such a
+        run marks it interrupted first.)
+        """
+        self._coordinator = resume_interrupted
         status = sandbox.probe()
         if self.config.agents.sandbox != "off" and not status.available:
             log.warning("SANDBOX: %s (agents.sandbox = %r; see `gluon doctor`)",
@@ -79,7 +93,7 @@ class RunManager:
                 await self.pool.adopt(project.name, Path(project.path))
             except Exception as exc:
                 log.warning("spare worktrees of %s: %s", project.name, exc)
-        recovered = await self._recover(resume_interrupted)
+        recovered = await self._recover() if self._coordinator else []
         self._reminder = asyncio.create_task(self._remind_loop(), name="gluon-reminders")
         await self._pump()
         return recovered
@@ -97,25 +111,34 @@ class RunManager:
                 await task
         await self.pool.close()
 
-    async def _recover(self, resume: bool) -> list[Run]:
+    async def _recover(self) -> list[Run]:
         """Runs that were live when their Gluon died become ``interrupted``; with
         ``agents.recovery = "resume"`` every run that Gluon (not a person) interrupted is
-        resumed from its session."""
+        queued again in the place it had, so the queue stays first in, first out (the
+        caller then starts the queue)."""
         recovered = []
         for run in await self.store.find(states=[RunState.RUNNING, RunState.WAITING],
                                          limit=10_000):
-            recovered.append(await self.transition(
-                run.id, RunState.INTERRUPTED, f"{STOPPED_BY_GLUON} while the run was live"))
-        if resume and self.config.agents.recovery == "resume":
-            for run in await self.store.find(states=[RunState.INTERRUPTED], limit=10_000):
+            recovered.append(await self._interrupt_orphan(run))
+        if self.config.agents.recovery == "resume":
+            stopped = await self.store.find(states=[RunState.INTERRUPTED], limit=10_000)
+            for run in reversed(stopped):  # oldest first
                 if not run.state_reason.startswith(STOPPED_BY_GLUON):
                     continue
                 await self.interactions.expire_for_run(run.id)
                 try:
-                    await self.resume(run.id, RESTART_PROMPT, actor="recovery")
+                    await self._requeue(run, RESTART_PROMPT, "recovery", keep_place=True)
                 except Exception as exc:
                     log.warning("could not resume run %s after restart: %s", run.id, exc)
         return recovered
+
+    async def _interrupt_orphan(self, run: Run) -> Run:
+        """A run recorded as live that has no agent in this process (which holds the data
+        dir, so no other can have one): its Gluon died under it."""
+        if run.state not in (RunState.RUNNING, RunState.WAITING) or run.id in self._supervisors:
+            return run
+        return await self.transition(run.id, RunState.INTERRUPTED,
+                                     f"{STOPPED_BY_GLUON} while the run was live")
 
     async def _remind_loop(self) -> None:
         every = self.config.agents.remind_after_seconds
@@ -143,8 +166,11 @@ class RunManager:
                         worktree: bool = True, base: str | None = None,
                         budget_usd: float | None = None, actor: str = "cli",
                         attachments: list[str] | None = None) -> Run:
+        prompt = check_text(prompt, "prompt").strip()
+        check_optional(model, "model")
+        check_optional(base, "base")
+        check_all(attachments or [], "attachments")
         proj = await self.projects.get(project)
-        prompt = prompt.strip()
         if not prompt:
             raise InvalidInput("the prompt is empty; say what the agent should do")
         files = self._check_attachments(attachments or [], worktree)
@@ -188,6 +214,7 @@ class RunManager:
             use_worktree=int(worktree), cwd=str(cwd), branch=branch, base_branch=base,
             base_sha=base_sha, session_id=str(uuid.uuid4()), budget_usd=budget,
             created_by=actor, pending_prompt=prompt, state_reason=f"started by {actor}")
+        self._adopted.add(run.id)
         await self.activity.record(actor, "run.start", run.id, "ok", f"{proj.name}: {prompt}")
         self.bus.publish(RunStateChanged(run_id=run.id, project=run.project, old=None,
                                          new=RunState.QUEUED, reason=run.state_reason))
@@ -228,7 +255,8 @@ class RunManager:
             for run in await self.store.queued():
                 if total >= agents.max_concurrent:
                     break
-                if run.id in self._supervisors:
+                if run.id in self._supervisors or not (self._coordinator
+                                                       or run.id in self._adopted):
                     continue
                 limit = (self.config.project(run.project).max_concurrent
                          or agents.max_concurrent_per_project)
@@ -240,7 +268,7 @@ class RunManager:
 
     async def _launch(self, run: Run) -> None:
         hidden = await self.store.hidden(run.id)
-        prompt = hidden["pending_prompt"] or RESTART_PROMPT
+        prompt = _next_prompt(run, hidden)
         sup = RunSupervisor(self, run, prompt, resume=run.session_started or
                             bool(hidden["fork_from"]), fork_from=hidden["fork_from"])
         self._supervisors[run.id] = sup
@@ -298,15 +326,15 @@ class RunManager:
         return await self.store.events(run.id, after, limit)
 
     async def steer(self, run_id: str, message: str, actor: str = "cli") -> Run:
+        message = check_text(message, "message").strip()
         run = await self.store.resolve(run_id)
-        message = message.strip()
         if not message:
             raise InvalidInput("the message is empty")
         sup = self._supervisors.get(run.id)
         if run.state is RunState.QUEUED and sup is None:
             hidden = await self.store.hidden(run.id)
             await self.store.update(run.id, pending_prompt=(
-                f"{hidden['pending_prompt'] or RESTART_PROMPT}\n\n{message}"))
+                f"{_next_prompt(run, hidden)}\n\n{message}"))
         elif sup is not None:
             sup.send(Steer(message, actor))
         else:
@@ -328,8 +356,8 @@ class RunManager:
     async def cancellable(self, run_id: str) -> Run:
         """The run, if it can be cancelled; else the Conflict that says why not."""
         run = await self.store.resolve(run_id)
-        if run.id not in self._supervisors and run.state not in (RunState.QUEUED,
-                                                                 RunState.INTERRUPTED):
+        if run.id not in self._supervisors and not run.state.is_live and (
+                run.state is not RunState.INTERRUPTED):
             raise Conflict(f"run {run.id!r} is already {run.state}; nothing to cancel")
         return run
 
@@ -350,10 +378,25 @@ class RunManager:
 
     async def resume(self, run_id: str, message: str, actor: str = "cli") -> Run:
         """A follow-up in the same session and worktree."""
+        message = check_text(message, "message").strip() or RESTART_PROMPT
         run = await self.store.resolve(run_id)
-        message = message.strip() or RESTART_PROMPT
         if run.id in self._supervisors:
             return await self.steer(run.id, message, actor)
+        if run.state is RunState.QUEUED:
+            # Not started yet: the message goes with its task. (Without a daemon, this is how
+            # a command takes on a run the daemon had queued: it runs here.)
+            if message != RESTART_PROMPT:
+                await self.steer(run.id, message, actor)
+            self._adopted.add(run.id)
+        else:
+            await self._requeue(await self._interrupt_orphan(run), message, actor)
+        await self._pump()
+        return await self.store.get(run.id)
+
+    async def _requeue(self, run: Run, message: str, actor: str, *,
+                       keep_place: bool = False) -> None:
+        """Queue an ended run again with ``message``; ``keep_place``: in the queue's order
+        where it was when it last started (after a restart), not at the end."""
         if run.state not in (RunState.REVIEW, RunState.FAILED, RunState.CANCELLED,
                              RunState.INTERRUPTED):
             raise Conflict(f"run {run.id!r} is {run.state}; it cannot be resumed")
@@ -362,19 +405,28 @@ class RunManager:
         if run.budget_usd is not None and run.cost_usd >= run.budget_usd:
             raise Conflict(f"run {run.id!r} has spent its budget of ${run.budget_usd:.2f}; "
                            "fork it with a new budget instead")
+        hidden = await self.store.hidden(run.id)
+        # What the agent never received comes first: the task of a session that never started,
+        # or a message sent just before Gluon stopped.
+        undelivered = hidden["pending_prompt"] or (None if run.session_started else run.prompt)
+        if undelivered and undelivered != message:
+            message = undelivered if message == RESTART_PROMPT else f"{undelivered}\n\n{message}"
+        fields: dict[str, Any] = {}
+        if keep_place and hidden["queued_at"] is not None:
+            fields["queued_at"] = hidden["queued_at"]
         await self.transition(run.id, RunState.QUEUED, f"resumed by {actor}",
-                              pending_prompt=message, ended_at=None, error=None)
+                              pending_prompt=message, ended_at=None, error=None, **fields)
+        self._adopted.add(run.id)
         await self.activity.record(actor, "run.resume", run.id, "ok", message)
-        await self._pump()
-        return await self.store.get(run.id)
 
     async def fork(self, run_id: str, message: str, *, model: str | None = None,
                    budget_usd: float | None = None, actor: str = "cli") -> Run:
         """A new run that starts from a copy of this run's session and branch."""
+        message = check_text(message, "message").strip()
+        check_optional(model, "model")
         parent = await self.store.resolve(run_id)
         if not parent.session_started:
             raise Conflict(f"run {parent.id!r} has no session yet; wait until it has started")
-        message = message.strip()
         if not message:
             raise InvalidInput("say what the fork should do differently")
         self._check_credentials()
@@ -399,6 +451,7 @@ class RunManager:
             else parent.budget_usd, created_by=actor, pending_prompt=message,
             session_cost_usd=hidden["session_cost_usd"],
             state_reason=f"forked from {parent.id} by {actor}")
+        self._adopted.add(run.id)
         await self.activity.record(actor, "run.fork", run.id, "ok", f"from {parent.id}")
         await self._pump()
         return await self.store.get(run.id)
@@ -419,7 +472,7 @@ class RunManager:
         if not parked:
             # Nobody is waiting on it any more (Gluon restarted): carry the answer to the
             # agent as a follow-up, so the answer is not lost.
-            run = await self.store.get(answered.run_id)
+            run = await self._interrupt_orphan(await self.store.get(answered.run_id))
             text = (f"While you were stopped, the user answered your request "
                     f"'{answered.title}': {answered.answer}")
             if run.state in (RunState.INTERRUPTED, RunState.REVIEW, RunState.FAILED,
@@ -449,3 +502,11 @@ class RunManager:
 
     def is_live(self, run_id: str) -> bool:
         return run_id in self._supervisors
+
+
+def _next_prompt(run: Run, hidden: dict[str, Any]) -> str:
+    """What a run's agent is sent when it starts: the prompt still pending (kept until the
+    agent has shown it received it, see RunSupervisor), else a note to carry on; a session
+    that never started has nothing to carry on from but the run's task."""
+    pending: str | None = hidden["pending_prompt"]
+    return pending or (RESTART_PROMPT if run.session_started else run.prompt)

@@ -11,13 +11,17 @@ network is shared, because the agent must reach the model API.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import os
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import gitops
 from core.errors import UserError
 
 # Files under /etc that no agent needs and that root-owned secrets live in.
@@ -164,6 +168,64 @@ PROTECTED_NAMES = (".bash_profile", ".bashrc", ".claude", ".gitconfig", ".gitmod
 
 
 ATTACHMENTS_DIR = ".gluon-attachments"  # files sent with a request, in the run's worktree
+
+# Claude Code's Bash sandbox makes a protected path that does not exist yet by bind-mounting
+# over an empty file that bubblewrap creates (mode 0444) and removes after the command. When
+# the agent is killed inside a command (Gluon stopped or died), about two dozen of these
+# stand-ins stay behind: .bashrc, .gitmodules, .mcp.json, .vscode, .claude/settings.json ...
+STAND_IN_DIRS = (".claude",)  # stand-ins are also made directly inside these
+
+
+async def remove_stand_ins(root: Path, *, only_read_only: bool = False) -> list[str]:
+    """Delete the empty stand-ins Claude Code's Bash sandbox left in ``root``; return their
+    paths (relative to ``root``), so a commit can leave them out even if one could not go.
+
+    A stand-in is an empty regular file, not tracked by git, named like a protected path at the
+    top of ``root`` (or directly inside ``.claude/``). Nothing with content is touched, nor
+    any tracked file: an empty untracked file there has nothing to lose and is exactly what
+    the sandbox leaves. In a person's own checkout (``only_read_only``) only the read-only ones
+    bubblewrap makes are taken, in case they made an empty file of that name themselves.
+    Folders left empty by the removal (``.claude``) go too.
+    """
+    candidates = await asyncio.to_thread(_empty_protected_files, root, only_read_only)
+    if not candidates:
+        return []
+    tracked = await gitops.tracked_paths(root, candidates)
+    stand_ins = [path for path in candidates if path not in tracked]
+    await asyncio.to_thread(_delete, root, stand_ins)
+    return stand_ins
+
+
+def _empty_protected_files(root: Path, only_read_only: bool) -> list[str]:
+    def empty(path: Path) -> bool:
+        try:
+            info = path.lstat()
+        except OSError:
+            return False
+        return (stat.S_ISREG(info.st_mode) and info.st_size == 0
+                and not (only_read_only and info.st_mode & 0o222))
+
+    found = [name for name in PROTECTED_NAMES if empty(root / name)]
+    for folder in STAND_IN_DIRS:
+        path = root / folder
+        if path.is_dir() and not path.is_symlink():
+            found += [f"{folder}/{entry.name}" for entry in sorted(
+                path.iterdir(), key=lambda p: p.name) if empty(entry)]
+    return found
+
+
+def _delete(root: Path, paths: list[str]) -> None:
+    for rel in paths:
+        try:
+            (root / rel).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue  # the caller leaves it out of the commit anyway
+        parent = (root / rel).parent
+        if parent != root:
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only when now empty
 
 
 def write_git_excludes(agent_home: Path) -> None:

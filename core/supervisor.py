@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+STOP_TIMEOUT = 5.0
+"""Seconds to wait for the agent to stop its turn when a run is cancelled or Gluon stops."""
+
 
 @dataclass(frozen=True)
 class Steer:
@@ -95,7 +98,10 @@ class RunSupervisor:
         self._parked = 0
         self._warned = False
         self._agent_up = False
+        self._delivered = False  # the agent has shown it received the prompt
+        self._closing = False  # the run is ending: record what the agent still does, no more
         self._log: TextIO | None = None
+        self._reader: asyncio.Task[None] | None = None
 
     def send(self, command: Command) -> None:
         self.inbox.put_nowait(command)
@@ -119,9 +125,11 @@ class RunSupervisor:
             await self._set_state(RunState.RUNNING, "agent resumed" if self.resume
                                   else "agent started")
             self.session = await self.m.runner.open(spec, self._gate)
-            reader = asyncio.create_task(self._read(self.session), name=f"read-{self.run.id}")
+            reader = self._reader = asyncio.create_task(self._read(self.session),
+                                                        name=f"read-{self.run.id}")
+            # The prompt stays pending until the agent answers (see _on_event): if Gluon dies
+            # before that, the next start sends it again instead of losing it.
             self._outstanding.add(await self.session.send(self.prompt))
-            await self.m.store.update(self.run.id, pending_prompt=None)
             await self._loop()
         except _Stop as stop:
             await self._finish(stop.state, stop.reason, stop.error)
@@ -200,8 +208,11 @@ class RunSupervisor:
     async def _on_event(self, event: AgentEvent) -> None:
         run_id, project = self.run.id, self.run.project
         now = time.time()
+        if not self._delivered:
+            self._delivered = True
+            await self.m.store.update(run_id, pending_prompt=None)
         if isinstance(event, AgentInit):
-            if not self._agent_up:
+            if not self._agent_up and not self._closing:
                 self._agent_up = True
                 await self.m.agent_started(self.run)
             if event.session_id and (event.session_id != self.run.session_id
@@ -258,6 +269,8 @@ class RunSupervisor:
             self._outstanding -= set(result.user_message_uuids)
         else:
             self._outstanding.clear()
+        if self._closing:
+            return  # the run is ending anyway; this turn is only recorded
         if self._outstanding:
             return  # a steer message started another turn; keep going
         aborted = result.terminal_reason in ("aborted_streaming", "aborted_tools")
@@ -279,6 +292,8 @@ class RunSupervisor:
 
     async def _gate(self, tool: str, tool_input: dict[str, Any],
                     tool_use_id: str | None) -> Decision:
+        if self._closing:
+            return Decision(allow=False, message="Gluon is stopping this run.")
         if tool != QUESTION_TOOL and tool in self._allowed_for_run:
             return Decision(allow=True)
         interaction = await self.m.interactions.create(self.run.id, self.run.project, tool,
@@ -320,34 +335,152 @@ class RunSupervisor:
         self.state = new
 
     async def _finish(self, state: RunState, reason: str, error: str | None = None) -> None:
-        try:
-            if self.session is not None:
-                await self.session.close()
-        except Exception:
-            log.exception("closing the agent of run %s failed", self.run.id)
+        self._closing = True
+        await self._stop_agent(interrupt=state in (RunState.CANCELLED, RunState.INTERRUPTED))
         await self.m.interactions.expire_for_run(self.run.id)
         fields: dict[str, Any] = {}
-        if error:
-            fields["error"] = error[:2000]
+        problems: list[str] = []
+        stand_ins = await self._remove_stand_ins()
+        if self.run.use_worktree:
+            try:
+                await self._commit_leftovers(stand_ins)
+            except Exception as exc:
+                log.exception("committing the work left in run %s failed", self.run.id)
+                problems.append(await self._not_committed(exc))
         try:
             fields.update(await self._record_changes())
         except Exception as exc:
             log.exception("recording the changes of run %s failed", self.run.id)
-            fields["error"] = f"{error + '; ' if error else ''}recording changes failed: {exc}"
+            problems.append(f"could not record the run's changes ({_first_line(exc)})")
+        if problems:
+            problem = "; ".join(problems)
+            fields["error"] = (f"{error}; {problem}" if error else problem)[:2000]
+            if state is RunState.REVIEW:
+                # Never "ready for review" with work that is not on the branch.
+                state = RunState.FAILED
+                reason = (f"the agent finished, but Gluon {problem}; resume the run to try "
+                          "again")[:1000]
+        elif error:
+            fields["error"] = error[:2000]
         await self._set_state(state, reason, **fields)
+
+    async def _stop_agent(self, *, interrupt: bool) -> None:
+        """Stop the agent process. A turn still under way (a cancel, a shutdown) is
+        interrupted first, so the agent stops at once rather than working on while its process
+        winds down; whatever it still sends meanwhile is recorded like the rest."""
+        if self.session is None:
+            return
+        recorder = asyncio.create_task(self._record_late_messages(),
+                                       name=f"late-{self.run.id}")
+        try:
+            if interrupt and (self._outstanding or self._parked):
+                try:
+                    async with asyncio.timeout(STOP_TIMEOUT):
+                        await self.session.interrupt()
+                except Exception as exc:  # the process may be gone already
+                    log.info("interrupting the agent of run %s: %s", self.run.id, exc)
+            try:
+                await self.session.close()
+            except Exception:
+                log.exception("closing the agent of run %s failed", self.run.id)
+        finally:
+            if self._reader is not None:  # it ends with the process's output
+                await asyncio.wait({self._reader}, timeout=STOP_TIMEOUT)
+            self.inbox.put_nowait(_Ended(None))  # the recorder stops there at the latest
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(recorder, STOP_TIMEOUT)
+        while not self.inbox.empty():
+            await self._record_late(self.inbox.get_nowait())
+
+    async def _record_late_messages(self) -> None:
+        while True:
+            if not await self._record_late(await self.inbox.get()):
+                return
+
+    async def _record_late(self, item: _Item) -> bool:
+        """Log a message the agent sent while its run was ending; False at the end of them."""
+        if isinstance(item, _Ended):
+            return False
+        if isinstance(item, _Message):
+            try:
+                await self._handle(item)
+            except Exception:
+                log.exception("recording a late message of run %s failed", self.run.id)
+        return True
+
+    async def _remove_stand_ins(self) -> list[str]:
+        """Tidy up after Claude Code's Bash sandbox when the agent died inside a command (in
+        a person's own checkout only what bubblewrap itself made; see sandbox.py)."""
+        cwd = Path(self.run.cwd)
+        if not cwd.is_dir():
+            return []
+        try:
+            stand_ins = await sandbox.remove_stand_ins(
+                cwd, only_read_only=not self.run.use_worktree)
+        except Exception:
+            log.exception("removing the sandbox's stand-ins in run %s failed", self.run.id)
+            return []
+        if stand_ins:
+            log.info("run %s: removed %d empty stand-ins of Claude Code's Bash sandbox (%s)",
+                     self.run.id, len(stand_ins), ", ".join(stand_ins))
+        return stand_ins
+
+    async def _commit_leftovers(self, stand_ins: list[str]) -> None:
+        """The safety net: commit what the agent left uncommitted in its worktree, without
+        the files sent with the request and without the sandbox's stand-ins (left out even
+        if one could not be removed)."""
+        cwd = Path(self.run.cwd)
+        if not self.run.base_sha or not cwd.is_dir():
+            return
+        await gitops.commit_all(cwd, commit_message(self.run),
+                                exclude=(sandbox.ATTACHMENTS_DIR, *stand_ins))
+
+    async def _not_committed(self, exc: Exception) -> str:
+        """What to tell a person when the agent's work could not be committed."""
+        what = "its uncommitted work"
+        with contextlib.suppress(Exception):
+            left = await gitops.uncommitted_paths(Path(self.run.cwd))
+            if left:
+                shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5
+                                               else "")
+                what = f"its uncommitted work ({shown})"
+        return (f"could not commit {what}: {_first_line(exc)}; it is still in the worktree "
+                f"{self.run.cwd}")
 
     async def _record_changes(self) -> dict[str, Any]:
         run = self.run
         cwd = Path(run.cwd)
         if not run.base_sha or not cwd.is_dir():
             return {}
-        if run.use_worktree:
-            await gitops.commit_all(cwd, f"gluon: uncommitted work of run {run.id}\n\n"
-                                    f"{run.prompt[:500]}",
-                                    exclude=(sandbox.ATTACHMENTS_DIR,))
         commits = await gitops.commits_between(cwd, run.base_sha, "HEAD")
         files = await gitops.changed_files(cwd, run.base_sha, "HEAD")
         return {"commits": [CommitInfo(sha=c.sha, subject=c.subject) for c in commits],
                 "changed_files": [FileChange(path=f.path, status=f.status,
                                              additions=f.additions, deletions=f.deletions)
                                   for f in files]}
+
+
+SUBJECT_MAX = 72
+SUMMARY_MAX = 4000
+
+
+def commit_message(run: Run) -> str:
+    """The safety-net commit's message: the run's task as the subject (its first line, cut
+    to 72 characters), the run id and the agent's own summary of what it did as the body."""
+    first = next((line.strip() for line in run.prompt.splitlines() if line.strip()), "")
+    first = " ".join(first.split()) or f"Work of Gluon run {run.id}"
+    if len(first) > SUBJECT_MAX:
+        first = first[:SUBJECT_MAX - 3].rstrip() + "..."
+    body = f"Left uncommitted by the agent of Gluon run {run.id}; committed when the run ended."
+    summary = (run.result_text or "").strip()
+    if summary:
+        cut = summary if len(summary) <= SUMMARY_MAX else summary[:SUMMARY_MAX] + "\n[...]"
+        body += f"\n\nThe agent's summary:\n\n{cut}"
+    return f"{first}\n\n{body}\n"
+
+
+def _first_line(exc: BaseException) -> str:
+    """The gist of an error in one line (for a failed git command, what git said)."""
+    text = exc.stderr if isinstance(exc, gitops.GitError) and exc.stderr.strip() else str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(exc).__name__

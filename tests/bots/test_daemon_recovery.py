@@ -8,13 +8,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bots.client import connect
 from core.config import Config, load_config
+from tests.conftest import git
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -141,3 +142,95 @@ async def test_the_daemon_shuts_down_cleanly_and_its_live_runs_resume_at_the_nex
     reasons = [(t["to_state"], t["reason"]) for t in detail["transitions"]]
     assert ("interrupted", "Gluon stopped (shut down) while the run was live") in reasons
     assert ("queued", "resumed by recovery") in reasons
+
+
+# A Bash command that runs until it is killed; it says when it has begun.
+INSIDE_BASH = "echo started > started.flag; while [ ! -e release.flag ]; do sleep 0.1; done"
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (bounded, 60 s) for something another process does, such as a file appearing."""
+    for _ in range(1200):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} did not happen in 60 s")
+
+
+async def test_a_daemon_killed_inside_a_bash_command_merges_no_sandbox_stand_ins(
+        env: dict[str, str], daemon: Daemon, repo: Path,
+        model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:killbash", [s.bash(INSIDE_BASH),
+                                            s.text("finished after the restart")])
+    await daemon.start()
+    config = config_for(env)
+    async with connect(config) as client:
+        await client.call("add_project", {"path": str(repo), "name": "demo"})
+        run = await client.call("start_run", {"project": "demo", "prompt": "SCRIPT:killbash"})
+    cwd = Path(run["cwd"])
+    await until(lambda: (cwd / "started.flag").exists(), "the Bash command's start")
+
+    assert daemon.kill(signal.SIGKILL) == -signal.SIGKILL
+    await daemon.start()
+    async with connect(config) as client:
+        waited = await client.call("wait_for_run", {"run": run["id"], "timeout_seconds": 120})
+        assert waited["run"]["state"] == "review", waited["run"]["state_reason"]
+        merged = await client.call("merge_run", {"run": run["id"]})
+    assert merged["merged"], merged["message"]
+    on_main = set(git(repo, "ls-tree", "-r", "--name-only", "main").splitlines())
+    assert on_main == {"README.md", "app.py", "started.flag"}
+
+
+def gluon_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([GLUON, *args], env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=120)
+
+
+async def test_a_queued_run_keeps_its_task_and_its_place_when_the_daemon_is_killed(
+        env: dict[str, str], daemon: Daemon, repo: Path,
+        model_server: ScriptedModelServer) -> None:
+    env["GLUON_AGENTS_MAX_CONCURRENT"] = "1"
+    model_server.script("SCRIPT:older", [s.write("older.txt", "1\n"),
+                                         s.hold("older", then=s.text("older done")),
+                                         s.text("older done")])
+    model_server.script("SCRIPT:newer", [s.write("newer.txt", "2\n"), s.text("newer done")])
+    await daemon.start()
+    config = config_for(env)
+    async with connect(config) as client:
+        await client.call("add_project", {"path": str(repo), "name": "demo"})
+        older = await client.call("start_run", {"project": "demo", "prompt": "SCRIPT:older"})
+        await model_server.await_request(lambda r: r.script_key == "SCRIPT:older"
+                                         and r.step == 1)
+        newer = await client.call("start_run", {"project": "demo", "prompt": "SCRIPT:newer"})
+        assert newer["state"] == "queued"
+
+    assert daemon.kill(signal.SIGKILL) == -signal.SIGKILL
+    model_server.release("older")
+    # A command while the daemon is down only reads: it neither recovers nor starts runs.
+    listed = gluon_cli(env, "runs", "--json")
+    assert listed.returncode == 0, listed.stderr
+    states = {r["id"]: r["state"] for r in json.loads(listed.stdout)["runs"]}
+    assert states == {older["id"]: "running", newer["id"]: "queued"}
+    assert not [r for r in model_server.requests if r.script_key == "SCRIPT:newer"]
+
+    await daemon.start()
+    async with connect(config) as client:
+        for run in (older, newer):
+            waited = await client.call("wait_for_run", {"run": run["id"],
+                                                        "timeout_seconds": 120})
+            assert waited["done"], waited["run"]["state_reason"]
+        older_detail = await client.call("get_run", {"run": older["id"]})
+        newer_detail = await client.call("get_run", {"run": newer["id"]})
+
+    assert newer_detail["run"]["state"] == "review", newer_detail["run"]["state_reason"]
+    assert [t["to_state"] for t in newer_detail["transitions"]] == [
+        "queued", "running", "review"]
+    assert [f["path"] for f in newer_detail["run"]["changed_files"]] == ["newer.txt"]
+    assert newer_detail["run"]["result_text"] == "newer done"
+    assert older_detail["run"]["state"] == "review", older_detail["run"]["state_reason"]
+    assert [f["path"] for f in older_detail["run"]["changed_files"]] == ["older.txt"]
+    # First in, first out: the older run went on before the newer one started.
+    order = [r.script_key for r in model_server.requests
+             if r.script_key in ("SCRIPT:older", "SCRIPT:newer")]
+    last_older = max(i for i, key in enumerate(order) if key == "SCRIPT:older")
+    assert order.index("SCRIPT:newer") > last_older
