@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -171,9 +172,11 @@ async def test_a_stale_lease_can_neither_renew_ack_nor_fail(backend: Backend) ->
     job_id = await queue.enqueue("run.start", {"run": "r1"})
     stale = await claimed(queue, "worker-a")
     fresh = await backend.claim_after_lease(queue, "worker-b")
-    for attempt in (queue.renew(stale), queue.ack(stale), queue.fail(stale, "late")):
+    attempts: list[Callable[[], Awaitable[object]]] = [
+        lambda: queue.renew(stale), lambda: queue.ack(stale), lambda: queue.fail(stale, "late")]
+    for attempt in attempts:
         with pytest.raises(LeaseLost) as caught:
-            await attempt
+            await attempt()
         message = str(caught.value)
         assert job_id in message and "worker-b" in message and "\n" not in message
     job = await queue.get(job_id)
@@ -337,15 +340,15 @@ async def test_a_payload_with_a_secret_or_not_plain_json_is_refused_and_nothing_
 async def test_bad_arguments_get_one_line_messages_saying_what_is_expected(
         backend: Backend) -> None:
     queue = await backend.open()
-    cases = [
-        (queue.enqueue("Run Start!", {}), "job kind 'Run Start!' is not valid"),
-        (queue.enqueue("run.start", {}, priority=1000), "from -100 to 100"),
-        (queue.enqueue("run.start", {}, key=""), "job key '' is not valid"),
-        (queue.claim("w", lease_seconds=0), "lease of 0 seconds is not valid"),
-        (queue.claim("", lease_seconds=1), "worker name '' is not valid"),
+    cases: list[tuple[Callable[[], Awaitable[object]], str]] = [
+        (lambda: queue.enqueue("Run Start!", {}), "job kind 'Run Start!' is not valid"),
+        (lambda: queue.enqueue("run.start", {}, priority=1000), "from -100 to 100"),
+        (lambda: queue.enqueue("run.start", {}, key=""), "job key '' is not valid"),
+        (lambda: queue.claim("w", lease_seconds=0), "lease of 0 seconds is not valid"),
+        (lambda: queue.claim("", lease_seconds=1), "worker name '' is not valid"),
     ]
     for call, words in cases:
         with pytest.raises(InvalidInput) as caught:
-            await call
+            await call()
         assert words in str(caught.value) and "\n" not in str(caught.value)
     assert await queue.list() == []
