@@ -18,9 +18,9 @@ Guarantees:
   ``gh:<delivery id>``); enqueueing the same key again returns the first job's id and adds
   nothing, whatever state that job is in, so a replayed webhook or a second cron fire never
   starts two jobs. Keys are kept as long as their job.
-- **Order.** The highest ``priority`` first; within a priority, jobs in the order they became
-  ready (their enqueue or ``not_before`` time; a retried job is ready again at its retry time).
-  No job is claimed before its ``not_before``.
+- **Order.** The highest ``priority`` (-100 to 100, default 0) first; within a priority, jobs
+  in the order they became ready (their enqueue or ``not_before`` time; a retried job is ready
+  again at its retry time). No job is claimed before its ``not_before``.
 - **Retries.** ``fail`` puts a job back at ``retry_at``, by default after an exponential
   backoff (:class:`RetryPolicy`); its ``max_tries``-th failure makes it dead, with the error
   kept. A job whose lease runs out ``max_tries`` times is dead too (a job that kills its worker

@@ -189,8 +189,8 @@ async def test_renewing_a_lease_keeps_other_workers_off_the_job(backend: Backend
     queue = await backend.open()
     job_id = await queue.enqueue("run.start", {"run": "r1"})
     lease = await claimed(queue, "worker-a")
-    for _ in range(4):  # 2 s in all, twice the lease
-        await backend.pass_time(LEASE / 2)
+    for _ in range(6):  # one and a half leases in all
+        await backend.pass_time(LEASE / 4)
         assert await queue.claim("worker-b", lease_seconds=LEASE) is None
         lease = await queue.renew(lease)
     assert lease.leased_until == pytest.approx(backend.clock.now() + LEASE)
@@ -276,7 +276,7 @@ async def test_a_worker_killed_with_sigkill_loses_its_lease_and_another_worker_c
     job_id = await queue.enqueue("run.start", {"run": "r1"})
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.core.jobs.worker_proc", backend.name, backend.target,
-        str(LEASE), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        str(2 * LEASE), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert worker.stdout is not None
