@@ -133,6 +133,23 @@ class ChatConfig(_Section):
     vertex_region: str | None = None
 
 
+class ClusterConfig(_Section):
+    """Where the job queue lives when executors run on other hosts (DESIGN §8).
+
+    Without ``redis_url`` the queue is a table in ``gluon.db``; with it, Redis Streams. The URL
+    may hold a password (``redis://:password@host:6379/0``); it is masked in every message."""
+
+    redis_url: str | None = None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL, such as "
+                             "'redis://localhost:6379/0'")
+        return v
+
+
 class Config(BaseModel):
     """The whole configuration. ``home`` is the data dir (``GLUON_HOME``, default ``~/.gluon``)."""
 
@@ -145,6 +162,7 @@ class Config(BaseModel):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     chat: ChatConfig = Field(default_factory=ChatConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     projects: dict[str, ProjectConfig] = Field(default_factory=dict)
 
     @field_validator("home")
@@ -174,7 +192,7 @@ class Config(BaseModel):
 
 _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
                 "ANTHROPIC_BASE_URL": ("anthropic", "base_url")}
-_SECTIONS = ("agents", "anthropic", "server", "telegram", "discord")
+_SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -264,7 +282,7 @@ def _explain(err: Any, path: Path | None) -> str:
                 model = model.model_fields[part].annotation  # type: ignore[assignment]
         known = ", ".join(model.model_fields)
         return f"unknown config key {key!r}{where}; known keys there: {known}"
-    secret = any(word in key for word in ("token", "key"))
+    secret = any(word in key for word in ("token", "key", "redis_url"))
     shown = "***" if secret else repr(err.get("input"))
     message = str(err["msg"]).lower().removeprefix("value error, ")
     return f"config key {key!r}{where} has value {shown}: {message}"

@@ -53,20 +53,29 @@ class Database:
             conn, self._conn = self._conn, None
             await conn.close()
 
-    async def migrate(self) -> list[str]:
-        """Apply the migrations not yet recorded; return the names applied."""
-        await self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS migrations "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
-        done = {row[0] for row in await self.fetchall("SELECT version FROM migrations")}
-        applied = []
-        for version, (name, sql) in enumerate(MIGRATIONS, start=1):
-            if version in done:
-                continue
-            await self.conn.executescript(
-                f"BEGIN IMMEDIATE;\n{sql}\n"
-                f"INSERT INTO migrations VALUES ({version}, '{name}', {time.time()});\nCOMMIT;")
-            applied.append(name)
+    async def migrate(self, migrations: Sequence[tuple[str, str]] = MIGRATIONS,
+                      record: str = "migrations") -> list[str]:
+        """Apply the migrations not yet recorded; return the names applied.
+
+        Core's list is recorded in ``migrations``. A package that owns tables of its own
+        (``core.jobs``) passes its own ordered list and record table, so each list is numbered
+        from 1 and recorded the same way."""
+        assert record.isidentifier(), record
+        # Under the transaction lock: executescript commits whatever transaction is open, and
+        # a package's list may be applied while other tasks already use the connection.
+        async with self._tx_lock:
+            await self.conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {record} "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
+            done = {row[0] for row in await self.fetchall(f"SELECT version FROM {record}")}
+            applied = []
+            for version, (name, sql) in enumerate(migrations, start=1):
+                if version in done:
+                    continue
+                await self.conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO {record} "
+                    f"VALUES ({version}, '{name}', {time.time()});\nCOMMIT;")
+                applied.append(name)
         return applied
 
     @asynccontextmanager

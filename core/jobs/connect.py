@@ -1,0 +1,30 @@
+"""Open the job queue the configuration asks for: Redis with ``[cluster] redis_url``, else the
+SQLite table in ``gluon.db``."""
+
+from __future__ import annotations
+
+from core.config import Config
+from core.db import Database
+from core.jobs.backoff import RetryPolicy
+from core.jobs.queue import JobQueue
+from core.jobs.sqlite import SqliteJobQueue
+from core.jobs.types import Clock
+
+
+async def open_job_queue(config: Config, db: Database, *, clock: Clock | None = None,
+                         policy: RetryPolicy | None = None) -> JobQueue:
+    """The queue, ready to use; QueueUnavailable when the configured Redis does not answer.
+
+    ``db`` is the coordinator's open database; the SQLite queue keeps its table there and leaves
+    closing it to the caller."""
+    if config.cluster.redis_url:
+        # Imported here: redis is the optional `gluon[cluster]` extra.
+        from core.jobs.redis_streams import RedisJobQueue
+
+        queue = RedisJobQueue(config.cluster.redis_url, clock=clock, policy=policy)
+        try:
+            return await queue.open()
+        except BaseException:
+            await queue.close()
+            raise
+    return await SqliteJobQueue(db, clock=clock, policy=policy).open()
