@@ -16,7 +16,8 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import ValidationError
 
@@ -140,6 +141,19 @@ def describe_validation(tool: str, exc: ValidationError,
     return f"invalid arguments for {tool}: " + "; ".join(parts)
 
 
+def describe_crash(exc: BaseException) -> str:
+    """An unexpected exception in one line: its type and its message."""
+    detail = " ".join(str(exc).split())
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def crash_message(tool: str, exc: BaseException) -> str:
+    """What a caller is told about a failure that is not theirs to fix."""
+    return f"{tool} failed: {describe_crash(exc)} (see the daemon log for the traceback)"
+
+
 class GluonServer(MCPServer):
     """An MCPServer whose argument errors are one line naming the parameter, and whose unknown
     tools and unknown arguments suggest what was meant."""
@@ -162,6 +176,11 @@ class GluonServer(MCPServer):
                             f"{', '.join(accepted) or 'no arguments'}")
         try:
             return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            # Past the tool itself (its result did not convert): still one line with a reason.
+            cause = exc.__cause__ or exc
+            log.error("%s failed", name, exc_info=cause)
+            raise ToolError(crash_message(name, cause)) from cause
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(describe_validation(name, exc.__cause__, tool.parameters)
@@ -252,6 +271,12 @@ class ToolKit:
             if not read_only:
                 await self._audit(who, name, kwargs, f"refused: {exc}")
             raise ToolError(str(exc)) from exc
+        except (ToolError, MCPError):
+            raise
+        except Exception as exc:
+            log.error("%s failed", name, exc_info=exc)
+            await self._audit(who, name, kwargs, f"failed: {describe_crash(exc)}")
+            raise ToolError(crash_message(name, exc)) from exc
         if not read_only:
             await self._audit(who, name, kwargs, "ok")
         return result
