@@ -20,15 +20,22 @@ from typing import Any
 
 import uvicorn
 from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import (
+    DEFAULT_MAX_REQUEST_BODY_SIZE,
+    TransportSecuritySettings,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from core.config import Config
+from mcp_tools.jsonrpc import INVALID_REQUEST, Rejected, decode
 
 log = logging.getLogger(__name__)
+
+# The largest request body read (the MCP SDK's own limit is the same).
+MAX_BODY = DEFAULT_MAX_REQUEST_BODY_SIZE
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
@@ -70,6 +77,56 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
+class CheckedMessages:
+    """Answers a POST whose body is not one JSON-RPC message with a JSON-RPC error (see
+    :mod:`mcp_tools.jsonrpc`) before the MCP SDK sees it, so the client never waits for an
+    answer that will not come; other bodies pass on unchanged."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                too_big = Rejected(None, INVALID_REQUEST, f"Invalid request: the body is over "
+                                   f"{self.max_body} bytes")
+                await _reply(too_big, 413, scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        decoded = decode(bytes(body))
+        if isinstance(decoded, Rejected):
+            await _reply(decoded, 400, scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _reply(rejected: Rejected, status: int, scope: Scope,
+                 receive: Callable[[], Awaitable[Any]],
+                 send: Callable[[Any], Awaitable[None]]) -> None:
+    response = Response(rejected.to_json(), status, media_type="application/json")
+    await response(scope, receive, send)
+
+
 def allowed_hosts(host: str, hostnames: list[str]) -> list[str]:
     """The Host headers the endpoint answers: loopback, the listening address and the
     configured names, with any port (DNS-rebinding protection)."""
@@ -96,7 +153,7 @@ def build_app(server: MCPServer, token: str, host: str,
         return JSONResponse({"ok": True, "pid": os.getpid()})
 
     return Starlette(routes=[Route("/health", health),
-                             Mount("/", app=BearerAuth(mcp_app, token))],
+                             Mount("/", app=BearerAuth(CheckedMessages(mcp_app), token))],
                      lifespan=lifespan)
 
 

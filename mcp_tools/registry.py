@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from core.activity import ActivityLog
 from core.errors import UserError
+from mcp_tools.stdio import stdio_streams
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,16 @@ def describe_validation(tool: str, exc: ValidationError,
     return f"invalid arguments for {tool}: " + "; ".join(parts)
 
 
+# Everything str.splitlines() breaks a line at, shown escaped instead.
+_LINE_BREAKS = {ord(c): ascii(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: a line break inside it (from a caller's own text, say) is
+    shown as its escape."""
+    return text.translate(_LINE_BREAKS)
+
+
 def describe_crash(exc: BaseException) -> str:
     """An unexpected exception in one line: its type and its message."""
     detail = " ".join(str(exc).split())
@@ -157,6 +168,12 @@ def crash_message(tool: str, exc: BaseException) -> str:
 class GluonServer(MCPServer):
     """An MCPServer whose argument errors are one line naming the parameter, and whose unknown
     tools and unknown arguments suggest what was meant."""
+
+    async def run_stdio_async(self) -> None:
+        """Serve over stdin/stdout, answering every line it cannot decode with an error."""
+        async with stdio_streams() as (read, write):
+            await self._lowlevel_server.run(
+                read, write, self._lowlevel_server.create_initialization_options())
 
     async def call_tool(self, name: str, arguments: dict[str, Any],
                         context: Context | None = None
@@ -185,6 +202,8 @@ class GluonServer(MCPServer):
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(describe_validation(name, exc.__cause__, tool.parameters)
                                 ) from exc.__cause__
+            if one_line(str(exc)) != str(exc):
+                raise ToolError(one_line(str(exc))) from exc
             raise
 
 
