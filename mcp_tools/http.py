@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from core.config import Config
+from mcp_tools.http_sessions import SessionLimit
 from mcp_tools.jsonrpc import INVALID_REQUEST, Rejected, decode
 
 log = logging.getLogger(__name__)
@@ -136,13 +138,18 @@ def allowed_hosts(host: str, hostnames: list[str]) -> list[str]:
 
 
 def build_app(server: MCPServer, token: str, host: str,
-              hostnames: list[str] | None = None) -> Starlette:
+              hostnames: list[str] | None = None, *, max_sessions: int = 200,
+              session_idle_timeout: float = 1800.0) -> Starlette:
     hosts = allowed_hosts(host, hostnames or [])
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
     mcp_app = server.streamable_http_app(
         transport_security=TransportSecuritySettings(allowed_hosts=hosts,
                                                      allowed_origins=origins), host=host,
-        json_response=True)
+        json_response=True, session_idle_timeout=session_idle_timeout,
+        max_sessions=None)  # SessionLimit makes room instead of refusing new sessions
+    sessions = SessionLimit(mcp_app, path="/mcp", max_sessions=max_sessions,
+                            idle_timeout=session_idle_timeout)
+    authorized = f"Bearer {token}".encode()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -150,10 +157,17 @@ def build_app(server: MCPServer, token: str, host: str,
             yield
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "pid": os.getpid()})
+        """"ok" to anyone (a liveness probe); details only with the bearer token."""
+        given = request.headers.get("authorization", "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, authorized):
+            return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, "pid": os.getpid(), "version": version("gluon"),
+                             "sessions": sessions.open_sessions,
+                             "max_sessions": max_sessions,
+                             "session_idle_timeout_seconds": session_idle_timeout})
 
     return Starlette(routes=[Route("/health", health),
-                             Mount("/", app=BearerAuth(CheckedMessages(mcp_app), token))],
+                             Mount("/", app=BearerAuth(CheckedMessages(sessions), token))],
                      lifespan=lifespan)
 
 
@@ -165,7 +179,8 @@ class HttpEndpoint:
         self.host = config.server.host
         self.port = config.server.port if port is None else port
         self.app = build_app(server, server_token(config), self.host,
-                             config.server.hostnames)
+                             config.server.hostnames, max_sessions=config.server.max_sessions,
+                             session_idle_timeout=config.server.session_idle_timeout_seconds)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
