@@ -102,3 +102,23 @@ def test_a_refused_api_key_ends_the_run_with_one_line_saying_so(
                     r"refused the credentials: .+; set a valid ANTHROPIC_API_KEY", out[1]
                     ), out[1]
     assert "sk-a-wrong-one" not in done.stdout + done.stderr
+
+
+def test_doctor_fails_on_a_key_the_api_refuses_and_only_warns_when_it_is_unreachable(
+        tmp_path: Path, model_server: ScriptedModelServer) -> None:
+    model_server.require_api_key("sk-the-right-one")
+    refused = subprocess.run([GLUON, "doctor"], capture_output=True, text=True, timeout=120,
+                             env=environment(tmp_path, model_server.base_url, "sk-a-wrong-one"))
+    port = closed_port()
+    unreachable = subprocess.run([GLUON, "doctor"], capture_output=True, text=True,
+                                 timeout=120,
+                                 env=environment(tmp_path, f"http://127.0.0.1:{port}"))
+    [line] = [x for x in refused.stdout.splitlines() if " credentials " in x]
+    assert refused.returncode == 1
+    assert re.match(r"fail\s+credentials\s+the API key was refused by the model API at "
+                    rf"127\.0\.0\.1:{model_server.port} \(401 ", line), line
+    assert "sk-a-wrong-one" not in refused.stdout + refused.stderr
+    [line] = [x for x in unreachable.stdout.splitlines() if " credentials " in x]
+    assert re.match(rf"warn\s+credentials\s+an API key is set but was not tried: the model API "
+                    rf"at 127\.0\.0\.1:{port} is unreachable \(connection refused\)", line), line
+    assert unreachable.returncode == 0, unreachable.stdout
