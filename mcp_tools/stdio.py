@@ -10,9 +10,12 @@ child process cannot corrupt the wire; both are restored afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
+import logging
 import os
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import BinaryIO
 
@@ -21,6 +24,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.shared.message import SessionMessage
 
 from mcp_tools.jsonrpc import Rejected, decode, encode_reply
+
+log = logging.getLogger(__name__)
 
 Incoming = MemoryObjectReceiveStream[SessionMessage | Exception]
 Outgoing = MemoryObjectSendStream[SessionMessage]
@@ -43,6 +48,26 @@ def _claim_std_streams() -> tuple[BinaryIO, BinaryIO, Callable[[], None]]:
 
     return (os.fdopen(wire_in, "rb", closefd=False), os.fdopen(wire_out, "wb", closefd=False),
             restore)
+
+
+async def _lines(file: BinaryIO) -> AsyncIterator[bytes]:
+    """The lines of ``file``, read by a daemon thread: a read blocked on a silent client never
+    keeps the process from exiting (as a worker thread would)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(16)
+
+    def pump() -> None:
+        try:
+            for line in iter(file.readline, b""):
+                asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
+        except Exception:  # the loop has closed, or the pipe broke: either way, no more lines
+            log.debug("stdin reader stopped", exc_info=True)
+        with contextlib.suppress(RuntimeError):
+            asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+
+    threading.Thread(target=pump, name="mcp-stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
 
 
 @contextlib.asynccontextmanager
@@ -68,8 +93,7 @@ async def stdio_streams(stdin: BinaryIO | None = None, stdout: BinaryIO | None =
 
     async def read_loop() -> None:
         async with in_send:
-            while line := await anyio.to_thread.run_sync(wire_in.readline,
-                                                         abandon_on_cancel=True):
+            async for line in _lines(wire_in):
                 line = line.strip()
                 if not line:
                     continue

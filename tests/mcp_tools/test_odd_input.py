@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -60,10 +61,9 @@ UNDECODABLE: list[tuple[bytes, int, int | str | None]] = [
 ]
 
 # Text a person or a model may send in any argument.
-ODD_TEXTS = ["", " ", "a\u0000b", "line\nbreak\r\n", "\u202egnp.exe", "😀" * 500,
-             "x" * 20_000, "'; DROP TABLE runs; --", "../../../../etc/passwd", "%s%n{0}",
-             "\ufeff\u200b", "\U0010ffff", "<script>alert(1)</script>", "\x1b[31mred",
-             "null", "-1", "ｒｕｎ", "C:\\Windows\\system32", "~/.ssh/id_rsa", "*"]
+ODD_TEXTS = ["", "a\u0000b", "line\nbreak\r\n", "\u202egnp.exe", "😀" * 500, "x" * 20_000,
+             "'; DROP TABLE runs; --", "../../../../etc/passwd", "\ufeff\u200b\U0010ffff",
+             "\x1b[31m<script>%s%n{0}", "-1", "~/.ssh/id_rsa"]
 
 Send = Callable[[bytes], Awaitable[dict[str, Any]]]
 
@@ -121,7 +121,7 @@ async def check_everything_is_answered(send: Send) -> None:
         assert_error(await send(raw), code, request_id)
     listed = await send(b'{"jsonrpc":"2.0","id":"list","method":"tools/list"}')
     calls = odd_calls(listed["result"]["tools"])
-    assert len(calls) > 200
+    assert len(calls) > 100
     for n, (tool, arguments) in enumerate(calls):
         request = {"jsonrpc": "2.0", "id": n, "method": "tools/call",
                    "params": {"name": tool, "arguments": arguments}}
@@ -142,14 +142,18 @@ async def check_everything_is_answered(send: Send) -> None:
 # -- stdio ---------------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def gluon_mcp(tmp_path: Path) -> AsyncIterator[Send]:
+async def start_gluon_mcp(tmp_path: Path) -> asyncio.subprocess.Process:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8",
            "GLUON_HOME": str(tmp_path / "home"), "GLUON_SERVER_PORT": "0",
            "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         GLUON, "mcp", cwd=tmp_path, env=env, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, limit=2**24)
+
+
+@asynccontextmanager
+async def gluon_mcp(tmp_path: Path) -> AsyncIterator[Send]:
+    proc = await start_gluon_mcp(tmp_path)
     assert proc.stdin is not None and proc.stdout is not None
     stdin, stdout = proc.stdin, proc.stdout
 
@@ -180,13 +184,26 @@ async def gluon_mcp(tmp_path: Path) -> AsyncIterator[Send]:
 async def test_gluon_mcp_answers_every_line_on_stdin_even_the_undecodable_ones(
         tmp_path: Path) -> None:
     async with gluon_mcp(tmp_path) as send:
+        # Blank lines are skipped and a carriage return before the newline is fine.
+        assert (await send(b"\n\r\n" + PING % 1 + b"\r"))["result"] == {}
         await check_everything_is_answered(send)
 
 
-async def test_gluon_mcp_goes_on_after_a_blank_line_and_a_carriage_return(
+async def test_gluon_mcp_stops_on_ctrl_c_while_its_client_keeps_stdin_open(
         tmp_path: Path) -> None:
-    async with gluon_mcp(tmp_path) as send:
-        assert (await send(b"\n\r\n" + PING % 1 + b"\r"))["result"] == {}
+    proc = await start_gluon_mcp(tmp_path)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps(INIT).encode() + b"\n")
+        async with asyncio.timeout(30):
+            assert b'"result"' in await proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(15):
+            assert await proc.wait() == 130
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 # -- HTTP ----------------------------------------------------------------------------------
