@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from core.config import Config
-from mcp_tools.http_sessions import SessionLimit
+from mcp_tools.http_sessions import METHOD_KEY, SessionLimit
 from mcp_tools.jsonrpc import INVALID_REQUEST, Rejected, decode
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class CheckedMessages:
             await _reply(decoded, 400, scope, receive, send)
             return
         replayed = False
+        scope = {**scope, METHOD_KEY: getattr(decoded, "method", None)}
 
         async def replay() -> Any:
             nonlocal replayed

@@ -33,6 +33,9 @@ Send = Callable[[Any], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SESSION_HEADER = b"mcp-session-id"
+# Set in the ASGI scope by CheckedMessages: the JSON-RPC method of the request (only
+# "initialize" opens a session; other requests without a session id open none).
+METHOD_KEY = "gluon.jsonrpc_method"
 
 
 @dataclass
@@ -64,7 +67,8 @@ class SessionLimit:
         headers = dict(scope.get("headers") or [])
         sid = headers.get(SESSION_HEADER, b"").decode("latin-1") or None
         method = scope["method"]
-        if sid is None and method == "POST" and not await self._make_room(scope):
+        opening = sid is None and scope.get(METHOD_KEY) == "initialize"
+        if opening and not await self._make_room(scope):
             busy = Rejected(None, INTERNAL_ERROR, f"Too many open sessions: all "
                             f"{self.max_sessions} are in use (server.max_sessions)")
             await Response(busy.to_json(), 503, media_type="application/json")(

@@ -144,3 +144,13 @@ async def test_health_says_only_ok_to_a_caller_without_the_token(runtime: Runtim
     assert detailed["ok"] is True and detailed["pid"] == os.getpid()
     assert detailed["sessions"] == 1 and detailed["max_sessions"] == 200
     assert detailed["session_idle_timeout_seconds"] == 1800
+
+
+async def test_requests_that_open_no_session_close_none(runtime: Runtime) -> None:
+    config = with_server(runtime.config, max_sessions=1)
+    async with endpoint(runtime, config) as (url, http):
+        session = await open_session(http, url)
+        for _ in range(3):  # without a session id, only initialize opens one
+            await http.post(url, json=PING)
+            await http.post(url, content=b"{not json")
+        assert await ping(http, url, session) == 200
