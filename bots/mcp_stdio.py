@@ -11,11 +11,11 @@ from typing import Any
 
 from mcp import types
 from mcp.server import Server
-from mcp.server.stdio import stdio_server
 
 from bots.client import connect
 from core.config import Config
 from mcp_tools.server import build_server
+from mcp_tools.stdio import stdio_streams
 
 
 async def serve_stdio(config: Config) -> int:
@@ -39,6 +39,6 @@ async def serve_stdio(config: Config) -> int:
         server: Server[Any] = Server(
             "gluon", instructions=client.instructions, on_list_tools=list_tools,
             on_call_tool=call_tool)
-        async with stdio_server() as (read, write):
+        async with stdio_streams() as (read, write):
             await server.run(read, write, server.create_initialization_options())
     return 0

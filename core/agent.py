@@ -72,7 +72,29 @@ class AgentResult:
     user_message_uuids: list[str]
 
 
-AgentEvent = AgentInit | AgentText | AgentToolUse | AgentToolResult | AgentResult
+@dataclass(frozen=True)
+class AgentApiRetry:
+    """The CLI could not get an answer from the model API and tries again after a delay.
+    ``status`` is the HTTP status, None when no answer came at all (unreachable)."""
+
+    attempt: int
+    max_retries: int
+    delay_seconds: float
+    status: int | None
+    error: str
+
+
+@dataclass(frozen=True)
+class AgentApiError:
+    """The model API failed for good in this turn (the CLI's synthetic assistant message);
+    ``kind`` is the CLI's error category (``authentication_failed``, ``server_error``, ...)."""
+
+    kind: str
+    text: str
+
+
+AgentEvent = (AgentInit | AgentText | AgentToolUse | AgentToolResult | AgentResult
+              | AgentApiRetry | AgentApiError)
 
 
 @dataclass(frozen=True)
@@ -136,12 +158,30 @@ def _tool_result_text(block: ToolResultBlock) -> str:
     return "\n".join(parts)
 
 
+def _int(value: object, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _api_retry(data: dict[str, Any]) -> AgentApiRetry:
+    status = data.get("error_status")
+    return AgentApiRetry(attempt=_int(data.get("attempt")),
+                         max_retries=_int(data.get("max_retries")),
+                         delay_seconds=_int(data.get("retry_delay_ms")) / 1000,
+                         status=status if isinstance(status, int) else None,
+                         error=str(data.get("error") or "unknown"))
+
+
 def translate(message: object) -> list[AgentEvent]:
     """The Gluon events one SDK message stands for."""
     if isinstance(message, SystemMessage) and message.subtype == "init":
         return [AgentInit(session_id=str(message.data.get("session_id", "")),
                           model=str(message.data.get("model", "")))]
+    if isinstance(message, SystemMessage) and message.subtype == "api_retry":
+        return [_api_retry(message.data)]
     if isinstance(message, AssistantMessage) and message.parent_tool_use_id is None:
+        if message.error is not None:
+            text = " ".join(b.text for b in message.content if isinstance(b, TextBlock))
+            return [AgentApiError(str(message.error), text.strip())]
         out: list[AgentEvent] = []
         for block in message.content:
             if isinstance(block, TextBlock) and block.text.strip():

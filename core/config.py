@@ -83,6 +83,10 @@ class ServerConfig(_Section):
     # Host names clients may use besides localhost and `host` (a LAN name, a reverse proxy);
     # requests naming any other host are refused (DNS-rebinding protection).
     hostnames: list[str] = Field(default_factory=list)
+    # MCP sessions over HTTP: one unused this long is closed, and past `max_sessions` the one
+    # idle the longest is; its client then starts a new one.
+    session_idle_timeout_seconds: Annotated[float, Field(gt=0)] = 1800.0
+    max_sessions: Annotated[int, Field(ge=1)] = 200
 
 
 class _ChatPlatform(_Section):

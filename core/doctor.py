@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 
-from core import sandbox
+from core import api_errors, api_probe, sandbox
 from core.agent_setup import bundled_cli
 from core.config import Config
 from core.launcher import has_credentials
@@ -51,6 +51,40 @@ def sandbox_check(config: Config) -> Check:
                  f"{status.problem}")
 
 
+def credentials_check(config: Config, env: dict[str, str]) -> Check:
+    """Whether there are model credentials and, for an API key or auth token, whether the
+    model API accepts them (one token count, which costs nothing)."""
+    provider = dict(env)
+    if config.anthropic.api_key is not None:
+        provider["ANTHROPIC_API_KEY"] = config.anthropic.api_key.get_secret_value()
+    if not has_credentials(provider):
+        return Check("credentials", "fail", "no model credentials: set ANTHROPIC_API_KEY "
+                     "or CLAUDE_CODE_OAUTH_TOKEN, or configure Bedrock/Vertex")
+    key, token = provider.get("ANTHROPIC_API_KEY"), provider.get("ANTHROPIC_AUTH_TOKEN")
+    if not key and not token:
+        what = ("a Claude Code OAuth token" if provider.get("CLAUDE_CODE_OAUTH_TOKEN")
+                else "Bedrock" if provider.get("CLAUDE_CODE_USE_BEDROCK") else "Vertex")
+        return Check("credentials", "ok", f"{what} is set (not tried)")
+    base_url = config.anthropic.base_url or provider.get("ANTHROPIC_BASE_URL")
+    where = f"the model API at {api_errors.endpoint(base_url)}"
+    name, var = (("API key", "ANTHROPIC_API_KEY (or anthropic.api_key in config.toml)")
+                 if key else ("auth token", "ANTHROPIC_AUTH_TOKEN"))
+    answer = api_probe.try_credentials(base_url or api_errors.DEFAULT_BASE_URL,
+                                       api_key=key, auth_token=token,
+                                       model=config.agents.default_model)
+    if answer.unreachable is not None:
+        return Check("credentials", "warn", f"an {name} is set but was not tried: {where} is "
+                     f"unreachable ({answer.unreachable}); check ANTHROPIC_BASE_URL "
+                     "(anthropic.base_url) and the network")
+    if answer.status == 200:
+        return Check("credentials", "ok", f"the {name} works with {where}")
+    if answer.status in (401, 403):
+        return Check("credentials", "fail", f"the {name} was refused by {where} "
+                     f"({answer.status} {answer.error}); set a valid {var}")
+    return Check("credentials", "warn", f"an {name} is set but could not be verified: {where} "
+                 f"answered {answer.status} ({answer.error}) to a token count")
+
+
 def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Check]:
     """Every check, in order; blocking (runs subprocesses), so call it in a thread from async
     code."""
@@ -68,13 +102,7 @@ def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Ch
     except Exception as exc:
         checks.append(Check("claude cli", "fail", str(exc)))
     checks.append(sandbox_check(config))
-    provider = dict(env)
-    if config.anthropic.api_key is not None:
-        provider["ANTHROPIC_API_KEY"] = "set"
-    checks.append(Check("credentials", "ok", "model credentials found")
-                  if has_credentials(provider) else
-                  Check("credentials", "fail", "no model credentials: set ANTHROPIC_API_KEY "
-                        "or CLAUDE_CODE_OAUTH_TOKEN, or configure Bedrock/Vertex"))
+    checks.append(credentials_check(config, env))
     if config.db_path.exists():
         try:
             uri = f"file:{config.db_path}?mode=ro"

@@ -45,6 +45,17 @@ class ToolCalled(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApiRetry(Event):
+    """The agent could not reach the model API (or it answered an error) and will try again."""
+
+    attempt: int
+    max_retries: int
+    delay_seconds: float
+    status: int | None  # the HTTP status; None when the API could not be reached at all
+    summary: str  # e.g. "model API unreachable (127.0.0.1:1), retry 3/10 in 20 s"
+
+
+@dataclass(frozen=True, kw_only=True)
 class InteractionRequested(Event):
     interaction_id: str
     kind: str

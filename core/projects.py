@@ -67,6 +67,16 @@ def _row(row: aiosqlite.Row) -> Project:
                    trusted=bool(row["trusted"]), created_at=row["created_at"])
 
 
+def _existing_folder(path: str, what: str) -> Path:
+    folder = Path(path).expanduser().absolute()
+    try:
+        if folder.is_dir():
+            return folder
+    except OSError as exc:  # a name too long for the file system, ...
+        raise InvalidInput(f"{what} {path[:100]!r} cannot be a folder: {exc.strerror}") from exc
+    raise InvalidInput(f"{what} {str(folder)!r} does not exist or is not a folder")
+
+
 class ProjectService:
     def __init__(self, db: Database, activity: ActivityLog) -> None:
         self.db = db
@@ -74,9 +84,7 @@ class ProjectService:
 
     async def add(self, name: str | None, path: str, *, workspace: str | None = None,
                   trusted: bool = False, actor: str = "cli") -> Project:
-        folder = Path(path).expanduser().absolute()
-        if not folder.is_dir():
-            raise InvalidInput(f"path {str(folder)!r} does not exist or is not a folder")
+        folder = _existing_folder(path, "path")
         root = await gitops.repo_root(folder)
         name = check_name(name if name is not None else suggest_name(root))
         if await self.db.fetchone("SELECT 1 FROM projects WHERE name = ?", (name,)):
@@ -136,9 +144,7 @@ class ProjectService:
 
     async def add_workspace(self, path: str, *, actor: str = "cli") -> list[Project]:
         """Register a folder of repositories; every git repo inside becomes a project."""
-        folder = Path(path).expanduser().absolute()
-        if not folder.is_dir():
-            raise InvalidInput(f"workspace {str(folder)!r} does not exist or is not a folder")
+        folder = _existing_folder(path, "workspace")
         await self.db.execute("INSERT OR IGNORE INTO workspaces (path, created_at) VALUES (?, ?)",
                               (str(folder), time.time()))
         await self.activity.record(actor, "workspace.add", str(folder), "ok")

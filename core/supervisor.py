@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from core import gitops, sandbox
+from core import api_errors, gitops, sandbox
 from core.agent import (
+    AgentApiError,
+    AgentApiRetry,
     AgentEvent,
     AgentInit,
     AgentResult,
@@ -27,7 +29,7 @@ from core.agent import (
     Decision,
 )
 from core.events import AgentText as AgentTextEvent
-from core.events import BudgetWarning, ToolCalled, TurnFinished
+from core.events import ApiRetry, BudgetWarning, ToolCalled, TurnFinished
 from core.interactions import QUESTION_TOOL, describe_tool_call
 from core.models import CommitInfo, FileChange, Run
 from core.types import InteractionKind, PermissionChoice, RunState
@@ -102,6 +104,8 @@ class RunSupervisor:
         self._closing = False  # the run is ending: record what the agent still does, no more
         self._log: TextIO | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._api_error: AgentApiError | None = None  # of the current turn
+        self._last_retry: AgentApiRetry | None = None
 
     def send(self, command: Command) -> None:
         self.inbox.put_nowait(command)
@@ -236,11 +240,27 @@ class RunSupervisor:
         elif isinstance(event, AgentToolResult):
             if event.is_error:
                 await self.m.store.add_event(run_id, "tool_error", event.text[:1000])
+        elif isinstance(event, AgentApiRetry):
+            self._last_retry = event
+            summary = api_errors.retry_line(event, self._api_endpoint())
+            await self.m.store.add_event(run_id, "retry", summary)
+            self.m.bus.publish(ApiRetry(run_id=run_id, project=project, attempt=event.attempt,
+                                        max_retries=event.max_retries,
+                                        delay_seconds=event.delay_seconds, status=event.status,
+                                        summary=summary))
+        elif isinstance(event, AgentApiError):
+            self._api_error = event  # the turn's result says it failed; this says why
         else:
             await self._on_result(event)
 
+    def _api_endpoint(self) -> str:
+        return api_errors.endpoint(self.m.config.anthropic.base_url
+                                   or self.m.environ.get("ANTHROPIC_BASE_URL"))
+
     async def _on_result(self, result: AgentResult) -> None:
         run_id = self.run.id
+        api_error, last_retry = self._api_error, self._last_retry
+        self._api_error = self._last_retry = None
         baseline = float((await self.m.store.hidden(run_id))["session_cost_usd"])
         delta = max(0.0, result.total_cost_usd - baseline)
         await self.m.store.add_usage(
@@ -252,9 +272,10 @@ class RunSupervisor:
         if result.result:
             await self.m.store.update(run_id, result_text=result.result)
         self.run = await self.m.store.get(run_id)
-        await self.m.store.add_event(
-            run_id, "result", f"{result.subtype} after {result.num_turns} turns, "
-            f"${self.run.cost_usd:.4f} so far")
+        if not result.is_error:  # a failure is told once, by the run's final state
+            await self.m.store.add_event(
+                run_id, "result", f"{result.subtype} after {result.num_turns} turns, "
+                f"${self.run.cost_usd:.4f} so far")
         self.m.bus.publish(TurnFinished(run_id=run_id, project=self.run.project,
                                         subtype=result.subtype, is_error=result.is_error,
                                         cost_usd=self.run.cost_usd, turns=self.run.turns))
@@ -283,6 +304,9 @@ class RunSupervisor:
         if result.subtype == "error_max_budget_usd":
             raise _Stop(RunState.FAILED, f"stopped at the run budget of ${budget or 0:.2f}",
                         "budget exhausted")
+        if result.is_error and api_error is not None:
+            reason = api_errors.failure_reason(api_error, last_retry, self._api_endpoint())
+            raise _Stop(RunState.FAILED, reason[:500], reason)
         if result.is_error:
             detail = "; ".join(result.errors) or result.result or result.subtype
             raise _Stop(RunState.FAILED, f"the agent failed: {detail}"[:500], detail)

@@ -15,20 +15,29 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import (
+    DEFAULT_MAX_REQUEST_BODY_SIZE,
+    TransportSecuritySettings,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from core.config import Config
+from mcp_tools.http_sessions import METHOD_KEY, SessionLimit
+from mcp_tools.jsonrpc import INVALID_REQUEST, Rejected, decode
 
 log = logging.getLogger(__name__)
+
+# The largest request body read (the MCP SDK's own limit is the same).
+MAX_BODY = DEFAULT_MAX_REQUEST_BODY_SIZE
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
@@ -70,6 +79,57 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
+class CheckedMessages:
+    """Answers a POST whose body is not one JSON-RPC message with a JSON-RPC error (see
+    :mod:`mcp_tools.jsonrpc`) before the MCP SDK sees it, so the client never waits for an
+    answer that will not come; other bodies pass on unchanged."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                too_big = Rejected(None, INVALID_REQUEST, f"Invalid request: the body is over "
+                                   f"{self.max_body} bytes")
+                await _reply(too_big, 413, scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        decoded = decode(bytes(body))
+        if isinstance(decoded, Rejected):
+            await _reply(decoded, 400, scope, receive, send)
+            return
+        replayed = False
+        scope = {**scope, METHOD_KEY: getattr(decoded, "method", None)}
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _reply(rejected: Rejected, status: int, scope: Scope,
+                 receive: Callable[[], Awaitable[Any]],
+                 send: Callable[[Any], Awaitable[None]]) -> None:
+    response = Response(rejected.to_json(), status, media_type="application/json")
+    await response(scope, receive, send)
+
+
 def allowed_hosts(host: str, hostnames: list[str]) -> list[str]:
     """The Host headers the endpoint answers: loopback, the listening address and the
     configured names, with any port (DNS-rebinding protection)."""
@@ -79,13 +139,18 @@ def allowed_hosts(host: str, hostnames: list[str]) -> list[str]:
 
 
 def build_app(server: MCPServer, token: str, host: str,
-              hostnames: list[str] | None = None) -> Starlette:
+              hostnames: list[str] | None = None, *, max_sessions: int = 200,
+              session_idle_timeout: float = 1800.0) -> Starlette:
     hosts = allowed_hosts(host, hostnames or [])
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
     mcp_app = server.streamable_http_app(
         transport_security=TransportSecuritySettings(allowed_hosts=hosts,
                                                      allowed_origins=origins), host=host,
-        json_response=True)
+        json_response=True, session_idle_timeout=session_idle_timeout,
+        max_sessions=None)  # SessionLimit makes room instead of refusing new sessions
+    sessions = SessionLimit(mcp_app, path="/mcp", max_sessions=max_sessions,
+                            idle_timeout=session_idle_timeout)
+    authorized = f"Bearer {token}".encode()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -93,10 +158,17 @@ def build_app(server: MCPServer, token: str, host: str,
             yield
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "pid": os.getpid()})
+        """"ok" to anyone (a liveness probe); details only with the bearer token."""
+        given = request.headers.get("authorization", "").encode("latin-1", "replace")
+        if not hmac.compare_digest(given, authorized):
+            return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, "pid": os.getpid(), "version": version("gluon"),
+                             "sessions": sessions.open_sessions,
+                             "max_sessions": max_sessions,
+                             "session_idle_timeout_seconds": session_idle_timeout})
 
     return Starlette(routes=[Route("/health", health),
-                             Mount("/", app=BearerAuth(mcp_app, token))],
+                             Mount("/", app=BearerAuth(CheckedMessages(sessions), token))],
                      lifespan=lifespan)
 
 
@@ -108,7 +180,8 @@ class HttpEndpoint:
         self.host = config.server.host
         self.port = config.server.port if port is None else port
         self.app = build_app(server, server_token(config), self.host,
-                             config.server.hostnames)
+                             config.server.hostnames, max_sessions=config.server.max_sessions,
+                             session_idle_timeout=config.server.session_idle_timeout_seconds)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 

@@ -16,12 +16,14 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import ValidationError
 
 from core.activity import ActivityLog
 from core.errors import UserError
+from mcp_tools.stdio import stdio_streams
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +142,38 @@ def describe_validation(tool: str, exc: ValidationError,
     return f"invalid arguments for {tool}: " + "; ".join(parts)
 
 
+# Everything str.splitlines() breaks a line at, shown escaped instead.
+_LINE_BREAKS = {ord(c): ascii(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: a line break inside it (from a caller's own text, say) is
+    shown as its escape."""
+    return text.translate(_LINE_BREAKS)
+
+
+def describe_crash(exc: BaseException) -> str:
+    """An unexpected exception in one line: its type and its message."""
+    detail = " ".join(str(exc).split())
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def crash_message(tool: str, exc: BaseException) -> str:
+    """What a caller is told about a failure that is not theirs to fix."""
+    return f"{tool} failed: {describe_crash(exc)} (see the daemon log for the traceback)"
+
+
 class GluonServer(MCPServer):
     """An MCPServer whose argument errors are one line naming the parameter, and whose unknown
     tools and unknown arguments suggest what was meant."""
+
+    async def run_stdio_async(self) -> None:
+        """Serve over stdin/stdout, answering every line it cannot decode with an error."""
+        async with stdio_streams() as (read, write):
+            await self._lowlevel_server.run(
+                read, write, self._lowlevel_server.create_initialization_options())
 
     async def call_tool(self, name: str, arguments: dict[str, Any],
                         context: Context | None = None
@@ -162,10 +193,17 @@ class GluonServer(MCPServer):
                             f"{', '.join(accepted) or 'no arguments'}")
         try:
             return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            # Past the tool itself (its result did not convert): still one line with a reason.
+            cause = exc.__cause__ or exc
+            log.error("%s failed", name, exc_info=cause)
+            raise ToolError(crash_message(name, cause)) from cause
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(describe_validation(name, exc.__cause__, tool.parameters)
                                 ) from exc.__cause__
+            if one_line(str(exc)) != str(exc):
+                raise ToolError(one_line(str(exc))) from exc
             raise
 
 
@@ -252,6 +290,12 @@ class ToolKit:
             if not read_only:
                 await self._audit(who, name, kwargs, f"refused: {exc}")
             raise ToolError(str(exc)) from exc
+        except (ToolError, MCPError):
+            raise
+        except Exception as exc:
+            log.error("%s failed", name, exc_info=exc)
+            await self._audit(who, name, kwargs, f"failed: {describe_crash(exc)}")
+            raise ToolError(crash_message(name, exc)) from exc
         if not read_only:
             await self._audit(who, name, kwargs, "ok")
         return result

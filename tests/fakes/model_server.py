@@ -15,6 +15,8 @@ traffic is allowed) gets "ok" and never counts as a step.
 
 Served: `POST /v1/messages` (`stream` true: SSE; false: JSON; `?beta=true` accepted),
 `POST /v1/messages/count_tokens`. Anything else gets a 404 error and lands in `unhandled`.
+Any key is accepted unless `server.require_api_key(key)` was called: then a request without
+that key (`x-api-key`, or `Authorization: Bearer`) gets the API's 401 `authentication_error`.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ class ScriptedModelServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
         self._open_streams = 0
+        self._api_key: str | None = None
+        self.refused_keys = 0  # requests answered 401 for a wrong or missing key
         self.app = Starlette(
             routes=[
                 Route("/v1/messages", self._messages, methods=["POST"]),
@@ -171,6 +175,27 @@ class ScriptedModelServer:
         with self._cond:
             self._scripts[key] = tuple(steps)
 
+    def require_api_key(self, key: str) -> None:
+        """From now on answer 401, as the real API does, to a request without ``key``."""
+        with self._cond:
+            self._api_key = key
+
+    def _refused(self, request: Request) -> Response | None:
+        """The 401 answer to a request without the required key, if one is required."""
+        with self._cond:
+            expected = self._api_key
+        if expected is None:
+            return None
+        given = request.headers.get("x-api-key") or request.headers.get(
+            "authorization", "").removeprefix("Bearer ")
+        if given == expected:
+            return None
+        with self._cond:
+            self.refused_keys += 1
+        body = {"type": "error",
+                "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
+        return JSONResponse(body, status_code=401, headers={"x-should-retry": "false"})
+
     def release(self, name: str) -> None:
         """Let every request held by `hold(name)` (now or later) be answered."""
         with self._cond:
@@ -241,6 +266,8 @@ class ScriptedModelServer:
     # -- HTTP handlers ---------------------------------------------------------------------
 
     async def _messages(self, request: Request) -> Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
         body = await request.json()
         if not isinstance(body, dict):
             return _error_response(ErrorStep(400, "body must be a JSON object"))
@@ -307,6 +334,8 @@ class ScriptedModelServer:
                 raise TimeoutError(f"{self._open_streams} stream(s) still open after {timeout}s")
 
     async def _count_tokens(self, request: Request) -> Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
         body = await request.body()
         return JSONResponse({"input_tokens": estimate_tokens(body.decode(errors="replace"))})
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
+
 from core.runtime import Runtime
-from mcp_tools.registry import Caller, default_caller
-from tests.mcp_tools.client import connected
+from mcp_tools.registry import Caller, default_caller, error_text
+from tests.mcp_tools.client import connected, error
 
 DESTRUCTIVE = {"remove_project", "cancel_run", "merge_run", "archive_run", "delete_branch",
                "cleanup", "revoke_chat_user"}
@@ -100,3 +103,26 @@ async def test_an_unknown_run_id_suggests_the_runs_it_may_have_meant(
         "no run '3f2a9c1f'; did you mean 3f2a9c1e?")
     assert unrelated.content[0].text.endswith(  # type: ignore[union-attr]
         "no run 'zzzz'; list runs with `gluon runs`")
+
+
+async def test_an_unexpected_failure_says_what_failed_and_logs_the_traceback(
+        runtime: Runtime, repo: Path, caplog: pytest.LogCaptureFixture) -> None:
+    await runtime.projects.add("demo", str(repo))
+    uploads = runtime.config.home / "uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "notes.txt").write_text("the spec\n")
+    # A file where Gluon keeps the folder of staged attachments: not a mistake a caller made.
+    (uploads / "runs").write_text("in the way\n")
+    async with connected(runtime) as client:
+        with caplog.at_level(logging.ERROR, logger="mcp_tools.registry"):
+            text = await error(client, "start_run", project="demo", prompt="read the spec",
+                               attachments=[str(uploads / "notes.txt")])
+    reason = error_text(text)
+    assert reason.startswith("start_run failed: NotADirectoryError: "), reason
+    assert str(uploads / "runs") in reason
+    assert reason.endswith("(see the daemon log for the traceback)")
+    [logged] = [r for r in caplog.records if r.exc_info]
+    assert "start_run" in logged.getMessage()
+    assert logged.exc_info is not None and isinstance(logged.exc_info[1], NotADirectoryError)
+    [entry] = await runtime.activity.recent(action_prefix="tool.")
+    assert entry.outcome.startswith("failed: NotADirectoryError: ")
