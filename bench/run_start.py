@@ -120,6 +120,7 @@ class StartPath:
         self.db_s = 0.0
         self.db_calls = 0
         self.active = False
+        self.commands: list[list[str]] = []  # how each agent was started (sandbox, CLI)
         m = rt.runs
         self._wrap_span(m, "prepare_worktree", "worktree")
         self._wrap_span(m, "agent_spec", "spec")
@@ -128,6 +129,7 @@ class StartPath:
 
         class TimedRunner:
             async def open(self, spec: Any, gate: Any) -> Any:
+                outer.commands.append(list(spec.command))
                 outer.mark("open.start")
                 session = await runner.open(spec, gate)
                 outer.mark("open.end")

@@ -12,7 +12,7 @@ from core.agent import AgentSpec
 from core.config import Config
 from core.db import Database
 from core.errors import Conflict, InvalidInput
-from core.launcher import agent_environment, has_credentials, write_launcher
+from core.launcher import agent_environment, check_names, has_credentials
 from core.models import Run
 from core.projects import ProjectService
 
@@ -49,10 +49,11 @@ class AgentSetup:
         home.mkdir(parents=True, exist_ok=True)
         if fork_from is not None and run.parent_id is not None:
             self._copy_transcript(run.parent_id, fork_from, home)
+        extra_allow = [*self.config.agents.env_allow, *pcfg.env_allow]
+        check_names(extra_allow)
         env = agent_environment(
             self.environ, home=home, provider=self.provider_env(),
-            git_identity=await self._git_identity(Path(project.path)),
-            extra_allow=[*self.config.agents.env_allow, *pcfg.env_allow])
+            git_identity=await self._git_identity(Path(project.path)), extra_allow=extra_allow)
         cli = self.config.agents.cli_path or bundled_cli()
         box = sandbox.plan(self.config.agents.sandbox)
         wrapper = die_with_parent()
@@ -63,8 +64,6 @@ class AgentSetup:
             wrapper += sandbox.bwrap_command(
                 bwrap=sandbox.probe().bwrap or "bwrap", worktree=Path(run.cwd),
                 git_dir=git_dir, agent_home=home, cli=Path(cli).resolve(), read_only=read_only)
-        launcher = write_launcher(self.config.home / "launchers" / f"{run.id}.sh", cli, env,
-                                  wrapper=wrapper)
         rules = await self.db.fetchall("SELECT rule FROM permission_rules WHERE project = ?",
                                        (run.project,))
         allowed = [*self.config.agents.allowed_tools, *pcfg.allowed_tools,
@@ -87,7 +86,8 @@ class AgentSetup:
             cwd=Path(run.cwd), model=run.model,
             session_id=fork_from or run.session_id, resume=resume, fork=fork_from is not None,
             permission_mode=self.config.agents.permission_mode, allowed_tools=allowed,
-            max_budget_usd=remaining, cli_path=str(launcher),
+            max_budget_usd=remaining, command=[*wrapper, cli], env=env,
+            launcher_dir=self.config.home / "launchers",
             setting_sources=["project", "local"] if project.trusted or pcfg.trusted else [],
             settings=sandbox.claude_sandbox_settings(outer=box.outer,
                                                      required=box.inner_required)
