@@ -59,7 +59,7 @@ async def measure(repo: Path, tmp: Path, repeat: int) -> dict[str, list[dict[str
         runtimes: dict[str, tuple[Runtime, StartPath]] = {}
         try:
             for kind, mode in KINDS:
-                config = make_config(tmp / f"home-{kind}", server, sandbox=mode)
+                config = make_config(tmp / f"home-{kind}", server, sandbox=mode, warm=0)
                 rt = Runtime(config, environ=daemon_environ())
                 await rt.open()
                 runtimes[kind] = (rt, StartPath(rt))  # in before add: close() if add fails

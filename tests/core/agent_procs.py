@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -30,9 +31,12 @@ def agent_pid(cwd: str | Path) -> int:
 
 
 def started_at(pid: int) -> float:
-    """When process ``pid`` started, in seconds since the epoch (to 1/CLK_TCK s)."""
+    """When process ``pid`` started, in seconds since boot (to 1/CLK_TCK s), as :func:`now`."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     ticks = int(stat[stat.rindex(")") + 2:].split()[19])
-    boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                if line.startswith("btime "))
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def now() -> float:
+    """Seconds since boot, the clock of :func:`started_at`."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)

@@ -142,13 +142,12 @@ async def test_the_api_key_reaches_the_agent_but_no_file_and_no_daemon_secret_do
         model_server.release("key-env")
         done = await wait_state(rt, run.id)
         assert done.state is RunState.REVIEW, done.state_reason
-        launchers = list((config.home / "launchers").iterdir())
     assert held.headers["x-api-key"] == key
     assert f"ANTHROPIC_API_KEY={key}".encode() in environ
     assert not [v for v in environ if v.startswith(b"GLUON_")]
     names = held.tool_results()[-1].split()
     assert "ANTHROPIC_API_KEY" in names and not [n for n in names if n.startswith("GLUON_")]
-    assert launchers == []
+    assert list((config.home / "launchers").iterdir()) == []
     holding = [str(f.relative_to(config.home)) for f in config.home.rglob("*")
                if f.is_file() and not f.is_symlink() and key.encode() in f.read_bytes()]
     assert holding == []
