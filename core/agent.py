@@ -251,7 +251,7 @@ class SdkRunner:
             system_prompt["append"] = spec.append_system_prompt
         # The launcher exists only while the CLI starts: once the CLI answers, it has exec'd.
         launcher = write_launcher(spec.launcher_dir / f"{secrets.token_hex(8)}.sh",
-                                  spec.command, spec.env)
+                                  spec.command, list(spec.env))
         try:
             options = ClaudeAgentOptions(
                 cwd=str(spec.cwd), model=spec.model, permission_mode=spec.permission_mode,
