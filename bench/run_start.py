@@ -7,9 +7,13 @@ the scripted model server (``tests/fakes``) and the real Claude Code CLI bundled
 claude-agent-sdk, it prints:
 
 1. ``start_to_first_request``: the time from ``runtime.runs.start_run(project, prompt)`` to the
-   model server receiving that run's first model request, against the time from spawning a bare
-   ``claude -p PROMPT`` in the same repository to its first request (p50, p90, ratio of p50s;
-   the target is <= 1.25), and where Gluon's time goes on its start path.
+   model server receiving that run's first model request, for two runtimes over the same
+   repository: ``agents.warm = 0`` (the CLI starts for the run; the target is <= 1.25 of bare)
+   and ``agents.warm = 1`` (the run takes the warm agent started after the previous run; the
+   target is <= 0.35 of bare), against the time from spawning a bare ``claude -p PROMPT`` in
+   the same repository to its first request (p50, p90, ratios of p50s), where Gluon's time goes
+   on each start path, and the RSS and PSS of one idle warm agent (the CLI and the sandbox
+   processes between Gluon and it).
 2. ``load``: while ``--runs`` runs execute at once (each two Bash calls, then ~3 s of streamed
    text; Bash is pre-approved so nothing waits for a person; the server holds every run's
    first request until all have started, so they really run at once): wall time, the daemon's
@@ -53,6 +57,7 @@ from tests.fakes.model_server import RecordedRequest, ScriptedModelServer, text 
 
 PROJECT = "bench"
 TARGET_RATIO = 1.25
+WARM_TARGET_RATIO = 0.35
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
@@ -120,6 +125,7 @@ class StartPath:
         self.db_s = 0.0
         self.db_calls = 0
         self.active = False
+        self.commands: list[list[str]] = []  # how each agent was started (sandbox, CLI)
         m = rt.runs
         self._wrap_span(m, "prepare_worktree", "worktree")
         self._wrap_span(m, "agent_spec", "spec")
@@ -128,6 +134,7 @@ class StartPath:
 
         class TimedRunner:
             async def open(self, spec: Any, gate: Any) -> Any:
+                outer.commands.append(list(spec.command))
                 outer.mark("open.start")
                 session = await runner.open(spec, gate)
                 outer.mark("open.end")
@@ -241,71 +248,153 @@ async def bare_attempt(server: ScriptedModelServer, repo: Path, homes: Path, n: 
     return arrived[0] - t0
 
 
+async def settle(rt: Runtime) -> None:
+    """Wait until the spare worktree and the warm agents being made are ready."""
+    await rt.runs.pool.settle()
+    await rt.runs.warm.settle()
+
+
 async def phase_start(repo: Path, tmp: Path, repeat: int) -> None:
     with ScriptedModelServer() as server:
-        config = make_config(tmp / "gluon-home", server, max_concurrent=10,
-                             max_concurrent_per_project=10)
-        rt = Runtime(config, environ=daemon_environ())
-        await rt.open()
+        runtimes: dict[str, Runtime] = {}
         try:
-            await rt.projects.add(PROJECT, str(repo))
-            path = StartPath(rt)
-            gluon: list[dict[str, float]] = []
+            for kind, warm in (("cold", 0), ("warm", 1)):
+                config = make_config(tmp / f"gluon-home-{kind}", server, max_concurrent=10,
+                                     max_concurrent_per_project=10, warm=warm)
+                runtimes[kind] = Runtime(config, environ=daemon_environ())
+                await runtimes[kind].open()
+                await runtimes[kind].projects.add(PROJECT, str(repo))
+            paths = {kind: StartPath(rt) for kind, rt in runtimes.items()}
+            gluon: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
             bare: list[float] = []
             same: list[float] = []
             # Claude Code's own Bash sandbox, which Gluon turns on, costs the CLI some start-up
             # time of its own: the second baseline is a bare `claude -p` with those settings,
             # so the ratio against it is Gluon's overhead alone.
-            box = sandbox.plan(config.agents.sandbox)
+            box = sandbox.plan(runtimes["cold"].config.agents.sandbox)
             settings = (sandbox.claude_sandbox_settings(outer=False, required=False)
                         if box.inner else None)
             # Attempt 0 of each warms the page cache (the CLI binary, the repository) and is
-            # not counted; after it the two kinds alternate, so drift hits both alike.
-            # Attempt 0 is also Gluon's cold start: the project has no spare worktree yet.
-            # Later attempts start once the spare is ready, as when runs are started minutes
-            # apart; the cold figure is printed on its own.
-            cold = 0.0
+            # not counted; after it the kinds alternate, so drift hits all alike. Attempt 0 is
+            # also each runtime's first run of the project: no spare worktree and no warm agent
+            # yet. Every later attempt starts once the spare and the warm agent are ready, as
+            # when runs are started minutes apart; the first-run figure is printed on its own.
+            first = 0.0
+            memory: dict[str, float] = {}
             for n in range(repeat + 1):
-                g = await gluon_attempt(rt, server, path, n)
+                cold = await gluon_attempt(runtimes["cold"], server, paths["cold"], n, "cold")
+                await settle(runtimes["cold"])
+                warm_rt = runtimes["warm"]
+                used = warm_rt.runs.warm.handed_over
+                if n and not warm_rt.runs.warm.ready(PROJECT):
+                    raise RuntimeError("no warm agent was ready")
+                if n == repeat:
+                    memory = warm_agent_memory(warm_rt)
+                hot = await gluon_attempt(warm_rt, server, paths["warm"], n, "warm")
+                if n and warm_rt.runs.warm.handed_over != used + 1:
+                    raise RuntimeError("the run did not get the warm agent")
+                await settle(warm_rt)
                 b = await bare_attempt(server, repo, tmp / "bare-homes", n)
                 b2 = (await bare_attempt(server, repo, tmp / "bare-homes", n, settings)
                       if settings else b)
-                await rt.runs.pool.settle()
                 if n:
-                    gluon.append(g)
+                    gluon["cold"].append(cold)
+                    gluon["warm"].append(hot)
                     bare.append(b)
                     same.append(b2)
                 else:
-                    cold = g["total"]
+                    first = cold["total"]
+            check_launchers_ran_bwrap(paths, box.outer)
         finally:
-            await rt.close()
-    totals = [g["total"] for g in gluon]
-    g50, g90, b50, b90 = pct(totals, .5), pct(totals, .9), pct(bare, .5), pct(bare, .9)
-    ratio = g50 / b50
+            for rt in runtimes.values():
+                await rt.close()
+    b50, b90 = pct(bare, .5), pct(bare, .9)
     s50, s90 = pct(same, .5), pct(same, .9)
-    overhead = g50 / s50
-    print(f"start_to_first_request: gluon p50={g50:.3f}s p90={g90:.3f}s | bare claude "
-          f"p50={b50:.3f}s p90={b90:.3f}s | ratio p50={ratio:.2f} (target <= {TARGET_RATIO}: "
-          f"{'met' if ratio <= TARGET_RATIO else 'NOT met'})")
-    print(f"  against bare claude with Gluon's Claude Code settings (its Bash sandbox "
-          f"{'on' if settings else 'unavailable'}): p50={s50:.3f}s p90={s90:.3f}s | "
-          f"ratio p50={overhead:.2f} (Gluon's own overhead)")
-    print(f"  cold start (no spare worktree yet): gluon {cold:.3f}s "
-          f"(ratio {cold / b50:.2f}; includes warming the page cache)")
-    print("  attempts (s): gluon " + " ".join(f"{t:.2f}" for t in totals)
+    print(f"start_to_first_request (p50, p90): bare `claude -p` {b50:.3f}s {b90:.3f}s | with "
+          f"Gluon's Claude Code settings (its Bash sandbox {'on' if settings else 'unavailable'})"
+          f" {s50:.3f}s {s90:.3f}s")
+    totals = {kind: [g["total"] for g in rows] for kind, rows in gluon.items()}
+    c50, w50 = pct(totals["cold"], .5), pct(totals["warm"], .5)
+    for kind, target in (("cold", TARGET_RATIO), ("warm", WARM_TARGET_RATIO)):
+        g50, g90 = pct(totals[kind], .5), pct(totals[kind], .9)
+        what = ("agents.warm = 0: the CLI starts for the run" if kind == "cold"
+                else "agents.warm = 1: the run takes a warm agent")
+        print(f"  gluon {kind} ({what}): p50={g50:.3f}s p90={g90:.3f}s | ratio p50 to bare "
+              f"{g50 / b50:.2f} (target <= {target}: "
+              f"{'met' if g50 / b50 <= target else 'NOT met'}) | to bare with Gluon's settings "
+              f"{g50 / s50:.2f}")
+    print(f"  warm / cold p50: {w50 / c50:.2f}")
+    print(f"  first run of a project (no spare worktree, no warm agent): gluon {first:.3f}s "
+          f"(ratio {first / b50:.2f}; includes warming the page cache)")
+    print("  attempts (s): cold " + " ".join(f"{t:.2f}" for t in totals["cold"])
+          + " | warm " + " ".join(f"{t:.2f}" for t in totals["warm"])
           + " | bare " + " ".join(f"{t:.2f}" for t in bare))
-    med = {k: statistics.median(g[k] for g in gluon) for k in gluon[0]}
-    print("  gluon start path, medians: "
-          f"before worktree (ids, git queries, DB) {med['before_worktree']:.3f}s | "
-          f"worktree (spare takeover) {med['worktree']:.3f}s | start_run returns at "
-          f"{med['start_run_call']:.3f}s")
-    print(f"    then task handoff {med['handoff']:.3f}s | agent_spec (env, launcher, rules) "
-          f"{med['spec']:.3f}s | RUNNING transition {med['spec_to_open']:.3f}s | SDK connect "
-          f"(spawn + CLI boot + initialize) {med['sdk_open']:.3f}s | prompt to request "
-          f"{med['open_to_request']:.3f}s")
-    print(f"    CLI part {med['cli_total']:.3f}s vs bare {b50:.3f}s | git {med['git_calls']:.0f} "
-          f"calls {med['git_s']:.3f}s | DB {med['db_calls']:.0f} statements "
-          f"{med['db_s']:.3f}s (overlapping the spans above)")
+    for kind, rows in gluon.items():
+        med = {k: statistics.median(g[k] for g in rows) for k in rows[0]}
+        opened = ("SDK connect (spawn + CLI boot + initialize)" if kind == "cold"
+                  else "warm agent handed over (set model, session id)")
+        print(f"  gluon {kind} start path, medians: before worktree (ids, git queries, DB) "
+              f"{med['before_worktree']:.3f}s | worktree {med['worktree']:.3f}s | start_run "
+              f"returns at {med['start_run_call']:.3f}s")
+        print(f"    then task handoff {med['handoff']:.3f}s | agent_spec (env, sandbox, rules) "
+              f"{med['spec']:.3f}s | RUNNING transition {med['spec_to_open']:.3f}s | {opened} "
+              f"{med['sdk_open']:.3f}s | prompt to request {med['open_to_request']:.3f}s")
+        print(f"    CLI part {med['cli_total']:.3f}s | git {med['git_calls']:.0f} calls "
+              f"{med['git_s']:.3f}s | DB {med['db_calls']:.0f} statements {med['db_s']:.3f}s "
+              "(overlapping the spans above)")
+    mb = 1024.0
+    print(f"warm agent memory (one idle agent, {memory['procs']:.0f} processes: launcher chain, "
+          f"sandbox, CLI): RSS {memory['rss_kb'] / mb:.0f} MB (the CLI alone "
+          f"{memory['cli_rss_kb'] / mb:.0f} MB), PSS {memory['pss_kb'] / mb:.0f} MB")
+
+
+def warm_agent_memory(rt: Runtime) -> dict[str, float]:
+    """RSS and PSS of a project's idle warm agent: the CLI, the processes between Gluon and it
+    (sandbox), and any it started."""
+    [run_id] = rt.runs.warm.ready(PROJECT)
+    cwd = str(rt.config.worktrees_dir / PROJECT / run_id)
+    [cli] = [pid for pid in _descendants(os.getpid(), exclude=-1)
+             if _cwd(pid) == cwd and Path(_exe_name(pid)).name == "claude"]
+    chain, pid = [cli], _ppid(cli)
+    while pid not in (os.getpid(), 0, 1):
+        chain.append(pid)
+        pid = _ppid(pid)
+    procs = chain + _descendants(cli, exclude=-1)
+    return {"procs": len(procs), "cli_rss_kb": _statm_rss_kb(cli),
+            "rss_kb": sum(_statm_rss_kb(p) for p in procs),
+            "pss_kb": sum(_pss_kb(p) for p in procs)}
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def _exe_name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            stat = fh.read()
+    except OSError:
+        return 0
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def check_launchers_ran_bwrap(paths: dict[str, StartPath], sandboxed: bool) -> None:
+    """Every run's agent started as the sandbox plan says: else what was measured differs."""
+    for kind, path in paths.items():
+        wrapped = {any(Path(part).name == "bwrap" for part in c) for c in path.commands}
+        if wrapped != {sandboxed}:
+            raise RuntimeError(f"{kind} runs: bwrap expected {sandboxed}, seen {wrapped}")
 
 
 # -- 2. ten runs at once ---------------------------------------------------------------------
@@ -412,7 +501,7 @@ async def phase_load(repo: Path, tmp: Path, runs: int, seconds: float) -> dict[s
             raise RuntimeError(f"model server did not start: {base_url!r}")
         config = make_config(tmp / "gluon-home", SimpleNamespace(base_url=base_url),  # type: ignore[arg-type]
                              allowed_tools=["Bash"], max_concurrent=runs,
-                             max_concurrent_per_project=runs)
+                             max_concurrent_per_project=runs, warm=0)
         rt = Runtime(config, environ=daemon_environ())
         await rt.open()
         try:

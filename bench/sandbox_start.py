@@ -59,7 +59,7 @@ async def measure(repo: Path, tmp: Path, repeat: int) -> dict[str, list[dict[str
         runtimes: dict[str, tuple[Runtime, StartPath]] = {}
         try:
             for kind, mode in KINDS:
-                config = make_config(tmp / f"home-{kind}", server, sandbox=mode)
+                config = make_config(tmp / f"home-{kind}", server, sandbox=mode, warm=0)
                 rt = Runtime(config, environ=daemon_environ())
                 await rt.open()
                 runtimes[kind] = (rt, StartPath(rt))  # in before add: close() if add fails
@@ -75,22 +75,22 @@ async def measure(repo: Path, tmp: Path, repeat: int) -> dict[str, list[dict[str
                     await rt.runs.pool.settle()
                     if n:
                         results[kind].append(figures)
-            check_launchers({kind: rt for kind, (rt, _) in runtimes.items()})
+            check_launchers({kind: path for kind, (_, path) in runtimes.items()})
         finally:
             for rt, _ in runtimes.values():
                 await rt.close()
     return results
 
 
-def check_launchers(runtimes: dict[str, Runtime]) -> None:
-    """Every sandboxed run's launcher runs bwrap and no unsandboxed one does: else the two
+def check_launchers(paths: dict[str, StartPath]) -> None:
+    """Every sandboxed run's agent started under bwrap and no unsandboxed one did: else the two
     sides measured the same thing."""
-    for kind, rt in runtimes.items():
-        scripts = list((rt.config.home / "launchers").glob("*.sh"))
-        wrapped = ["bwrap" in script.read_text() for script in scripts]
+    for kind, path in paths.items():
+        wrapped = [any(Path(part).name == "bwrap" for part in command)
+                   for command in path.commands]
         expected = kind == "sandboxed"
-        if not scripts or any(w != expected for w in wrapped):
-            raise RuntimeError(f"{kind} launchers: {sum(wrapped)} of {len(scripts)} run bwrap")
+        if not wrapped or any(w != expected for w in wrapped):
+            raise RuntimeError(f"{kind} agents: {sum(wrapped)} of {len(wrapped)} run bwrap")
 
 
 def report(results: dict[str, list[dict[str, float]]]) -> None:

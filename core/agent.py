@@ -6,8 +6,10 @@ shapes leaks past this module; the raw message is kept (as JSON) for ``messages.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import secrets
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +32,8 @@ from claude_agent_sdk import (
     ToolUseBlock,
     UserMessage,
 )
+
+from core.launcher import write_launcher
 
 
 @dataclass(frozen=True)
@@ -111,19 +115,36 @@ ToolGate = Callable[[str, dict[str, Any], str | None], Awaitable[Decision]]
 
 @dataclass
 class AgentSpec:
+    """Everything one agent process starts with.
+
+    ``command`` is what runs the CLI (its sandbox wrapper, then the CLI itself) and ``env`` the
+    agent's whole environment; both reach the process through a launcher script written in
+    ``launcher_dir`` for the moment of the start (see :mod:`core.launcher`).
+    """
+
     cwd: Path
     model: str
     session_id: str
     resume: bool
+    command: list[str]
+    env: dict[str, str]
+    launcher_dir: Path
     fork: bool = False
     permission_mode: Literal["default", "acceptEdits", "bypassPermissions"] = "acceptEdits"
     allowed_tools: list[str] = field(default_factory=list)
     max_budget_usd: float | None = None
-    cli_path: str | None = None
     setting_sources: list[Literal["user", "project", "local"]] = field(default_factory=list)
     settings: dict[str, Any] | None = None
     append_system_prompt: str | None = None
     stderr: Callable[[str], None] | None = None
+
+    def fixed_at_start(self) -> tuple[object, ...]:
+        """What a running agent cannot change any more (unlike its model and, for a warm agent
+        handed to a run, its session id, which the run takes over)."""
+        return (self.cwd, self.resume, self.fork, tuple(self.command), sorted(self.env.items()),
+                self.permission_mode, tuple(self.allowed_tools), self.max_budget_usd,
+                tuple(self.setting_sources), json.dumps(self.settings, sort_keys=True),
+                self.append_system_prompt)
 
 
 class AgentSession(Protocol):
@@ -131,6 +152,9 @@ class AgentSession(Protocol):
         """Send a user message (a new turn, or injected into the running one); return its uuid."""
 
     async def interrupt(self) -> None: ...
+
+    async def set_model(self, model: str) -> None:
+        """Use ``model`` from the next model request on."""
 
     def events(self) -> AsyncIterator[tuple[AgentEvent | None, dict[str, Any]]]:
         """Every message of the session as (Gluon event or None, raw JSON-able dict)."""
@@ -231,6 +255,9 @@ class SdkSession:
     async def interrupt(self) -> None:
         await self._client.interrupt()
 
+    async def set_model(self, model: str) -> None:
+        await self._client.set_model(model)
+
     async def events(self) -> AsyncIterator[tuple[AgentEvent | None, dict[str, Any]]]:
         async for message in self._client.receive_messages():
             raw = _jsonable(message)
@@ -262,19 +289,25 @@ class SdkRunner:
         system_prompt: Any = {"type": "preset", "preset": "claude_code"}
         if spec.append_system_prompt:
             system_prompt["append"] = spec.append_system_prompt
-        options = ClaudeAgentOptions(
-            cwd=str(spec.cwd), model=spec.model, permission_mode=spec.permission_mode,
-            allowed_tools=list(spec.allowed_tools), max_budget_usd=spec.max_budget_usd,
-            cli_path=spec.cli_path, setting_sources=list(spec.setting_sources),
-            settings=settings, system_prompt=system_prompt, can_use_tool=can_use_tool,
-            stderr=spec.stderr,
-            resume=spec.session_id if spec.resume else None,
-            fork_session=spec.fork,
-            session_id=None if spec.resume else spec.session_id,
-        )
-        client = ClaudeSDKClient(options)
-        with warnings.catch_warnings():
-            # Pre-approving a whole tool (a project's policy) is what we mean to do.
-            warnings.simplefilter("ignore", CanUseToolShadowedWarning)
-            await client.connect()
+        # The launcher exists only while the CLI starts: once the CLI answers, it has exec'd.
+        launcher = write_launcher(spec.launcher_dir / f"{secrets.token_hex(8)}.sh",
+                                  spec.command, list(spec.env))
+        try:
+            options = ClaudeAgentOptions(
+                cwd=str(spec.cwd), model=spec.model, permission_mode=spec.permission_mode,
+                allowed_tools=list(spec.allowed_tools), max_budget_usd=spec.max_budget_usd,
+                cli_path=str(launcher), env=dict(spec.env),
+                setting_sources=list(spec.setting_sources), settings=settings,
+                system_prompt=system_prompt, can_use_tool=can_use_tool, stderr=spec.stderr,
+                resume=spec.session_id if spec.resume else None, fork_session=spec.fork,
+                session_id=None if spec.resume else spec.session_id,
+            )
+            client = ClaudeSDKClient(options)
+            with warnings.catch_warnings():
+                # Pre-approving a whole tool (a project's policy) is what we mean to do.
+                warnings.simplefilter("ignore", CanUseToolShadowedWarning)
+                await client.connect()
+        finally:
+            with contextlib.suppress(OSError):
+                launcher.unlink()
         return SdkSession(client, spec.session_id)

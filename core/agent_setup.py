@@ -4,6 +4,7 @@ one), its permissions and its Claude Code settings."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -12,7 +13,7 @@ from core.agent import AgentSpec
 from core.config import Config
 from core.db import Database
 from core.errors import Conflict, InvalidInput
-from core.launcher import agent_environment, has_credentials, write_launcher
+from core.launcher import agent_environment, check_names, has_credentials
 from core.models import Run
 from core.projects import ProjectService
 
@@ -43,36 +44,10 @@ class AgentSetup:
     async def spec(self, run: Run, *, resume: bool, fork_from: str | None,
                    stderr: TextIO) -> AgentSpec:
         """Everything the agent process of a run needs: clean env, launcher, permissions."""
-        project = await self.projects.get(run.project)
-        pcfg = self.config.project(run.project)
         home = self.config.agent_homes_dir / run.id
         home.mkdir(parents=True, exist_ok=True)
         if fork_from is not None and run.parent_id is not None:
             self._copy_transcript(run.parent_id, fork_from, home)
-        env = agent_environment(
-            self.environ, home=home, provider=self.provider_env(),
-            git_identity=await self._git_identity(Path(project.path)),
-            extra_allow=[*self.config.agents.env_allow, *pcfg.env_allow])
-        cli = self.config.agents.cli_path or bundled_cli()
-        box = sandbox.plan(self.config.agents.sandbox)
-        wrapper = die_with_parent()
-        if box.outer:
-            git_dir = await gitops.git_common_dir(Path(project.path))
-            read_only = [Path(p) for p in (*self.config.agents.sandbox_read_only,
-                                           *pcfg.sandbox_read_only)]
-            wrapper += sandbox.bwrap_command(
-                bwrap=sandbox.probe().bwrap or "bwrap", worktree=Path(run.cwd),
-                git_dir=git_dir, agent_home=home, cli=Path(cli).resolve(), read_only=read_only)
-        launcher = write_launcher(self.config.home / "launchers" / f"{run.id}.sh", cli, env,
-                                  wrapper=wrapper)
-        rules = await self.db.fetchall("SELECT rule FROM permission_rules WHERE project = ?",
-                                       (run.project,))
-        allowed = [*self.config.agents.allowed_tools, *pcfg.allowed_tools,
-                   *(r["rule"] for r in rules)]
-        if box.inner:
-            sandbox.write_git_excludes(home)
-        if box.outer:
-            allowed.append("Bash")  # inside the sandbox a command can only touch the worktree
         remaining = None
         if run.budget_usd is not None:
             remaining = run.budget_usd - run.cost_usd
@@ -83,19 +58,63 @@ class AgentSetup:
             stderr.write(line.rstrip("\n") + "\n")
             stderr.flush()
 
-        return AgentSpec(
-            cwd=Path(run.cwd), model=run.model,
+        return await self._spec(
+            run.project, run.id, Path(run.cwd), run.branch, model=run.model,
             session_id=fork_from or run.session_id, resume=resume, fork=fork_from is not None,
+            budget=remaining, stderr=on_stderr)
+
+    async def warm_spec(self, project: str, run_id: str, cwd: Path, branch: str, *,
+                        model: str, session_id: str,
+                        stderr: Callable[[str], None]) -> AgentSpec:
+        """The spec of a new run ``run_id`` in a worktree: what a warm agent starts with, ahead
+        of that run (see :mod:`core.warm`)."""
+        (self.config.agent_homes_dir / run_id).mkdir(parents=True, exist_ok=True)
+        return await self._spec(project, run_id, cwd, branch, model=model,
+                                session_id=session_id, resume=False, fork=False,
+                                budget=self.config.agents.run_budget_usd, stderr=stderr)
+
+    async def _spec(self, name: str, run_id: str, cwd: Path, branch: str | None, *,
+                    model: str, session_id: str, resume: bool, fork: bool,
+                    budget: float | None, stderr: Callable[[str], None]) -> AgentSpec:
+        project = await self.projects.get(name)
+        pcfg = self.config.project(name)
+        home = self.config.agent_homes_dir / run_id
+        extra_allow = [*self.config.agents.env_allow, *pcfg.env_allow]
+        check_names(extra_allow)
+        env = agent_environment(
+            self.environ, home=home, provider=self.provider_env(),
+            git_identity=await self._git_identity(Path(project.path)), extra_allow=extra_allow)
+        cli = self.config.agents.cli_path or bundled_cli()
+        box = sandbox.plan(self.config.agents.sandbox)
+        wrapper = die_with_parent()
+        if box.outer:
+            git_dir = await gitops.git_common_dir(Path(project.path))
+            read_only = [Path(p) for p in (*self.config.agents.sandbox_read_only,
+                                           *pcfg.sandbox_read_only)]
+            wrapper += sandbox.bwrap_command(
+                bwrap=sandbox.probe().bwrap or "bwrap", worktree=cwd,
+                git_dir=git_dir, agent_home=home, cli=Path(cli).resolve(), read_only=read_only)
+        rules = await self.db.fetchall("SELECT rule FROM permission_rules WHERE project = ?",
+                                       (name,))
+        allowed = [*self.config.agents.allowed_tools, *pcfg.allowed_tools,
+                   *(r["rule"] for r in rules)]
+        if box.inner:
+            sandbox.write_git_excludes(home)
+        if box.outer:
+            allowed.append("Bash")  # inside the sandbox a command can only touch the worktree
+        return AgentSpec(
+            cwd=cwd, model=model, session_id=session_id, resume=resume, fork=fork,
             permission_mode=self.config.agents.permission_mode, allowed_tools=allowed,
-            max_budget_usd=remaining, cli_path=str(launcher),
+            max_budget_usd=budget, command=[*wrapper, cli], env=env,
+            launcher_dir=self.config.home / "launchers",
             setting_sources=["project", "local"] if project.trusted or pcfg.trusted else [],
             settings=sandbox.claude_sandbox_settings(outer=box.outer,
                                                      required=box.inner_required)
             if box.inner else None,
             append_system_prompt=(
                 "You are running as a Gluon agent in your own git worktree on branch "
-                f"{run.branch}. Commit your work when a step is done." if run.branch else None),
-            stderr=on_stderr)
+                f"{branch}. Commit your work when a step is done." if branch else None),
+            stderr=stderr)
 
     def _copy_transcript(self, parent_id: str, session_id: str, home: Path) -> None:
         """A fork runs in its own home and worktree: give it the parent's transcript."""

@@ -2,14 +2,19 @@
 
 claude-agent-sdk merges ``options.env`` over the daemon's whole environment, so bot tokens,
 the MCP bearer token and anything else the daemon holds would reach every agent. Instead the
-SDK is pointed (``cli_path``) at a small per-run script that ``exec``s the real CLI under
-``env -i`` with exactly the variables listed here.
+SDK is pointed (``cli_path``) at a small script that keeps only the variables it names and
+``exec``s the real CLI (inside its sandbox) with them. The script holds names, never values: the
+values (the API key among them) travel in the launcher's own environment (``options.env``) and
+are filtered there by a tiny Python program (``-I -S``: no site, no user paths, ~10 ms), so
+they appear in no file and in no process's command line. The script exists only while an agent
+starts: it is removed as soon as the CLI is up.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -74,19 +79,30 @@ def agent_environment(source: Mapping[str, str], *, home: Path,
     return env
 
 
-def write_launcher(path: Path, cli: str, env: Mapping[str, str],
-                   wrapper: list[str] | None = None) -> Path:
-    """Write an executable script that runs ``cli`` with exactly ``env`` (plus the SDK's own
-    variables), optionally inside ``wrapper`` (a sandbox command line)."""
-    for name in env:
+# Keeps the allow-listed names (argv[1]) of its environment and execs argv[2:] with them.
+_FILTER = ("import os, sys; names = set(sys.argv[1].split()); "
+           "os.execvpe(sys.argv[2], sys.argv[2:], "
+           "{k: v for k, v in os.environ.items() if k in names})")
+
+
+def check_names(names: Iterable[str]) -> None:
+    for name in names:
         if not name or "=" in name or not name.replace("_", "a").isalnum():
             raise InvalidInput(f"invalid environment variable name {name!r} in env_allow")
-    assigns = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(env.items()))
-    passthrough = " ".join(f'${{{n}+"{n}=${n}"}}' for n in SDK_VARS)
-    command = " ".join(shlex.quote(part) for part in [*(wrapper or []), cli])
+
+
+def write_launcher(path: Path, command: list[str], names: Iterable[str]) -> Path:
+    """Write an executable script that runs ``command`` (a sandbox command line ending with the
+    CLI) with only the variables ``names`` (plus the SDK's own) from its environment.
+
+    Nothing secret is written: the values come from the environment the SDK starts it with.
+    """
+    allowed = sorted({*names, *SDK_VARS})
+    check_names(allowed)
+    argv = [sys.executable, "-I", "-S", "-c", _FILTER, " ".join(allowed), *command]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
     with os.fdopen(fd, "w") as fh:
-        fh.write("#!/bin/sh\n# Starts a Gluon agent with a clean environment.\n"
-                 f"exec /usr/bin/env -i {assigns} {passthrough} {command} \"$@\"\n")
+        fh.write("#!/bin/sh\n# Starts a Gluon agent with only the environment variables named "
+                 "here.\nexec " + " ".join(shlex.quote(a) for a in argv) + ' "$@"\n')
     return path

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,6 +34,7 @@ from core.supervisor import Cancel, Interrupt, RunSupervisor, Steer
 from core.text_input import check_all, check_optional, check_text
 from core.types import InteractionKind, RunState
 from core.usage import Usage
+from core.warm import WarmAgents
 from core.worktree_pool import WorktreePool
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,10 @@ class RunManager:
         self.setup = AgentSetup(config, db, projects, self.environ)
         self.pool = WorktreePool(config.worktrees_dir, config.agents.spare_worktrees,
                                  refill_delay=SPARE_REFILL_DELAY)
+        # Hands a run the warm agent it claimed, or starts one with `runner`.
+        self.runner = self.warm = WarmAgents(config, self.setup, self.pool, runner, self.store,
+                                             partial(self.usage.settings.agents, config),
+                                             refill_delay=SPARE_REFILL_DELAY)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -93,6 +99,7 @@ class RunManager:
                 await self.pool.adopt(project.name, Path(project.path))
             except Exception as exc:
                 log.warning("spare worktrees of %s: %s", project.name, exc)
+        await self.warm.start()
         recovered = await self._recover() if self._coordinator else []
         self._reminder = asyncio.create_task(self._remind_loop(), name="gluon-reminders")
         await self._pump()
@@ -109,6 +116,7 @@ class RunManager:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+        await self.warm.close()
         await self.pool.close()
 
     async def _recover(self) -> list[Run]:
@@ -194,9 +202,11 @@ class RunManager:
             if not await gitops.branch_exists(repo, base):
                 raise InvalidInput(f"base branch {base!r} does not exist in project "
                                    f"{proj.name!r}; pass an existing branch with --base")
+            base_sha = await gitops.head_sha(repo, base)
+            # A warm agent's worktree holds no attachments: only runs without take one.
+            run_id = (None if files else self.warm.claim(proj.name, repo, base_sha)) or run_id
             branch = f"gluon/{run_id}"
             cwd = self.config.worktrees_dir / proj.name / run_id
-            base_sha = await gitops.head_sha(repo, base)
         else:
             if base is not None:
                 raise InvalidInput("--base needs a worktree; drop --no-worktree or --base")
@@ -492,12 +502,15 @@ class RunManager:
         if run.use_worktree and run.base_sha:
             project = await self.projects.get(run.project)
             self.pool.refill_later(project.name, Path(project.path), run.base_sha)
+            if self._coordinator:  # a command's own Gluon ends with its run: no agent to keep
+                self.warm.refill_later(project.name, Path(project.path), run.base_sha)
 
     async def remove_project(self, name: str, actor: str = "cli") -> Project:
         """Forget a project (never its files) and drop its spare worktrees."""
         project = await self.projects.remove(name, actor=actor)
         await self.usage.settings.set(project_budget_key(project.name), None)
         await self.pool.drop(project.name, Path(project.path))
+        await self.warm.drop(project.name)
         return project
 
     def is_live(self, run_id: str) -> bool:

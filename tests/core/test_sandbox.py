@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from core.config import Config
 from core.events import InteractionRequested
 from core.runtime import Runtime
 from core.sandbox import SandboxStatus, SandboxUnavailable, plan
 from core.types import RunState
 from tests.conftest import daemon_environ, git, make_config, make_repo, wait_state
+from tests.core.agent_procs import agent_pid
 from tests.fakes import scripts as s
 from tests.fakes.model_server import RecordedRequest, ScriptedModelServer
 
@@ -117,6 +120,37 @@ async def test_an_agent_finds_no_token_in_its_environment(
     assert "TELEGRAM-SECRET-TOKEN" not in env and "mcp-bearer-secret" not in env
     assert "GLUON_" not in env
     assert f"HOME={boxed.config.agent_homes_dir / run_id}" in env
+
+
+async def test_the_api_key_reaches_the_agent_but_no_file_and_no_daemon_secret_does(
+        tmp_path: Path, repo: Path, model_server: ScriptedModelServer,
+        daemon_home: Path) -> None:
+    key = f"sk-ant-api03-KNOWN-{secrets.token_hex(12)}"
+    config = Config.model_validate({
+        "home": str(tmp_path / "gluon-home"),
+        "anthropic": {"api_key": key, "base_url": model_server.base_url},
+        "agents": {"sandbox": "required"}})
+    # Names only: what an agent prints is logged, and the value must not be in any file.
+    model_server.script("SCRIPT:key", [s.bash("env | cut -d= -f1"), s.hold("key-env")])
+    async with Runtime(config, environ={**daemon_environ(), "HOME": str(daemon_home)}) as rt:
+        await rt.projects.add("demo", str(repo))
+        run = await rt.runs.start_run("demo", "SCRIPT:key")
+        held = await model_server.await_request(
+            lambda r: r.script_key == "SCRIPT:key" and r.step == 1)
+        # The Claude Code process itself, as the kernel sees it.
+        environ = Path(f"/proc/{agent_pid(run.cwd)}/environ").read_bytes().split(b"\0")
+        model_server.release("key-env")
+        done = await wait_state(rt, run.id)
+        assert done.state is RunState.REVIEW, done.state_reason
+    assert held.headers["x-api-key"] == key
+    assert f"ANTHROPIC_API_KEY={key}".encode() in environ
+    assert not [v for v in environ if v.startswith(b"GLUON_")]
+    names = held.tool_results()[-1].split()
+    assert "ANTHROPIC_API_KEY" in names and not [n for n in names if n.startswith("GLUON_")]
+    assert list((config.home / "launchers").iterdir()) == []
+    holding = [str(f.relative_to(config.home)) for f in config.home.rglob("*")
+               if f.is_file() and not f.is_symlink() and key.encode() in f.read_bytes()]
+    assert holding == []
 
 
 async def test_an_agent_cannot_write_outside_its_worktree(
