@@ -28,6 +28,7 @@ from core.events import EventBus, InteractionRequested, RunStateChanged
 from core.interactions import Interactions
 from core.models import Interaction, Project, Run
 from core.projects import ProjectService
+from core.redact import Redactor, model_secrets, secret_values
 from core.run_store import RunEvent, RunStore
 from core.settings import project_budget_key
 from core.supervisor import Cancel, Interrupt, RunSupervisor, Steer
@@ -70,6 +71,9 @@ class RunManager:
         self._closed = False
         self._reminder: asyncio.Task[None] | None = None
         self.setup = AgentSetup(config, db, projects, self.environ)
+        # What agents send is recorded with the daemon's and the config's secrets masked.
+        self.redact = Redactor([*secret_values(self.environ, self.setup.provider_env()),
+                                *model_secrets(config)])
         self.pool = WorktreePool(config.worktrees_dir, config.agents.spare_worktrees,
                                  refill_delay=SPARE_REFILL_DELAY)
         # Hands a run the warm agent it claimed, or starts one with `runner`.

@@ -155,7 +155,7 @@ class RunSupervisor:
     async def _read(self, session: AgentSession) -> None:
         try:
             async for event, raw in session.events():
-                self.inbox.put_nowait(_Message(event, raw))
+                self.inbox.put_nowait(_Message(self.m.redact(event), self.m.redact(raw)))
         except Exception as exc:
             self.inbox.put_nowait(_Ended(exc))
         else:

@@ -153,6 +153,31 @@ async def test_the_api_key_reaches_the_agent_but_no_file_and_no_daemon_secret_do
     assert holding == []
 
 
+async def test_secrets_an_agent_prints_are_masked_in_its_logs_and_events(
+        tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
+    key = f"sk-ant-api03-PRINTED-{secrets.token_hex(12)}"
+    telegram = daemon_environ()["GLUON_TELEGRAM_TOKEN"]
+    config = Config.model_validate({
+        "home": str(tmp_path / "gluon-home"),
+        "anthropic": {"api_key": key, "base_url": model_server.base_url},
+        "agents": {"env_allow": ["GLUON_TELEGRAM_TOKEN"]}})
+    # The agent prints its key, a daemon secret it was (wrongly) let through, and says both.
+    model_server.script("SCRIPT:leak", [
+        s.bash('echo "key=$ANTHROPIC_API_KEY bot=$GLUON_TELEGRAM_TOKEN"'),
+        s.text(f"the key is {key} and the bot token {telegram}")])
+    async with Runtime(config, environ=daemon_environ()) as rt:
+        await rt.projects.add("demo", str(repo))
+        run = await rt.runs.start_run("demo", "SCRIPT:leak")
+        done = await wait_state(rt, run.id)
+        assert done.state is RunState.REVIEW, done.state_reason
+        events = " ".join(e.summary for e in await rt.runs.logs(run.id))
+    logs = (config.logs_dir / run.id / "messages.jsonl").read_text()
+    for record in (logs, events, done.last_message or ""):
+        assert key not in record and telegram not in record
+    assert "key=[secret] bot=[secret]" in logs
+    assert "the key is [secret] and the bot token [secret]" in events
+
+
 async def test_an_agent_cannot_write_outside_its_worktree(
         boxed: Runtime, repo: Path, model_server: ScriptedModelServer, tmp_path: Path) -> None:
     by_bash, by_tool = tmp_path / "by-bash.txt", tmp_path / "by-write-tool.txt"
