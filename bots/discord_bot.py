@@ -449,13 +449,13 @@ class DiscordBot(ChatSurface):
         return self.client.get_partial_messageable(f.thread_id or f.chat_id)
 
     async def send_status(self, f: Followed, run: Run) -> int:
-        sent = await self._channel(f).send(embed=run_card(run, f.last_tool))
+        sent = await self._channel(f).send(embed=run_card(run, f))
         return sent.id
 
     async def edit_status(self, f: Followed, run: Run) -> None:
         assert f.status_message is not None
         await self._channel(f).get_partial_message(f.status_message).edit(
-            embed=run_card(run, f.last_tool))
+            embed=run_card(run, f))
 
     async def send_question(self, f: Followed, interaction: Interaction, run: Run,
                             reminder: bool) -> int | None:

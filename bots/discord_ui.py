@@ -17,7 +17,7 @@ import discord
 
 from bots.orchestrator import Button, Reply
 from bots.render import discord_markdown_chunks, needs_file, truncate_line
-from bots.surface import PERMISSION_LABELS, health, icon
+from bots.surface import PERMISSION_LABELS, Followed, icon
 from core.errors import UserError
 from core.models import Interaction, Run
 from core.types import InteractionKind, RunState
@@ -38,8 +38,9 @@ PERMISSION_STYLES = {"allow": discord.ButtonStyle.success,
                      "deny": discord.ButtonStyle.danger}
 
 
-def run_card(run: Run, last_tool: str) -> discord.Embed:
-    """The run's status message: state, project, branch, cost, turns and health."""
+def run_card(run: Run, f: Followed) -> discord.Embed:
+    """The run's status message: state, project, branch, cost, turns and health, and what the
+    agent is doing (or why the run ended) in the footer."""
     embed = discord.Embed(title=f"{icon(run.state)} Run {run.short} · {run.state}",
                           description=truncate_line(run.prompt, 300),
                           colour=COLOURS.get(run.state, discord.Colour.blurple()))
@@ -48,9 +49,9 @@ def run_card(run: Run, last_tool: str) -> discord.Embed:
     embed.add_field(name="Model", value=run.model)
     embed.add_field(name="Cost", value=f"${run.cost_usd:.2f}")
     embed.add_field(name="Turns", value=f"{run.turns} ({run.tool_calls} tool calls)")
-    embed.add_field(name="Health", value=health(run))
-    if last_tool and run.state.is_live:
-        embed.set_footer(text=f"last: {truncate_line(last_tool, 200)}")
+    embed.add_field(name="Health", value=f.health(run))
+    if activity := f.activity(run):
+        embed.set_footer(text=truncate_line(activity, 200))
     elif run.state_reason and not run.state.is_live:
         embed.set_footer(text=truncate_line(run.state_reason, 200))
     return embed

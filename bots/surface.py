@@ -1,7 +1,8 @@
 """What every chat bot does around runs, whatever the platform.
 
 A chat follows the runs started from it: one status message per run, edited in place at most
-about once a second; a ping when the run finishes, fails or is cancelled (mentioning who started
+about once a second (it shows a retry of the model API as it happens, until the agent gets
+through); a ping when the run finishes, fails or is cancelled (mentioning who started
 it, where the platform can); the agent's questions and permission requests as buttons, closed
 with a note once answered (from any surface). Replying to a run's message steers it, or
 resumes it once it has ended; replying to a question answers it.
@@ -24,6 +25,7 @@ from typing import Any
 from bots.orchestrator import Orchestrator, Outcome, Reply, Speaker
 from core.errors import NotFound, UserError
 from core.events import (
+    ApiRetry,
     Event,
     InteractionAnswered,
     InteractionRequested,
@@ -59,16 +61,31 @@ class Followed:
     status_message: int | None = None
     last_edit: float = 0.0
     last_tool: str = ""
+    retry: str = ""  # the model API retry under way, until the agent gets through
     pending_edit: asyncio.Task[None] | None = None
     questions: dict[str, int] = field(default_factory=dict)  # interaction id -> message id
+
+    def health(self, run: Run) -> str:
+        """The status message's health: `health`, or that the model API is being retried."""
+        return health(run, retrying=bool(self.retry))
+
+    def activity(self, run: Run) -> str:
+        """The status message's line on what the agent is doing: the model API retry under
+        way, else its last tool call; "" once the run has ended."""
+        if not run.state.is_live:
+            return ""
+        if self.retry:
+            return f"⚠ {self.retry}"
+        return f"last: {self.last_tool}" if self.last_tool else ""
 
 
 def icon(state: RunState) -> str:
     return ENDED.get(state) or LIVE.get(state, "•")
 
 
-def health(run: Run, now: float | None = None) -> str:
-    """How the run is doing, in a few words a person acts on."""
+def health(run: Run, now: float | None = None, retrying: bool = False) -> str:
+    """How the run is doing, in a few words a person acts on; `retrying`: the agent cannot
+    get through to the model API and is trying again."""
     if run.state is RunState.WAITING:
         return "waiting for a person"
     if not run.state.is_live:
@@ -76,6 +93,8 @@ def health(run: Run, now: float | None = None) -> str:
                 RunState.INTERRUPTED: "interrupted: resume it"}.get(run.state, "ended")
     if run.state is RunState.QUEUED:
         return "queued"
+    if retrying:
+        return "retrying the model API"
     quiet = (now or time.time()) - (run.last_activity_at or run.started_at or run.created_at)
     if quiet > QUIET_AFTER:
         return f"quiet for {int(quiet // 60)} min"
@@ -215,6 +234,10 @@ class ChatSurface:
             followed = self.follow(event.run_id, int(row["chat_id"]), as_int(row["thread_id"]))
         if isinstance(event, ToolCalled):
             followed.last_tool = event.summary or event.tool
+        # Anything else the run does after a retry means the agent got through (or the run
+        # ended): the status message stops showing the retry.
+        got_through = bool(followed.retry) and not isinstance(event, ApiRetry)
+        followed.retry = event.summary if isinstance(event, ApiRetry) else ""
         if isinstance(event, InteractionRequested):
             await self._ask(followed, event)
             return
@@ -222,7 +245,8 @@ class ChatSurface:
             await self._answered(followed, event)
             return
         final = isinstance(event, RunStateChanged) and event.new in ENDED
-        if isinstance(event, RunStateChanged | ToolCalled | TurnFinished):
+        if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
+                                     | ApiRetry):
             await self._status(followed, now=final)
         if final and isinstance(event, RunStateChanged):
             await self._ping(followed, await self.runtime.runs.get(event.run_id))
@@ -250,7 +274,10 @@ class ChatSurface:
         await self._status(f, now=True)
 
     async def _ping(self, f: Followed, run: Run) -> None:
-        body = run.result_text or run.error or run.state_reason or ""
+        if run.state is RunState.FAILED:  # why, in one line; not the agent's last words
+            body = run.state_reason or run.error or run.result_text or ""
+        else:
+            body = run.result_text or run.error or run.state_reason or ""
         text = f"{icon(run.state)} Run `{run.short}` on {run.project} {ENDED_WORDS[run.state]}."
         if run.commits:
             text += f" {len(run.commits)} commit(s) on `{run.branch}`."

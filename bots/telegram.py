@@ -317,13 +317,13 @@ class TelegramBot(ChatSurface):
     # -- run reports (see ChatSurface) -------------------------------------------------------
 
     async def send_status(self, f: Followed, run: Run) -> int:
-        text = status_text(run, f.last_tool)
+        text = status_text(run, f)
         sent = await self.outbox.do(f.chat_id, lambda: self.app.bot.send_message(
             f.chat_id, text, parse_mode=ParseMode.HTML, message_thread_id=f.thread_id))
         return int(sent.message_id)
 
     async def edit_status(self, f: Followed, run: Run) -> None:
-        text, message_id = status_text(run, f.last_tool), f.status_message
+        text, message_id = status_text(run, f), f.status_message
         await self.outbox.do(f.chat_id, lambda: self.app.bot.edit_message_text(
             text, chat_id=f.chat_id, message_id=message_id, parse_mode=ParseMode.HTML))
 
@@ -397,11 +397,14 @@ def _plain(html_text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
-def status_text(run: Run, last_tool: str) -> str:
+def status_text(run: Run, f: Followed) -> str:
+    """The run's status message: state, prompt, turns, cost and health, and what the agent is
+    doing while it runs."""
     lines = [f"{icon(run.state)} <b>Run <code>{run.short}</code></b> on "
              f"{html.escape(run.project)} · {run.state} · {run.model}",
              html.escape(truncate_line(run.prompt, 200)),
-             f"{run.turns} turns · {run.tool_calls} tool calls · ${run.cost_usd:.2f}"]
-    if last_tool and run.state.is_live:
-        lines.append(f"last: {html.escape(truncate_line(last_tool, 200))}")
+             f"{run.turns} turns · {run.tool_calls} tool calls · ${run.cost_usd:.2f} · "
+             f"{html.escape(f.health(run))}"]
+    if activity := f.activity(run):
+        lines.append(html.escape(truncate_line(activity, 200)))
     return "\n".join(lines)

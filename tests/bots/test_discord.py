@@ -4,6 +4,7 @@ Code CLI."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,8 @@ from bots.orchestrator import Orchestrator
 from core.config import Config
 from core.runtime import Runtime
 from core.types import RunState
+from tests.bots.test_model_api_errors import closed_port
+from tests.bots.test_telegram import unreachable_api
 from tests.conftest import daemon_environ, make_config, make_repo, wait_state
 from tests.fakes import scripts as s
 from tests.fakes.discord import DiscordMessage, FakeDiscord
@@ -55,9 +58,11 @@ def config(tmp_path: Path, model_server: ScriptedModelServer) -> Config:
 class Gluon:
     """The daemon's side: a runtime and its Discord bot, which a test may restart."""
 
-    def __init__(self, config: Config, model_server: ScriptedModelServer) -> None:
+    def __init__(self, config: Config, model_server: ScriptedModelServer,
+                 environ: dict[str, str] | None = None) -> None:
         self.config, self.model_server = config, model_server
-        self.runtime = Runtime(config, environ=daemon_environ())
+        self.environ = environ or daemon_environ()
+        self.runtime = Runtime(config, environ=self.environ)
         self.bot: DiscordBot | None = None
 
     async def start_bot(self) -> DiscordBot:
@@ -77,16 +82,17 @@ class Gluon:
         """The whole daemon stops and starts again on the same data dir."""
         await self.stop_bot()
         await self.runtime.close()
-        self.runtime = Runtime(self.config, environ=daemon_environ())
+        self.runtime = Runtime(self.config, environ=self.environ)
         await self.runtime.open()
         await self.start_bot()
 
 
 @asynccontextmanager
-async def serving(config: Config, model_server: ScriptedModelServer,
-                  projects: dict[str, Path]) -> AsyncIterator[Gluon]:
-    """A runtime with these projects and its Discord bot, running until the block ends."""
-    g = Gluon(config, model_server)
+async def serving(config: Config, model_server: ScriptedModelServer, projects: dict[str, Path],
+                  environ: dict[str, str] | None = None) -> AsyncIterator[Gluon]:
+    """A runtime with these projects and its Discord bot, running until the block ends; the
+    orchestrator talks to the scripted model server whatever the agents are given."""
+    g = Gluon(config, model_server, environ)
     await g.runtime.open()
     for name, path in projects.items():
         await g.runtime.projects.add(name, str(path))
@@ -455,6 +461,37 @@ async def test_without_the_commands_scope_the_bot_still_answers_messages(
         await discord_api.wait_for(lambda f: "Hello there." in contents(f, DM_ADA), timeout=30)
         assert not discord_api.commands(GUILD)
         assert "applications.commands scope" in caplog.text
+
+
+async def test_a_run_that_cannot_reach_the_model_api_shows_its_retries_then_why_it_failed(
+        config: Config, discord_api: FakeDiscord, model_server: ScriptedModelServer,
+        repo: Path) -> None:
+    port = closed_port()
+    config, environ = unreachable_api(config, port, retries=3)
+    async with serving(config, model_server, {"demo": repo}, environ) as g:
+        discord_api.slash(GENERAL, ADA, "run", {"project": "demo",
+                                                "prompt": "fix the login bug"})
+        run_id, thread = await run_thread(discord_api, g.runtime)
+        await discord_api.wait_for(lambda f: any(" failed." in t for t in contents(f, thread)),
+                                   timeout=90)
+        run = await g.runtime.runs.get(run_id)
+    assert run.state is RunState.FAILED
+    [status] = [m for m in discord_api.messages(thread).values() if m.embeds]
+    retry = re.compile(rf"⚠ model API unreachable \(127\.0\.0\.1:{port}\), retry [123]/3 in "
+                       r"\d+\.\d s")
+    retrying = [e for e in discord_api.sent(thread, "edit") if e.message_id == status.id
+                and retry.fullmatch(e.embeds[0].get("footer", {}).get("text", ""))]
+    assert retrying, [e.embeds for e in discord_api.sent(thread, "edit")]
+    assert all({f["name"]: f["value"] for f in e.embeds[0]["fields"]}["Health"]
+               == "retrying the model API" for e in retrying)
+    [ping] = [m for m in discord_api.sent(thread, "message") if " failed." in (m.content or "")]
+    assert ping.reply_to == status.id and retrying[0].at < ping.at
+    assert (f"the model API at 127.0.0.1:{port} is unreachable after 3 retries: Connection "
+            "refused") in (ping.content or "")
+    assert ping.content and ping.content.startswith(f"<@{ADA}>")
+    assert "API Error" not in ping.content
+    now = card(discord_api.message(status.id))  # the retries are over: the card says so
+    assert now["title"].startswith("❌") and now["Health"] == "failed"
 
 
 def test_only_whole_messages_are_words_for_the_bot() -> None:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anthropic
@@ -16,6 +19,7 @@ from core.config import Config
 from core.errors import InvalidInput
 from core.runtime import Runtime
 from core.types import RunState
+from tests.bots.test_model_api_errors import closed_port
 from tests.conftest import daemon_environ, make_config, wait_state
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
@@ -37,10 +41,13 @@ def config(tmp_path: Path, model_server: ScriptedModelServer) -> Config:
         update={"users": [ADA, BOB]})})
 
 
-@pytest.fixture
-async def bot(config: Config, telegram: FakeTelegram, model_server: ScriptedModelServer,
-              repo: Path) -> AsyncIterator[tuple[TelegramBot, Runtime]]:
-    runtime = Runtime(config, environ=daemon_environ())
+@asynccontextmanager
+async def serving(config: Config, telegram: FakeTelegram, model_server: ScriptedModelServer,
+                  repo: Path, environ: dict[str, str] | None = None
+                  ) -> AsyncIterator[tuple[TelegramBot, Runtime]]:
+    """A runtime with the project "demo" and its Telegram bot, running until the block ends;
+    the orchestrator talks to the scripted model server whatever the agents are given."""
+    runtime = Runtime(config, environ=environ or daemon_environ())
     await runtime.open()
     await runtime.projects.add("demo", str(repo))
     llm = anthropic.AsyncAnthropic(base_url=model_server.base_url, api_key="sk-test",
@@ -53,6 +60,49 @@ async def bot(config: Config, telegram: FakeTelegram, model_server: ScriptedMode
     finally:
         await bot.stop()
         await runtime.close()
+
+
+@pytest.fixture
+async def bot(config: Config, telegram: FakeTelegram, model_server: ScriptedModelServer,
+              repo: Path) -> AsyncIterator[tuple[TelegramBot, Runtime]]:
+    async with serving(config, telegram, model_server, repo) as served:
+        yield served
+
+
+def unreachable_api(config: Config, port: int, retries: int) -> tuple[Config, dict[str, str]]:
+    """A config and daemon environment that give agents a model API on `port` (nobody listens
+    there yet) and up to `retries` quick retries of it."""
+    config = config.model_copy(update={
+        "anthropic": config.anthropic.model_copy(update={"base_url": f"http://127.0.0.1:{port}"}),
+        "agents": config.agents.model_copy(update={"env_allow": ["CLAUDE_CODE_MAX_RETRIES"]})})
+    return config, {**daemon_environ(), "CLAUDE_CODE_MAX_RETRIES": str(retries)}
+
+
+@asynccontextmanager
+async def forwarding(port: int, to: int) -> AsyncIterator[None]:
+    """From now on, connections to `port` reach `to`: the model API comes back."""
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    clients: list[asyncio.StreamWriter] = []
+
+    async def forward(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        clients.append(client_w)
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", to)
+        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
+
+    server = await asyncio.start_server(forward, "127.0.0.1", port)
+    try:
+        yield
+    finally:
+        server.close()
+        for writer in clients:
+            writer.close()
+        await server.wait_closed()
 
 
 def texts(fake: FakeTelegram, chat: int) -> list[str]:
@@ -289,3 +339,57 @@ async def test_a_reply_telegram_cannot_format_still_arrives_as_plain_text(
     await telegram.wait_for(lambda f: any("/run PROJECT PROMPT" in t for t in texts(f, ADA)))
     [reply] = telegram.sent(ADA, "message")
     assert reply.parse_mode is None and "<" not in (reply.text or "")
+
+
+async def test_a_run_that_cannot_reach_the_model_api_shows_its_retries_then_why_it_failed(
+        config: Config, telegram: FakeTelegram, model_server: ScriptedModelServer,
+        repo: Path) -> None:
+    port = closed_port()
+    config, environ = unreachable_api(config, port, retries=3)
+    async with serving(config, telegram, model_server, repo, environ) as (_, runtime):
+        telegram.user_message(ADA, ADA, "/run demo fix the login bug")
+        await telegram.wait_for(lambda f: any(" failed." in t for t in texts(f, ADA)),
+                                timeout=90)
+        [run] = await runtime.runs.store.find()
+    assert run.state is RunState.FAILED
+    edits = telegram.sent(ADA, "edit")
+    status = edits[0].message_id
+    assert status is not None
+    retry = re.compile(rf"^⚠ model API unreachable \(127\.0\.0\.1:{port}\), retry [123]/3 "
+                       r"in \d+\.\d s$", re.M)
+    retrying = [e for e in edits if retry.search(e.text or "")]
+    assert retrying, [e.text for e in edits]
+    assert all(e.message_id == status and "retrying the model API" in (e.text or "")
+               for e in retrying)
+    [ping] = [m for m in telegram.sent(ADA, "message") if " failed." in (m.text or "")]
+    assert ping.reply_to == status and retrying[0].at < ping.at
+    assert (f"the model API at 127.0.0.1:{port} is unreachable after 3 retries: Connection "
+            "refused") in (ping.text or "")
+    assert "API Error" not in (ping.text or "")
+    card = telegram.messages(ADA)[status].text or ""  # the retries are over: the card says so
+    assert card.startswith("❌") and not retry.search(card) and "retrying" not in card
+
+
+async def test_once_the_model_api_answers_again_the_card_stops_saying_it_is_retrying(
+        config: Config, telegram: FakeTelegram, model_server: ScriptedModelServer,
+        repo: Path) -> None:
+    port = closed_port()
+    config, environ = unreachable_api(config, port, retries=10)
+    model_server.script("SCRIPT:agent-late", [s.bash("echo working"), s.hold("more")])
+
+    def card(f: FakeTelegram) -> str:
+        return next((t for t in texts(f, ADA) if t.startswith("▶️")), "")
+
+    async with serving(config, telegram, model_server, repo, environ) as (_, runtime):
+        telegram.user_message(ADA, ADA, "/run demo SCRIPT:agent-late fix the login bug")
+        await telegram.wait_for(lambda f: "⚠ model API unreachable" in card(f), timeout=60)
+        assert "retrying the model API" in card(telegram)
+        async with forwarding(port, model_server.port):
+            await model_server.await_request(lambda r: r.script_key == "SCRIPT:agent-late"
+                                             and r.step == 1, timeout=60)
+            await telegram.wait_for(lambda f: "echo working" in card(f), timeout=30)
+            live = card(telegram)
+            assert "⚠" not in live and "retrying" not in live and " · working" in live
+            model_server.release("more")
+            [run] = await runtime.runs.store.find()
+            assert (await wait_state(runtime, run.id)).state is RunState.REVIEW
