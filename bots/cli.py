@@ -58,11 +58,17 @@ def confirm(args: argparse.Namespace, question: str) -> None:
         raise ToolFailed("not confirmed; nothing was changed")
 
 
+def local_path(path: str) -> str:
+    """A path as the user meant it: from this command's folder, not the daemon's."""
+    return str(Path(path).expanduser().absolute())
+
+
 # -- projects ------------------------------------------------------------------------------
 
 @handler("project add")
 async def project_add(c: Session, a: argparse.Namespace) -> int:
-    p = await c.call("add_project", {"path": a.path, "name": a.name, "trusted": a.trusted})
+    p = await c.call("add_project", {"path": local_path(a.path), "name": a.name,
+                                     "trusted": a.trusted})
     out(a, p, f"added project {p['name']} ({p['path']})")
     return 0
 
@@ -91,14 +97,14 @@ async def project_remove(c: Session, a: argparse.Namespace) -> int:
 
 @handler("project move")
 async def project_move(c: Session, a: argparse.Namespace) -> int:
-    p = await c.call("move_project", {"name": a.name, "path": a.path})
+    p = await c.call("move_project", {"name": a.name, "path": local_path(a.path)})
     out(a, p, f"project {p['name']} is now at {p['path']}")
     return 0
 
 
 @handler("workspace add")
 async def workspace_add(c: Session, a: argparse.Namespace) -> int:
-    data = await c.call("add_workspace", {"path": a.path})
+    data = await c.call("add_workspace", {"path": local_path(a.path)})
     out(a, data, fmt.projects(data) if data["projects"] else "no new repositories found")
     return 0
 

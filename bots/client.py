@@ -257,12 +257,15 @@ class Session:
                 raise ToolFailed(f"{owner.describe()} serves the data dir, but there is no "
                                  "bearer token to reach it (mcp-token or server.token)")
             try:
-                self.tools = await HttpTools(owner, token, self.actor).open()
-                return self
+                tools = await HttpTools(owner, token, self.actor).open()
             except OwnerGone:
                 if loop.time() >= deadline:
                     raise
                 await asyncio.sleep(0.05)  # it is going away: find who owns the data dir next
+                continue
+            self._stack.push_async_callback(tools.close)
+            self.tools = tools
+            return self
 
     async def reopen(self) -> Session:
         """After the owner in use went away: the data dir's next owner, maybe this process."""

@@ -108,7 +108,11 @@ class HttpTools:
         """Nothing to do: the owner already serves the other commands."""
 
     async def close(self) -> None:
-        """Nothing to release: every request has its own connection."""
+        """End the protocol session, so the owner does not keep it."""
+        if "Mcp-Session-Id" in self.headers:
+            with contextlib.suppress(ToolFailed):
+                await _in_thread(lambda: self._send("DELETE", b""))
+            del self.headers["Mcp-Session-Id"]
 
     # -- JSON-RPC over HTTP ------------------------------------------------------------------
 
@@ -122,7 +126,7 @@ class HttpTools:
             self._next_id += 1
             message["id"] = self._next_id
         body = json.dumps(message).encode()
-        status, headers, raw = await _in_thread(lambda: self._post(body))
+        status, headers, raw = await _in_thread(lambda: self._send("POST", body))
         if status == 404 and "Mcp-Session-Id" in self.headers and method != "initialize":
             await self.open()  # the server forgot the session (it restarted): a new one
             return await self._rpc(method, params)
@@ -143,13 +147,13 @@ class HttpTools:
             raise ToolFailed(f"Gluon at {self.owner.url} sent an answer without a result")
         return result, headers
 
-    def _post(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def _send(self, method: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=CONNECT_TIMEOUT)
         try:
             conn.connect()
             assert conn.sock is not None
             conn.sock.settimeout(None)  # long polls: the server answers when it has news
-            conn.request("POST", self.path, body=body, headers=self.headers)
+            conn.request(method, self.path, body=body, headers=self.headers)
             response = conn.getresponse()
             data = response.read()
             return (response.status, {k.lower(): v for k, v in response.getheaders()}, data)

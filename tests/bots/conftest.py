@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,11 +43,14 @@ class Gluon:
                     # Pre-approved, so a Bash step never waits for a person.
                     "GLUON_AGENTS_ALLOWED_TOOLS": "Bash"}
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Done:
-        done = subprocess.run([GLUON, *args], cwd=self.cwd, env=self.env if env is None else env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=120)
-        return Done(done.returncode, done.stdout, done.stderr)
+    def __call__(self, *args: str, env: dict[str, str] | None = None,
+                 stdin: bytes | None = None, cwd: Path | None = None) -> Done:
+        done = subprocess.run([GLUON, *args], cwd=cwd or self.cwd,
+                              env=self.env if env is None else env, input=stdin,
+                              stdin=subprocess.DEVNULL if stdin is None else None,
+                              capture_output=True, timeout=120)
+        return Done(done.returncode, done.stdout.decode(errors="backslashreplace"),
+                    done.stderr.decode(errors="backslashreplace"))
 
     def ok(self, *args: str) -> Done:
         done = self(*args)
@@ -63,6 +68,28 @@ class Gluon:
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
 
+    def serve(self) -> subprocess.Popen[str]:
+        """``gluon serve`` on a free port, from a folder of its own; returns once it listens."""
+        self.env["GLUON_SERVER_PORT"] = "0"
+        where = self.cwd / "daemon-cwd"
+        where.mkdir(exist_ok=True)
+        daemon = subprocess.Popen([GLUON, "serve"], cwd=where, env=self.env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while self.daemon_pid() != daemon.pid:
+            assert daemon.poll() is None, daemon.communicate()
+            assert time.monotonic() < deadline, "the daemon did not start in 60 s"
+            time.sleep(0.05)
+        return daemon
+
+    def daemon_pid(self) -> int | None:
+        """The pid ``daemon.json`` names: the process serving the data dir's tools."""
+        try:
+            return int(json.loads((self.home / "daemon.json").read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
     def elsewhere(self, name: str) -> dict[str, str]:
         """The environment with a data dir of its own, for a command run alongside others."""
         return {**self.env, "GLUON_HOME": str(self.cwd / name)}
@@ -71,6 +98,16 @@ class Gluon:
 @pytest.fixture
 def gluon(tmp_path: Path, model_server: ScriptedModelServer) -> Gluon:
     return Gluon(tmp_path, model_server)
+
+
+@pytest.fixture
+def daemon(gluon: Gluon) -> Iterator[subprocess.Popen[str]]:
+    """A running ``gluon serve`` for ``gluon``'s data dir."""
+    proc = gluon.serve()
+    try:
+        yield proc
+    finally:
+        stop(proc)
 
 
 def refused(done: Done) -> str:

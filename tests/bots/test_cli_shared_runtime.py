@@ -4,7 +4,6 @@ sees its run to the end."""
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from pathlib import Path
@@ -12,13 +11,6 @@ from pathlib import Path
 from tests.bots.conftest import RUN_ID, Gluon, finish, stop
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
-
-
-def owner_pid(home: Path) -> int | None:
-    try:
-        return int(json.loads((home / "daemon.json").read_text())["pid"])
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def test_two_waiting_runs_without_a_daemon_both_see_their_run_to_the_end(
@@ -71,7 +63,7 @@ def test_a_run_started_in_a_killed_commands_gluon_is_taken_over_by_the_command_f
         # Without --wait too: with no daemon, a command stays with the run it started.
         follower = gluon.start("run", "demo", "SCRIPT:taken the task")
         model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:taken", 60)
-        assert owner_pid(gluon.home) == owner.pid
+        assert gluon.daemon_pid() == owner.pid
 
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=30)
@@ -80,9 +72,9 @@ def test_a_run_started_in_a_killed_commands_gluon_is_taken_over_by_the_command_f
             lambda r: r.script_key == "SCRIPT:taken" and "Gluon restarted" in r.last_user_text(),
             60)
         deadline = time.monotonic() + 30
-        while owner_pid(gluon.home) != follower.pid and time.monotonic() < deadline:
+        while gluon.daemon_pid() != follower.pid and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert owner_pid(gluon.home) == follower.pid
+        assert gluon.daemon_pid() == follower.pid
         model_server.release("taken")
         done = finish(follower)
     finally:
