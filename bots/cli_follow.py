@@ -48,7 +48,7 @@ async def follow(c: Session, run_id: str, *, answer: bool, quiet: bool = False,
                                  "the daemon resumes it when it starts again (then follow it "
                                  f"with `gluon logs -f {run_id}`)") from None
             say(f"\n{gone.owner.describe()}, whose Gluon ran this run, has ended; this command "
-                f"takes run {run_id} over")
+                f"takes run {run_id} over", err=quiet)
             await c.reopen()
             detail = await c.call("get_run", {"run": run_id})
             if stopped_by_gluon(detail["run"]):
@@ -68,27 +68,29 @@ async def _follow(c: Session, run_id: str, progress: _Progress, *, answer: bool,
                 say(fmt.event(e))
         wait = await c.call("wait_for_run", {"run": run_id, "timeout_seconds": 0})
         for p in wait["pending"]:
-            await _ask(c, p, progress, answer)
+            await _ask(c, p, progress, answer=answer, quiet=quiet)
         if not wait["done"]:
             progress.was_live = True
             continue
         run = wait["run"]
         if progress.was_live and c.owner is not None and stopped_by_gluon(run):
             raise OwnerGone(c.owner, "it stopped")
-        rest = await c.call("get_run_logs", {"run": run_id, "after": progress.cursor})
-        for e in rest["events"] if not quiet else []:
-            say(fmt.event(e))
-        say(f"\nrun {run['id']} {run['state']}: {run['state_reason']}")
+        if not quiet:  # --json: the caller prints the run, and only that
+            rest = await c.call("get_run_logs", {"run": run_id, "after": progress.cursor})
+            for e in rest["events"]:
+                say(fmt.event(e))
+            say(f"\nrun {run['id']} {run['state']}: {run['state_reason']}")
         return 0 if run["state"] in ("review", "merged") else 1
 
 
-async def _ask(c: Session, p: dict[str, Any], progress: _Progress, answer: bool) -> None:
+async def _ask(c: Session, p: dict[str, Any], progress: _Progress, *, answer: bool,
+               quiet: bool) -> None:
     if p["id"] in progress.shown:
         return
     progress.shown.add(p["id"])
-    say(f"\n{p['kind']} from the agent: {p['title']}")
+    say(f"\n{p['kind']} from the agent: {p['title']}", err=quiet)
     if not (answer and sys.stdin.isatty()):
-        say(fmt.pending_line(p))
+        say(fmt.pending_line(p), err=quiet)
         return
     options = fmt.clean(", ".join(fmt.interaction_options(p)))
     choice = (await asyncio.to_thread(input, f"answer ({options}): ")).strip()
