@@ -52,8 +52,8 @@ class Gluon:
         return Done(done.returncode, done.stdout.decode(errors="backslashreplace"),
                     done.stderr.decode(errors="backslashreplace"))
 
-    def ok(self, *args: str) -> Done:
-        done = self(*args)
+    def ok(self, *args: str, cwd: Path | None = None) -> Done:
+        done = self(*args, cwd=cwd)
         assert done.code == 0, (args, done)
         return done
 
