@@ -138,6 +138,10 @@ async def _after_start(c: Session, a: argparse.Namespace, run: dict[str, Any]) -
         if daemon:
             say(f"\ndetached; run {run['id']} goes on (gluon logs -f {run['id']})")
             return 0
+        if not c.connected:  # stopped while taking the run over: it stays interrupted
+            say(f"\nleft run {run['id']} interrupted; continue it with "
+                f"`gluon resume {run['id']} \"...\"`")
+            return 130
         await c.call("cancel_run", {"run": run["id"]})
         say(f"\ncancelled run {run['id']}; its work is kept, continue it with "
             f"`gluon resume {run['id']} \"...\"`")

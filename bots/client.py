@@ -214,18 +214,22 @@ class Session:
         self._stack = contextlib.AsyncExitStack()
 
     @property
+    def connected(self) -> bool:
+        """False between losing the owner and finding the next one."""
+        return self.tools is not None
+
+    @property
     def remote(self) -> bool:
-        assert self.tools is not None
-        return self.tools.remote
+        return self.tools is not None and self.tools.remote
 
     @property
     def owner(self) -> Owner | None:
         """Who runs the tools; None when this process does."""
-        assert self.tools is not None
-        return self.tools.owner
+        return self.tools.owner if self.tools is not None else None
 
     async def call(self, name: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
-        assert self.tools is not None
+        if self.tools is None:
+            raise ToolFailed("this command lost its way to Gluon; run it again")
         return await self.tools.call(name, arguments)
 
     async def serve(self) -> None:

@@ -90,3 +90,31 @@ def test_a_run_started_in_a_killed_commands_gluon_is_taken_over_by_the_command_f
     detail = gluon.json("show", run_id)
     states = [t["to_state"] for t in detail["transitions"]]
     assert states[-1] == "review" and "interrupted" in states, states
+
+
+def test_ctrl_c_on_a_command_using_another_commands_gluon_cancels_only_its_own_run(
+        gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:stays", [s.hold("stays", then=s.text("Still here."))])
+    model_server.script("SCRIPT:leaves", [s.hold("leaves")])
+    gluon.ok("project", "add", str(repo))
+
+    owner = gluon.start("run", "demo", "SCRIPT:stays the long task", "--wait")
+    leaving = None
+    try:
+        model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:stays", 60)
+        leaving = gluon.start("run", "demo", "SCRIPT:leaves a task given up", "--wait")
+        model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:leaves", 60)
+        leaving.send_signal(signal.SIGINT)
+        left = finish(leaving)
+        model_server.release("stays")
+        stayed = finish(owner)
+    finally:
+        stop(owner)
+        if leaving is not None:
+            stop(leaving)
+
+    assert left.code == 130 and "Traceback" not in left.err, left
+    left_id = RUN_ID.findall(left.out)[0]
+    assert f"cancelled run {left_id}; its work is kept" in left.out
+    assert stayed.code == 0 and "Still here." in stayed.out, stayed
+    assert gluon.json("show", left_id)["run"]["state"] == "cancelled"
