@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bots import cli_format as fmt
 from bots.cli_follow import follow
 from bots.cli_format import say
+from bots.cli_io import check_arguments, read_inputs, reader_gone, tolerant_streams, unexpected
 from bots.cli_parser import build_parser, command_name
 from bots.client import Session, ToolFailed, session
 from core.errors import GluonError
@@ -330,7 +330,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
             say(f"gluon: {exc}", err=True)
             return 1
         except BrokenPipeError:
-            return _reader_gone()
+            return reader_gone()
 
 
 def doctor(config: Config, args: argparse.Namespace) -> int:
@@ -345,96 +345,8 @@ def doctor(config: Config, args: argparse.Namespace) -> int:
     return 1 if any(c.status == "fail" for c in checks) else 0
 
 
-# -- odd input and output ------------------------------------------------------------------
-
-def check_arguments(argv: list[str]) -> None:
-    """Arguments that are not UTF-8 (Python keeps their bytes as lone surrogates) are refused
-    here, before they reach a tool, a database or a terminal."""
-    for arg in argv:
-        try:
-            arg.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ToolFailed(f"the argument {arg!r} is not valid UTF-8 text; Gluon takes "
-                             "text in UTF-8 (check the terminal's or the file's encoding)"
-                             ) from None
-
-
-def _decode(data: bytes, where: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ToolFailed(f"{where} is not valid UTF-8 text (byte {exc.start}); save it as "
-                         "UTF-8") from None
-
-
-def read_inputs(args: argparse.Namespace) -> None:
-    """A prompt or message given as `-` (standard input) or with --prompt-file, read now: the
-    OS limits one argument to about 128 KB, a file or a pipe has no such limit."""
-    if args.command == "run":
-        if args.prompt_file is not None:
-            if args.prompt is not None:
-                raise ToolFailed("give the prompt either as an argument or with --prompt-file, "
-                                 "not both")
-            path = Path(args.prompt_file).expanduser()
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise ToolFailed(f"cannot read --prompt-file {str(path)!r}: "
-                                 f"{exc.strerror or exc}") from None
-            args.prompt = _decode(data, f"--prompt-file {str(path)!r}")
-        elif args.prompt is None:
-            raise ToolFailed("say what the agent should do: a PROMPT argument, `-` to read it "
-                             "from standard input, or --prompt-file PATH")
-    for name in ("prompt", "message"):
-        if getattr(args, name, None) == "-":
-            setattr(args, name, _decode(sys.stdin.buffer.read(), "standard input"))
-
-
-def _reader_gone() -> int:
-    """The reader of our output went away (`gluon runs | head -3`): stop quietly, as Unix
-    tools do, with SIGPIPE's exit status."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
-    except (OSError, ValueError):
-        pass
-    return 141
-
-
-def _unexpected(exc: BaseException) -> int:
-    """A bug: one line on the terminal, the traceback in a file."""
-    import tempfile
-    import traceback
-
-    from bots.owner import NeedsFullConfig, where
-
-    try:
-        logs = where().home / "logs"
-    except NeedsFullConfig:
-        logs = Path(tempfile.gettempdir())
-    report = logs / "cli-errors.log"
-    try:
-        logs.mkdir(parents=True, exist_ok=True)
-        with report.open("a") as fh:
-            fh.write("".join(traceback.format_exception(exc)))
-        where_to = f"; the details are in {report}"
-    except OSError:
-        where_to = ""
-    say(f"gluon: unexpected error ({type(exc).__name__}: {fmt.one_line(str(exc), 200)})"
-        f"{where_to}", err=True)
-    return 1
-
-
-def _streams() -> None:
-    # A character the terminal's encoding cannot show is printed escaped, never an error.
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
-
-
 def main(argv: list[str] | None = None) -> int:
-    _streams()
+    tolerant_streams()
     try:
         argv = sys.argv[1:] if argv is None else argv
         check_arguments(argv)
@@ -453,9 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return _reader_gone()
+        return reader_gone()
     except Exception as exc:
-        return _unexpected(exc)
+        return unexpected(exc)
 
 
 def _run_gluon(args: argparse.Namespace) -> int:
