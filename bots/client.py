@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -175,6 +176,9 @@ async def _local(own: _Own, actor: str) -> AsyncIterator[ToolClient]:
         if tc is not None and tc.endpoint is not None:
             await tc.endpoint.stop()
         await runtime.close()
+        # A stopped agent's or git's subprocess transport left in a reference cycle would be
+        # collected after the event loop closed, and complain on stderr: collect it now.
+        gc.collect()
 
 
 @contextlib.asynccontextmanager

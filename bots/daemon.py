@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import socket
@@ -115,6 +116,7 @@ async def serve(config: Config) -> int:
         if endpoint is not None:
             await endpoint.stop()
         await runtime.close()
+        gc.collect()  # subprocess transports of stopped agents, while the loop can close them
     return 0
 
 

@@ -38,7 +38,7 @@ def test_two_waiting_runs_without_a_daemon_both_see_their_run_to_the_end(
         if second is not None:
             stop(second)
 
-    assert one.code == 0 and one.err == "", one
+    assert one.code == 0 and one.err == "", one.err
     assert "First is done." in one.out
     assert two.code == 0, two
     assert "Traceback" not in two.err and "detached" not in two.out, two
@@ -52,7 +52,9 @@ def test_two_waiting_runs_without_a_daemon_both_see_their_run_to_the_end(
 def test_a_run_started_in_a_killed_commands_gluon_is_taken_over_by_the_command_following_it(
         gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:owner", [s.hold("owner")])
-    model_server.script("SCRIPT:taken", [s.hold("taken", then=s.text("Finished elsewhere.")),
+    # The run has done a step (its session is on disk) when its Gluon is killed.
+    model_server.script("SCRIPT:taken", [s.bash("echo first step"),
+                                         s.hold("taken", then=s.text("Finished elsewhere.")),
                                          s.text("Finished elsewhere.")])
     gluon.ok("project", "add", str(repo))
 
@@ -62,15 +64,20 @@ def test_a_run_started_in_a_killed_commands_gluon_is_taken_over_by_the_command_f
         model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:owner", 60)
         # Without --wait too: with no daemon, a command stays with the run it started.
         follower = gluon.start("run", "demo", "SCRIPT:taken the task")
-        model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:taken", 60)
+        model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:taken" and r.step == 1,
+                                      60)
         assert gluon.daemon_pid() == owner.pid
 
         owner.send_signal(signal.SIGKILL)
         owner.wait(timeout=30)
         # The follower notices, takes the data dir over and resumes its run from its session.
-        resumed = model_server.wait_for_request(
-            lambda r: r.script_key == "SCRIPT:taken" and "Gluon restarted" in r.last_user_text(),
-            60)
+        try:
+            resumed = model_server.wait_for_request(
+                lambda r: r.script_key == "SCRIPT:taken"
+                and "Gluon restarted" in r.last_user_text(), 60)
+        except TimeoutError:
+            follower.kill()
+            raise AssertionError(follower.communicate()) from None
         deadline = time.monotonic() + 30
         while gluon.daemon_pid() != follower.pid and time.monotonic() < deadline:
             time.sleep(0.05)
