@@ -14,8 +14,7 @@ from tests.fakes.model_server import ScriptedModelServer
 
 
 def test_a_moved_repository_is_told_to_gluon_with_project_move_and_its_run_merges(
-        gluon: Gluon, repo: Path, tmp_path: Path, model_server: ScriptedModelServer,
-        daemon: subprocess.Popen[str]) -> None:
+        gluon: Gluon, repo: Path, tmp_path: Path, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:hello", [s.bash(COMMIT_HELLO), s.text("Committed.")])
     gluon.ok("project", "add", str(repo))
     run_id = run_id_of(gluon.ok("run", "demo", "SCRIPT:hello commit hello", "--wait"))
