@@ -1,9 +1,32 @@
-"""Human-readable output of the ``gluon`` CLI. (``--json`` prints the tools' results as-is.)"""
+"""Human-readable output of the ``gluon`` CLI. (``--json`` prints the tools' results as-is.)
+
+Text from agents, prompts, repositories and chat reaches the terminal, so everything printed
+goes through :func:`clean` first: a control character or escape sequence in it is shown, not
+obeyed (it could otherwise recolour, retitle or rewrite the terminal, or hide text).
+"""
 
 from __future__ import annotations
 
+import re
+import sys
 import time
 from typing import Any
+
+# C0 controls but tab and newline, DEL, C1 controls (U+009B is a one-byte CSI), the Unicode
+# line separators and the bidirectional overrides and isolates ("Trojan source" reordering).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                      "\u2066-\u2069]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str) -> str:
+    """``text`` safe to print on a terminal: controls and escape sequences made visible
+    (ESC becomes ``\\x1b``), line breaks and tabs kept (``\\r\\n`` as a line break)."""
+    return _CONTROL.sub(_shown, text.replace("\r\n", "\n"))
 
 
 def ago(ts: float | None) -> str:
@@ -123,3 +146,8 @@ def usage(u: dict[str, Any]) -> str:
     if rows:
         lines.append(table(rows, ["DAY", "RUNS", "COST"]))
     return "\n".join(lines)
+
+
+def say(text: str = "", *, err: bool = False) -> None:
+    """Print a line of human output, cleaned, at once (a follower's lines appear live)."""
+    print(clean(text), file=sys.stderr if err else sys.stdout, flush=True)

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from typing import Any, NoReturn
+
+from bots.cli_format import clean
+
+MODEL_HELP = "opus, sonnet, haiku (any case) or a full model id"
+MESSAGE_HELP = "the message; `-` reads it from standard input"
+NAME_HELP = ("project name: 1 to 64 lowercase letters, digits, '.', '_' or '-', starting with "
+             "a letter or digit (default: from the folder name)")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistake reported on one line that says where to find the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"gluon: {clean(message)} (see `{self.prog} --help`)\n")
+        sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gluon", description="Run Claude Code agents on your "
-                                "git projects, each in its own worktree.")
+    p = Parser(prog="gluon", description="Run Claude Code agents on your git projects, each "
+               "in its own worktree.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def cmd(name: str, help: str, parent: Any = sub, json_flag: bool = True,
@@ -22,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     psub = proj.add_subparsers(dest="action", required=True, metavar="ACTION")
     x = cmd("add", "register a git repository as a project", psub)
     x.add_argument("path")
-    x.add_argument("--name", help="project name (default: the folder name)")
+    x.add_argument("--name", help=NAME_HELP)
     x.add_argument("--trusted", action="store_true",
                    help="load the repository's .claude settings and hooks")
     cmd("list", "list projects", psub)
@@ -31,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     x = cmd("remove", "forget a project (never deletes files)", psub)
     x.add_argument("name")
     x.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    x = cmd("move", "tell Gluon where a project's repository is now, after moving it", psub)
+    x.add_argument("name")
+    x.add_argument("path", help="the repository's new folder")
 
     ws = sub.add_parser("workspace", help="folders whose repositories become projects")
     wsub = ws.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -44,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = cmd("run", "start an agent on a project")
     x.add_argument("project")
-    x.add_argument("prompt")
-    x.add_argument("--model", help="opus, sonnet, haiku or a full model id")
+    x.add_argument("prompt", nargs="?",
+                   help="the task; `-` reads it from standard input (or use --prompt-file)")
+    x.add_argument("--prompt-file", metavar="PATH", help="read the task from this file")
+    x.add_argument("--model", help=MODEL_HELP)
     x.add_argument("--no-worktree", action="store_true",
                    help="work in the project's checkout instead of a new worktree")
     x.add_argument("--base", help="branch to start from (default: the current branch)")
@@ -64,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("-n", "--lines", type=int, default=200)
     x = cmd("steer", "send a message into a live run")
     x.add_argument("run")
-    x.add_argument("message")
+    x.add_argument("message", help=MESSAGE_HELP)
     x = cmd("interrupt", "stop the agent's current turn, keep its session")
     x.add_argument("run")
     x = cmd("cancel", "stop a run (its work is kept)")
@@ -72,12 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--yes", action="store_true")
     x = cmd("resume", "continue an ended run with a follow-up")
     x.add_argument("run")
-    x.add_argument("message")
+    x.add_argument("message", help=MESSAGE_HELP)
     start_flags(x)
     x = cmd("fork", "start a new run from a copy of a run's session and branch")
     x.add_argument("run")
-    x.add_argument("message")
-    x.add_argument("--model")
+    x.add_argument("message", help=MESSAGE_HELP)
+    x.add_argument("--model", help=MODEL_HELP)
     x.add_argument("--budget", type=float)
     start_flags(x)
     x = cmd("answer", "answer an agent's question or permission request")

@@ -17,8 +17,11 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 
+from bots.cli_format import clean
+from bots.client import PATIENCE
 from bots.commands import run_command
 from bots.orchestrator import Button, Orchestrator, Reply, Speaker, make_llm
+from bots.owner import find_owner
 from core.config import Config
 from core.errors import Conflict
 from core.events import InteractionRequested, RunStateChanged
@@ -31,24 +34,42 @@ BANNER = ("Gluon chat. Say what you want done (\"fix the flaky test in api\", \"
 
 
 async def _read(prompt: str) -> str | None:
+    """A line of input; the prompt only on a terminal (piped, it would prefix the output)."""
     try:
-        return await asyncio.to_thread(input, prompt)
+        return await asyncio.to_thread(input, prompt if sys.stdin.isatty() else "")
     except EOFError:
         return None
 
 
-# Piped output is not wrapped, so it reads (and greps) like the chat did.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
+# Piped output is not wrapped, so it reads (and greps) like the chat did; rich pads what it
+# renders to the console's width, so piped lines lose their trailing spaces.
+TERMINAL = sys.stdout.isatty()
+console = Console(highlight=False, width=None if TERMINAL else 10_000)
+
+
+def show(renderable: str | Markdown) -> None:
+    if TERMINAL:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    sys.stdout.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+    sys.stdout.flush()
+
+
+def text(s: str) -> str:
+    """Text from the model, agents or people, for rich: controls shown, markup escaped."""
+    return escape(clean(s))
 
 
 def _show(reply: Reply) -> None:
     if reply.error:
-        console.print(f"[red]{escape(reply.text)}[/red]")
+        show(f"[red]{text(reply.text)}[/red]")
     else:
         # A line break in a reply is a line break on screen (Markdown would join the lines).
-        console.print(Markdown(reply.text.replace("\n", "  \n")))
+        show(Markdown(clean(reply.text).replace("\n", "  \n")))
     for n, button in enumerate(_flat(reply.buttons), 1):
-        console.print(f"  [bold][{n}][/bold] {escape(button.label)}")
+        show(f"  [bold][{n}][/bold] {text(button.label)}")
 
 
 def _flat(rows: list[list[Button]]) -> list[Button]:
@@ -69,29 +90,50 @@ async def _report(runtime: Runtime, speaker: Speaker) -> None:
                 run = await runtime.runs.get(event.run_id)
                 body = run.result_text or run.error or run.state_reason
                 colour = "green" if run.state is RunState.REVIEW else "yellow"
-                console.print(f"\n[{colour}]run {run.short} on {escape(run.project)}: "
-                              f"{run.state}[/{colour}] {escape(body)}")
+                show(f"\n[{colour}]run {run.short} on {text(run.project)}: "
+                              f"{run.state}[/{colour}] {text(body)}")
             elif isinstance(event, InteractionRequested):
-                options = "".join(f"\n  [bold]\\[{n}][/bold] {escape(o)}"
+                options = "".join(f"\n  [bold]\\[{n}][/bold] {text(o)}"
                                   for n, o in enumerate(event.options, 1))
-                console.print(f"\n[cyan]run {event.run_id[:8]} asks:[/cyan] "
-                              f"{escape(event.title)}{options}\n  answer with: /answer "
+                show(f"\n[cyan]run {event.run_id[:8]} asks:[/cyan] "
+                              f"{text(event.title)}{options}\n  answer with: /answer "
                               f"{event.interaction_id} <number or text>")
 
 
-async def chat(config: Config) -> int:
+async def _open(config: Config) -> Runtime | None:
+    """This process's Gluon; None (said why) while a daemon owns the data dir. Another
+    command's Gluon is waited for, as commands take turns on the data dir."""
     runtime = Runtime(config)
-    try:
-        await runtime.open(resume_interrupted=False)
-    except Conflict:
-        print("gluon: `gluon serve` is running on this data dir; talk to it in Telegram or "
-              "Discord, or stop it to use `gluon chat`", file=sys.stderr)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    while True:
+        try:
+            return await runtime.open(resume_interrupted=False)
+        except Conflict:
+            owner = find_owner(config.home)
+            if owner is None or not owner.daemon:
+                if loop.time() < deadline:
+                    await asyncio.sleep(0.1)
+                    continue
+                print(f"gluon: {owner.describe() if owner else 'another gluon command'} is "
+                      f"using the data dir {str(config.home)!r}; start `gluon chat` when it "
+                      "has ended", file=sys.stderr)
+                return None
+            print("gluon: `gluon serve` is running on this data dir, and `gluon chat` runs a "
+                  "Gluon of its own; talk to the daemon in Telegram or Discord, or stop it to "
+                  "use `gluon chat`", file=sys.stderr)
+            return None
+
+
+async def chat(config: Config) -> int:
+    runtime = await _open(config)
+    if runtime is None:
         return 1
     user = getpass.getuser()
     speaker = Speaker("console", user, user, "admin", chat_id="local")
     orch = Orchestrator(runtime, make_llm(config))
     reporter = asyncio.create_task(_report(runtime, speaker))
-    console.print(escape(BANNER))
+    show(escape(BANNER))
     try:
         while (line := await _read("you> ")) is not None:
             text = line.strip()
@@ -121,14 +163,14 @@ async def _choose(orch: Orchestrator, speaker: Speaker, buttons: list[Button]) -
     picked = await _read(f"choose 1-{len(buttons)} (anything else skips)> ")
     if picked is None or not picked.strip().isdigit() or not (
             1 <= int(picked) <= len(buttons)):
-        console.print("skipped; nothing was changed")
+        show("skipped; nothing was changed")
         return
     data = buttons[int(picked) - 1].data
     kind, _, rest = data.partition(":")
     target, _, choice = rest.partition(":")
     if kind == "c":
         outcome = await orch.confirm(target, speaker, yes=choice == "y")
-        console.print(escape(outcome.text))
+        show(text(outcome.text))
 
 
 async def _answer(orch: Orchestrator, speaker: Speaker, text: str) -> Reply:

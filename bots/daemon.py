@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
+import socket
 
 import aiohttp
 import discord
@@ -17,8 +19,10 @@ from telegram.error import InvalidToken, TelegramError
 
 from bots.discord_bot import DiscordBot
 from bots.orchestrator import Orchestrator, make_llm
+from bots.owner import lock_held
 from bots.telegram import TelegramBot
 from core.config import Config
+from core.errors import ConfigError
 from core.runtime import Runtime
 from mcp_tools.http import HttpEndpoint
 from mcp_tools.server import build_server
@@ -41,7 +45,31 @@ async def _housekeeping(runtime: Runtime) -> None:
         await asyncio.sleep(HOUSEKEEPING_EVERY)
 
 
+def _port_taken(config: Config, exc: BaseException | None = None) -> ConfigError:
+    host, port = config.server.host, config.server.port
+    why = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+    return ConfigError(f"cannot listen on {host}:{port}{why}: another program uses the port; "
+                       f"set server.port (GLUON_SERVER_PORT) to a free port, or stop that "
+                       "program")
+
+
+def check_port(config: Config) -> None:
+    """Refuse to start when the configured port is taken, before resuming any run (a Gluon
+    already on this data dir is reported by the data dir's lock instead)."""
+    host, port = config.server.host, config.server.port
+    if port == 0 or lock_held(config.home):
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise _port_taken(config, exc) from None
+
+
 async def serve(config: Config) -> int:
+    check_port(config)
     runtime = Runtime(config)
     await runtime.open(resume_interrupted=True)
     stop = asyncio.Event()
@@ -56,7 +84,10 @@ async def serve(config: Config) -> int:
     try:
         server, kit = build_server(runtime)
         endpoint = HttpEndpoint(config, server)
-        url = await endpoint.start()
+        try:
+            url = await endpoint.start()
+        except (OSError, RuntimeError, SystemExit) as exc:  # taken since check_port
+            raise _port_taken(config, exc) from None
         log.info("Gluon is serving %d tools at %s (data dir %s)", len(kit.names), url,
                  config.home)
         if config.telegram.token is not None:
@@ -85,6 +116,7 @@ async def serve(config: Config) -> int:
         if endpoint is not None:
             await endpoint.stop()
         await runtime.close()
+        gc.collect()  # subprocess transports of stopped agents, while the loop can close them
     return 0
 
 

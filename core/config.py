@@ -297,12 +297,14 @@ def _explain(err: Any, path: Path | None) -> str:
 
 
 def resolve_model(name: str | None, default: str) -> str:
-    """Check a model alias (opus, sonnet, haiku) or a full model id (claude-...)."""
+    """Check a model alias (opus, sonnet, haiku) or a full model id (claude-...), in any case
+    ("Opus", "Claude-Sonnet-4-5"); returned in lower case, as the API spells them."""
     value = (name or default).strip()
-    if value in MODEL_ALIASES:
-        return value
-    allowed = all(c.isalnum() or c in "-._@[]" for c in value)
-    if value.startswith("claude-") and len(value) > len("claude-") + 2 and allowed:
-        return value
+    lowered = value.lower()
+    if lowered in MODEL_ALIASES:
+        return lowered
+    allowed = all(c.isalnum() or c in "-._@[]" for c in lowered)
+    if lowered.startswith("claude-") and len(lowered) > len("claude-") + 2 and allowed:
+        return lowered
     raise InvalidInput(f"unknown model {value!r}; use opus, sonnet, haiku or a full model id "
                        "such as 'claude-sonnet-4-5'")

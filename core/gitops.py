@@ -255,6 +255,18 @@ async def head_sha(path: Path, ref: str = "HEAD") -> str:
     return await _commit_sha(path, ref, "revision")
 
 
+async def has_commit(repo: Path, sha: str) -> bool:
+    """Whether the repository at ``repo`` holds the commit ``sha``."""
+    _check_ref(sha, "commit")
+    found = await _git(repo, "cat-file", "-e", f"{sha}^{{commit}}", ok=None)
+    return found.code == 0
+
+
+async def repair_worktrees(repo: Path) -> None:
+    """After the repository at ``repo`` was moved: point its linked worktrees back at it."""
+    await _git(repo, "worktree", "repair", time_limit=SLOW_TIMEOUT)
+
+
 async def discover_repos(folder: Path, max_depth: int = 2) -> list[Path]:
     """Git repositories in a workspace folder, at most ``max_depth`` levels down, sorted.
 

@@ -1,4 +1,10 @@
-"""Projects (git repositories Gluon may run agents in) and workspaces (folders of them)."""
+"""Projects (git repositories Gluon may run agents in) and workspaces (folders of them).
+
+A project is a name for a repository's folder. Operations that work in the repository get the
+project with :meth:`ProjectService.get`, which says what to do when the folder has gone (it was
+moved: ``gluon project move``); the few that need only the name (listing its runs, its usage,
+its rules, forgetting it) use :meth:`ProjectService.named`.
+"""
 
 from __future__ import annotations
 
@@ -18,20 +24,23 @@ from core.text_input import check_text
 from core.types import LIVE_STATES
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+NAME_MAX = 64
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.fullmatch(name) or len(name) > 64:
-        raise InvalidInput(
-            f"invalid project name {name!r}; use lowercase letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit (for example 'api' or 'web-app')")
-    return name
+    if NAME_RE.fullmatch(name) and len(name) <= NAME_MAX:
+        return name
+    length = f" ({len(name)} characters)" if len(name) > NAME_MAX else ""
+    raise InvalidInput(
+        f"invalid project name {name!r}{length}; use 1 to {NAME_MAX} lowercase letters, "
+        "digits, '.', '_' or '-', starting with a letter or digit (for example 'api' or "
+        "'web-app')")
 
 
 def suggest_name(path: Path) -> str:
     """A valid project name derived from a folder name ("My App" -> "my-app")."""
     name = re.sub(r"[^a-z0-9._-]+", "-", path.name.lower()).strip("-._")
-    return name or "project"
+    return name[:NAME_MAX].rstrip("-._") or "project"
 
 
 class Workspace(BaseModel):
@@ -102,6 +111,18 @@ class ProjectService:
                        created_at=now)
 
     async def get(self, name: str) -> Project:
+        """The project, for an operation in its repository: refused, saying how to tell Gluon
+        where it went, when its folder no longer exists."""
+        project = await self.named(name)
+        if not Path(project.path).is_dir():
+            raise Conflict(f"project {project.name!r} was at {project.path!r}, which no longer "
+                           "exists; if you moved the repository, tell Gluon where it is now "
+                           f"with `gluon project move {project.name} NEW_PATH` (or forget it "
+                           f"with `gluon project remove {project.name}`)")
+        return project
+
+    async def named(self, name: str) -> Project:
+        """The registered project, whether or not its folder is still there."""
         row = await self.db.fetchone("SELECT * FROM projects WHERE name = ?", (name,))
         if row is None:
             names = [r["name"] for r in await self.db.fetchall(
@@ -126,12 +147,8 @@ class ProjectService:
 
     async def remove(self, name: str, *, actor: str = "cli") -> Project:
         """Forget a project. Never deletes files; refuses while it has live runs."""
-        project = await self.get(name)
-        live = await self.db.fetchone(
-            f"SELECT id FROM runs WHERE project = ? AND state IN "
-            f"({','.join('?' * len(LIVE_STATES))}) LIMIT 1", (name, *LIVE_STATES))
-        if live:
-            raise Conflict(f"project {name!r} has live run {live['id']!r}; cancel it first")
+        project = await self.named(name)
+        await self._no_live_runs(project.name, "cancel it first")
         async with self.db.transaction():
             await self.db.execute("DELETE FROM usage WHERE project = ?", (name,))
             await self.db.execute("UPDATE runs SET parent_id = NULL WHERE project = ?", (name,))
@@ -139,6 +156,49 @@ class ProjectService:
             await self.db.execute("DELETE FROM projects WHERE name = ?", (name,))
         await self.activity.record(actor, "project.remove", name, "ok", project.path)
         return project
+
+    async def move(self, name: str, path: str, *, actor: str = "cli") -> Project:
+        """Point a project at the folder its repository was moved to.
+
+        Its runs, branches and worktrees stay: git's links between the repository and the
+        runs' worktrees are repaired, and runs that worked in the checkout itself follow it.
+        The folder must hold the same repository (the commits the runs started from); refused
+        while the project has live runs. Moving to where it already is changes nothing."""
+        project = await self.named(name)
+        folder = Path(path).expanduser().absolute()
+        if not folder.is_dir():
+            raise InvalidInput(f"path {str(folder)!r} does not exist or is not a folder")
+        root = await gitops.repo_root(folder)
+        if str(root) == project.path:
+            return project
+        other = await self.db.fetchone("SELECT name FROM projects WHERE path = ?", (str(root),))
+        if other:
+            raise Conflict(f"{str(root)!r} is already registered as project {other['name']!r}")
+        await self._no_live_runs(project.name, "wait for it to end, or cancel it, first")
+        base = await self.db.fetchone(
+            "SELECT base_sha FROM runs WHERE project = ? AND base_sha IS NOT NULL "
+            "ORDER BY created_at DESC LIMIT 1", (project.name,))
+        if base is not None and not await gitops.has_commit(root, base["base_sha"]):
+            raise InvalidInput(f"{str(root)!r} is not the repository of project "
+                               f"{project.name!r}: it lacks commit {base['base_sha'][:12]}, "
+                               "which the project's runs started from")
+        await gitops.repair_worktrees(root)
+        async with self.db.transaction():
+            await self.db.execute("UPDATE projects SET path = ? WHERE name = ?",
+                                  (str(root), project.name))
+            await self.db.execute(
+                "UPDATE runs SET cwd = ? WHERE project = ? AND use_worktree = 0 AND cwd = ?",
+                (str(root), project.name, project.path))
+        await self.activity.record(actor, "project.move", project.name, "ok",
+                                   f"{project.path} -> {root}")
+        return project.model_copy(update={"path": str(root)})
+
+    async def _no_live_runs(self, name: str, advice: str) -> None:
+        live = await self.db.fetchone(
+            f"SELECT id FROM runs WHERE project = ? AND state IN "
+            f"({','.join('?' * len(LIVE_STATES))}) LIMIT 1", (name, *LIVE_STATES))
+        if live:
+            raise Conflict(f"project {name!r} has live run {live['id']!r}; {advice}")
 
     # -- workspaces ---------------------------------------------------------------------------
 
@@ -199,7 +259,7 @@ class ProjectService:
     async def tool_rules(self, name: str) -> list[str]:
         """The tools every run of the project may use without asking ("Always for this
         project")."""
-        await self.get(name)
+        await self.named(name)
         rows = await self.db.fetchall(
             "SELECT rule FROM permission_rules WHERE project = ? ORDER BY rule", (name,))
         return [r["rule"] for r in rows]
@@ -208,7 +268,7 @@ class ProjectService:
                             actor: str = "cli") -> list[str]:
         """Add (allowed) or remove a pre-approved tool rule; return the project's rules. Runs
         started afterwards see the change."""
-        project = await self.get(name)
+        project = await self.named(name)
         rule = check_rule(rule)
         if allowed:
             await self.db.execute(

@@ -331,7 +331,7 @@ class RunManager:
     async def find(self, project: str | None = None, states: list[RunState] | None = None,
                    limit: int = 50, offset: int = 0) -> list[Run]:
         if project is not None:
-            await self.projects.get(project)
+            await self.projects.named(project)
         return await self.store.find(project=project, states=states, limit=limit,
                                      offset=offset)
 

@@ -81,9 +81,10 @@ class WorktreePool:
                 spares.append(path)
 
     async def adopt(self, project: str, repo: Path) -> None:
-        """Take back the spares a previous Gluon left (they are registered and locked)."""
+        """Take back the spares a previous Gluon left (they are registered and locked). A
+        repository that is not there (moved) keeps its spares until it is back."""
         folder = self.root / project
-        if not folder.is_dir():
+        if not folder.is_dir() or not repo.is_dir():
             return
         registered = {w.path for w in await gitops.list_worktrees(repo)}
         for path in sorted(folder.glob(f"{SPARE_PREFIX}*")):

@@ -175,8 +175,10 @@ def build_app(server: MCPServer, token: str, host: str,
 class HttpEndpoint:
     """uvicorn serving the app as a task of this process; writes and removes daemon.json."""
 
-    def __init__(self, config: Config, server: MCPServer, *, port: int | None = None) -> None:
+    def __init__(self, config: Config, server: MCPServer, *, port: int | None = None,
+                 kind: str = "serve") -> None:
         self.config = config
+        self.kind = kind  # in daemon.json: "serve", or "command" for a command's own Gluon
         self.host = config.server.host
         self.port = config.server.port if port is None else port
         self.app = build_app(server, server_token(config), self.host,
@@ -203,7 +205,7 @@ class HttpEndpoint:
                 await self._task
                 raise RuntimeError(f"could not listen on {self.host}:{self.port}")
             await asyncio.sleep(0.01)
-        write_daemon_file(self.config.home, self.url)
+        write_daemon_file(self.config.home, self.url, self.kind)
         return self.url
 
     async def stop(self) -> None:
@@ -215,10 +217,10 @@ class HttpEndpoint:
             self._server = None
 
 
-def write_daemon_file(home: Path, url: str) -> None:
+def write_daemon_file(home: Path, url: str, kind: str = "serve") -> None:
     path = home / "daemon.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    tmp.write_text(json.dumps({"url": url, "pid": os.getpid(), "kind": kind}))
     tmp.replace(path)
 
 

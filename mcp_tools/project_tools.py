@@ -18,7 +18,7 @@ class ProjectList(BaseModel):
 
 def register(kit: ToolKit, rt: Runtime) -> None:
     async def remove_preview(name: str) -> str:
-        project = await rt.projects.get(name)
+        project = await rt.projects.named(name)
         return (f"forget project {project.name} ({project.path}) and its run history; no file "
                 "or branch is deleted")
 
@@ -31,7 +31,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         """Register a git repository as a project so agents can work on it.
 
         `path` is the repository's folder on the Gluon host; `name` defaults to the folder name
-        (lowercase letters, digits, '.', '_' and '-'). Mark a project `trusted` only if its
+        (1 to 64 lowercase letters, digits, '.', '_' and '-'). Mark a project `trusted` only if its
         `.claude/settings.json` hooks may run. Returns the new project.
         """
         return await rt.projects.add(name, path, trusted=trusted)
@@ -52,6 +52,19 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         """Forget a project and its run history. Never deletes any file or branch; refuses
         while the project has live runs."""
         return await rt.runs.remove_project(name, actor=actor())
+
+    @kit.tool(idempotent=True, admin=True)
+    async def move_project(
+            name: ProjectRef,
+            path: Annotated[str, Field(description="the folder on the Gluon host where the "
+                                       "repository is now")]) -> Project:
+        """Tell Gluon where a project's repository is after it was moved or renamed on disk.
+
+        Use it when an operation says the project's folder no longer exists. Runs, branches
+        and worktrees are kept (git's worktree links are repaired). The folder must hold the
+        same repository; refused while the project has live runs. Returns the project.
+        """
+        return await rt.projects.move(name, path, actor=actor())
 
     @kit.tool(admin=True)
     async def add_workspace(path: Annotated[str, Field(

@@ -94,7 +94,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
     ) -> ProjectUsage:
         """One project's spend in USD, tokens and number of runs for each of the last days
         (oldest first, days without runs as zeros), today's spend and its daily budget."""
-        await rt.projects.get(project)
+        await rt.projects.named(project)
         return await usage.project_report(project, days)
 
     @kit.tool(idempotent=True, admin=True)
@@ -116,7 +116,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
             raise InvalidInput("project must be empty when scope is 'global'; use scope "
                                "'project' to set one project's budget")
         if project is not None:
-            project = (await rt.projects.get(project)).name
+            project = (await rt.projects.named(project)).name
         if daily_usd is not None:
             daily_usd = check_budget(daily_usd)
         key = "agents.daily_budget_usd" if project is None else project_budget_key(project)

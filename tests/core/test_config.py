@@ -208,7 +208,14 @@ def test_no_model_means_the_configured_default() -> None:
     assert resolve_model("", "opus") == "opus"
 
 
-@pytest.mark.parametrize("junk", ["gpt-4o", "Opus", "claude sonnet", "sonnet; rm -rf /",
+@pytest.mark.parametrize(("given", "model"), [("Opus", "opus"), ("SONNET", "sonnet"),
+                                             (" Haiku ", "haiku"),
+                                             ("Claude-Sonnet-4-5", "claude-sonnet-4-5")])
+def test_a_model_is_recognised_in_any_case(given: str, model: str) -> None:
+    assert resolve_model(given, "sonnet") == model
+
+
+@pytest.mark.parametrize("junk", ["gpt-4o", "Opuss", "claude sonnet", "sonnet; rm -rf /",
                                   "claude-x$(id)"])
 def test_an_unknown_model_is_refused_with_the_valid_choices(junk: str) -> None:
     with pytest.raises(InvalidInput) as caught:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+from core import gitops
 from core.errors import Conflict, InvalidInput, NotFound
 from core.runtime import Runtime
 from core.types import RunState
@@ -55,6 +57,17 @@ async def test_an_invalid_name_is_refused_with_what_a_valid_one_looks_like(
         assert repr(bad) in message
         assert "lowercase letters" in message and "'web-app'" in message
     assert await runtime.projects.all() == []
+
+
+async def test_a_name_too_long_is_refused_with_the_limit_and_a_long_folder_gets_a_short_name(
+        runtime: Runtime, tmp_path: Path) -> None:
+    long = make_repo(tmp_path / ("service-" * 12))
+    with pytest.raises(InvalidInput) as caught:
+        await runtime.projects.add("a" * 70, str(long))
+    assert "(70 characters)" in str(caught.value) and "1 to 64" in str(caught.value)
+    project = await runtime.projects.add(None, str(long))
+    assert len(project.name) <= 64 and project.name.startswith("service-service")
+    assert not project.name.endswith("-")
 
 
 async def test_a_folder_that_is_not_a_git_repository_is_refused_with_how_to_fix_it(
@@ -183,6 +196,73 @@ async def test_a_project_with_a_live_run_cannot_be_removed(
     await runtime.runs.store.transition("feedbeef", RunState.CANCELLED, "test cancelled it")
     await runtime.projects.remove("demo")
     assert await runtime.projects.all() == []
+
+
+# -- move ------------------------------------------------------------------------------------------
+
+
+async def test_a_moved_repository_is_found_again_with_move_and_its_runs_keep_working(
+        runtime: Runtime, repo: Path, tmp_path: Path) -> None:
+    await runtime.projects.add("demo", str(repo))
+    worktree = tmp_path / "worktrees" / "run1"
+    base = await gitops.create_worktree(repo, worktree, "gluon/run1", "main")
+    await runtime.runs.store.insert(
+        id="0000aaa1", project="demo", prompt="a", model="sonnet", state=RunState.REVIEW,
+        use_worktree=1, cwd=str(worktree), branch="gluon/run1", base_branch="main",
+        base_sha=base, session_id="s1")
+    await runtime.runs.store.insert(
+        id="0000aaa2", project="demo", prompt="b", model="sonnet", state=RunState.REVIEW,
+        use_worktree=0, cwd=str(repo), base_sha=base, session_id="s2")
+
+    moved = tmp_path / "src" / "demo-renamed"
+    moved.parent.mkdir()
+    shutil.move(repo, moved)
+    with pytest.raises(Conflict) as caught:
+        await runtime.projects.show("demo")
+    assert f"was at {str(repo)!r}, which no longer exists" in str(caught.value)
+    assert "`gluon project move demo NEW_PATH`" in str(caught.value)
+    # Listing what the project did needs no folder.
+    assert {r.id for r in await runtime.runs.find("demo")} == {"0000aaa1", "0000aaa2"}
+
+    project = await runtime.projects.move("demo", str(moved / "."))
+    assert project.path == str(moved)
+    assert (await runtime.projects.get("demo")).path == str(moved)
+    assert (await runtime.projects.show("demo")).branch == "main"
+    # git's links between the moved repository and the run's worktree are repaired.
+    (worktree / "new.txt").write_text("x\n")
+    git(worktree, "add", "new.txt")
+    git(worktree, "commit", "-q", "-m", "in the worktree")
+    assert git(moved, "log", "-1", "--format=%s", "gluon/run1") == "in the worktree"
+    assert (await runtime.runs.get("0000aaa2")).cwd == str(moved)
+    assert (await runtime.runs.get("0000aaa1")).cwd == str(worktree)
+    assert ("project.move", "demo", "ok") in await actions(runtime)
+
+
+async def test_move_refuses_another_repository_a_taken_one_and_a_project_with_live_runs(
+        runtime: Runtime, repo: Path, tmp_path: Path) -> None:
+    await runtime.projects.add("demo", str(repo))
+    await add_live_run(runtime, "demo", "feedbeef")
+    await runtime.runs.store.update("feedbeef", base_sha=git(repo, "rev-parse", "HEAD"))
+    other = make_repo(tmp_path / "other")
+    await runtime.projects.add("other", str(other))
+    stranger = tmp_path / "stranger"  # a repository with a history of its own
+    stranger.mkdir()
+    git(stranger, "init", "-q", "-b", "main")
+    (stranger / "notes.txt").write_text("a different history\n")
+    git(stranger, "add", "notes.txt")
+    git(stranger, "commit", "-q", "-m", "another repository")
+
+    with pytest.raises(Conflict, match="already registered as project 'other'"):
+        await runtime.projects.move("demo", str(other))
+    with pytest.raises(Conflict, match="has live run 'feedbeef'; wait for it to end"):
+        await runtime.projects.move("demo", str(stranger))
+    await runtime.runs.store.transition("feedbeef", RunState.CANCELLED, "test cancelled it")
+    with pytest.raises(InvalidInput) as caught:
+        await runtime.projects.move("demo", str(stranger))
+    assert "is not the repository of project 'demo'" in str(caught.value)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        await runtime.projects.move("demo", str(tmp_path / "nowhere"))
+    assert (await runtime.projects.get("demo")).path == str(repo)
 
 
 # -- workspaces ------------------------------------------------------------------------------------

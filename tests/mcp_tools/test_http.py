@@ -25,7 +25,8 @@ async def test_the_endpoint_serves_the_tools_to_a_caller_with_the_token(
     endpoint = HttpEndpoint(runtime.config, server, port=0)
     url = await endpoint.start()
     try:
-        assert read_daemon_file(runtime.config.home) == {"url": url, "pid": os.getpid()}
+        assert read_daemon_file(runtime.config.home) == {"url": url, "pid": os.getpid(),
+                                                         "kind": "serve"}
         token = server_token(runtime.config)
         async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http, \
                 Client(streamable_http_client(url, http_client=http)) as client:

@@ -1,0 +1,83 @@
+"""The ``gluon`` command against a running daemon: what it loads, where its paths point, what it
+says when the daemon stops under it, and ``gluon serve`` on a port that is taken."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+from tests.bots.conftest import Gluon, finish, refused, run_id_of, stop
+from tests.fakes import scripts as s
+from tests.fakes.model_server import ScriptedModelServer
+
+HEAVY = {"mcp", "pydantic", "claude_agent_sdk", "httpx", "httpx2", "uvicorn", "starlette",
+         "anthropic", "aiosqlite", "rich"}
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level packages named by ``PYTHONPROFILEIMPORTTIME`` output."""
+    found = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s+([\w.]+)$", stderr, re.MULTILINE)
+    return {name.split(".")[0] for name in found}
+
+
+def test_a_command_talking_to_the_daemon_loads_no_mcp_sdk_and_no_pydantic(
+        gluon: Gluon, daemon: subprocess.Popen[str], repo: Path) -> None:
+    gluon.ok("project", "add", str(repo))
+    profiled = gluon("runs", env={**gluon.env, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert profiled.code == 0 and profiled.out == "no runs\n", profiled
+    loaded = imported(profiled.err)
+    assert "bots" in loaded  # the profile did cover the command
+    assert not loaded & HEAVY, sorted(loaded & HEAVY)
+
+    # Tool errors and structured results come through the light client unchanged.
+    assert "no run 'abcdef12'" in refused(gluon("show", "abcdef12"))
+    assert [p["name"] for p in gluon.json("project", "list")["projects"]] == ["demo"]
+    entries = gluon.json("activity", "--action", "tool.add_project")["entries"]
+    assert [e["actor"] for e in entries] == ["cli"]
+
+
+def test_a_relative_path_means_the_commands_folder_not_the_daemons(
+        gluon: Gluon, daemon: subprocess.Popen[str], repo: Path) -> None:
+    added = gluon("project", "add", ".", cwd=repo)
+    assert added.code == 0, added
+    assert gluon.json("project", "show", "demo")["path"] == str(repo)
+
+
+def test_a_follower_says_in_one_line_that_the_daemon_stopped_and_leaves_the_data_dir_to_it(
+        gluon: Gluon, daemon: subprocess.Popen[str], repo: Path,
+        model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:long", [s.bash("echo started"), s.hold("long")])
+    gluon.ok("project", "add", str(repo))
+    run_id = run_id_of(gluon.ok("run", "demo", "SCRIPT:long a long task"))
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:long" and r.step == 1, 60)
+    follower = gluon.start("logs", run_id, "-f")
+    try:
+        assert follower.stdout is not None
+        assert "echo started" in follower.stdout.readline()  # it follows the daemon's run
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+        done = finish(follower)
+    finally:
+        stop(follower)
+    assert done.code == 1, done
+    lines = done.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gluon: "), done.err
+    line = lines[0]
+    assert f"the Gluon daemon with pid {daemon.pid} stopped" in line, line
+    assert f"gluon logs -f {run_id}" in line
+    assert gluon.daemon_pid() is None  # the follower did not take the data dir over
+    assert gluon.json("show", run_id)["run"]["state"] == "interrupted"
+
+
+def test_serve_on_a_taken_port_names_the_setting_to_change(gluon: Gluon) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = gluon("serve", env={**gluon.env, "GLUON_SERVER_PORT": str(port)})
+    line = refused(done)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "server.port" in line, line
+    assert "GLUON_SERVER_PORT" in line
