@@ -116,6 +116,12 @@ class AgentSetup:
                 f"{branch}. Commit your work when a step is done." if branch else None),
             stderr=stderr)
 
+    def has_transcript(self, run_id: str, session_id: str) -> bool:
+        """Whether Claude Code saved the session in the run's agent home (it saves it with the
+        first turn, so an agent killed during its first model request leaves none)."""
+        home = self.config.agent_homes_dir / run_id
+        return any(home.glob(f".claude/projects/*/{session_id}.jsonl"))
+
     def _copy_transcript(self, parent_id: str, session_id: str, home: Path) -> None:
         """A fork runs in its own home and worktree: give it the parent's transcript."""
         parent_home = self.config.agent_homes_dir / parent_id

@@ -283,8 +283,15 @@ class RunManager:
     async def _launch(self, run: Run) -> None:
         hidden = await self.store.hidden(run.id)
         prompt = _next_prompt(run, hidden)
-        sup = RunSupervisor(self, run, prompt, resume=run.session_started or
-                            bool(hidden["fork_from"]), fork_from=hidden["fork_from"])
+        resume = run.session_started or bool(hidden["fork_from"])
+        if (run.session_started and not hidden["fork_from"]
+                and not self.setup.has_transcript(run.id, run.session_id)):
+            # Claude Code never saved the session (its Gluon died during the first model
+            # request): nothing to resume from, so the session starts afresh, with the task.
+            resume = False
+            if not prompt.startswith(run.prompt):
+                prompt = run.prompt if prompt == RESTART_PROMPT else f"{run.prompt}\n\n{prompt}"
+        sup = RunSupervisor(self, run, prompt, resume=resume, fork_from=hidden["fork_from"])
         self._supervisors[run.id] = sup
         task = asyncio.create_task(self._supervise(sup), name=f"run-{run.id}")
         self._tasks[run.id] = task

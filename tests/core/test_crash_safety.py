@@ -229,3 +229,26 @@ async def test_without_a_daemon_a_command_starts_only_the_runs_it_is_asked_to(
         assert [f.path for f in run.changed_files] == ["waiting.txt"], run.state_reason
     finally:
         await rt.close()
+
+
+async def test_a_run_whose_session_was_never_saved_starts_it_afresh_with_its_task(
+        repo: Path, config: Config, model_server: ScriptedModelServer) -> None:
+    # Gluon killed during the agent's very first model request leaves a started session that
+    # Claude Code never saved; resuming it would fail with "No conversation found".
+    model_server.script("SCRIPT:unsaved", [s.text("first turn")])
+    rt = await opened(config)
+    try:
+        run_id = await start(rt, repo, "SCRIPT:unsaved")
+        assert (await wait_state(rt, run_id)).state is RunState.REVIEW
+        for transcript in (config.agent_homes_dir / run_id).glob(".claude/projects/*/*.jsonl"):
+            transcript.unlink()
+        model_server.script("SCRIPT:unsaved", [s.write("task.txt", "done\n"), s.text("did it")])
+        await rt.runs.resume(run_id, "and write task.txt")
+        done = await wait_state(rt, run_id)
+    finally:
+        await rt.close()
+    assert done.state is RunState.REVIEW, done.state_reason
+    assert git(repo, "show", f"gluon/{run_id}:task.txt") == "done"
+    # The fresh session was given the run's task along with the new message.
+    assert any("SCRIPT:unsaved" in r.last_user_text() and "and write task.txt"
+               in r.last_user_text() for r in model_server.requests)
