@@ -51,7 +51,10 @@ async def follow(c: Session, run_id: str, *, answer: bool, quiet: bool = False,
                 f"takes run {run_id} over", err=quiet)
             await c.reopen()
             detail = await c.call("get_run", {"run": run_id})
-            if stopped_by_gluon(detail["run"]):
+            # Stopped by its Gluon, or left live or queued by one that was killed: this
+            # command's Gluon runs it now (resuming a live run first marks it interrupted).
+            if stopped_by_gluon(detail["run"]) or detail["run"]["state"] in (
+                    "queued", "running", "waiting"):
                 await c.call("resume_run", {"run": run_id, "message": ""})
 
 

@@ -16,10 +16,10 @@ from tests.fakes.model_server import ScriptedModelServer
 def test_two_waiting_runs_without_a_daemon_both_see_their_run_to_the_end(
         gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:first", [s.hold("first", then=s.text("First is done."))])
-    # The second run's turn is cut short when the first command ends: whether that left a
-    # reply in its session depends on timing, so the resumed session may be at step 0 or 1.
+    # The second run's turn is cut short (interrupted) when the first command ends: what that
+    # left in its session depends on timing, so the resumed session may be at step 0, 1 or 2.
     model_server.script("SCRIPT:second", [s.hold("second", then=s.text("Second is done.")),
-                                          s.text("Second is done.")])
+                                          s.text("Second is done."), s.text("Second is done.")])
     gluon.ok("project", "add", str(repo))
 
     first = gluon.start("run", "demo", "SCRIPT:first the first task", "--wait")
