@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.config_file import config_path
+
 
 class ToolFailed(Exception):
     """A tool returned an error; the message is one line for the user."""
@@ -76,7 +78,7 @@ def where(env: Mapping[str, str] | None = None) -> Where:
     reports it in its one-line form."""
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
-    path = _config_path(env)
+    path = config_path(env)
     if path is not None:
         try:
             data = tomllib.loads(path.read_text())
@@ -89,16 +91,6 @@ def where(env: Mapping[str, str] | None = None) -> Where:
     if not isinstance(home, str) or (token is not None and not isinstance(token, str)):
         raise NeedsFullConfig(str(path))
     return Where(Path(home).expanduser().absolute(), token or None)
-
-
-def _config_path(env: Mapping[str, str]) -> Path | None:
-    if env.get("GLUON_CONFIG"):
-        return Path(env["GLUON_CONFIG"]).expanduser()
-    home = Path(env.get("GLUON_HOME") or "~/.gluon").expanduser()
-    for candidate in (home / "config.toml", Path("config.toml")):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def lock_held(home: Path) -> bool:

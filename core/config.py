@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from core.config_file import config_path
 from core.errors import ConfigError, InvalidInput
 
 # Aliases are passed to Claude Code as they are: it maps them to the newest model of the family.
@@ -244,17 +245,6 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def config_path(env: Mapping[str, str]) -> Path | None:
-    """The TOML file that will be read, if any."""
-    if env.get("GLUON_CONFIG"):
-        return Path(env["GLUON_CONFIG"]).expanduser()
-    home = Path(env.get("GLUON_HOME") or "~/.gluon").expanduser()
-    for candidate in (home / "config.toml", Path("config.toml")):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def load_config(env: Mapping[str, str] | None = None, path: Path | None = None) -> Config:
