@@ -16,7 +16,16 @@ from core.events import RunStateChanged
 from core.models import Run
 from core.runtime import Runtime
 from core.types import RunState
+from tests import outside_world
 from tests.fakes.model_server import ScriptedModelServer
+
+
+@pytest.fixture(autouse=True)
+def no_outside_world(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test: the real model APIs and chat platforms cannot be reached (see
+    ``tests.outside_world``)."""
+    outside_world.install(monkeypatch.setattr)
+
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
            "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com"}
