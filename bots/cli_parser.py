@@ -7,6 +7,7 @@ import sys
 from typing import Any, NoReturn
 
 from bots.cli_format import clean
+from core.types import Role
 
 MODEL_HELP = "opus, sonnet, haiku (any case) or a full model id"
 MESSAGE_HELP = "the message; `-` reads it from standard input"
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--action", dest="prefix",
                    help="only actions starting with this: tool., run., access.")
     x = cmd("pair", "let a person into the chat bots with a one-time code")
-    x.add_argument("--role", choices=["viewer", "operator", "admin"], default="operator")
+    x.add_argument("--role", choices=[r.value for r in Role], default=Role.OPERATOR.value)
     x.add_argument("--list", action="store_true", help="who may use the bots")
     x.add_argument("--revoke", metavar="PLATFORM:ID", help="take a paired user's access away")
     x.add_argument("--yes", action="store_true")

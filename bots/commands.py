@@ -13,6 +13,7 @@ from typing import Any
 from mcp import Client
 
 from bots.orchestrator import Confirmation, Orchestrator, Reply, Speaker, confirmation_buttons
+from core.types import Role
 
 HELP = """\
 Tell me what you want in plain words, e.g. "fix the flaky login test in api", \
@@ -141,7 +142,7 @@ async def model(orch: Orchestrator, client: Client, speaker: Speaker, rest: str)
     if not rest:
         return Reply(f"This chat's model: {prefs['model'] or 'the default'}. "
                      "Change it with /model opus|sonnet|haiku (or /model default).")
-    if speaker.role == "viewer":
+    if speaker.role is Role.VIEWER:
         return Reply("Viewers cannot change the model.", error=True)
     chosen = rest.split()[0]
     await orch.conversations.set_pref(speaker.conversation, "model",

@@ -26,7 +26,7 @@ from core.config import Config
 from core.errors import Conflict
 from core.events import InteractionRequested, RunStateChanged
 from core.runtime import Runtime
-from core.types import RunState
+from core.types import Role, RunState
 
 ENDED = {RunState.REVIEW, RunState.FAILED, RunState.CANCELLED, RunState.INTERRUPTED}
 BANNER = ("Gluon chat. Say what you want done (\"fix the flaky test in api\", \"what's "
@@ -130,7 +130,7 @@ async def chat(config: Config) -> int:
     if runtime is None:
         return 1
     user = getpass.getuser()
-    speaker = Speaker("console", user, user, "admin", chat_id="local")
+    speaker = Speaker("console", user, user, Role.ADMIN, chat_id="local")
     orch = Orchestrator(runtime, make_llm(config))
     reporter = asyncio.create_task(_report(runtime, speaker))
     show(escape(BANNER))

@@ -24,6 +24,7 @@ from bots.telegram import TelegramBot
 from core.config import Config
 from core.errors import ConfigError
 from core.runtime import Runtime
+from core.types import Role
 from mcp_tools.http import HttpEndpoint
 from mcp_tools.server import build_server
 
@@ -177,6 +178,6 @@ async def _first_admin_code(runtime: Runtime, platform: str) -> None:
         return
     if any(u.platform == platform for u in await runtime.access.users()):
         return
-    code = await runtime.access.create_code("admin", actor="serve")
+    code = await runtime.access.create_code(Role.ADMIN, actor="serve")
     log.warning("nobody may use the %s bot yet: send it  /pair %s  within 10 minutes to "
                 "become its admin (or list user ids in the config)", platform, code.code)

@@ -44,16 +44,15 @@ from bots.discord_ui import (
 from bots.orchestrator import Hints, Orchestrator, Reply, Speaker, parse_hints
 from bots.render import truncate_line
 from bots.surface import ChatSurface, Followed, as_int
-from core.access import Role
 from core.errors import UserError
 from core.models import Interaction, Run
 from core.runtime import Runtime
+from core.types import Role
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 MAX_UPLOAD_BYTES = 25_000_000
-ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 SEEN = 2048  # message ids remembered, so a redelivered message is handled once
 # Words for the bot itself, only as the whole message ("link the button to the page" is a
 # request for the agent, not a link).
@@ -187,9 +186,9 @@ class DiscordBot(ChatSurface):
                     for r in member.roles:
                         mapped = self.config.role_map.get(str(r.id)) or \
                             self.config.role_map.get(r.name)
-                        if mapped:
-                            found.append(mapped)
-        return max(found, key=ROLES.index) if found else None
+                        if mapped:  # Role(): a config built in code may hold the name
+                            found.append(Role(mapped))
+        return max(found, key=lambda r: r.rank) if found else None
 
     def _serves(self, guild_id: int | None) -> bool:
         return guild_id is None or not self.config.guild or guild_id in self.config.guild
@@ -324,7 +323,7 @@ class DiscordBot(ChatSurface):
         if speaker.thread_id is not None and word in ("link", "unlink"):
             return Reply("Link the channel itself, not a thread: say it in the channel.",
                          error=True)
-        if speaker.role == "viewer":
+        if speaker.role is Role.VIEWER:
             return Reply("Viewers cannot link channels.", error=True)
         chat = speaker.chat_id
         if word == "unlink":

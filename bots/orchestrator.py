@@ -31,10 +31,10 @@ from mcp.server.mcpserver import Context
 from mcp.types import RequestParamsMeta
 
 from bots.conversations import Conversations, Message
-from core.access import Role
 from core.config import ChatConfig, Config
 from core.errors import ConfigError
 from core.runtime import Runtime
+from core.types import Role, RoleName
 from mcp_tools.registry import Caller, PendingAction, tool_error
 from mcp_tools.server import build_server
 
@@ -70,7 +70,7 @@ one line and what the user can do.
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Speaker:
     """Who wrote the message, where: the conversation is platform + chat + thread."""
 
@@ -79,8 +79,20 @@ class Speaker:
     name: str
     role: Role
     chat_id: str
-    thread_id: str | None = None
-    forum: bool = False  # a chat with topics (a Telegram forum)
+    thread_id: str | None
+    forum: bool  # a chat with topics (a Telegram forum)
+
+    def __init__(self, platform: str, user_id: str, name: str, role: Role | RoleName,
+                 chat_id: str, thread_id: str | None = None, forum: bool = False) -> None:
+        # Frozen: fields are set the way dataclasses set them; a role read back from a held
+        # confirmation (JSON) arrives as its name.
+        object.__setattr__(self, "platform", platform)
+        object.__setattr__(self, "user_id", user_id)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "role", Role(role))
+        object.__setattr__(self, "chat_id", chat_id)
+        object.__setattr__(self, "thread_id", thread_id)
+        object.__setattr__(self, "forum", forum)
 
     @property
     def actor(self) -> str:
@@ -215,7 +227,7 @@ class Orchestrator:
             meta = {}
         caller = self._callers.get(str(meta.get(CALLER_META, "")))
         # Only this process's own calls carry a registered key; anything else is a viewer.
-        return caller or Caller("unknown", "viewer")
+        return caller or Caller("unknown", Role.VIEWER)
 
     async def call_tool(self, client: Client, speaker: Speaker, name: str,
                         arguments: dict[str, Any], *, confirmed: bool = False,
@@ -262,8 +274,7 @@ class Orchestrator:
         return self._tools[role]
 
     def _allowed(self, role: Role, tool: str) -> bool:
-        order = ("viewer", "operator", "admin")
-        return order.index(role) >= order.index(self.kit.required_role(tool))
+        return role.at_least(self.kit.required_role(tool))
 
     # -- one message -----------------------------------------------------------------------
 
@@ -419,7 +430,7 @@ class Orchestrator:
                                           (confirmation_id,))
             return Outcome("This confirmation has expired or was already used; nothing was "
                            "changed.", settled=False)
-        if presser.actor != found.speaker.actor and presser.role != "admin":
+        if presser.actor != found.speaker.actor and presser.role is not Role.ADMIN:
             return Outcome(f"Only {found.speaker.name} (who asked) or an admin can confirm "
                            "this; nothing was changed.", settled=False)
         if not await self.runtime.db.execute("DELETE FROM chat_confirmations WHERE id = ?",

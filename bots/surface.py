@@ -35,7 +35,7 @@ from core.events import (
 )
 from core.models import Interaction, Run
 from core.runtime import Runtime
-from core.types import RunState
+from core.types import Role, RunState
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class ChatSurface:
         if isinstance(event, InteractionAnswered):
             await self._answered(followed, event)
             return
-        final = isinstance(event, RunStateChanged) and event.new in ENDED
+        final = isinstance(event, RunStateChanged) and event.new.is_ended
         if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
                                      | ApiRetry):
             await self._status(followed, now=final)
@@ -319,7 +319,7 @@ class ChatSurface:
     async def may_answer(self, speaker: Speaker, run_id: str) -> str | None:
         """Why this person may not answer this run's questions, or None if they may."""
         policy = getattr(self.runtime.config, self.platform).answers
-        if policy == "anyone" or speaker.role == "admin":
+        if policy == "anyone" or speaker.role is Role.ADMIN:
             return None
         run = await self.runtime.runs.get(run_id)
         if run.created_by == speaker.actor:

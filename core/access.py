@@ -10,24 +10,26 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 
 from core.activity import ActivityLog
 from core.db import Database
 from core.errors import InvalidInput, NotFound
+from core.types import Role
 
-Role = Literal["viewer", "operator", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
 CODE_TTL_SECONDS = 600
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+# Tools return these models: their schema lists a role's names inline, as it always has.
+_RoleField = Annotated[Role, WithJsonSchema(
+    {"enum": [r.value for r in Role], "title": "Role", "type": "string"})]
 
 
 class ChatUser(BaseModel):
     platform: str
     user_id: str
-    role: Role
+    role: _RoleField
     name: str
     added_by: str
     source: Literal["config", "paired"]
@@ -35,7 +37,7 @@ class ChatUser(BaseModel):
 
 class PairingCode(BaseModel):
     code: str
-    role: Role
+    role: _RoleField
     expires_at: float
 
 
@@ -44,10 +46,10 @@ def _hash(code: str) -> str:
 
 
 def check_role(role: str) -> Role:
-    for known in ROLES:
-        if role == known:
-            return known
-    raise InvalidInput(f"role {role!r} is not one of: {', '.join(ROLES)}")
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidInput(f"role {role!r} is not one of: {', '.join(Role)}") from None
 
 
 class Access:
@@ -71,7 +73,7 @@ class Access:
     def anyone_configured(self, platform: str) -> bool:
         return bool(self.configured.get(platform))
 
-    async def create_code(self, role: str = "operator", actor: str = "cli") -> PairingCode:
+    async def create_code(self, role: str = Role.OPERATOR, actor: str = "cli") -> PairingCode:
         """A one-time code a person sends to the bot (``/pair CODE``) to be let in."""
         checked = check_role(role)
         raw = "".join(secrets.choice(_ALPHABET) for _ in range(8))

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from core.config_file import config_path
 from core.errors import ConfigError, InvalidInput
+from core.types import Role
 
 # Aliases are passed to Claude Code as they are: it maps them to the newest model of the family.
 MODEL_ALIASES = ("opus", "sonnet", "haiku")
@@ -105,12 +106,12 @@ class _ChatPlatform(_Section):
     # or only the person who started the run (and admins).
     answers: Literal["anyone", "requester"] = "anyone"
 
-    def roles(self) -> dict[str, Literal["viewer", "operator", "admin"]]:
-        out: dict[str, Literal["viewer", "operator", "admin"]] = {}
-        for ids, role in ((self.viewers, "viewer"), (self.users, "operator"),
-                          (self.admins, "admin")):
+    def roles(self) -> dict[str, Role]:
+        out: dict[str, Role] = {}
+        for ids, role in ((self.viewers, Role.VIEWER), (self.users, Role.OPERATOR),
+                          (self.admins, Role.ADMIN)):
             for user_id in ids:
-                out[str(user_id)] = role  # type: ignore[assignment]
+                out[str(user_id)] = role
         return out
 
 
@@ -123,7 +124,7 @@ class DiscordConfig(_ChatPlatform):
     # Slash commands are synced to these guilds (instantly), or globally when none is set.
     guild: list[int] = Field(default_factory=list)
     # Discord roles (by id or name) that grant a Gluon role to the members who have them.
-    role_map: dict[str, Literal["viewer", "operator", "admin"]] = Field(default_factory=dict)
+    role_map: dict[str, Role] = Field(default_factory=dict)
     # A REST proxy (e.g. http://proxy:8080/api/v10) and gateway proxy in front of Discord.
     api_base_url: str | None = None
     gateway_url: str | None = None

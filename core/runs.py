@@ -418,8 +418,7 @@ class RunManager:
                        keep_place: bool = False) -> None:
         """Queue an ended run again with ``message``; ``keep_place``: in the queue's order
         where it was when it last started (after a restart), not at the end."""
-        if run.state not in (RunState.REVIEW, RunState.FAILED, RunState.CANCELLED,
-                             RunState.INTERRUPTED):
+        if not run.state.is_resumable:
             raise Conflict(f"run {run.id!r} is {run.state}; it cannot be resumed")
         self._check_credentials()
         await self.usage.check_budgets(run.project)
@@ -496,8 +495,7 @@ class RunManager:
             run = await self._interrupt_orphan(await self.store.get(answered.run_id))
             text = (f"While you were stopped, the user answered your request "
                     f"'{answered.title}': {answered.answer}")
-            if run.state in (RunState.INTERRUPTED, RunState.REVIEW, RunState.FAILED,
-                             RunState.CANCELLED):
+            if run.state.is_resumable:
                 await self.resume(run.id, text, actor)
             elif run.id in self._supervisors:
                 await self.steer(run.id, text, actor)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from core.access import ChatUser, PairingCode
 from core.runtime import Runtime
+from core.types import RoleName
 from mcp_tools.registry import ToolKit, actor
 
 
@@ -18,7 +19,7 @@ class ChatUsers(BaseModel):
 def register(kit: ToolKit, rt: Runtime) -> None:
     @kit.tool(admin=True)
     async def create_pairing_code(role: Annotated[
-            Literal["viewer", "operator", "admin"],
+            RoleName,
             Field(description="the role the person gets")] = "operator") -> PairingCode:
         """Make a one-time code that lets one person into the chat bots: they send
         `/pair CODE` to the bot within ten minutes. Returns the code and when it expires."""

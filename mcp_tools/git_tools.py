@@ -13,13 +13,11 @@ from core.errors import Conflict
 from core.git_remote import PullRequest
 from core.models import Run
 from core.runtime import Runtime
-from core.types import RunState
 from mcp_tools.registry import ToolKit, actor
 
 RunRef = Annotated[str, Field(description="the run's id or a unique prefix of it")]
 ProjectRef = Annotated[str, Field(description="the project's name (see list_projects)")]
 UNCOMMITTED_LIMIT = 200
-ENDED = (RunState.REVIEW, RunState.FAILED, RunState.CANCELLED, RunState.INTERRUPTED)
 
 
 class CommitEntry(BaseModel):
@@ -274,7 +272,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
             message += f"\n\n{instructions.strip()}"
         if found.state.is_live:
             return await rt.runs.steer(found.id, message, actor=actor())
-        if found.state in ENDED:
+        if found.state.is_resumable:
             return await rt.runs.resume(found.id, message, actor=actor())
         raise Conflict(f"run {found.id!r} is {found.state}; a closed or merged run cannot be "
                        "continued, fork it with fork_run instead")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -23,6 +23,8 @@ from pydantic import ValidationError
 
 from core.activity import ActivityLog
 from core.errors import UserError
+from core.types import Role as _Role
+from core.types import RoleName
 from mcp_tools.stdio import stdio_streams
 
 log = logging.getLogger(__name__)
@@ -30,8 +32,9 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-Role = Literal["viewer", "operator", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "operator", "admin")
+# A caller's role as it may be given: a core Role or its name ("viewer"); a Caller keeps it
+# as a Role.
+Role = _Role | RoleName
 
 ERROR_PREFIX = "Error executing tool "
 
@@ -45,17 +48,27 @@ class PendingAction:
     preview: str  # what would happen, in one sentence
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Caller:
     """Who calls a tool. ``confirm`` is set by surfaces where destructive tools wait for the
     user's confirmation (chat): it receives the held call and returns what the model is told.
     ``confirmed`` marks the call made once the user has confirmed."""
 
     actor: str
-    role: Role = "admin"
-    confirm: Callable[[PendingAction], Awaitable[str]] | None = None
-    confirmed: bool = False
-    where: str = ""  # the conversation a chat call came from (platform:chat:thread)
+    role: _Role
+    confirm: Callable[[PendingAction], Awaitable[str]] | None
+    confirmed: bool
+    where: str  # the conversation a chat call came from (platform:chat:thread)
+
+    def __init__(self, actor: str, role: Role = _Role.ADMIN,
+                 confirm: Callable[[PendingAction], Awaitable[str]] | None = None,
+                 confirmed: bool = False, where: str = "") -> None:
+        # Frozen: fields are set the way dataclasses set them.
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "role", _Role(role))
+        object.__setattr__(self, "confirm", confirm)
+        object.__setattr__(self, "confirmed", confirmed)
+        object.__setattr__(self, "where", where)
 
 
 # The caller of tools on this surface when the request does not say otherwise: set by the
@@ -225,10 +238,10 @@ class ToolKit:
         self.admin: set[str] = set()
         self.previews: dict[str, Preview] = {}
 
-    def required_role(self, name: str) -> Role:
+    def required_role(self, name: str) -> _Role:
         if name in self.read_only:
-            return "viewer"
-        return "admin" if name in self.admin else "operator"
+            return _Role.VIEWER
+        return _Role.ADMIN if name in self.admin else _Role.OPERATOR
 
     def tool(self, *, read_only: bool = False, destructive: bool = False,
              idempotent: bool = False, admin: bool = False, preview: Preview | None = None
@@ -274,7 +287,7 @@ class ToolKit:
     async def _call(self, name: str, fn: Callable[..., Awaitable[R]], who: Caller,
                     kwargs: dict[str, Any], read_only: bool) -> R:
         needed = self.required_role(name)
-        if ROLES.index(who.role) < ROLES.index(needed):
+        if not who.role.at_least(needed):
             message = (f"{name} needs the {needed} role and {who.actor} is a {who.role}; "
                        "an admin can change roles in the config")
             await self._audit(who, name, kwargs, f"refused: {message}")
