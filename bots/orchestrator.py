@@ -34,7 +34,7 @@ from bots.conversations import Conversations, Message
 from core.config import ChatConfig, Config
 from core.errors import ConfigError
 from core.runtime import Runtime
-from core.types import Role, RoleName
+from core.types import Role
 from mcp_tools.registry import Caller, PendingAction, tool_error
 from mcp_tools.server import build_server
 
@@ -70,7 +70,7 @@ one line and what the user can do.
 """
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class Speaker:
     """Who wrote the message, where: the conversation is platform + chat + thread."""
 
@@ -79,20 +79,8 @@ class Speaker:
     name: str
     role: Role
     chat_id: str
-    thread_id: str | None
-    forum: bool  # a chat with topics (a Telegram forum)
-
-    def __init__(self, platform: str, user_id: str, name: str, role: Role | RoleName,
-                 chat_id: str, thread_id: str | None = None, forum: bool = False) -> None:
-        # Frozen: fields are set the way dataclasses set them; a role read back from a held
-        # confirmation (JSON) arrives as its name.
-        object.__setattr__(self, "platform", platform)
-        object.__setattr__(self, "user_id", user_id)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "role", Role(role))
-        object.__setattr__(self, "chat_id", chat_id)
-        object.__setattr__(self, "thread_id", thread_id)
-        object.__setattr__(self, "forum", forum)
+    thread_id: str | None = None
+    forum: bool = False  # a chat with topics (a Telegram forum)
 
     @property
     def actor(self) -> str:
@@ -454,7 +442,9 @@ class Orchestrator:
                                              (confirmation_id,))
         if row is None:
             return None
-        return Confirmation(row["id"], Speaker(**json.loads(row["speaker"])), PendingAction(
+        speaker = json.loads(row["speaker"])
+        speaker["role"] = Role(speaker["role"])  # stored as its name
+        return Confirmation(row["id"], Speaker(**speaker), PendingAction(
             row["tool"], json.loads(row["arguments"]), row["preview"]), row["created_at"])
 
 

@@ -23,18 +23,13 @@ from pydantic import ValidationError
 
 from core.activity import ActivityLog
 from core.errors import UserError
-from core.types import Role as _Role
-from core.types import RoleName
+from core.types import Role
 from mcp_tools.stdio import stdio_streams
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-# A caller's role as it may be given: a core Role or its name ("viewer"); a Caller keeps it
-# as a Role.
-Role = _Role | RoleName
 
 ERROR_PREFIX = "Error executing tool "
 
@@ -48,27 +43,18 @@ class PendingAction:
     preview: str  # what would happen, in one sentence
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class Caller:
     """Who calls a tool. ``confirm`` is set by surfaces where destructive tools wait for the
     user's confirmation (chat): it receives the held call and returns what the model is told.
     ``confirmed`` marks the call made once the user has confirmed."""
 
     actor: str
-    role: _Role
-    confirm: Callable[[PendingAction], Awaitable[str]] | None
-    confirmed: bool
-    where: str  # the conversation a chat call came from (platform:chat:thread)
+    role: Role = Role.ADMIN
+    confirm: Callable[[PendingAction], Awaitable[str]] | None = None
+    confirmed: bool = False
+    where: str = ""  # the conversation a chat call came from (platform:chat:thread)
 
-    def __init__(self, actor: str, role: Role = _Role.ADMIN,
-                 confirm: Callable[[PendingAction], Awaitable[str]] | None = None,
-                 confirmed: bool = False, where: str = "") -> None:
-        # Frozen: fields are set the way dataclasses set them.
-        object.__setattr__(self, "actor", actor)
-        object.__setattr__(self, "role", _Role(role))
-        object.__setattr__(self, "confirm", confirm)
-        object.__setattr__(self, "confirmed", confirmed)
-        object.__setattr__(self, "where", where)
 
 
 # The caller of tools on this surface when the request does not say otherwise: set by the
@@ -238,10 +224,10 @@ class ToolKit:
         self.admin: set[str] = set()
         self.previews: dict[str, Preview] = {}
 
-    def required_role(self, name: str) -> _Role:
+    def required_role(self, name: str) -> Role:
         if name in self.read_only:
-            return _Role.VIEWER
-        return _Role.ADMIN if name in self.admin else _Role.OPERATOR
+            return Role.VIEWER
+        return Role.ADMIN if name in self.admin else Role.OPERATOR
 
     def tool(self, *, read_only: bool = False, destructive: bool = False,
              idempotent: bool = False, admin: bool = False, preview: Preview | None = None

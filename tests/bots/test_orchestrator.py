@@ -13,12 +13,12 @@ import pytest
 
 from bots.orchestrator import Orchestrator, Speaker, parse_hints
 from core.runtime import Runtime
-from core.types import RunState
+from core.types import Role, RunState
 from tests.conftest import wait_state
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
-ADA = Speaker("telegram", "42", "Ada", "operator", chat_id="42")
+ADA = Speaker("telegram", "42", "Ada", Role.OPERATOR, chat_id="42")
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ async def test_a_destructive_tool_waits_for_the_speakers_button(
     assert "waits for Ada to press the confirmation button" in told["content"]
     assert (await runtime.runs.get("3f2a9c1e")).state is RunState.REVIEW
 
-    bob = Speaker("telegram", "7", "Bob", "operator", chat_id="42")
+    bob = Speaker("telegram", "7", "Bob", Role.OPERATOR, chat_id="42")
     cid = confirm.data.split(":")[1]
     foreign = await orch.confirm(cid, bob, yes=True)
     assert foreign.text.startswith("Only Ada (who asked) or an admin can confirm this")
@@ -117,7 +117,7 @@ async def test_a_destructive_tool_waits_for_the_speakers_button(
 
 async def test_a_viewer_is_offered_only_read_only_tools(
         orch: Orchestrator, model_server: ScriptedModelServer, runtime: Runtime) -> None:
-    viewer = Speaker("telegram", "9", "Vi", "viewer", chat_id="9")
+    viewer = Speaker("telegram", "9", "Vi", Role.VIEWER, chat_id="9")
     model_server.script("SCRIPT:sneaky", [
         s.tool("start_run", {"project": "demo", "prompt": "x"}), s.text("I could not.")])
     reply = await orch.handle(viewer, "SCRIPT:sneaky start something")

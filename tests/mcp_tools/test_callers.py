@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.runtime import Runtime
-from mcp_tools.registry import Caller, PendingAction, Role, default_caller
+from core.types import Role
+from mcp_tools.registry import Caller, PendingAction, default_caller
 from tests.mcp_tools.client import call, connected, error
 
 
@@ -63,15 +64,15 @@ async def calls_as(rt: Runtime, role: Role, tool: str, **arguments: object) -> s
 
 async def test_roles_limit_what_a_caller_may_do(runtime: Runtime, repo: Path) -> None:
     run_id = await a_run_in_review(runtime, repo)
-    assert await calls_as(runtime, "viewer", "get_run", run=run_id) is None
-    refused = await calls_as(runtime, "viewer", "steer_run", run=run_id, message="go on")
+    assert await calls_as(runtime, Role.VIEWER, "get_run", run=run_id) is None
+    refused = await calls_as(runtime, Role.VIEWER, "steer_run", run=run_id, message="go on")
     assert refused is not None and refused.endswith(
         "steer_run needs the operator role and telegram:viewer is a viewer; an admin can "
         "change roles in the config")
-    assert await calls_as(runtime, "operator", "set_setting", key="agents.max_concurrent",
+    assert await calls_as(runtime, Role.OPERATOR, "set_setting", key="agents.max_concurrent",
                           value=2) is not None
-    assert await calls_as(runtime, "operator", "archive_run", run=run_id) is None
-    assert await calls_as(runtime, "admin", "set_setting", key="agents.max_concurrent",
+    assert await calls_as(runtime, Role.OPERATOR, "archive_run", run=run_id) is None
+    assert await calls_as(runtime, Role.ADMIN, "set_setting", key="agents.max_concurrent",
                           value=2) is None
     assert (await runtime.runs.get(run_id)).state == "closed"
     entries = await runtime.activity.recent(action_prefix="tool.")
@@ -89,7 +90,7 @@ async def test_a_destructive_call_waits_for_the_users_confirmation(
         held.append(action)
         return "asked the user to confirm with a button"
 
-    chat = Caller("telegram:42", "operator", confirm=ask)
+    chat = Caller("telegram:42", Role.OPERATOR, confirm=ask)
     token = default_caller.set(chat)
     try:
         async with connected(runtime) as client:
@@ -109,7 +110,7 @@ async def test_a_destructive_call_waits_for_the_users_confirmation(
         f"close run {run_id} on demo (review, 'tidy the README') without merging")
     assert (await runtime.runs.get(run_id)).state == "review"
 
-    token = default_caller.set(Caller("telegram:42", "operator", confirm=ask, confirmed=True))
+    token = default_caller.set(Caller("telegram:42", Role.OPERATOR, confirm=ask, confirmed=True))
     try:
         async with connected(runtime) as client:
             closed = await call(client, "archive_run", run=run_id)
