@@ -13,7 +13,6 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bots import cli_format as fmt
@@ -22,7 +21,8 @@ from bots.cli_format import say
 from bots.cli_io import check_arguments, read_inputs, reader_gone, tolerant_streams, unexpected
 from bots.cli_parser import build_parser, command_name
 from bots.client import Session, ToolFailed, session
-from core.errors import GluonError
+from core.errors import GluonError, InvalidInput
+from core.text_input import user_path
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -60,7 +60,10 @@ def confirm(args: argparse.Namespace, question: str) -> None:
 
 def local_path(path: str) -> str:
     """A path as the user meant it: from this command's folder, not the daemon's."""
-    return str(Path(path).expanduser().absolute())
+    try:
+        return str(user_path(path))
+    except InvalidInput as exc:
+        raise ToolFailed(str(exc)) from None
 
 
 # -- projects ------------------------------------------------------------------------------

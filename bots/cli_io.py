@@ -14,6 +14,8 @@ from pathlib import Path
 from bots import cli_format as fmt
 from bots.cli_format import say
 from bots.owner import ToolFailed
+from core.errors import InvalidInput
+from core.text_input import user_path
 
 
 def check_arguments(argv: list[str]) -> None:
@@ -44,7 +46,10 @@ def read_inputs(args: argparse.Namespace) -> None:
             if args.prompt is not None:
                 raise ToolFailed("give the prompt either as an argument or with --prompt-file, "
                                  "not both")
-            path = Path(args.prompt_file).expanduser()
+            try:
+                path = user_path(args.prompt_file, "--prompt-file")
+            except InvalidInput as exc:
+                raise ToolFailed(str(exc)) from None
             try:
                 data = path.read_bytes()
             except OSError as exc:

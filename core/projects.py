@@ -20,7 +20,7 @@ from core.activity import ActivityLog
 from core.db import Database
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Project, ProjectStatus
-from core.text_input import check_text
+from core.text_input import check_text, user_path
 from core.types import LIVE_STATES
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -77,7 +77,7 @@ def _row(row: aiosqlite.Row) -> Project:
 
 
 def _existing_folder(path: str, what: str) -> Path:
-    folder = Path(path).expanduser().absolute()
+    folder = user_path(path)
     try:
         if folder.is_dir():
             return folder
@@ -165,7 +165,7 @@ class ProjectService:
         The folder must hold the same repository (the commits the runs started from); refused
         while the project has live runs. Moving to where it already is changes nothing."""
         project = await self.named(name)
-        folder = Path(path).expanduser().absolute()
+        folder = user_path(path)
         if not folder.is_dir():
             raise InvalidInput(f"path {str(folder)!r} does not exist or is not a folder")
         root = await gitops.repo_root(folder)
@@ -215,7 +215,7 @@ class ProjectService:
         rows = await self.db.fetchall("SELECT path FROM workspaces")
         folders = [r["path"] for r in rows]
         if path is not None:
-            folders = [f for f in folders if f == str(Path(path).expanduser().absolute())]
+            folders = [f for f in folders if f == str(user_path(path))]
         known = {p.path for p in await self.all()}
         names = {p.name for p in await self.all()}
         added: list[Project] = []
@@ -242,7 +242,7 @@ class ProjectService:
     async def remove_workspace(self, path: str, *, actor: str = "cli") -> WorkspaceRemoval:
         """Forget a workspace: its projects stay registered but no longer belong to it, and
         rescans stop looking in it. Touches nothing on disk; a second call changes nothing."""
-        folder = str(Path(path).expanduser().absolute())
+        folder = str(user_path(path))
         linked = [r["name"] for r in await self.db.fetchall(
             "SELECT name FROM projects WHERE workspace = ? ORDER BY name", (folder,))]
         async with self.db.transaction():

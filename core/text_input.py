@@ -9,6 +9,8 @@ UTF-8 to the database, a log or the agent).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.errors import InvalidInput
 
 
@@ -34,3 +36,13 @@ def check_all(values: list[str], parameter: str) -> list[str]:
     for value in values:
         check_text(value, parameter)
     return values
+
+
+def user_path(value: str, parameter: str = "path") -> Path:
+    """A folder or file as a person typed it: ``~`` and ``~user`` expanded, made absolute (from
+    the current folder). A ``~user`` that names no user is an InvalidInput, not a crash."""
+    try:
+        return Path(check_text(value, parameter)).expanduser().absolute()
+    except RuntimeError:  # pathlib: "Could not determine home directory."
+        raise InvalidInput(f"{parameter} {value!r} starts with ~ but names no user on this "
+                           "machine; write the path out in full") from None

@@ -178,3 +178,16 @@ def test_any_text_in_any_argument_is_handled_or_refused_in_one_line(
 
     with environment(gluon):
         check()
+
+
+@pytest.mark.usefixtures("daemon")
+def test_a_path_starting_with_the_tilde_of_no_user_is_refused_in_one_line(
+        gluon: Gluon, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(gluon.cwd)
+    with environment(gluon):
+        for argv in (["project", "add", "~0"], ["project", "move", "demo", "~nosuchuser/api"],
+                     ["run", "demo", "--prompt-file", "~0/prompt.txt"]):
+            done = run_main(argv)
+            assert done.code == 1, (argv, done)
+            assert done.err.splitlines() == [done.err.strip()], (argv, done)
+            assert "names no user on this machine; write the path out in full" in done.err
