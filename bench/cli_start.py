@@ -27,26 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.config import Config  # noqa: E402
-from core.runtime import Runtime  # noqa: E402
+from bench.seed_runs import seed  # noqa: E402
 from tests.conftest import make_repo  # noqa: E402
 
 GLUON = str(Path(sys.executable).parent / "gluon")
 TARGET_S = 0.4
-
-
-async def seed(home: Path, repo: Path, runs: int) -> None:
-    runtime = Runtime(Config(home=home))
-    await runtime.open(resume_interrupted=False)
-    try:
-        await runtime.projects.add("demo", str(repo))
-        for n in range(runs):
-            await runtime.runs.store.insert(
-                id=f"{n:08x}", project="demo", prompt=f"task number {n}", model="sonnet",
-                use_worktree=0, cwd=str(repo), session_id=f"session-{n}", state="review",
-                created_at=1_700_000_000.0 + n)
-    finally:
-        await runtime.close()
 
 
 def timed(argv: list[str], env: dict[str, str], repeat: int, expect: str | None) -> list[float]:

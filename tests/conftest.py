@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -108,3 +108,15 @@ async def wait_state(rt: Runtime, run_id: str, *states: RunState,
                 run = await rt.runs.get(run_id)
     return run
 
+
+# A Bash command that runs until the test lets it end; it says when it has begun.
+INSIDE_BASH = "echo started > started.flag; while [ ! -e release.flag ]; do sleep 0.1; done"
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait (bounded, 60 s) for something another process does, such as a file appearing."""
+    for _ in range(1200):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} did not happen in 60 s")

@@ -8,14 +8,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bots.client import connect
 from core.config import Config, load_config
-from tests.conftest import git
+from tests.conftest import INSIDE_BASH, git, until
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -142,19 +142,6 @@ async def test_the_daemon_shuts_down_cleanly_and_its_live_runs_resume_at_the_nex
     reasons = [(t["to_state"], t["reason"]) for t in detail["transitions"]]
     assert ("interrupted", "Gluon stopped (shut down) while the run was live") in reasons
     assert ("queued", "resumed by recovery") in reasons
-
-
-# A Bash command that runs until it is killed; it says when it has begun.
-INSIDE_BASH = "echo started > started.flag; while [ ! -e release.flag ]; do sleep 0.1; done"
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    """Wait (bounded, 60 s) for something another process does, such as a file appearing."""
-    for _ in range(1200):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} did not happen in 60 s")
 
 
 async def test_a_daemon_killed_inside_a_bash_command_merges_no_sandbox_stand_ins(

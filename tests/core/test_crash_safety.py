@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from core.config import Config
@@ -18,22 +17,11 @@ from core.models import Run
 from core.run_store import RunStore
 from core.runtime import Runtime
 from core.types import RunState
-from tests.conftest import daemon_environ, git, wait_state
+from tests.conftest import INSIDE_BASH, daemon_environ, git, until, wait_state
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
-# A Bash command that runs until the test lets it end; it says when it has begun.
-INSIDE_BASH = "echo started > started.flag; while [ ! -e release.flag ]; do sleep 0.1; done"
 MCP_JSON = '{"mcpServers": {}}\n'
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    """Wait (bounded, 60 s) for something another process does, such as a file appearing."""
-    for _ in range(1200):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} did not happen in 60 s")
 
 
 async def opened(config: Config) -> Runtime:
