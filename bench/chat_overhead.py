@@ -35,8 +35,8 @@ import anthropic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bots.orchestrator import Orchestrator  # noqa: E402
-from bots.telegram import TelegramBot  # noqa: E402
+from bots.chat.orchestrator import Orchestrator  # noqa: E402
+from bots.telegram.bot import TelegramBot  # noqa: E402
 from core.config import Config  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
 from tests.conftest import make_repo  # noqa: E402

@@ -8,7 +8,7 @@ Starts a real daemon (`gluon serve` on a free port, with a temporary GLUON_HOME 
 target is a `gluon runs` p50 under 0.4 s.
 
 `--source DIR` times the CLI of another checkout of Gluon (for a before/after comparison)
-against the same daemon: both are then started as `python -c "from bots.cli import main..."`
+against the same daemon: both are then started as `python -c "from bots.cli.main import main..."`
 with DIR first on the path.
 """
 
@@ -86,7 +86,7 @@ def main(repeat: int, runs: int, source: Path | None) -> None:
                 cli, label = [GLUON], "gluon runs"
             else:
                 code = (f"import sys; sys.path.insert(0, {str(source)!r}); "
-                        "from bots.cli import main; sys.exit(main())")
+                        "from bots.cli.main import main; sys.exit(main())")
                 cli, label = [sys.executable, "-c", code], f"gluon runs ({source.name})"
             print(f"{runs} runs in the database, {repeat} repetitions, daemon pid {daemon.pid}")
             python = describe("python -c pass", timed([sys.executable, "-c", "pass"], env,

@@ -17,10 +17,10 @@ import aiohttp
 import discord
 from telegram.error import InvalidToken, TelegramError
 
-from bots.discord_bot import DiscordBot
-from bots.orchestrator import Orchestrator, make_llm
+from bots.chat.orchestrator import Orchestrator, make_llm
+from bots.discord.bot import DiscordBot
 from bots.owner import lock_held
-from bots.telegram import TelegramBot
+from bots.telegram.bot import TelegramBot
 from core.config import Config
 from core.errors import ConfigError
 from core.runtime import Runtime

@@ -56,7 +56,7 @@ class AgentsConfig(_Section):
     idle_timeout_seconds: Annotated[float, Field(gt=0)] = 1800.0
     worktree_retention_days: Annotated[float, Field(ge=0)] = 14.0
     spare_worktrees: Annotated[int, Field(ge=0, le=4)] = 1
-    # Agents started ahead for a project's next run (see core/warm.py): about 200 MB each,
+    # Agents started ahead for a project's next run (see core/agent/warm.py): about 200 MB each,
     # kept for a project whose last run started less than `warm_idle_minutes` ago.
     warm: Annotated[int, Field(ge=0, le=4)] = 1
     warm_idle_minutes: Annotated[float, Field(gt=0)] = 30.0

@@ -9,10 +9,10 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 
-from core import api_errors, api_probe, sandbox
-from core.agent_setup import bundled_cli
+from core.agent import api_errors, api_probe, sandbox
+from core.agent.launcher import has_credentials
+from core.agent.setup import bundled_cli
 from core.config import Config
-from core.launcher import has_credentials
 
 
 @dataclass(frozen=True)

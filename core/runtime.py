@@ -8,16 +8,16 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from core.access import Access
-from core.activity import ActivityLog
-from core.agent import AgentRunner, SdkRunner
+from core.access.activity import ActivityLog
+from core.access.users import Access
+from core.agent.session import AgentRunner, SdkRunner
 from core.config import Config
-from core.db import Database
 from core.errors import Conflict
-from core.events import EventBus
-from core.projects import ProjectService
-from core.review import Review
-from core.runs import RunManager
+from core.events.bus import EventBus
+from core.projects.service import ProjectService
+from core.runs.review import Review
+from core.runs.service import RunManager
+from core.store.db import Database
 
 
 class DataDirLock:

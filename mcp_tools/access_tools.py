@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from core.access import ChatUser, PairingCode
+from core.access.users import ChatUser, PairingCode
 from core.runtime import Runtime
 from core.types import RoleName
 from mcp_tools.registry import ToolKit, actor

@@ -8,9 +8,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from core import git_listing, git_merge, git_remote, gitops
 from core.errors import Conflict
-from core.git_remote import PullRequest
+from core.git import listing as git_listing
+from core.git import merge as git_merge
+from core.git import ops as gitops
+from core.git import remote as git_remote
+from core.git.remote import PullRequest
 from core.models import Run
 from core.runtime import Runtime
 from mcp_tools.registry import ToolKit, actor

@@ -21,7 +21,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import ValidationError
 
-from core.activity import ActivityLog
+from core.access.activity import ActivityLog
 from core.errors import UserError
 from core.types import Role
 from mcp_tools.stdio import stdio_streams

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.models import Run
-from core.review import MergeOutcome
+from core.runs.review import MergeOutcome
 from core.runtime import Runtime
 from mcp_tools.params import RunRef
 from mcp_tools.registry import ToolKit, actor

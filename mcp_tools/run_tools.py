@@ -10,9 +10,9 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from core.errors import InvalidInput
-from core.events import InteractionRequested, RunStateChanged
+from core.events.bus import InteractionRequested, RunStateChanged
 from core.models import Interaction, Run, RunSummary, Transition, UsageReport
-from core.run_store import RunEvent
+from core.runs.store import RunEvent
 from core.runtime import Runtime
 from core.types import InteractionKind, PermissionChoice, RunState
 from mcp_tools.params import Limit, ProjectRef, RunRef

@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, JsonValue
 
-from core.activity import ActivityEntry
+from core.access.activity import ActivityEntry
+from core.budget.settings import RUNTIME_KEYS, check_budget, project_budget_key
+from core.budget.usage import DiskUsage, ProjectUsage, disk_usage
 from core.doctor import Check, run_checks
 from core.errors import InvalidInput
-from core.projects import Workspace, WorkspaceRemoval
+from core.projects.service import Workspace, WorkspaceRemoval
 from core.runtime import Runtime
-from core.settings import RUNTIME_KEYS, check_budget, project_budget_key
-from core.usage import DiskUsage, ProjectUsage, disk_usage
 from mcp_tools.registry import ToolKit, actor
 
 

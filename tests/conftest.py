@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.events import RunStateChanged
+from core.events.bus import RunStateChanged
 from core.models import Run
 from core.runtime import Runtime
 from core.types import RunState

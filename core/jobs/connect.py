@@ -4,11 +4,11 @@ SQLite table in ``gluon.db``."""
 from __future__ import annotations
 
 from core.config import Config
-from core.db import Database
 from core.jobs.backoff import RetryPolicy
 from core.jobs.queue import JobQueue
 from core.jobs.sqlite import SqliteJobQueue
 from core.jobs.types import Clock
+from core.store.db import Database
 
 
 async def open_job_queue(config: Config, db: Database, *, clock: Clock | None = None,

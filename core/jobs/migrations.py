@@ -1,7 +1,7 @@
 """The job queue's tables in ``gluon.db``, numbered and recorded in ``job_migrations``.
 
 The jobs package owns these tables, so it owns their migrations: one ordered list applied by
-:meth:`core.db.Database.migrate` and recorded like core's own list, in a record table of its
+:meth:`core.store.db.Database.migrate` and recorded like core's own list, in a record table of its
 own. Append new migrations at the end; never edit one that has shipped.
 """
 

@@ -11,7 +11,6 @@ import builtins
 from collections.abc import Mapping
 from pathlib import Path
 
-from core.db import Database
 from core.errors import NotFound
 from core.jobs.backoff import RetryPolicy
 from core.jobs.payload import (
@@ -38,6 +37,7 @@ from core.jobs.types import (
     lease_lost,
     new_job_id,
 )
+from core.store.db import Database
 
 
 class SqliteJobQueue:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from core.db import Database
 from core.jobs.migrations import JOB_MIGRATIONS, RECORD_TABLE
 from core.jobs.payload import decode_payload
 from core.jobs.types import Job, JobId, JobState
+from core.store.db import Database
 
 _CLAIMABLE = """
     state IN ('queued', 'leased')

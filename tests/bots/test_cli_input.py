@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bots.cli import main
+from bots.cli.main import main
 from tests.bots.conftest import GLUON, Done, Gluon, refused, run_id_of
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer

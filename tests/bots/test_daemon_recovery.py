@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.client import connect
+from bots.cli.client import connect
 from core.config import Config, load_config
 from tests.conftest import INSIDE_BASH, git, until
 from tests.fakes import scripts as s

@@ -12,8 +12,8 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from bots.discord_bot import WORDS, DiscordBot
-from bots.orchestrator import Orchestrator
+from bots.chat.orchestrator import Orchestrator
+from bots.discord.bot import WORDS, DiscordBot
 from core.config import Config
 from core.runtime import Runtime
 from core.types import RunState

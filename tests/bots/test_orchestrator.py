@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from bots.orchestrator import Orchestrator, Speaker, parse_hints
+from bots.chat.orchestrator import Orchestrator, Speaker, parse_hints
 from core.runtime import Runtime
 from core.types import Role, RunState
 from tests.conftest import wait_state

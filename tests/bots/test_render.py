@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bots.render import (
+from bots.chat.render import (
     discord_markdown_chunks,
     needs_file,
     split_telegram_html,

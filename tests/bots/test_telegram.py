@@ -13,8 +13,8 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from bots.orchestrator import Orchestrator
-from bots.telegram import TelegramBot
+from bots.chat.orchestrator import Orchestrator
+from bots.telegram.bot import TelegramBot
 from core.config import Config
 from core.errors import InvalidInput
 from core.runtime import Runtime

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.agent import AgentApiError, AgentApiRetry
-from core.api_errors import endpoint, failure_reason, retry_line
+from core.agent.api_errors import endpoint, failure_reason, retry_line
+from core.agent.session import AgentApiError, AgentApiRetry
 from core.config import Config
-from core.events import ApiRetry, RunStateChanged
+from core.events.bus import ApiRetry, RunStateChanged
 from core.runtime import Runtime
 from core.types import RunState
 from tests.conftest import daemon_environ, wait_state

@@ -11,11 +11,11 @@ import uuid
 from pathlib import Path
 
 from core.config import Config
-from core.db import Database
-from core.events import RunStateChanged
+from core.events.bus import RunStateChanged
 from core.models import Run
-from core.run_store import RunStore
+from core.runs.store import RunStore
 from core.runtime import Runtime
+from core.store.db import Database
 from core.types import RunState
 from tests.conftest import INSIDE_BASH, daemon_environ, git, until, wait_state
 from tests.fakes import scripts as s

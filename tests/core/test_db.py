@@ -1,4 +1,4 @@
-"""core.db and core.migrations against real SQLite files."""
+"""core.store.db and core.store.migrations against real SQLite files."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.db import Database
-from core.migrations import MIGRATIONS
+from core.store.db import Database
+from core.store.migrations import MIGRATIONS
 
 SCHEMA_TABLES = sorted({name for _, sql in MIGRATIONS
                         for name in re.findall(r"CREATE TABLE (\w+)", sql)})

@@ -1,4 +1,4 @@
-"""core.events: typed events, bounded subscriber queues, predicates and waiting for a match."""
+"""core.events.bus: typed events, bounded subscriber queues, predicates and waiting for a match."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from core.events import AgentText, Event, EventBus, RunStateChanged, ToolCalled
+from core.events.bus import AgentText, Event, EventBus, RunStateChanged, ToolCalled
 from core.types import RunState
 
 
@@ -72,7 +72,7 @@ async def test_a_failing_predicate_does_not_stop_publishing_to_the_others(
 
     bus = EventBus()
     bus.subscribe(broken)
-    with bus.subscribe() as healthy, caplog.at_level(logging.ERROR, logger="core.events"):
+    with bus.subscribe() as healthy, caplog.at_level(logging.ERROR, logger="core.events.bus"):
         bus.publish(text(1))
         assert isinstance(await healthy.get(timeout=5), AgentText)
     assert "event subscriber failed on AgentText" in caplog.text

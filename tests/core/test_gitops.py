@@ -1,4 +1,4 @@
-"""core.gitops against real git repositories in temporary folders."""
+"""core.git.ops against real git repositories in temporary folders."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core import git_merge, gitops
 from core.errors import Conflict, InvalidInput, NotFound
+from core.git import merge as git_merge
+from core.git import ops as gitops
 
 # The tests' own identity and config: setup commits must not depend on the machine's git config.
 IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.com")

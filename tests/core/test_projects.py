@@ -1,4 +1,4 @@
-"""core.projects through a real runtime: real git repositories, a real data dir."""
+"""core.projects.service through a real runtime: real git repositories, a real data dir."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core import gitops
 from core.errors import Conflict, InvalidInput, NotFound
+from core.git import ops as gitops
 from core.runtime import Runtime
 from core.types import RunState
 from tests.conftest import git, make_repo

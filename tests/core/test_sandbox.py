@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from core.agent.sandbox import SandboxStatus, SandboxUnavailable, plan
 from core.config import Config
-from core.events import InteractionRequested
+from core.events.bus import InteractionRequested
 from core.runtime import Runtime
-from core.sandbox import SandboxStatus, SandboxUnavailable, plan
 from core.types import RunState
 from tests.conftest import daemon_environ, git, make_config, make_repo, wait_state
 from tests.core.agent_procs import agent_pid

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core import gitops
-from core.worktree_pool import WorktreePool
+from core.git import ops as gitops
+from core.git.worktree_pool import WorktreePool
 from tests.conftest import git
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core import gitops
+from core.git import ops as gitops
 from core.runtime import Runtime
 from core.types import RunState
 from tests.conftest import git, make_repo

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from mcp.types import CallToolResult
 
-from core.db import Database
 from core.errors import BudgetExceeded
 from core.runtime import Runtime
+from core.store.db import Database
 from mcp_tools.registry import Caller, default_caller
 from tests.conftest import make_repo
 from tests.mcp_tools.client import call, connected

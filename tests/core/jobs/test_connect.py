@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from core.config import load_config
-from core.db import Database
 from core.errors import ConfigError
 from core.jobs import QueueUnavailable, SqliteJobQueue, open_job_queue
 from core.jobs.redis_streams import RedisJobQueue
+from core.store.db import Database
 from tests.core.jobs.redis_server import RedisServer, free_port
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.db import Database
 from core.jobs import JobState, SqliteJobQueue
 from core.jobs.migrations import JOB_MIGRATIONS, RECORD_TABLE
-from core.migrations import MIGRATIONS
+from core.store.db import Database
+from core.store.migrations import MIGRATIONS
 
 
 async def test_the_job_tables_are_created_once_and_recorded_beside_cores_migrations(

@@ -1,0 +1,180 @@
+"""Direct forms that skip the model: ``/runs``, ``/status``, ``/run``, ``/cancel``, ...
+
+They call the same tools as the orchestrator, as the same speaker, so roles, confirmations
+and the audit log apply exactly as they do to a request in plain words.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mcp import Client
+
+from bots.chat.orchestrator import Confirmation, Orchestrator, Reply, Speaker, confirmation_buttons
+from core.types import Role
+
+HELP = """\
+Tell me what you want in plain words, e.g. "fix the flaky login test in api", \
+"what's running?", "cancel the slow one", "merge the green one". \
+Add --model opus|sonnet|haiku or project:NAME to a request to choose them.
+
+Commands:
+/projects - the projects I can work on
+/runs - recent runs
+/status [RUN] - one run, or what is live
+/run PROJECT PROMPT [--model M] - start a run
+/cancel RUN - stop a run (asks to confirm)
+/resume RUN MESSAGE - continue an ended run
+/model [M] - this chat's default model
+/clear - forget this conversation
+/start - your user id and how to get access"""
+
+Handler = Callable[[Orchestrator, Client, Speaker, str], Awaitable[Reply]]
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    prompt = " ".join(str(run.get("prompt", "")).split())
+    if len(prompt) > 60:
+        prompt = prompt[:59] + "…"
+    cost = float(run.get("cost_usd") or 0)
+    return (f"`{str(run['id'])[:8]}` {run['project']} · {run['state']}"
+            f"{f' · ${cost:.2f}' if cost else ''} · {prompt}")
+
+
+async def _call(orch: Orchestrator, client: Client, speaker: Speaker, tool: str,
+                args: dict[str, Any], held: list[Confirmation] | None = None
+                ) -> tuple[bool, dict[str, Any], str]:
+    ok, data, text = await orch.call_tool(client, speaker, tool, args, held=held)
+    return ok, data or {}, text
+
+
+async def projects(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    ok, data, text = await _call(orch, client, speaker, "list_projects", {})
+    if not ok:
+        return Reply(text, error=True)
+    names = [f"`{p['name']}` {p['path']}" for p in data["projects"]]
+    return Reply("\n".join(names) if names else
+                 "No projects yet. An admin adds one with `gluon project add PATH`.")
+
+
+async def runs(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    ok, data, text = await _call(orch, client, speaker, "list_runs", {"limit": 10})
+    if not ok:
+        return Reply(text, error=True)
+    lines = [_run_line(r) for r in data["runs"]]
+    return Reply("\n".join(lines) if lines else "No runs yet. Ask me to start one.")
+
+
+async def status(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    if not rest:
+        ok, data, text = await _call(orch, client, speaker, "list_runs", {
+            "state": ["queued", "running", "waiting"], "limit": 20})
+        if not ok:
+            return Reply(text, error=True)
+        lines = [_run_line(r) for r in data["runs"]]
+        return Reply("\n".join(lines) if lines else "Nothing is running.")
+    ok, data, text = await _call(orch, client, speaker, "get_run", {"run": rest.split()[0]})
+    if not ok:
+        return Reply(text, error=True)
+    run = data["run"]
+    lines = [_run_line(run), f"branch `{run['branch']}`" if run.get("branch") else "",
+             f"{run['turns']} turns, {run['tool_calls']} tool calls",
+             f"state: {run['state_reason']}" if run.get("state_reason") else ""]
+    if run.get("result_text"):
+        lines.append(str(run["result_text"]))
+    for pending in data.get("pending", []):
+        lines.append(f"waiting for an answer: {pending['title']}")
+    return Reply("\n".join(line for line in lines if line))
+
+
+async def start(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    words = shlex.split(rest) if rest.count('"') % 2 == 0 else rest.split()
+    model = None
+    if "--model" in words:
+        at = words.index("--model")
+        if at + 1 >= len(words):
+            return Reply("--model needs a value: opus, sonnet or haiku", error=True)
+        model = words[at + 1]
+        del words[at:at + 2]
+    if len(words) < 2:
+        return Reply("usage: /run PROJECT PROMPT [--model M]", error=True)
+    defaults = await orch.defaults(speaker)
+    args: dict[str, Any] = {"project": words[0], "prompt": " ".join(words[1:])}
+    if model or defaults.model:
+        args["model"] = model or defaults.model
+    ok, data, text = await _call(orch, client, speaker, "start_run", args)
+    if not ok:
+        return Reply(text, error=True)
+    await orch.link_run(data["id"], speaker)
+    return Reply(f"Started run `{data['id'][:8]}` on {data['project']} ({data['model']}); "
+                 "I will post its progress here.", runs=[data["id"]])
+
+
+async def cancel(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    if not rest:
+        return Reply("usage: /cancel RUN", error=True)
+    held: list[Confirmation] = []
+    ok, data, text = await _call(orch, client, speaker, "cancel_run", {"run": rest.split()[0]},
+                                 held)
+    if held:
+        return Reply(f"Confirm: {held[0].action.preview}?", confirmation_buttons(held))
+    if not ok:
+        return Reply(text, error=True)
+    return Reply(f"Cancelled run `{data['id'][:8]}`.")
+
+
+async def resume(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    parts = rest.split(maxsplit=1)
+    if len(parts) < 2:
+        return Reply("usage: /resume RUN MESSAGE", error=True)
+    ok, data, text = await _call(orch, client, speaker, "resume_run",
+                                 {"run": parts[0], "message": parts[1]})
+    if not ok:
+        return Reply(text, error=True)
+    await orch.link_run(data["id"], speaker)
+    return Reply(f"Resumed run `{data['id'][:8]}`.", runs=[data["id"]])
+
+
+async def model(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    prefs = await orch.conversations.prefs(speaker.conversation)
+    if not rest:
+        return Reply(f"This chat's model: {prefs['model'] or 'the default'}. "
+                     "Change it with /model opus|sonnet|haiku (or /model default).")
+    if speaker.role is Role.VIEWER:
+        return Reply("Viewers cannot change the model.", error=True)
+    chosen = rest.split()[0]
+    await orch.conversations.set_pref(speaker.conversation, "model",
+                                      None if chosen == "default" else chosen)
+    return Reply(f"New runs from this chat use {chosen}.")
+
+
+async def clear(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    await orch.conversations.clear(speaker.conversation)
+    return Reply("Forgotten. This conversation starts afresh (runs are not affected).")
+
+
+async def help_(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    return Reply(HELP)
+
+
+COMMANDS: dict[str, Handler] = {
+    "help": help_, "projects": projects, "runs": runs, "status": status, "run": start,
+    "cancel": cancel, "resume": resume, "model": model, "clear": clear,
+}
+DESCRIPTIONS = {
+    "help": "what I can do", "projects": "the projects", "runs": "recent runs",
+    "status": "a run, or what is live", "run": "PROJECT PROMPT: start a run",
+    "cancel": "RUN: stop a run", "resume": "RUN MESSAGE: continue a run",
+    "model": "this chat's default model", "clear": "forget this conversation",
+    "start": "your id and how to get access",
+}
+
+
+async def run_command(orch: Orchestrator, speaker: Speaker, name: str, rest: str) -> Reply:
+    handler = COMMANDS.get(name)
+    if handler is None:
+        return Reply(f"Unknown command /{name}; see /help.", error=True)
+    async with orch.session() as client:
+        return await handler(orch, client, speaker, rest.strip())

@@ -1,0 +1,484 @@
+"""The conversational orchestrator: a model in a tool loop over Gluon's own MCP tools.
+
+Each chat message becomes one turn: the model sees the tools (filtered by the speaker's role),
+the conversation's history and a short live context (projects, this conversation's runs and
+their open questions), calls tools through an in-process MCP client, and answers. The system
+prompt, the tool definitions and the history carry ``cache_control`` breakpoints, so turns
+after the first read that prefix from the prompt cache; the live context goes after it.
+
+Destructive tools called from chat are held by the tool layer until the speaker presses a
+confirmation button (see ``confirm``); nothing destructive happens on the model's word alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anthropic
+from mcp import Client
+from mcp.server.mcpserver import Context
+from mcp.types import RequestParamsMeta
+
+from bots.chat.conversations import Conversations, Message
+from core.config import ChatConfig, Config
+from core.errors import ConfigError
+from core.runtime import Runtime
+from core.types import Role
+from mcp_tools.registry import Caller, PendingAction, tool_error
+from mcp_tools.server import build_server
+
+log = logging.getLogger(__name__)
+
+CALLER_META = "gluon/caller"
+CONFIRM_TTL_SECONDS = 15 * 60
+MAX_TOOL_RESULT_CHARS = 16_000
+MAX_MESSAGE_CHARS = 20_000
+RUN_STARTERS = {"start_run", "fork_run", "resume_run", "resolve_conflicts"}
+
+SYSTEM_PROMPT = """\
+You are Gluon, a chat assistant that runs Claude Code coding agents on the user's git \
+projects. Each run is an agent working in its own git worktree and branch. You act only \
+through your tools; you never edit code yourself.
+
+How to work:
+- Turn the user's request into tool calls. Start work with start_run (a clear, self-contained \
+prompt for the agent, the project, and a model only if the user asked for one). Find projects \
+with list_projects and runs with list_runs; refer to runs by their 8-character id.
+- "What's running?" and similar: list_runs or get_run, then answer in a few short lines.
+- Steer a working run with steer_run, stop it with interrupt_run or cancel_run, continue an \
+ended one with resume_run, merge finished work with merge_run.
+- The agent's questions and permission requests reach the user as buttons; you may answer \
+them with answer_question or decide_permission only when the user tells you the answer.
+- Destructive tools (merge_run, cancel_run, archive_run, delete_branch, remove_project, \
+cleanup) wait for the user to press a confirmation button. When a tool says it is waiting \
+for confirmation, tell the user what will happen and do not call it again.
+- Never claim something happened unless a tool result says so. If a tool fails, say why in \
+one line and what the user can do.
+- If the request is ambiguous (several matching runs or projects), ask which one.
+- Be brief: this is a chat. Plain sentences, short lists, `code` for ids and branch names.
+"""
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who wrote the message, where: the conversation is platform + chat + thread."""
+
+    platform: str
+    user_id: str
+    name: str
+    role: Role
+    chat_id: str
+    thread_id: str | None = None
+    forum: bool = False  # a chat with topics (a Telegram forum)
+
+    @property
+    def actor(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def conversation(self) -> str:
+        return f"{self.platform}:{self.chat_id}:{self.thread_id or ''}"
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str  # at most 64 bytes (Telegram's limit)
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)  # runs this message started or resumed
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What pressing a button did: ``settled`` when the question it asked is closed (so its
+    buttons can go), false when the press changed nothing (stale, or not theirs to press)."""
+
+    text: str
+    settled: bool
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    id: str
+    speaker: Speaker
+    action: PendingAction
+    created_at: float
+
+
+@dataclass
+class Hints:
+    """Direct forms inside free text: ``--model opus`` and ``project:NAME`` (or ``-p NAME``,
+    ``--project NAME``)."""
+
+    text: str
+    model: str | None = None
+    project: str | None = None
+
+
+_MODEL_FLAG = re.compile(r"(?:^|\s)--model[ =]([\w.\-]+)")
+_PROJECT = re.compile(r"(?:^|\s)(?:project:|-p |--project[ =])([\w.\-]+)")
+
+
+def parse_hints(text: str) -> Hints:
+    model = _MODEL_FLAG.search(text)
+    project = _PROJECT.search(text)
+    stripped = _PROJECT.sub(" ", _MODEL_FLAG.sub(" ", text))
+    return Hints(" ".join(stripped.split()) if (model or project) else text.strip(),
+                 model.group(1) if model else None, project.group(1) if project else None)
+
+
+def make_llm(config: Config) -> anthropic.AsyncAnthropic | Any:
+    """The Messages API client for the configured provider."""
+    chat = config.chat
+    if chat.provider == "bedrock":
+        return anthropic.AsyncAnthropicBedrock(aws_region=chat.aws_region)
+    if chat.provider == "vertex":
+        if chat.vertex_project is None:
+            raise ConfigError("chat.vertex_project is required with chat.provider = "
+                              "\"vertex\"")
+        return anthropic.AsyncAnthropicVertex(project_id=chat.vertex_project,
+                                              region=chat.vertex_region or "us-east5")
+    key = config.anthropic.api_key
+    return anthropic.AsyncAnthropic(
+        api_key=key.get_secret_value() if key else None, base_url=config.anthropic.base_url,
+        max_retries=2)
+
+
+class Orchestrator:
+    def __init__(self, runtime: Runtime, llm: Any, chat: ChatConfig | None = None) -> None:
+        self.runtime = runtime
+        self.llm = llm
+        self.chat = chat or runtime.config.chat
+        self.conversations = Conversations(runtime.db)
+        self.server, self.kit = build_server(runtime, resolve=self._resolve)
+        self._callers: dict[str, Caller] = {}
+        # Per platform: called when a conversation starts following a run, before its
+        # reports flow; may return the thread (topic) the run's reports go to.
+        self.link_hooks: dict[str, Callable[[str, Speaker], Awaitable[str | None]]] = {}
+        # Per platform: the defaults of where the speaker is (a channel's project and model).
+        self.defaults_hooks: dict[str, Callable[[Speaker], Awaitable[Hints]]] = {}
+        self._tools: dict[Role, list[dict[str, Any]]] = {}
+        self._client: asyncio.Future[Client] | None = None
+        self._closing = asyncio.Event()
+        self._owner: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[Client]:
+        """The in-process MCP client. One client serves every message (so it lists the tools
+        and compiles their output schemas once); a task of its own enters and leaves it, as
+        anyio requires."""
+        if self._client is None:
+            self._client = asyncio.get_running_loop().create_future()
+            self._owner = asyncio.create_task(self._own_client(self._client),
+                                              name="orchestrator-mcp-client")
+        yield await asyncio.shield(self._client)
+
+    async def _own_client(self, ready: asyncio.Future[Client]) -> None:
+        try:
+            async with Client(self.server) as client:
+                ready.set_result(client)
+                await self._closing.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+            raise
+
+    async def close(self) -> None:
+        self._closing.set()
+        if self._owner is not None:
+            with contextlib.suppress(Exception):
+                await self._owner
+
+    # -- who calls: each tool call carries a key that names a registered Caller ------------
+
+    def _resolve(self, ctx: Context) -> Caller:
+        try:
+            meta = ctx.request_context.meta or {}
+        except ValueError:
+            meta = {}
+        caller = self._callers.get(str(meta.get(CALLER_META, "")))
+        # Only this process's own calls carry a registered key; anything else is a viewer.
+        return caller or Caller("unknown", Role.VIEWER)
+
+    async def call_tool(self, client: Client, speaker: Speaker, name: str,
+                        arguments: dict[str, Any], *, confirmed: bool = False,
+                        held: list[Confirmation] | None = None
+                        ) -> tuple[bool, dict[str, Any] | None, str]:
+        """Call a tool as the speaker: (ok, structured result, text)."""
+
+        async def confirm(action: PendingAction) -> str:
+            confirmation = Confirmation(secrets.token_hex(6), speaker, action, time.time())
+            await self.runtime.db.execute(
+                "INSERT INTO chat_confirmations (id, speaker, tool, arguments, preview, "
+                "created_at) VALUES (?,?,?,?,?,?)",
+                (confirmation.id, json.dumps(dataclasses.asdict(speaker)), action.tool,
+                 json.dumps(action.arguments), action.preview, confirmation.created_at))
+            if held is not None:
+                held.append(confirmation)
+            return (f"Not done yet: this waits for {speaker.name} to press the confirmation "
+                    f"button shown with your reply. It would {action.preview}.")
+
+        key = secrets.token_hex(12)
+        self._callers[key] = Caller(speaker.actor, speaker.role, confirm=confirm,
+                                    confirmed=confirmed, where=speaker.conversation)
+        try:
+            result = await client.call_tool(name, arguments, meta=RequestParamsMeta(
+                **{CALLER_META: key}))  # type: ignore[misc]
+        finally:
+            del self._callers[key]
+        if result.is_error:
+            return False, None, tool_error(result)
+        text = "\n".join(getattr(c, "text", "") for c in result.content)
+        return True, dict(result.structured_content or {}), text
+
+    async def tools_for(self, client: Client, role: Role) -> list[dict[str, Any]]:
+        """Anthropic tool definitions of what this role may call; the last one carries the
+        cache breakpoint that covers them all."""
+        if role not in self._tools:
+            listed = (await client.list_tools()).tools
+            allowed = [t for t in listed if self._allowed(role, t.name)]
+            defs = [{"name": t.name, "description": t.description or "",
+                     "input_schema": t.input_schema} for t in allowed]
+            if defs:
+                defs[-1]["cache_control"] = {"type": "ephemeral"}
+            self._tools[role] = defs
+        return self._tools[role]
+
+    def _allowed(self, role: Role, tool: str) -> bool:
+        return role.at_least(self.kit.required_role(tool))
+
+    # -- one message -----------------------------------------------------------------------
+
+    async def handle(self, speaker: Speaker, text: str,
+                     attachments: list[str] | None = None) -> Reply:
+        """One message (with the paths of files sent with it, saved under uploads/)."""
+        if len(text) > MAX_MESSAGE_CHARS:
+            return Reply(f"That message is {len(text):,} characters; I take up to "
+                         f"{MAX_MESSAGE_CHARS:,}. Send the long part as a file instead.",
+                         error=True)
+        async with self.session() as client:
+            return await self._handle(client, speaker, text, attachments or [])
+
+    async def _handle(self, client: Client, speaker: Speaker, text: str,
+                      attachments: list[str]) -> Reply:
+        hints = parse_hints(text)
+        defaults = await self.defaults(speaker)
+        model_hint = hints.model or defaults.model
+        project_hint = hints.project or defaults.project
+        history = await self.conversations.history(speaker.conversation,
+                                                   self.chat.history_tokens)
+        context = await self.live_context(speaker, model_hint, project_hint)
+        if attachments:
+            context += ("\nFiles sent with this message (they go to the runs it starts): "
+                        + ", ".join(Path(a).name for a in attachments))
+        user: Message = {"role": "user", "content": [
+            {"type": "text", "text": context}, {"type": "text", "text": hints.text}]}
+        new: list[Message] = [user]
+        held: list[Confirmation] = []
+        reply = Reply("")
+        done: list[str] = []  # what the tools did, for when the model fails half-way
+        tools = await self.tools_for(client, speaker.role)
+        for _ in range(self.chat.max_tool_rounds):
+            try:
+                response = await self.llm.messages.create(
+                    model=self.chat.model, max_tokens=self.chat.max_tokens,
+                    system=[{"type": "text", "text": SYSTEM_PROMPT,
+                             "cache_control": {"type": "ephemeral"}}],
+                    tools=tools, messages=with_breakpoint(history) + new)
+            except anthropic.APIError as exc:
+                return await self._model_failed(speaker, new, done, held, reply, exc)
+            assistant = {"role": "assistant", "content": [_block(b) for b in response.content]}
+            new.append(assistant)
+            uses = [b for b in response.content if b.type == "tool_use"]
+            if response.stop_reason != "tool_use" or not uses:
+                reply.text = "\n".join(b.text for b in response.content
+                                       if b.type == "text").strip() or "Done."
+                break
+            results = []
+            for use in uses:
+                args = self._apply_hints(use.name, dict(use.input or {}), model_hint,
+                                         project_hint)
+                if use.name == "start_run" and attachments:
+                    args["attachments"] = attachments
+                ok, data, out = await self.call_tool(client, speaker, use.name, args,
+                                                     held=held)
+                if ok and use.name in RUN_STARTERS and data and data.get("id"):
+                    reply.runs.append(str(data["id"]))
+                    await self.link_run(str(data["id"]), speaker)
+                done.append(f"{use.name}: {'ok' if ok else out}")
+                if len(out) > MAX_TOOL_RESULT_CHARS:
+                    out = (out[:MAX_TOOL_RESULT_CHARS] + f"\n... cut at "
+                           f"{MAX_TOOL_RESULT_CHARS} characters")
+                results.append({"type": "tool_result", "tool_use_id": use.id,
+                                "content": out, "is_error": not ok})
+            new.append({"role": "user", "content": results})
+        else:
+            reply.text = (f"I stopped after {self.chat.max_tool_rounds} rounds of tool calls "
+                          "without finishing. Done so far: " + ("; ".join(done) or "nothing")
+                          + ". Tell me how to continue.")
+            reply.error = True
+            new.append({"role": "assistant", "content": [{"type": "text", "text": reply.text}]})
+        await self.conversations.append(speaker.conversation, new)
+        reply.buttons = confirmation_buttons(held)
+        return reply
+
+    async def _model_failed(self, speaker: Speaker, new: list[Message], done: list[str],
+                            held: list[Confirmation], reply: Reply, exc: Exception) -> Reply:
+        log.warning("model API failed for %s: %s", speaker.conversation, exc)
+        reason = _api_reason(exc)
+        if len(new) == 1:  # nothing happened: keep the conversation as it was
+            return Reply(f"The model API is not answering ({reason}). Nothing was done; "
+                         "try again in a moment.", error=True)
+        reply.text = (f"The model API failed half-way ({reason}). Done before it failed: "
+                      + "; ".join(done) + ".")
+        reply.error = True
+        # The turn so far ends with tool results; close it so the history stays well formed.
+        new.append({"role": "assistant", "content": [{"type": "text", "text": reply.text}]})
+        await self.conversations.append(speaker.conversation, new)
+        reply.buttons = confirmation_buttons(held)
+        return reply
+
+    def _apply_hints(self, tool: str, args: dict[str, Any], model: str | None,
+                     project: str | None) -> dict[str, Any]:
+        if tool in ("start_run", "fork_run") and model:
+            args["model"] = model
+        if tool == "start_run" and project and not args.get("project"):
+            args["project"] = project
+        return args
+
+    async def live_context(self, speaker: Speaker, model: str | None,
+                           project: str | None) -> str:
+        """What the model should know now, after the cached prefix."""
+        projects = [p.name for p in await self.runtime.projects.all()]
+        rows = await self.runtime.db.fetchall(
+            "SELECT r.id, c.own_topic AND c.thread_id = ? AS here FROM chat_runs c JOIN runs r "
+            "ON r.id = c.run_id WHERE c.conversation = ? OR (c.platform = ? AND c.chat_id = ? "
+            "AND c.thread_id = ?) ORDER BY r.created_at DESC LIMIT 8",
+            (speaker.thread_id, speaker.conversation, speaker.platform, speaker.chat_id,
+             speaker.thread_id))
+        lines = [f"[Gluon, {time.strftime('%Y-%m-%d %H:%M')}] Speaker: {speaker.name} "
+                 f"({speaker.role}). Projects: {', '.join(projects) or 'none yet'}."]
+        if model or project:
+            lines.append(f"For this request: model={model or 'default'}, "
+                         f"project={project or 'unspecified'}.")
+        for row in rows:
+            run = await self.runtime.runs.get(row["id"])
+            pending = await self.runtime.runs.interactions.pending(run.id)
+            ask = f", waiting on {len(pending)} question(s)" if pending else ""
+            prompt = " ".join(run.prompt.split())[:60]
+            here = " (this thread is about this run)" if row["here"] else ""
+            lines.append(f"Run {run.short} on {run.project}{here}: {run.state}{ask} — {prompt}")
+        return "\n".join(lines)
+
+    async def defaults(self, speaker: Speaker) -> Hints:
+        """The model and project a request uses unless it names them: the conversation's
+        own choice (/model), else the channel's (its topic, or the project it is linked to)."""
+        prefs = await self.conversations.prefs(speaker.conversation)
+        hook = self.defaults_hooks.get(speaker.platform)
+        where = await hook(speaker) if hook is not None else Hints("")
+        return Hints("", prefs["model"] or where.model, prefs["project"] or where.project)
+
+    async def link_run(self, run_id: str, speaker: Speaker) -> None:
+        """This conversation follows the run: status, pings and questions come here."""
+        if await self.runtime.db.fetchone("SELECT 1 FROM chat_runs WHERE run_id = ?",
+                                          (run_id,)):
+            return
+        hook = self.link_hooks.get(speaker.platform)
+        topic = await hook(run_id, speaker) if hook is not None else None
+        await self.runtime.db.execute(
+            "INSERT INTO chat_runs (run_id, conversation, platform, chat_id, thread_id, "
+            "own_topic) VALUES (?,?,?,?,?,?) ON CONFLICT (run_id) DO NOTHING",
+            (run_id, speaker.conversation, speaker.platform, speaker.chat_id,
+             topic or speaker.thread_id, int(topic is not None)))
+
+    # -- confirmations ---------------------------------------------------------------------
+
+    async def confirm(self, confirmation_id: str, presser: Speaker, yes: bool) -> Outcome:
+        """A confirmation button was pressed: run the held call, or drop it."""
+        found = await self.held(confirmation_id)
+        if found is None or time.time() - found.created_at > CONFIRM_TTL_SECONDS:
+            await self.runtime.db.execute("DELETE FROM chat_confirmations WHERE id = ?",
+                                          (confirmation_id,))
+            return Outcome("This confirmation has expired or was already used; nothing was "
+                           "changed.", settled=False)
+        if presser.actor != found.speaker.actor and presser.role is not Role.ADMIN:
+            return Outcome(f"Only {found.speaker.name} (who asked) or an admin can confirm "
+                           "this; nothing was changed.", settled=False)
+        if not await self.runtime.db.execute("DELETE FROM chat_confirmations WHERE id = ?",
+                                             (confirmation_id,)):
+            return Outcome("This confirmation was already used; nothing more was done.",
+                           settled=False)
+        if not yes:
+            return Outcome(f"Cancelled: did not {found.action.preview}.", settled=True)
+        async with self.session() as client:
+            ok, _, text = await self.call_tool(client, presser, found.action.tool,
+                                               dict(found.action.arguments), confirmed=True)
+        if not ok:
+            return Outcome(f"Could not {found.action.preview}: {text}", settled=True)
+        return Outcome(f"Done ({presser.name} confirmed): {found.action.preview}.",
+                       settled=True)
+
+
+    async def held(self, confirmation_id: str) -> Confirmation | None:
+        """A call held for confirmation (kept in the database: it survives a restart)."""
+        row = await self.runtime.db.fetchone("SELECT * FROM chat_confirmations WHERE id = ?",
+                                             (confirmation_id,))
+        if row is None:
+            return None
+        speaker = json.loads(row["speaker"])
+        speaker["role"] = Role(speaker["role"])  # stored as its name
+        return Confirmation(row["id"], Speaker(**speaker), PendingAction(
+            row["tool"], json.loads(row["arguments"]), row["preview"]), row["created_at"])
+
+
+def confirmation_buttons(held: list[Confirmation]) -> list[list[Button]]:
+    return [[Button(f"Confirm {c.action.tool}", f"c:{c.id}:y"), Button("Cancel", f"c:{c.id}:n")]
+            for c in held]
+
+
+def with_breakpoint(history: list[Message]) -> list[Message]:
+    """History with a cache breakpoint on its last block (a copy; the store is untouched)."""
+    if not history:
+        return []
+    last = dict(history[-1])
+    content = last["content"]
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": content}] if isinstance(
+        content, str) else [dict(b) for b in content]
+    blocks[-1]["cache_control"] = {"type": "ephemeral"}
+    last["content"] = blocks
+    return [*history[:-1], last]
+
+
+def _block(block: Any) -> dict[str, Any]:
+    if block.type == "text":
+        return {"type": "text", "text": block.text}
+    if block.type == "tool_use":
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    return dict(block.model_dump(mode="json", exclude_none=True))
+
+
+def _api_reason(exc: Exception) -> str:
+    if isinstance(exc, anthropic.APIStatusError):
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, anthropic.APITimeoutError):
+        return "timed out"
+    if isinstance(exc, anthropic.APIConnectionError):
+        return "cannot connect"
+    return type(exc).__name__

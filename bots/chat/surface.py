@@ -1,0 +1,383 @@
+"""What every chat bot does around runs, whatever the platform.
+
+A chat follows the runs started from it: one status message per run, edited in place at most
+about once a second (it shows a retry of the model API as it happens, until the agent gets
+through); a ping when the run finishes, fails or is cancelled (mentioning who started
+it, where the platform can); the agent's questions and permission requests as buttons, closed
+with a note once answered (from any surface). Replying to a run's message steers it, or
+resumes it once it has ended; replying to a question answers it.
+
+Which message is about which run (and which question) is kept in the database, so replies and
+buttons keep working after a restart. A platform subclass provides the few ways of putting
+things on screen (``send_status``, ``edit_status``, ``send_question``, ``close_question``,
+``send_reply``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bots.chat.orchestrator import Orchestrator, Outcome, Reply, Speaker
+from core.errors import NotFound, UserError
+from core.events.bus import (
+    ApiRetry,
+    Event,
+    InteractionAnswered,
+    InteractionRequested,
+    RunStateChanged,
+    ToolCalled,
+    TurnFinished,
+)
+from core.models import Interaction, Run
+from core.runtime import Runtime
+from core.types import Role, RunState
+
+log = logging.getLogger(__name__)
+
+EDIT_INTERVAL = 1.0  # seconds between edits of one status message
+PERMISSION_LABELS = {"allow": "Allow once", "allow_run": "Allow for this run",
+                     "allow_project": "Always for this project", "deny": "Deny"}
+ENDED = {RunState.REVIEW: "✅", RunState.FAILED: "❌", RunState.CANCELLED: "⏹",
+         RunState.INTERRUPTED: "⚠️", RunState.MERGED: "🔀", RunState.CLOSED: "📦"}
+LIVE = {RunState.QUEUED: "⏳", RunState.RUNNING: "▶️", RunState.WAITING: "⏸"}
+ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
+               RunState.CANCELLED: "was cancelled", RunState.INTERRUPTED: "was interrupted",
+               RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}
+QUIET_AFTER = 300.0  # seconds without activity before a live run looks stalled
+
+
+@dataclass
+class Followed:
+    """A run this bot reports on, in one chat (and thread or topic, if any)."""
+
+    run_id: str
+    chat_id: int
+    thread_id: int | None
+    status_message: int | None = None
+    last_edit: float = 0.0
+    last_tool: str = ""
+    retry: str = ""  # the model API retry under way, until the agent gets through
+    pending_edit: asyncio.Task[None] | None = None
+    questions: dict[str, int] = field(default_factory=dict)  # interaction id -> message id
+
+    def health(self, run: Run) -> str:
+        """The status message's health: `health`, or that the model API is being retried."""
+        return health(run, retrying=bool(self.retry))
+
+    def activity(self, run: Run) -> str:
+        """The status message's line on what the agent is doing: the model API retry under
+        way, else its last tool call; "" once the run has ended."""
+        if not run.state.is_live:
+            return ""
+        if self.retry:
+            return f"⚠ {self.retry}"
+        return f"last: {self.last_tool}" if self.last_tool else ""
+
+
+def icon(state: RunState) -> str:
+    return ENDED.get(state) or LIVE.get(state, "•")
+
+
+def health(run: Run, now: float | None = None, retrying: bool = False) -> str:
+    """How the run is doing, in a few words a person acts on; `retrying`: the agent cannot
+    get through to the model API and is trying again."""
+    if run.state is RunState.WAITING:
+        return "waiting for a person"
+    if not run.state.is_live:
+        return {RunState.REVIEW: "ready for review", RunState.FAILED: "failed",
+                RunState.INTERRUPTED: "interrupted: resume it"}.get(run.state, "ended")
+    if run.state is RunState.QUEUED:
+        return "queued"
+    if retrying:
+        return "retrying the model API"
+    quiet = (now or time.time()) - (run.last_activity_at or run.started_at or run.created_at)
+    if quiet > QUIET_AFTER:
+        return f"quiet for {int(quiet // 60)} min"
+    return "working"
+
+
+def as_int(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+class ChatSurface:
+    """The platform-neutral half of a chat bot; subclasses set ``platform``."""
+
+    platform: str
+    ask_me = "mention me"  # how to address the bot, not the agent, in a run's own thread
+
+    def __init__(self, runtime: Runtime, orchestrator: Orchestrator) -> None:
+        self.runtime = runtime
+        self.orch = orchestrator
+        self.followed: dict[str, Followed] = {}
+        self.unfollowed: set[str] = set()  # runs no chat of this bot follows
+        self.thread_runs: dict[tuple[int, int], str] = {}  # (chat, own thread) -> run
+        self._follow_task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()  # set while no event is being reported
+
+    # -- what a platform provides ----------------------------------------------------------
+
+    async def send_status(self, f: Followed, run: Run) -> int:
+        """Post the run's status message; returns its id."""
+        raise NotImplementedError
+
+    async def edit_status(self, f: Followed, run: Run) -> None:
+        raise NotImplementedError
+
+    async def send_question(self, f: Followed, interaction: Interaction, run: Run,
+                            reminder: bool) -> int | None:
+        raise NotImplementedError
+
+    async def close_question(self, f: Followed, message_id: int, note: str) -> None:
+        """The question in this message was answered: take its buttons away, say so."""
+        raise NotImplementedError
+
+    async def send_reply(self, f: Followed, reply: Reply, reply_to: int | None) -> int | None:
+        raise NotImplementedError
+
+    def mention(self, actor: str) -> str:
+        """How to notify this actor in a message, or "" (the chat notifies anyway)."""
+        return ""
+
+    def display(self, actor: str) -> str:
+        """How to name this actor in a message."""
+        return actor
+
+    # -- following -------------------------------------------------------------------------
+
+    async def start_reports(self) -> None:
+        await self._load_followed()
+        self._follow_task = asyncio.create_task(self._follow_runs(),
+                                                name=f"{self.platform}-follow")
+
+    async def stop_reports(self) -> None:
+        """Stop following, after the report in flight (so a message sent is also recorded)."""
+        if self._follow_task is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    while not self._idle.is_set():  # set when waiting, not just once
+                        await self._idle.wait()
+            self._follow_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follow_task
+        for f in self.followed.values():
+            if f.pending_edit is not None:
+                f.pending_edit.cancel()
+
+    def follow(self, run_id: str, chat_id: int, thread_id: int | None) -> Followed:
+        self.unfollowed.discard(run_id)
+        if run_id not in self.followed:
+            self.followed[run_id] = Followed(run_id, chat_id, thread_id)
+        return self.followed[run_id]
+
+    async def _load_followed(self) -> None:
+        for row in await self.runtime.db.fetchall(
+                "SELECT run_id, chat_id, thread_id FROM chat_runs WHERE platform = ? AND "
+                "own_topic = 1", (self.platform,)):
+            self.thread_runs[(int(row["chat_id"]), int(row["thread_id"]))] = row["run_id"]
+        rows = await self.runtime.db.fetchall(
+            "SELECT c.* FROM chat_runs c JOIN runs r ON r.id = c.run_id WHERE c.platform = ? "
+            "AND r.state IN ('queued', 'running', 'waiting')", (self.platform,))
+        for row in rows:
+            f = self.follow(row["run_id"], int(row["chat_id"]), as_int(row["thread_id"]))
+            if row["status_message_id"]:
+                f.status_message = int(row["status_message_id"])
+            for q in await self.runtime.db.fetchall(
+                    "SELECT m.message_id, m.interaction_id FROM chat_messages m JOIN "
+                    "interactions i ON i.id = m.interaction_id WHERE m.platform = ? AND "
+                    "m.run_id = ? AND i.status = 'pending'", (self.platform, f.run_id)):
+                f.questions[q["interaction_id"]] = int(q["message_id"])
+
+    async def remember(self, chat_id: int, message_id: int, run_id: str,
+                       interaction_id: str | None = None) -> None:
+        """This bot message is about this run (and question): replies to it go there."""
+        await self.runtime.db.execute(
+            "INSERT OR REPLACE INTO chat_messages (platform, chat_id, message_id, run_id, "
+            "interaction_id) VALUES (?,?,?,?,?)",
+            (self.platform, str(chat_id), str(message_id), run_id, interaction_id))
+
+    async def about(self, chat_id: int, message_id: int) -> tuple[str, str | None] | None:
+        """(run id, question id or None) of a bot message this chat replied to."""
+        row = await self.runtime.db.fetchone(
+            "SELECT run_id, interaction_id FROM chat_messages WHERE platform = ? AND "
+            "chat_id = ? AND message_id = ?", (self.platform, str(chat_id), str(message_id)))
+        return (row["run_id"], row["interaction_id"]) if row else None
+
+    async def _follow_runs(self) -> None:
+        with self.runtime.bus.subscribe() as sub:
+            while True:
+                self._idle.set()
+                event = await sub.get()
+                self._idle.clear()
+                try:
+                    await self._on_event(event)
+                except Exception:
+                    log.exception("could not report %s to %s", type(event).__name__,
+                                  self.platform)
+
+    async def _on_event(self, event: Event) -> None:
+        followed = self.followed.get(event.run_id)
+        if followed is None:
+            if event.run_id in self.unfollowed:
+                return
+            row = await self.runtime.db.fetchone(
+                "SELECT chat_id, thread_id FROM chat_runs WHERE run_id = ? AND platform = ?",
+                (event.run_id, self.platform))
+            if row is None:  # no chat here follows it; a later link goes through follow()
+                self.unfollowed.add(event.run_id)
+                return
+            followed = self.follow(event.run_id, int(row["chat_id"]), as_int(row["thread_id"]))
+        if isinstance(event, ToolCalled):
+            followed.last_tool = event.summary or event.tool
+        # Anything else the run does after a retry means the agent got through (or the run
+        # ended): the status message stops showing the retry.
+        got_through = bool(followed.retry) and not isinstance(event, ApiRetry)
+        followed.retry = event.summary if isinstance(event, ApiRetry) else ""
+        if isinstance(event, InteractionRequested):
+            await self._ask(followed, event)
+            return
+        if isinstance(event, InteractionAnswered):
+            await self._answered(followed, event)
+            return
+        final = isinstance(event, RunStateChanged) and event.new.is_ended
+        if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
+                                     | ApiRetry):
+            await self._status(followed, now=final)
+        if final and isinstance(event, RunStateChanged):
+            await self._ping(followed, await self.runtime.runs.get(event.run_id))
+
+    async def _status(self, f: Followed, now: bool = False) -> None:
+        """Edit the run's status message, at most about once a second."""
+        wait = f.last_edit + EDIT_INTERVAL - time.monotonic()
+        if not now and wait > 0:
+            if f.pending_edit is None or f.pending_edit.done():
+                f.pending_edit = asyncio.create_task(self._status_later(f, wait))
+            return
+        f.last_edit = time.monotonic()
+        run = await self.runtime.runs.get(f.run_id)
+        if f.status_message is None:
+            f.status_message = await self.send_status(f, run)
+            await self.remember(f.chat_id, f.status_message, f.run_id)
+            await self.runtime.db.execute(
+                "UPDATE chat_runs SET status_message_id = ? WHERE run_id = ?",
+                (str(f.status_message), f.run_id))
+        else:
+            await self.edit_status(f, run)
+
+    async def _status_later(self, f: Followed, wait: float) -> None:
+        await asyncio.sleep(wait)  # the edit throttle, not a synchronisation
+        await self._status(f, now=True)
+
+    async def _ping(self, f: Followed, run: Run) -> None:
+        if run.state is RunState.FAILED:  # why, in one line; not the agent's last words
+            body = run.state_reason or run.error or run.result_text or ""
+        else:
+            body = run.result_text or run.error or run.state_reason or ""
+        text = f"{icon(run.state)} Run `{run.short}` on {run.project} {ENDED_WORDS[run.state]}."
+        if run.commits:
+            text += f" {len(run.commits)} commit(s) on `{run.branch}`."
+        who = self.mention(run.created_by)
+        if who:
+            text = f"{who} {text}"
+        if body:
+            text += "\n\n" + body
+        if run.state is RunState.REVIEW:
+            text += (f"\n\nWrite here to continue it, or {self.ask_me} to merge it." if
+                     f.thread_id is not None and (f.chat_id, f.thread_id) in self.thread_runs
+                     else "\n\nReply to this message to continue it, or ask me to merge it.")
+        sent = await self.send_reply(f, Reply(text), f.status_message)
+        if sent is not None:
+            await self.remember(f.chat_id, sent, run.id)
+
+    async def _ask(self, f: Followed, event: InteractionRequested) -> None:
+        interaction = await self.runtime.runs.interactions.get(event.interaction_id)
+        run = await self.runtime.runs.get(event.run_id)
+        sent = await self.send_question(f, interaction, run, event.reminder)
+        if sent is not None:
+            old = f.questions.get(interaction.id)
+            f.questions[interaction.id] = sent
+            await self.remember(f.chat_id, sent, run.id, interaction.id)
+            if old is not None and old != sent:  # a reminder replaces the first message
+                with contextlib.suppress(Exception):
+                    await self.close_question(f, old, "Asked again below.")
+
+    async def _answered(self, f: Followed, event: InteractionAnswered) -> None:
+        message_id = f.questions.pop(event.interaction_id, None)
+        if message_id is None:
+            return
+        answer = PERMISSION_LABELS.get(str(event.answer), str(event.answer))
+        await self.close_question(f, message_id,
+                                  f"Answered by {self.display(event.answered_by)}: {answer}")
+
+    # -- people acting on runs -------------------------------------------------------------
+
+    async def may_answer(self, speaker: Speaker, run_id: str) -> str | None:
+        """Why this person may not answer this run's questions, or None if they may."""
+        policy = getattr(self.runtime.config, self.platform).answers
+        if policy == "anyone" or speaker.role is Role.ADMIN:
+            return None
+        run = await self.runtime.runs.get(run_id)
+        if run.created_by == speaker.actor:
+            return None
+        return (f"Only the person who started run {run.short} or an admin can answer it "
+                "here; nothing was changed.")
+
+    async def answer_choice(self, speaker: Speaker, interaction_id: str,
+                            choice: str) -> Outcome:
+        """A button or menu answered a question or permission request."""
+        try:
+            interaction = await self.runtime.runs.interactions.get(interaction_id)
+        except UserError:
+            return Outcome("This request no longer exists; nothing was changed.", False)
+        refused = await self.may_answer(speaker, interaction.run_id)
+        if refused:
+            return Outcome(refused, False)
+        async with self.orch.session() as client:
+            ok, _, text = await self.orch.call_tool(client, speaker, "answer_pending",
+                                                    {"id": interaction.id, "choice": choice})
+        if not ok:  # already answered, or the run has ended: the press changes nothing
+            return Outcome(f"Could not answer: {text}", False)
+        return Outcome(f"{speaker.name} answered: {PERMISSION_LABELS.get(choice, choice)}",
+                       True)
+
+    async def answer_text(self, speaker: Speaker, interaction_id: str, text: str) -> Reply:
+        """A reply to a question message answered it in free text."""
+        try:
+            interaction = await self.runtime.runs.interactions.get(interaction_id)
+        except UserError as exc:
+            return Reply(str(exc), error=True)
+        refused = await self.may_answer(speaker, interaction.run_id)
+        if refused:
+            return Reply(refused, error=True)
+        async with self.orch.session() as client:
+            ok, _, out = await self.orch.call_tool(client, speaker, "answer_pending",
+                                                   {"id": interaction_id, "choice": text})
+        return Reply(f"Answered: {text}" if ok else out, error=not ok)
+
+    async def steer(self, speaker: Speaker, run_id: str, text: str) -> Reply:
+        """A message about a run: steers it while it works, resumes it once it has ended."""
+        try:
+            run = await self.runtime.runs.get(run_id)
+        except NotFound:
+            return Reply(f"Run {run_id[:8]} no longer exists (its project or the run was "
+                         "removed); start a new one instead.", error=True)
+        tool = "steer_run" if run.state.is_live else "resume_run"
+        async with self.orch.session() as client:
+            ok, _, out = await self.orch.call_tool(client, speaker, tool,
+                                                   {"run": run_id, "message": text})
+        if ok and tool == "resume_run":
+            await self.orch.link_run(run_id, speaker)
+            self.follow(run_id, *self._where(run_id, speaker))
+        verb = "Steering" if tool == "steer_run" else "Resumed"
+        return Reply(f"{verb} run {run.short}." if ok else out, error=not ok)
+
+    def _where(self, run_id: str, speaker: Speaker) -> tuple[int, int | None]:
+        f = self.followed.get(run_id)
+        if f is not None:
+            return f.chat_id, f.thread_id
+        return int(speaker.chat_id), as_int(speaker.thread_id)

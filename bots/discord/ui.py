@@ -1,0 +1,265 @@
+"""What the Discord bot puts on screen: run cards (embeds), and the buttons and menus that
+answer an agent or confirm a destructive call.
+
+The buttons and menus are ``DynamicItem``s: their custom ids carry what they act on
+(``gluon:a:<question>:<option>``, ``gluon:s:<question>``, ``gluon:c:<confirmation>:y``), and the
+client registers their templates at start, so a press is understood on any message, also one
+sent before a restart. Every press is acknowledged at once (deferred) and answered after.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bots.chat.orchestrator import Button, Reply
+from bots.chat.render import discord_markdown_chunks, needs_file, truncate_line
+from bots.chat.surface import PERMISSION_LABELS, Followed, icon
+from core.errors import UserError
+from core.models import Interaction, Run
+from core.types import InteractionKind, RunState
+
+if TYPE_CHECKING:
+    from bots.discord.bot import DiscordBot
+
+LIMIT = 2000  # characters of a message's content
+MAX_BUTTON_OPTIONS = 10  # more options, or a multi-select question: a select menu
+MAX_SELECT_OPTIONS = 25  # Discord's limit
+COLOURS = {RunState.REVIEW: discord.Colour.green(), RunState.FAILED: discord.Colour.red(),
+           RunState.CANCELLED: discord.Colour.dark_grey(),
+           RunState.INTERRUPTED: discord.Colour.orange(), RunState.MERGED: discord.Colour.purple(),
+           RunState.CLOSED: discord.Colour.dark_grey(), RunState.WAITING: discord.Colour.gold()}
+PERMISSION_STYLES = {"allow": discord.ButtonStyle.success,
+                     "allow_run": discord.ButtonStyle.primary,
+                     "allow_project": discord.ButtonStyle.secondary,
+                     "deny": discord.ButtonStyle.danger}
+
+
+def run_card(run: Run, f: Followed) -> discord.Embed:
+    """The run's status message: state, project, branch, cost, turns and health, and what the
+    agent is doing (or why the run ended) in the footer."""
+    embed = discord.Embed(title=f"{icon(run.state)} Run {run.short} · {run.state}",
+                          description=truncate_line(run.prompt, 300),
+                          colour=COLOURS.get(run.state, discord.Colour.blurple()))
+    embed.add_field(name="Project", value=run.project)
+    embed.add_field(name="Branch", value=f"`{run.branch}`" if run.branch else "—")
+    embed.add_field(name="Model", value=run.model)
+    embed.add_field(name="Cost", value=f"${run.cost_usd:.2f}")
+    embed.add_field(name="Turns", value=f"{run.turns} ({run.tool_calls} tool calls)")
+    embed.add_field(name="Health", value=f.health(run))
+    if activity := f.activity(run):
+        embed.set_footer(text=truncate_line(activity, 200))
+    elif run.state_reason and not run.state.is_live:
+        embed.set_footer(text=truncate_line(run.state_reason, 200))
+    return embed
+
+
+def question_text(interaction: Interaction, run: Run, reminder: bool) -> str:
+    again = "Still waiting: " if reminder else ""
+    if interaction.kind is InteractionKind.PERMISSION:
+        return (f"🔐 {again}Run `{run.short}` on {run.project} asks to use "
+                f"{truncate_line(interaction.title, 1500)}")
+    return (f"❓ {again}Run `{run.short}` on {run.project} asks: "
+            f"{truncate_line(interaction.title, 1500)}\n"
+            "Choose below, or reply to this message with your answer.")
+
+
+def question_view(interaction: Interaction) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    if interaction.kind is InteractionKind.PERMISSION:
+        for n, option in enumerate(interaction.options):
+            view.add_item(AnswerButton(interaction.id, n, PERMISSION_LABELS[option],
+                                       PERMISSION_STYLES[option]))
+        return view
+    options = interaction.options
+    multi = any(q.get("multiSelect") for q in interaction.tool_input.get("questions", []))
+    if multi or len(options) > MAX_BUTTON_OPTIONS:
+        view.add_item(AnswerSelect(interaction.id, options[:MAX_SELECT_OPTIONS], multi))
+    else:
+        for n, option in enumerate(options):
+            view.add_item(AnswerButton(interaction.id, n, option, discord.ButtonStyle.secondary))
+    return view
+
+
+def reply_view(buttons: list[list[Button]]) -> discord.ui.View | None:
+    """The orchestrator's buttons (confirmations: ``c:<id>:y`` / ``c:<id>:n``) as a view."""
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for row in buttons:
+        for b in row:
+            kind, _, rest = b.data.partition(":")
+            target, _, choice = rest.partition(":")
+            if kind == "c":
+                view.add_item(ConfirmButton(target, choice == "y", b.label))
+    return view
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters (lines kept), marked when cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _bot(interaction: discord.Interaction[Any]) -> DiscordBot:
+    bot: DiscordBot = interaction.client.gluon
+    return bot
+
+
+class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                   template=r"gluon:a:(?P<question>[0-9a-f]+):(?P<option>\d+)"):
+    """One option of a question or permission request."""
+
+    def __init__(self, question: str, option: int, label: str = "?",
+                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
+        super().__init__(discord.ui.Button(label=truncate_line(label, 80), style=style,
+                                           custom_id=f"gluon:a:{question}:{option}"))
+        self.question, self.option = question, option
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction[Any],
+                             item: discord.ui.Item[Any], match: re.Match[str]) -> AnswerButton:
+        return cls(match["question"], int(match["option"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await on_answer(interaction, self.question, [self.option])
+
+
+class AnswerSelect(discord.ui.DynamicItem[discord.ui.Select[Any]],
+                   template=r"gluon:s:(?P<question>[0-9a-f]+)"):
+    """A question's options as a menu: for many options, or when several may be chosen."""
+
+    def __init__(self, question: str, options: list[str] | None = None,
+                 multi: bool = False) -> None:
+        options = options or ["?"]
+        super().__init__(discord.ui.Select(
+            custom_id=f"gluon:s:{question}",
+            placeholder="Choose several" if multi else "Choose one",
+            min_values=1, max_values=len(options) if multi else 1,
+            options=[discord.SelectOption(label=truncate_line(o, 100), value=str(n))
+                     for n, o in enumerate(options)]))
+        self.question = question
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction[Any],
+                             item: discord.ui.Item[Any], match: re.Match[str]) -> AnswerSelect:
+        return cls(match["question"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        data: dict[str, Any] = dict(interaction.data or {})
+        picked = [int(v) for v in data.get("values", []) if str(v).isdigit()]
+        await on_answer(interaction, self.question, picked)
+
+
+class ConfirmButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                    template=r"gluon:c:(?P<confirmation>[0-9a-f]+):(?P<yes>[yn])"):
+    """Confirm or cancel a destructive call the orchestrator holds."""
+
+    def __init__(self, confirmation: str, yes: bool, label: str = "?") -> None:
+        super().__init__(discord.ui.Button(
+            label=truncate_line(label, 80),
+            style=discord.ButtonStyle.danger if yes else discord.ButtonStyle.secondary,
+            custom_id=f"gluon:c:{confirmation}:{'y' if yes else 'n'}"))
+        self.confirmation, self.yes = confirmation, yes
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction[Any],
+                             item: discord.ui.Item[Any], match: re.Match[str]) -> ConfirmButton:
+        return cls(match["confirmation"], match["yes"] == "y")
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await on_confirm(interaction, self.confirmation, self.yes)
+
+
+# -- presses ---------------------------------------------------------------------------------
+
+async def on_answer(interaction: discord.Interaction[Any], question: str,
+                    picked: list[int]) -> None:
+    """A button or menu answered an agent's question or permission request."""
+    bot = _bot(interaction)
+    await interaction.response.defer()  # within Discord's 3 s; the work may take longer
+    speaker = await bot.speaker_for(interaction.user, interaction.channel)
+    if speaker is None:
+        text = await bot.refuse(interaction.user, f"button on {question}")
+        await interaction.followup.send(text, ephemeral=True)
+        return
+    try:
+        options = (await bot.runtime.runs.interactions.get(question)).options
+        choice = ", ".join(options[n] for n in picked)
+    except (UserError, IndexError):
+        choice = ""
+    if not choice:
+        await interaction.followup.send("This request no longer exists; nothing was changed.",
+                                        ephemeral=True)
+        return
+    outcome = await bot.answer_choice(speaker, question, choice)
+    if not outcome.settled:  # when settled, the question's message says who answered
+        await interaction.followup.send(outcome.text, ephemeral=True)
+
+
+async def on_confirm(interaction: discord.Interaction[Any], confirmation: str,
+                     yes: bool) -> None:
+    """A confirmation button: run the held call, or drop it."""
+    bot = _bot(interaction)
+    await interaction.response.defer()
+    speaker = await bot.speaker_for(interaction.user, interaction.channel)
+    if speaker is None:
+        text = await bot.refuse(interaction.user, f"confirmation {confirmation}")
+        await interaction.followup.send(text, ephemeral=True)
+        return
+    outcome = await bot.orch.confirm(confirmation, speaker, yes)
+    if not outcome.settled:
+        await interaction.followup.send(outcome.text, ephemeral=True)
+        return
+    original = interaction.message.content if interaction.message else ""
+    await interaction.edit_original_response(
+        content=clip(original, 1000) + f"\n\n*{truncate_line(outcome.text, 900)}*",
+        view=None, allowed_mentions=discord.AllowedMentions.none())
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    AnswerButton, AnswerSelect, ConfirmButton)
+
+
+# -- sending replies ---------------------------------------------------------------------------
+
+def _parts(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
+    """A reply as messages: split under 2000 characters at line or code fence boundaries, or,
+    when very long, its first line with the whole text attached; the buttons go last."""
+    if needs_file(reply.text, limit=LIMIT):
+        first = reply.text.strip().splitlines()[0] if reply.text.strip() else "output"
+        chunks = [truncate_line(first, 300) + "\n(the whole text is attached)"]
+    else:
+        chunks = discord_markdown_chunks(reply.text, LIMIT) or ["(empty)"]
+    parts: list[tuple[str, dict[str, Any]]] = []
+    for n, chunk in enumerate(chunks):
+        extra: dict[str, Any] = {}
+        if n == 0 and len(chunks) == 1 and needs_file(reply.text, limit=LIMIT):
+            extra["file"] = discord.File(io.BytesIO(reply.text.encode()), filename="gluon.txt")
+        view = reply_view(reply.buttons) if n == len(chunks) - 1 else None
+        if view is not None:
+            extra["view"] = view
+        parts.append((chunk, extra))
+    return parts
+
+
+async def send_to(channel: discord.abc.Messageable, reply: Reply,
+                  reference: discord.Message | discord.PartialMessage | None = None
+                  ) -> int | None:
+    """Send a reply (the first part answering `reference`); returns the last message's id."""
+    last: int | None = None
+    for n, (chunk, extra) in enumerate(_parts(reply)):
+        if n == 0 and reference is not None:
+            extra["reference"] = reference.to_reference(fail_if_not_exists=False)
+        last = (await channel.send(chunk, **extra)).id
+    return last
+
+
+async def follow_up(interaction: discord.Interaction[Any], reply: Reply) -> int | None:
+    """Answer a deferred slash command with a reply; returns the last message's id."""
+    last: int | None = None
+    for chunk, extra in _parts(reply):
+        last = (await interaction.followup.send(chunk, wait=True, **extra)).id
+    return last

@@ -1,0 +1,60 @@
+"""Read-only listings of a repository: uncommitted paths and branches."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.git import ops as gitops
+
+
+@dataclass(frozen=True)
+class UncommittedFile:
+    path: str
+    status: str  # the two-letter code of `git status --short`: "M ", " M", "??", "A ", ...
+
+
+async def uncommitted_files(path: Path, limit: int = 200) -> tuple[list[UncommittedFile], bool]:
+    """Uncommitted changes and untracked files of the checkout at ``path``, at most ``limit``;
+    the flag says whether there were more."""
+    root = await gitops.repo_root(path)
+    result = await gitops._git(root, "status", "--porcelain=v1", "-z", "--untracked-files=normal")
+    files: list[UncommittedFile] = []
+    fields = iter(gitops._split_z(result.out))
+    for record in fields:
+        code, file = record[:2], record[3:]
+        if code[0] in "RC":  # a rename or copy: the old path follows
+            next(fields, None)
+        if len(files) == limit:
+            return files, True
+        files.append(UncommittedFile(file, code))
+    return files, False
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    head: str
+    subject: str
+    merged: bool  # whether its head is reachable from HEAD (merged into the current branch)
+
+
+async def list_branches(repo: Path, prefix: str | None = None, limit: int = 100) -> list[Branch]:
+    """Local branches, most recently committed first, optionally only those whose name starts
+    with ``prefix``."""
+    # The subject goes last, so a stray separator in it cannot shift the other fields.
+    fields = "%(refname)%1f%(objectname)%1f%(contents:subject)"
+    listed, merged = await asyncio.gather(
+        gitops._git(repo, "for-each-ref", "--sort=-committerdate", f"--format={fields}",
+             "refs/heads/"),
+        gitops._git(repo, "for-each-ref", "--merged=HEAD", "--format=%(refname)", "refs/heads/",
+             ok=None))  # fails while HEAD has no commits: then nothing is merged
+    merged_refs = set(merged.out.splitlines()) if merged.code == 0 else set()
+    branches: list[Branch] = []
+    for line in listed.out.splitlines():
+        ref, sha, subject = line.split("\x1f", 2)
+        name = ref.removeprefix("refs/heads/")
+        if len(branches) < limit and name.startswith(prefix or ""):
+            branches.append(Branch(name, sha, subject, ref in merged_refs))
+    return branches

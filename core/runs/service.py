@@ -1,0 +1,535 @@
+"""The run manager: starts, queues, steers, stops, resumes and forks runs, and recovers them.
+
+One run manager owns a data dir at a time (see :mod:`core.runtime`); every live run has a
+:class:`~core.runs.supervisor.RunSupervisor` task owned by this manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import time
+import uuid
+from functools import partial
+from pathlib import Path
+from typing import Any, TextIO
+
+from core.access.activity import ActivityLog
+from core.agent import sandbox
+from core.agent.redact import Redactor, model_secrets, secret_values
+from core.agent.session import AgentRunner, AgentSpec
+from core.agent.setup import AgentSetup
+from core.agent.warm import WarmAgents
+from core.budget.settings import project_budget_key
+from core.budget.usage import Usage
+from core.config import Config, resolve_model
+from core.errors import Conflict, InvalidInput
+from core.events.bus import EventBus, InteractionRequested, RunStateChanged
+from core.git import ops as gitops
+from core.git.worktree_pool import WorktreePool
+from core.models import Interaction, Project, Run
+from core.projects.service import ProjectService
+from core.runs.interactions import Interactions
+from core.runs.store import RunEvent, RunStore
+from core.runs.supervisor import Cancel, Interrupt, RunSupervisor, Steer
+from core.store.db import Database
+from core.text_input import check_all, check_optional, check_text
+from core.types import InteractionKind, RunState
+
+log = logging.getLogger(__name__)
+
+STOPPED_BY_GLUON = "Gluon stopped"
+# A new spare worktree is made this long after a run's agent started, not to slow that start.
+SPARE_REFILL_DELAY = 1.0
+RESTART_PROMPT = ("Gluon restarted while you were working on this task. Continue where you "
+                  "left off: check the state of the working tree first.")
+
+
+class RunManager:
+    def __init__(self, config: Config, db: Database, bus: EventBus, projects: ProjectService,
+                 runner: AgentRunner, activity: ActivityLog, *,
+                 environ: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.bus = bus
+        self.projects = projects
+        self.runner = runner
+        self.activity = activity
+        self.environ = dict(os.environ if environ is None else environ)
+        self.store = RunStore(db)
+        self.interactions = Interactions(db, bus)
+        self.usage = Usage(db, config)
+        self._supervisors: dict[str, RunSupervisor] = {}
+        # The daemon (`gluon serve`) coordinates: it recovers runs and works through the whole
+        # queue. A command's own runtime (no daemon running) only runs what it started.
+        self._coordinator = True
+        self._adopted: set[str] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._pump_lock = asyncio.Lock()
+        self._closed = False
+        self._reminder: asyncio.Task[None] | None = None
+        self.setup = AgentSetup(config, db, projects, self.environ)
+        # What agents send is recorded with the daemon's and the config's secrets masked.
+        self.redact = Redactor([*secret_values(self.environ, self.setup.provider_env()),
+                                *model_secrets(config)])
+        self.pool = WorktreePool(config.worktrees_dir, config.agents.spare_worktrees,
+                                 refill_delay=SPARE_REFILL_DELAY)
+        # Hands a run the warm agent it claimed, or starts one with `runner`.
+        self.runner = self.warm = WarmAgents(config, self.setup, self.pool, runner, self.store,
+                                             partial(self.usage.settings.agents, config),
+                                             refill_delay=SPARE_REFILL_DELAY)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self, *, resume_interrupted: bool) -> list[Run]:
+        """Recover after a restart, then start queued runs. Returns the recovered runs.
+
+        With ``resume_interrupted`` false this is a command's runtime, alive only while one
+        command runs because no daemon is: it leaves recovery and the queue to the next
+        `gluon serve`, so a read-only command changes nothing, and it runs only the runs
+        started, resumed or forked through it. (A run it finds live in the database has no
+        agent any more, since this process holds the data dir: a command that acts on such a
+        run marks it interrupted first.)
+        """
+        self._coordinator = resume_interrupted
+        status = sandbox.probe()
+        if self.config.agents.sandbox != "off" and not status.available:
+            log.warning("SANDBOX: %s (agents.sandbox = %r; see `gluon doctor`)",
+                        status.problem, self.config.agents.sandbox)
+        for project in await self.projects.all():
+            try:
+                await self.pool.adopt(project.name, Path(project.path))
+            except Exception as exc:
+                log.warning("spare worktrees of %s: %s", project.name, exc)
+        await self.warm.start()
+        recovered = await self._recover() if self._coordinator else []
+        self._reminder = asyncio.create_task(self._remind_loop(), name="gluon-reminders")
+        await self._pump()
+        return recovered
+
+    async def close(self) -> None:
+        """Stop every live agent; their runs become ``interrupted`` and resume next start."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [*self._tasks.values(), *([self._reminder] if self._reminder else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await self.warm.close()
+        await self.pool.close()
+
+    async def _recover(self) -> list[Run]:
+        """Runs that were live when their Gluon died become ``interrupted``; with
+        ``agents.recovery = "resume"`` every run that Gluon (not a person) interrupted is
+        queued again in the place it had, so the queue stays first in, first out (the
+        caller then starts the queue)."""
+        recovered = []
+        for run in await self.store.find(states=[RunState.RUNNING, RunState.WAITING],
+                                         limit=10_000):
+            recovered.append(await self._interrupt_orphan(run))
+        if self.config.agents.recovery == "resume":
+            stopped = await self.store.find(states=[RunState.INTERRUPTED], limit=10_000)
+            for run in reversed(stopped):  # oldest first
+                if not run.state_reason.startswith(STOPPED_BY_GLUON):
+                    continue
+                await self.interactions.expire_for_run(run.id)
+                try:
+                    await self._requeue(run, RESTART_PROMPT, "recovery", keep_place=True)
+                except Exception as exc:
+                    log.warning("could not resume run %s after restart: %s", run.id, exc)
+        return recovered
+
+    async def _interrupt_orphan(self, run: Run) -> Run:
+        """A run recorded as live that has no agent in this process (which holds the data
+        dir, so no other can have one): its Gluon died under it."""
+        if run.state not in (RunState.RUNNING, RunState.WAITING) or run.id in self._supervisors:
+            return run
+        return await self.transition(run.id, RunState.INTERRUPTED,
+                                     f"{STOPPED_BY_GLUON} while the run was live")
+
+    async def _remind_loop(self) -> None:
+        every = self.config.agents.remind_after_seconds
+        while True:
+            await asyncio.sleep(min(every, 60.0))
+            for item in await self.interactions.due_reminders(every):
+                run = await self.store.get(item.run_id)
+                self.bus.publish(InteractionRequested(
+                    run_id=run.id, project=run.project, interaction_id=item.id,
+                    kind=item.kind, title=item.title, options=item.options, reminder=True))
+
+    # -- state ------------------------------------------------------------------------------
+
+    async def transition(self, run_id: str, new: RunState, reason: str, **fields: Any) -> Run:
+        run, old = await self.store.transition(run_id, new, reason, **fields)
+        if old is not new:
+            log.info("run %s: %s -> %s (%s)", run_id, old, new, reason)
+        self.bus.publish(RunStateChanged(run_id=run_id, project=run.project, old=old, new=new,
+                                         reason=reason))
+        return run
+
+    # -- starting ---------------------------------------------------------------------------
+
+    async def start_run(self, project: str, prompt: str, *, model: str | None = None,
+                        worktree: bool = True, base: str | None = None,
+                        budget_usd: float | None = None, actor: str = "cli",
+                        attachments: list[str] | None = None) -> Run:
+        prompt = check_text(prompt, "prompt").strip()
+        check_optional(model, "model")
+        check_optional(base, "base")
+        check_all(attachments or [], "attachments")
+        proj = await self.projects.get(project)
+        if not prompt:
+            raise InvalidInput("the prompt is empty; say what the agent should do")
+        files = self._check_attachments(attachments or [], worktree)
+        if files:
+            names = ", ".join(f"{sandbox.ATTACHMENTS_DIR}/{f.name}" for f in files)
+            prompt += f"\n\nFiles sent with this request (not part of the repository): {names}"
+        agents = await self.usage.settings.agents(self.config)
+        model_id = resolve_model(model, agents.default_model)
+        if budget_usd is not None and budget_usd <= 0:
+            raise InvalidInput(f"budget {budget_usd!r} must be a positive number of dollars")
+        self._check_credentials()
+        sandbox.plan(self.config.agents.sandbox)  # refuses when required but unavailable
+        await self.usage.check_budgets(proj.name)
+        repo = Path(proj.path)
+        run_id = await self.store.new_id()
+        branch = None
+        if worktree:
+            base = base or await gitops.current_branch(repo)
+            if base is None:
+                raise Conflict(f"project {proj.name!r} is on a detached HEAD; pass --base BRANCH")
+            if not await gitops.branch_exists(repo, base):
+                raise InvalidInput(f"base branch {base!r} does not exist in project "
+                                   f"{proj.name!r}; pass an existing branch with --base")
+            base_sha = await gitops.head_sha(repo, base)
+            # A warm agent's worktree holds no attachments: only runs without take one.
+            run_id = (None if files else self.warm.claim(proj.name, repo, base_sha)) or run_id
+            branch = f"gluon/{run_id}"
+            cwd = self.config.worktrees_dir / proj.name / run_id
+        else:
+            if base is not None:
+                raise InvalidInput("--base needs a worktree; drop --no-worktree or --base")
+            cwd = repo
+            base = await gitops.current_branch(repo)
+            base_sha = await gitops.head_sha(repo)
+        budget = budget_usd if budget_usd is not None else self.config.agents.run_budget_usd
+        if files:
+            staged = self.config.home / "uploads" / "runs" / run_id
+            staged.mkdir(parents=True, exist_ok=True)
+            for f in files:
+                shutil.copyfile(f, staged / f.name)
+        run = await self.store.insert(
+            id=run_id, project=proj.name, prompt=prompt, model=model_id,
+            use_worktree=int(worktree), cwd=str(cwd), branch=branch, base_branch=base,
+            base_sha=base_sha, session_id=str(uuid.uuid4()), budget_usd=budget,
+            created_by=actor, pending_prompt=prompt, state_reason=f"started by {actor}")
+        self._adopted.add(run.id)
+        await self.activity.record(actor, "run.start", run.id, "ok", f"{proj.name}: {prompt}")
+        self.bus.publish(RunStateChanged(run_id=run.id, project=run.project, old=None,
+                                         new=RunState.QUEUED, reason=run.state_reason))
+        await self._pump()
+        return await self.store.get(run.id)
+
+    def _check_attachments(self, paths: list[str], worktree: bool) -> list[Path]:
+        """Files sent with a request: only chat uploads (the uploads folder of the data dir),
+        never arbitrary host files, which the sandbox keeps from agents."""
+        if not paths:
+            return []
+        if not worktree:
+            raise InvalidInput("attachments need a worktree; drop --no-worktree")
+        uploads = (self.config.home / "uploads").resolve()
+        files = []
+        for raw in paths:
+            path = Path(raw).resolve()
+            if not path.is_relative_to(uploads) or not path.is_file():
+                raise InvalidInput(f"attachment {raw!r} is not a file sent in chat; only "
+                                   f"files under {str(uploads)!r} can be attached")
+            files.append(path)
+        return files
+
+    def _check_credentials(self) -> None:
+        self.setup.check_credentials()
+
+    async def _pump(self) -> None:
+        """Start queued runs, oldest first, within the global and per-project limits."""
+        if self._closed:
+            return
+        async with self._pump_lock:
+            # `set_setting` can change the limits while Gluon runs: read them each time.
+            agents = await self.usage.settings.agents(self.config)
+            live: dict[str, int] = {}
+            for sup in self._supervisors.values():
+                live[sup.run.project] = live.get(sup.run.project, 0) + 1
+            total = sum(live.values())
+            for run in await self.store.queued():
+                if total >= agents.max_concurrent:
+                    break
+                if run.id in self._supervisors or not (self._coordinator
+                                                       or run.id in self._adopted):
+                    continue
+                limit = (self.config.project(run.project).max_concurrent
+                         or agents.max_concurrent_per_project)
+                if live.get(run.project, 0) >= limit:
+                    continue
+                await self._launch(run)
+                live[run.project] = live.get(run.project, 0) + 1
+                total += 1
+
+    async def _launch(self, run: Run) -> None:
+        hidden = await self.store.hidden(run.id)
+        prompt = _next_prompt(run, hidden)
+        resume = run.session_started or bool(hidden["fork_from"])
+        if (run.session_started and not hidden["fork_from"]
+                and not self.setup.has_transcript(run.id, run.session_id)):
+            # Claude Code never saved the session (its Gluon died during the first model
+            # request): nothing to resume from, so the session starts afresh, with the task.
+            resume = False
+            if not prompt.startswith(run.prompt):
+                prompt = run.prompt if prompt == RESTART_PROMPT else f"{run.prompt}\n\n{prompt}"
+        sup = RunSupervisor(self, run, prompt, resume=resume, fork_from=hidden["fork_from"])
+        self._supervisors[run.id] = sup
+        task = asyncio.create_task(self._supervise(sup), name=f"run-{run.id}")
+        self._tasks[run.id] = task
+
+    async def _supervise(self, sup: RunSupervisor) -> None:
+        try:
+            await sup.main()
+        finally:
+            self._supervisors.pop(sup.run.id, None)
+            self._tasks.pop(sup.run.id, None)
+            if not self._closed:
+                await self._pump()
+
+    async def prepare_worktree(self, run: Run) -> None:
+        """Give a run its worktree (called by its supervisor, outside the queue's lock)."""
+        cwd = Path(run.cwd)
+        if not run.use_worktree or cwd.is_dir():
+            return
+        project = await self.projects.get(run.project)
+        repo = Path(project.path)
+        assert run.branch is not None and run.base_sha is not None
+        cwd.parent.mkdir(parents=True, exist_ok=True)
+        if await gitops.branch_exists(repo, run.branch):
+            # The worktree was cleaned up but the branch is still there: check it out again.
+            await gitops.add_worktree(repo, cwd, run.branch)
+        else:
+            await self.pool.checkout(run.project, repo, cwd, run.branch, run.base_sha)
+        if run.worktree_removed:
+            await self.store.update(run.id, worktree_removed=0)
+        staged = self.config.home / "uploads" / "runs" / run.id
+        if staged.is_dir():
+            target = cwd / sandbox.ATTACHMENTS_DIR
+            await asyncio.to_thread(shutil.copytree, staged, target, dirs_exist_ok=True)
+
+    async def agent_spec(self, run: Run, *, resume: bool, fork_from: str | None,
+                         stderr: TextIO) -> AgentSpec:
+        return await self.setup.spec(run, resume=resume, fork_from=fork_from, stderr=stderr)
+
+    # -- people acting on runs --------------------------------------------------------------
+
+    async def get(self, run_id: str) -> Run:
+        return await self.store.resolve(run_id)
+
+    async def find(self, project: str | None = None, states: list[RunState] | None = None,
+                   limit: int = 50, offset: int = 0) -> list[Run]:
+        if project is not None:
+            await self.projects.named(project)
+        return await self.store.find(project=project, states=states, limit=limit,
+                                     offset=offset)
+
+    async def logs(self, run_id: str, after: int = 0, limit: int = 200) -> list[RunEvent]:
+        run = await self.store.resolve(run_id)
+        return await self.store.events(run.id, after, limit)
+
+    async def steer(self, run_id: str, message: str, actor: str = "cli") -> Run:
+        message = check_text(message, "message").strip()
+        run = await self.store.resolve(run_id)
+        if not message:
+            raise InvalidInput("the message is empty")
+        sup = self._supervisors.get(run.id)
+        if run.state is RunState.QUEUED and sup is None:
+            hidden = await self.store.hidden(run.id)
+            await self.store.update(run.id, pending_prompt=(
+                f"{_next_prompt(run, hidden)}\n\n{message}"))
+        elif sup is not None:
+            sup.send(Steer(message, actor))
+        else:
+            raise Conflict(f"run {run.id!r} is {run.state}, not live; continue it with "
+                           f"`gluon resume {run.id} \"...\"`")
+        await self.activity.record(actor, "run.steer", run.id, "ok", message)
+        return await self.store.get(run.id)
+
+    async def interrupt(self, run_id: str, actor: str = "cli") -> Run:
+        run = await self.store.resolve(run_id)
+        sup = self._supervisors.get(run.id)
+        if sup is None or run.state is RunState.QUEUED:
+            raise Conflict(f"run {run.id!r} is {run.state}; only a running agent can be "
+                           "interrupted")
+        sup.send(Interrupt(actor))
+        await self.activity.record(actor, "run.interrupt", run.id, "ok")
+        return run
+
+    async def cancellable(self, run_id: str) -> Run:
+        """The run, if it can be cancelled; else the Conflict that says why not."""
+        run = await self.store.resolve(run_id)
+        if run.id not in self._supervisors and not run.state.is_live and (
+                run.state is not RunState.INTERRUPTED):
+            raise Conflict(f"run {run.id!r} is already {run.state}; nothing to cancel")
+        return run
+
+    async def cancel(self, run_id: str, actor: str = "cli") -> Run:
+        run = await self.cancellable(run_id)
+        sup = self._supervisors.get(run.id)
+        if sup is not None:
+            with self.bus.subscribe(lambda e: e.run_id == run.id
+                                    and isinstance(e, RunStateChanged)
+                                    and not e.new.is_live) as sub:
+                sup.send(Cancel(actor))
+                await sub.get(timeout=120)
+        else:
+            await self.transition(run.id, RunState.CANCELLED, f"cancelled by {actor}")
+            await self.interactions.expire_for_run(run.id)
+        await self.activity.record(actor, "run.cancel", run.id, "ok")
+        return await self.store.get(run.id)
+
+    async def resume(self, run_id: str, message: str, actor: str = "cli") -> Run:
+        """A follow-up in the same session and worktree."""
+        message = check_text(message, "message").strip() or RESTART_PROMPT
+        run = await self.store.resolve(run_id)
+        if run.id in self._supervisors:
+            return await self.steer(run.id, message, actor)
+        if run.state is RunState.QUEUED:
+            # Not started yet: the message goes with its task. (Without a daemon, this is how
+            # a command takes on a run the daemon had queued: it runs here.)
+            if message != RESTART_PROMPT:
+                await self.steer(run.id, message, actor)
+            self._adopted.add(run.id)
+        else:
+            await self._requeue(await self._interrupt_orphan(run), message, actor)
+        await self._pump()
+        return await self.store.get(run.id)
+
+    async def _requeue(self, run: Run, message: str, actor: str, *,
+                       keep_place: bool = False) -> None:
+        """Queue an ended run again with ``message``; ``keep_place``: in the queue's order
+        where it was when it last started (after a restart), not at the end."""
+        if not run.state.is_resumable:
+            raise Conflict(f"run {run.id!r} is {run.state}; it cannot be resumed")
+        self._check_credentials()
+        await self.usage.check_budgets(run.project)
+        if run.budget_usd is not None and run.cost_usd >= run.budget_usd:
+            raise Conflict(f"run {run.id!r} has spent its budget of ${run.budget_usd:.2f}; "
+                           "fork it with a new budget instead")
+        hidden = await self.store.hidden(run.id)
+        # What the agent never received comes first: the task of a session that never started,
+        # or a message sent just before Gluon stopped.
+        undelivered = hidden["pending_prompt"] or (None if run.session_started else run.prompt)
+        if undelivered and undelivered != message:
+            message = undelivered if message == RESTART_PROMPT else f"{undelivered}\n\n{message}"
+        fields: dict[str, Any] = {}
+        if keep_place and hidden["queued_at"] is not None:
+            fields["queued_at"] = hidden["queued_at"]
+        await self.transition(run.id, RunState.QUEUED, f"resumed by {actor}",
+                              pending_prompt=message, ended_at=None, error=None, **fields)
+        self._adopted.add(run.id)
+        await self.activity.record(actor, "run.resume", run.id, "ok", message)
+
+    async def fork(self, run_id: str, message: str, *, model: str | None = None,
+                   budget_usd: float | None = None, actor: str = "cli") -> Run:
+        """A new run that starts from a copy of this run's session and branch."""
+        message = check_text(message, "message").strip()
+        check_optional(model, "model")
+        parent = await self.store.resolve(run_id)
+        if not parent.session_started:
+            raise Conflict(f"run {parent.id!r} has no session yet; wait until it has started")
+        if not message:
+            raise InvalidInput("say what the fork should do differently")
+        self._check_credentials()
+        await self.usage.check_budgets(parent.project)
+        project = await self.projects.get(parent.project)
+        run_id_new = await self.store.new_id()
+        if parent.use_worktree and parent.branch:
+            cwd = self.config.worktrees_dir / project.name / run_id_new
+            new_branch = f"gluon/{run_id_new}"
+            start = await gitops.head_sha(Path(project.path), parent.branch)
+            await self.pool.checkout(project.name, Path(project.path), cwd, new_branch, start)
+            branch: str | None = new_branch
+        else:
+            cwd, branch = Path(parent.cwd), None
+        hidden = await self.store.hidden(parent.id)
+        run = await self.store.insert(
+            id=run_id_new, project=parent.project, prompt=message,
+            model=resolve_model(model, parent.model), use_worktree=int(parent.use_worktree),
+            cwd=str(cwd), branch=branch, base_branch=parent.base_branch,
+            base_sha=parent.base_sha, session_id=parent.session_id, fork_from=parent.session_id,
+            parent_id=parent.id, budget_usd=budget_usd if budget_usd is not None
+            else parent.budget_usd, created_by=actor, pending_prompt=message,
+            session_cost_usd=hidden["session_cost_usd"],
+            state_reason=f"forked from {parent.id} by {actor}")
+        self._adopted.add(run.id)
+        await self.activity.record(actor, "run.fork", run.id, "ok", f"from {parent.id}")
+        await self._pump()
+        return await self.store.get(run.id)
+
+    async def answer(self, interaction_id: str, choice: str, actor: str = "cli",
+                     kind: InteractionKind | None = None) -> Interaction:
+        """Answer a question or permission request, from any surface (``kind``: only that)."""
+        interaction = await self.interactions.get(interaction_id)
+        if kind is not None and interaction.kind is not kind:
+            other = ("decide_permission" if interaction.kind is InteractionKind.PERMISSION
+                     else "answer_question")
+            raise InvalidInput(f"{interaction.id!r} is a {interaction.kind}, not a {kind}; "
+                               f"use {other}")
+        parked = self.interactions.is_parked(interaction.id)
+        answered = await self.interactions.answer(interaction.id, choice, actor)
+        await self.activity.record(actor, "interaction.answer", answered.id, "ok",
+                                   str(answered.answer))
+        if not parked:
+            # Nobody is waiting on it any more (Gluon restarted): carry the answer to the
+            # agent as a follow-up, so the answer is not lost.
+            run = await self._interrupt_orphan(await self.store.get(answered.run_id))
+            text = (f"While you were stopped, the user answered your request "
+                    f"'{answered.title}': {answered.answer}")
+            if run.state.is_resumable:
+                await self.resume(run.id, text, actor)
+            elif run.id in self._supervisors:
+                await self.steer(run.id, text, actor)
+        return answered
+
+    async def allow_for_project(self, project: str, rule: str) -> None:
+        await self.db.execute(
+            "INSERT OR IGNORE INTO permission_rules (project, rule, created_at) VALUES (?,?,?)",
+            (project, rule, time.time()))
+
+    async def agent_started(self, run: Run) -> None:
+        """A run's agent is up: now is a good time to make the next spare worktree."""
+        if run.use_worktree and run.base_sha:
+            project = await self.projects.get(run.project)
+            self.pool.refill_later(project.name, Path(project.path), run.base_sha)
+            if self._coordinator:  # a command's own Gluon ends with its run: no agent to keep
+                self.warm.refill_later(project.name, Path(project.path), run.base_sha)
+
+    async def remove_project(self, name: str, actor: str = "cli") -> Project:
+        """Forget a project (never its files) and drop its spare worktrees."""
+        project = await self.projects.remove(name, actor=actor)
+        await self.usage.settings.set(project_budget_key(project.name), None)
+        await self.pool.drop(project.name, Path(project.path))
+        await self.warm.drop(project.name)
+        return project
+
+    def is_live(self, run_id: str) -> bool:
+        return run_id in self._supervisors
+
+
+def _next_prompt(run: Run, hidden: dict[str, Any]) -> str:
+    """What a run's agent is sent when it starts: the prompt still pending (kept until the
+    agent has shown it received it, see RunSupervisor), else a note to carry on; a session
+    that never started has nothing to carry on from but the run's task."""
+    pending: str | None = hidden["pending_prompt"]
+    return pending or (RESTART_PROMPT if run.session_started else run.prompt)

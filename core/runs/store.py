@@ -1,0 +1,190 @@
+"""Persistence of runs: rows, state transitions (each with a reason) and the event summary."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import secrets
+import time
+from typing import Any
+
+import aiosqlite
+from pydantic import BaseModel
+
+from core.errors import Ambiguous, Conflict, NotFound
+from core.models import CommitInfo, FileChange, Run, Transition
+from core.store.db import Database
+from core.types import TRANSITIONS, RunState
+
+_JSON_LIST = ("commits", "changed_files")
+_BOOL = ("use_worktree", "worktree_removed", "session_started")
+
+
+class RunEvent(BaseModel):
+    id: int
+    kind: str
+    summary: str
+    at: float
+
+
+def _run(row: aiosqlite.Row) -> Run:
+    data: dict[str, Any] = dict(zip(row.keys(), tuple(row), strict=True))
+    for key in _BOOL:
+        data[key] = bool(data[key])
+    data["commits"] = [CommitInfo(**c) for c in json.loads(data["commits"])]
+    data["changed_files"] = [FileChange(**c) for c in json.loads(data["changed_files"])]
+    for key in ("fork_from", "pending_prompt", "queued_at"):
+        data.pop(key, None)
+    return Run(**data)
+
+
+def _encode(fields: dict[str, Any]) -> None:
+    for key in _JSON_LIST:
+        if key in fields:
+            fields[key] = json.dumps([c.model_dump() if isinstance(c, BaseModel) else c
+                                      for c in fields[key]])
+
+
+class RunStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def new_id(self) -> str:
+        while True:
+            run_id = secrets.token_hex(4)
+            if not await self.db.fetchone("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
+                return run_id
+
+    async def insert(self, **fields: Any) -> Run:
+        now = time.time()
+        fields.setdefault("created_at", now)
+        fields.setdefault("state", RunState.QUEUED)
+        fields.setdefault("queued_at", now)
+        cols = ", ".join(fields)
+        async with self.db.transaction():
+            await self.db.execute(
+                f"INSERT INTO runs ({cols}) VALUES ({', '.join('?' * len(fields))})",
+                tuple(fields.values()))
+            await self.db.execute(
+                "INSERT INTO run_transitions (run_id, from_state, to_state, reason, at) "
+                "VALUES (?, NULL, ?, ?, ?)", (fields["id"], fields["state"],
+                                              fields.get("state_reason", "created"), now))
+        return await self.get(fields["id"])
+
+    async def get(self, run_id: str) -> Run:
+        row = await self.db.fetchone("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if row is None:
+            raise NotFound(f"no run {run_id!r}; list runs with `gluon runs`")
+        return _run(row)
+
+    async def resolve(self, prefix: str) -> Run:
+        """A run by its id or a unique prefix of it."""
+        prefix = prefix.strip().lower()
+        rows = []
+        if prefix and all(c in "0123456789abcdef" for c in prefix):
+            rows = await self.db.fetchall(
+                "SELECT * FROM runs WHERE id LIKE ? ORDER BY created_at DESC LIMIT 6",
+                (prefix + "%",))
+        if not rows:
+            raise NotFound(f"no run {prefix!r}{await self._close_matches(prefix)}")
+        if len(rows) > 1 and rows[0]["id"] != prefix:
+            ids = ", ".join(r["id"] for r in rows[:5])
+            raise Ambiguous(f"run id {prefix!r} is ambiguous ({ids}); type more characters")
+        return _run(rows[0])
+
+    async def _close_matches(self, wanted: str) -> str:
+        recent = [r["id"] for r in await self.db.fetchall(
+            "SELECT id FROM runs ORDER BY created_at DESC LIMIT 500")]
+        close = difflib.get_close_matches(wanted, recent, n=3, cutoff=0.5)
+        if close:
+            return f"; did you mean {' or '.join(close)}?"
+        return "; list runs with `gluon runs`"
+
+    async def find(self, *, project: str | None = None, states: list[RunState] | None = None,
+                   limit: int = 50, offset: int = 0) -> list[Run]:
+        where, params = [], []
+        if project is not None:
+            where.append("project = ?")
+            params.append(project)
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            params += [str(s) for s in states]
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        return [_run(r) for r in await self.db.fetchall(sql, (*params, limit, offset))]
+
+    async def queued(self) -> list[Run]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM runs WHERE state = ? ORDER BY queued_at, created_at",
+            (RunState.QUEUED,))
+        return [_run(r) for r in rows]
+
+    async def update(self, run_id: str, **fields: Any) -> None:
+        _encode(fields)
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        await self.db.execute(f"UPDATE runs SET {sets} WHERE id = ?",
+                              (*fields.values(), run_id))
+
+    async def add_usage(self, run_id: str, *, turns: int, tool_calls: int, input_tokens: int,
+                        output_tokens: int, cost_usd: float, session_cost_usd: float) -> None:
+        await self.db.execute(
+            "UPDATE runs SET turns = turns + ?, tool_calls = tool_calls + ?, "
+            "input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, "
+            "cost_usd = cost_usd + ?, session_cost_usd = ? WHERE id = ?",
+            (turns, tool_calls, input_tokens, output_tokens, cost_usd, session_cost_usd, run_id))
+
+    async def hidden(self, run_id: str) -> dict[str, Any]:
+        """Columns that are not part of the public record (prompt to send, fork source, cost
+        baseline, when it was last queued)."""
+        row = await self.db.fetchone(
+            "SELECT pending_prompt, fork_from, session_cost_usd, queued_at FROM runs "
+            "WHERE id = ?",
+            (run_id,))
+        assert row is not None
+        return dict(row)
+
+    async def transition(self, run_id: str, new: RunState, reason: str,
+                         **fields: Any) -> tuple[Run, RunState]:
+        """Move a run to ``new`` (checked against the state machine) and record why."""
+        now = time.time()
+        async with self.db.transaction():
+            row = await self.db.fetchone("SELECT state FROM runs WHERE id = ?", (run_id,))
+            if row is None:
+                raise NotFound(f"no run {run_id!r}")
+            old = RunState(row["state"])
+            if new is not old and new not in TRANSITIONS[old]:
+                raise Conflict(f"run {run_id!r} is {old}; it cannot become {new}")
+            if new is RunState.QUEUED:
+                fields.setdefault("queued_at", now)
+            if new in (RunState.REVIEW, RunState.FAILED, RunState.CANCELLED,
+                       RunState.INTERRUPTED):
+                fields.setdefault("ended_at", now)
+            fields.update(state=str(new), state_reason=reason)
+            _encode(fields)
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            await self.db.execute(f"UPDATE runs SET {sets} WHERE id = ?",
+                                  (*fields.values(), run_id))
+            await self.db.execute(
+                "INSERT INTO run_transitions (run_id, from_state, to_state, reason, at) "
+                "VALUES (?, ?, ?, ?, ?)", (run_id, str(old), str(new), reason, now))
+        return await self.get(run_id), old
+
+    async def transitions(self, run_id: str) -> list[Transition]:
+        rows = await self.db.fetchall(
+            "SELECT from_state, to_state, reason, at FROM run_transitions WHERE run_id = ? "
+            "ORDER BY id", (run_id,))
+        return [Transition(from_state=r["from_state"], to_state=r["to_state"],
+                           reason=r["reason"], at=r["at"]) for r in rows]
+
+    async def add_event(self, run_id: str, kind: str, summary: str) -> None:
+        await self.db.execute(
+            "INSERT INTO run_events (run_id, kind, summary, at) VALUES (?, ?, ?, ?)",
+            (run_id, kind, summary, time.time()))
+
+    async def events(self, run_id: str, after: int = 0, limit: int = 200) -> list[RunEvent]:
+        rows = await self.db.fetchall(
+            "SELECT id, kind, summary, at FROM run_events WHERE run_id = ? AND id > ? "
+            "ORDER BY id DESC LIMIT ?", (run_id, after, limit))
+        return [RunEvent(**dict(r)) for r in reversed(rows)]
