@@ -80,12 +80,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). Transactions never overlap.
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). Transactions never overlap; one
+        opened inside another is part of it (it commits or rolls back with the outer one).
 
         Statements run on aiosqlite's thread even when the awaiting task is cancelled, so
         BEGIN, COMMIT and ROLLBACK are shielded: a cancelled task never leaves a transaction
         open.
         """
+        if _in_transaction.get():
+            yield
+            return
         async with self._tx_lock:
             begin = asyncio.ensure_future(self.conn.execute("BEGIN IMMEDIATE"))
             try:
