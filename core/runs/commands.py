@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -70,8 +70,12 @@ class CommandChannel(Protocol):
         when there is one)."""
         ...
 
-    def watch(self, run_id: str) -> AsyncIterator[RunCommand]:
+    def watch(self, run_id: str) -> AsyncGenerator[RunCommand, None]:
         """The run's commands not yet applied, oldest first, then each new one as it comes."""
+        ...
+
+    async def pending(self, run_id: str) -> list[RunCommand]:
+        """The run's commands not yet applied, oldest first, without waiting."""
         ...
 
     async def complete(self, command: RunCommand) -> bool:
@@ -114,7 +118,7 @@ class SqliteCommandChannel:
         self._wake(run_id)
         return command
 
-    async def watch(self, run_id: str) -> AsyncIterator[RunCommand]:
+    async def watch(self, run_id: str) -> AsyncGenerator[RunCommand, None]:
         wakeup = asyncio.Event()
         self._wakeups.setdefault(run_id, set()).add(wakeup)
         self._start_poller()
@@ -131,6 +135,9 @@ class SqliteCommandChannel:
             waiting.discard(wakeup)
             if not waiting:
                 self._wakeups.pop(run_id, None)
+
+    async def pending(self, run_id: str) -> list[RunCommand]:
+        return [_command(row) for row in await self.store.open_for(run_id)]
 
     async def complete(self, command: RunCommand) -> bool:
         return await self.store.complete(command.id)

@@ -120,6 +120,7 @@ class RunSupervisor:
                                                         name=f"read-{self.run.id}")
             # The prompt stays pending until the agent answers (see _on_event): if Gluon dies
             # before that, the next start sends it again instead of losing it.
+            self.prompt = await self._with_earlier_answers(self.prompt)
             self._outstanding.add(await self.session.send(self.prompt))
             await self._loop()
         except _Stop as stop:
@@ -149,6 +150,26 @@ class RunSupervisor:
             self.inbox.put_nowait(_Ended(exc))
         else:
             self.inbox.put_nowait(_Ended(None))
+
+    async def _with_earlier_answers(self, prompt: str) -> str:
+        """The first message, with the answers given while the run's Gluon was down (to
+        requests of the agent it had): the agent reads them before anything else. They join
+        the pending prompt before their commands are marked applied, so a crash in between
+        loses none and repeats none."""
+        for command in await self.port.commands.pending(self.run.id):
+            if command.kind is not CommandKind.ANSWER:
+                continue  # the loop applies it
+            earlier = await self.gate.answered(command.interaction_id)
+            if earlier is None:
+                continue
+            told = follow_up(earlier)
+            if told not in prompt:
+                prompt = f"{prompt}\n\n{told}"
+                await self.port.store.update(self.run.id, pending_prompt=prompt)
+            if await self.port.commands.complete(command):
+                await self.port.store.add_event(self.run.id, "answer",
+                                                f"{earlier.answered_by}: {earlier.answer}")
+        return prompt
 
     async def _take_commands(self) -> None:
         """Commands from the run's channel, into the inbox (a redelivered one is skipped
