@@ -393,8 +393,11 @@ class RunManager:
     async def cancel(self, run_id: str, actor: str = "cli") -> Run:
         run = await self.cancellable(run_id)
         if self.is_live(run.id):
-            await self.commands.send(run.id, CommandKind.CANCEL, actor)
+            sent = await self.commands.send(run.id, CommandKind.CANCEL, actor)
             await self._until_ended(run.id, CANCEL_TIMEOUT)
+            if (await self.store.get(run.id)).state is not RunState.INTERRUPTED:
+                # It ended otherwise just before: the cancel must not stop its next life.
+                await self.commands.complete(sent)
         else:
             await self.transition(run.id, RunState.CANCELLED, f"cancelled by {actor}")
             await self.interactions.expire_for_run(run.id)
