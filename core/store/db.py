@@ -172,13 +172,13 @@ def statements(script: str) -> list[str]:
     """A migration script as its statements (SQLite's own completeness test, so a ';' inside
     a string or a trigger body does not split one)."""
     found, current = [], ""
-    for piece in script.split(";"):
+    *pieces, last = script.split(";")
+    for piece in pieces:
         current += piece + ";"
         if sqlite3.complete_statement(current):
             if current.strip(" \t\n;"):
                 found.append(current)
             current = ""
-    rest = current[:-1]  # the ';' added after the last piece
-    if rest.strip():
-        found.append(rest)
+    if (current + last).strip():
+        found.append(current + last)
     return found
