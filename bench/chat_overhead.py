@@ -35,6 +35,7 @@ import anthropic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bots.chat.migrations import CHAT_TABLES
 from bots.chat.orchestrator import Orchestrator  # noqa: E402
 from bots.telegram.bot import TelegramBot  # noqa: E402
 from core.config import Config  # noqa: E402
@@ -92,7 +93,7 @@ async def main(messages: int) -> None:
             "home": str(root / "home"),
             "anthropic": {"api_key": "sk-test", "base_url": model.base_url},
             "telegram": {"users": [CHAT]}})
-        runtime = Runtime(config)
+        runtime = Runtime(config, tables=[CHAT_TABLES])
         await runtime.open(resume_interrupted=False)
         await runtime.projects.add("demo", str(make_repo(root / "demo")))
         llm = TimedLlm(anthropic.AsyncAnthropic(base_url=model.base_url, api_key="sk-test",

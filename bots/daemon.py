@@ -17,6 +17,7 @@ import aiohttp
 import discord
 from telegram.error import InvalidToken, TelegramError
 
+from bots.chat.migrations import CHAT_TABLES
 from bots.chat.orchestrator import Orchestrator, make_llm
 from bots.discord.bot import DiscordBot
 from bots.owner import lock_held
@@ -71,7 +72,7 @@ def check_port(config: Config) -> None:
 
 async def serve(config: Config) -> int:
     check_port(config)
-    runtime = Runtime(config)
+    runtime = Runtime(config, tables=[CHAT_TABLES])
     await runtime.open(resume_interrupted=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

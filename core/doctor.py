@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ from core.agent import api_errors, api_probe, sandbox
 from core.agent.launcher import has_credentials
 from core.agent.setup import bundled_cli
 from core.config import Config
+from core.store.check import integrity
 
 
 @dataclass(frozen=True)
@@ -104,14 +104,9 @@ def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Ch
     checks.append(sandbox_check(config))
     checks.append(credentials_check(config, env))
     if config.db_path.exists():
-        try:
-            uri = f"file:{config.db_path}?mode=ro"
-            with sqlite3.connect(uri, uri=True, timeout=10) as conn:
-                result = conn.execute("PRAGMA integrity_check").fetchone()[0]
-            checks.append(Check("database", "ok" if result == "ok" else "fail",
-                                f"{config.db_path}: {result}"))
-        except sqlite3.Error as exc:
-            checks.append(Check("database", "fail", f"{config.db_path}: {exc}"))
+        result = integrity(config.db_path)
+        checks.append(Check("database", "ok" if result == "ok" else "fail",
+                            f"{config.db_path}: {result}"))
     else:
         checks.append(Check("database", "ok", f"{config.db_path} will be created on first use"))
     probe = config.home if config.home.exists() else config.home.parent

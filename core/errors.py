@@ -38,3 +38,7 @@ class BudgetExceeded(UserError):
 
 class ConfigError(GluonError):
     """The configuration is invalid; the message names the key, the value and what is expected."""
+
+
+class MigrationFailed(GluonError):
+    """A migration of the database failed; it was rolled back and the file is as it was."""

@@ -1,23 +1,33 @@
 """The core runtime: every core service over one data dir, and the lock that makes it the only
-run manager on that data dir."""
+run manager on that data dir.
+
+It opens the database (the one module outside the stores that does) and builds each service on
+its store. A package outside core that owns tables (chat) declares its :class:`TableSet` here:
+``open`` applies its migrations with core's, all or nothing, and :meth:`Runtime.tables` hands
+its store the narrow :class:`core.tables.Tables`.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from core.access.activity import ActivityLog
+from core.access.store import AccessStore
 from core.access.users import Access
 from core.agent.session import AgentRunner, SdkRunner
 from core.config import Config
 from core.errors import Conflict
 from core.events.bus import EventBus
 from core.projects.service import ProjectService
+from core.projects.store import ProjectStore
 from core.runs.review import Review
 from core.runs.service import RunManager
 from core.store.db import Database
+from core.tables import Tables, TableSet
 
 
 class DataDirLock:
@@ -52,17 +62,22 @@ class Runtime:
     """Opens the store, recovers runs and owns the run manager until closed."""
 
     def __init__(self, config: Config, *, runner: AgentRunner | None = None,
-                 environ: dict[str, str] | None = None) -> None:
+                 environ: dict[str, str] | None = None,
+                 tables: Sequence[TableSet] = ()) -> None:
+        """``tables``: the table sets of the packages outside core that this process runs
+        (the chat layer's), migrated when the runtime opens."""
         self.config = config
         self.lock = DataDirLock(config.home)
         self.db = Database(config.db_path)
+        self.table_sets = tuple(tables)
         self.bus = EventBus()
-        self.activity = ActivityLog(self.db)
-        self.projects = ProjectService(self.db, self.activity)
+        access = AccessStore(self.db)
+        self.activity = ActivityLog(access)
+        self.projects = ProjectService(ProjectStore(self.db), self.activity)
         self.runs = RunManager(config, self.db, self.bus, self.projects,
                                runner or SdkRunner(), self.activity, environ=environ)
         self.review = Review(self.runs)
-        self.access = Access(self.db, self.activity, {
+        self.access = Access(access, self.activity, {
             "telegram": config.telegram.roles(), "discord": config.discord.roles()})
         self._open = False
 
@@ -72,7 +87,7 @@ class Runtime:
             for sub in ("logs", "worktrees", "agent-homes", "launchers"):
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
-            await self.db.open()
+            await self.db.open(self.table_sets)
             await self.runs.start(resume_interrupted=resume_interrupted)
         except BaseException:
             await self.db.close()
@@ -80,6 +95,13 @@ class Runtime:
             raise
         self._open = True
         return self
+
+    def tables(self, table_set: TableSet) -> Tables:
+        """The door to a declared table set's tables, for its package's store."""
+        assert table_set in self.table_sets, (
+            f"the tables recorded in {table_set.record} were not declared to this Runtime "
+            "(Runtime(config, tables=[...]))")
+        return self.db
 
     async def close(self) -> None:
         if not self._open:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bots.chat.migrations import CHAT_TABLES
 from core.config import Config
 from core.events.bus import RunStateChanged
 from core.models import Run
@@ -85,7 +86,7 @@ def config(tmp_path: Path, model_server: ScriptedModelServer) -> Config:
 
 @pytest.fixture
 async def runtime(config: Config) -> AsyncIterator[Runtime]:
-    rt = Runtime(config, environ=daemon_environ())
+    rt = Runtime(config, environ=daemon_environ(), tables=[CHAT_TABLES])
     await rt.open()
     try:
         yield rt

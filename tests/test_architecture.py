@@ -1,7 +1,10 @@
 """The dependency direction of DESIGN §1, checked by parsing every import of the packages.
 
 ``core`` <- ``mcp_tools`` <- ``bots``; ``core`` <- ``web``; the Telegram and Discord adapters
-never import each other. Imports are read with ``ast``, so an import inside a function, under
+never import each other. Only store modules (and migration lists) reach the database; ``bots``
+never imports it (``core.store``, a SQLite driver) and only its store modules use the narrow
+door core hands them (``core.tables``); the run layer never imports the features built on it.
+Imports are read with ``ast``, so an import inside a function, under
 ``if TYPE_CHECKING:`` or through ``importlib.import_module("...")`` counts like any other.
 """
 
@@ -29,6 +32,19 @@ CORE_FORBIDDEN = frozenset({"mcp_tools", "bots", "web", *CHAT_SDKS, "mcp", "star
 # Any other core module talks to the agent through core.agent.session's types and Protocol.
 CORE_EXCEPTIONS = frozenset({("core/agent/session.py", "claude_agent_sdk"),
                              ("core/agent/setup.py", "claude_agent_sdk")})
+# The database: its wrapper and the SQLite drivers. Only store modules import them.
+DB_MODULES = ("core.store.db", "aiosqlite", "sqlite3")
+# Modules that reach the database without being stores, and why they must.
+DB_EXCEPTIONS = frozenset({
+    "core/runtime.py",  # opens the database and builds every store on it
+    "core/jobs/connect.py",  # hands the coordinator's open database to the SQLite queue
+    "core/jobs/sqlite.py",  # the job queue's SQLite backend (its SQL is in core/jobs/store.py)
+})
+# TEMPORARY: run modules that still hold SQL of their own, until it moves to
+# core/runs/store.py. Shrink this list; never add to it.
+TEMPORARY_DB_ALLOWED = frozenset({"core/runs/service.py", "core/runs/interactions.py"})
+# Features built on runs; the run layer never knows about them.
+RUN_FEATURES = ("core.formulas", "core.witness", "core.merge_queue", "core.schedules")
 MCP_TOOLS_FORBIDDEN = frozenset({"bots", "web", *CHAT_SDKS})
 WEB_FORBIDDEN = frozenset({"mcp_tools", "bots", *CHAT_SDKS})
 
@@ -106,6 +122,18 @@ def adapter(imp_file: str) -> str | None:
     return None
 
 
+def is_store(file: str) -> bool:
+    """A store module (``store.py``, ``<thing>_store.py``, anything in core/store/) or a list
+    of migrations (``migrations.py``)."""
+    name = file.rsplit("/", 1)[-1]
+    return (file.startswith("core/store/") or name in ("store.py", "migrations.py")
+            or name.endswith("_store.py"))
+
+
+def within(module: str, *packages: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
 def imports_adapter(module: str, platform: str) -> bool:
     parts = module.split(".")
     return parts[0] == platform or (parts[0] == "bots" and len(parts) > 1
@@ -124,6 +152,18 @@ def violations(root: Path) -> list[str]:
             bad.append(f"{imp} (mcp_tools never imports bots, web or a chat SDK)")
         elif layer == "web" and imp.top in WEB_FORBIDDEN:
             bad.append(f"{imp} (web imports core only)")
+        if within(imp.module, *DB_MODULES) and not is_store(imp.file) \
+                and imp.file not in DB_EXCEPTIONS | TEMPORARY_DB_ALLOWED:
+            bad.append(f"{imp} (only store modules reach the database; add a method to the "
+                       "store of this concept)")
+        if layer == "bots" and within(imp.module, "core.store", "aiosqlite", "sqlite3"):
+            bad.append(f"{imp} (bots never imports the database: a store of the chat package "
+                       "gets its tables from Runtime.tables)")
+        if layer == "bots" and within(imp.module, "core.tables") and not is_store(imp.file) \
+                and not imp.file.endswith("/migrations.py"):
+            bad.append(f"{imp} (only the chat package's store and migrations use core.tables)")
+        if imp.file.startswith("core/runs/") and within(imp.module, *RUN_FEATURES):
+            bad.append(f"{imp} (core.runs never imports the features built on runs)")
         own = adapter(imp.file)
         for other in CHAT_SDKS - {own} if own else ():
             if imports_adapter(imp.module, other):
@@ -164,6 +204,14 @@ def test_the_allowed_sdk_imports_in_core_are_all_still_needed() -> None:
     assert used >= CORE_EXCEPTIONS
 
 
+def test_the_modules_allowed_to_reach_the_database_all_still_do() -> None:
+    # When one stops (its SQL moved to a store), drop it from the list it is on.
+    reaching = {imp.file for imp in all_imports(ROOT) if within(imp.module, *DB_MODULES)}
+    assert reaching >= DB_EXCEPTIONS | TEMPORARY_DB_ALLOWED
+    assert {"core/projects/store.py", "core/access/store.py", "core/budget/store.py",
+            "core/store/db.py"} <= reaching
+
+
 # -- the check catches a forbidden import (in a scratch copy of the tree) --------------------------
 
 
@@ -186,6 +234,21 @@ def test_the_allowed_sdk_imports_in_core_are_all_still_needed() -> None:
     ("bots/discord/bot.py", "from ..telegram import bot", "imports bots.telegram.bot"),
     ("bots/telegram/handlers.py", "import discord.ext.commands", "imports discord.ext"),
     ("web/app.py", "from mcp_tools.server import build_server", "(web imports core only)"),
+    ("core/projects/service.py", "import aiosqlite", "(only store modules reach the database"),
+    ("core/budget/usage.py", "from core.store.db import Database", "imports core.store.db"),
+    ("core/git/ops.py", "def f() -> None:\n    import sqlite3", "(only store modules"),
+    ("mcp_tools/run_tools.py", "import sqlite3", "(only store modules reach the database"),
+    ("bots/chat/orchestrator.py", "from core.store.db import Database",
+     "(bots never imports the database"),
+    ("bots/chat/store.py", "import aiosqlite", "(bots never imports the database"),
+    ("bots/discord/bot.py", "from core.store import migrations", "imports core.store"),
+    ("bots/telegram/bot.py", "from core.tables import Tables",
+     "(only the chat package's store and migrations use core.tables)"),
+    ("core/runs/supervisor.py", "from core.formulas import steps", "imports core.formulas"),
+    ("core/runs/service.py", "def f() -> None:\n    import core.merge_queue",
+     "(core.runs never imports the features built on runs)"),
+    ("core/runs/store.py", "from core.schedules.cron import next_fire", "core.schedules"),
+    ("core/runs/review.py", "from core import witness", "imports core.witness"),
 ])
 def test_a_forbidden_import_added_anywhere_fails_the_check(
         tmp_path: Path, file: str, code: str, expected: str) -> None:
@@ -205,4 +268,9 @@ def test_allowed_imports_in_a_scratch_copy_stay_allowed(tmp_path: Path) -> None:
     append(tree / "bots" / "discord_bot.py", "import discord\nfrom bots import cli")
     append(tree / "mcp_tools" / "server.py", "import starlette\nimport mcp")
     append(tree / "web" / "app.py", "from core.config import Config\nimport starlette")
+    append(tree / "core" / "budget" / "store.py", "import sqlite3")
+    append(tree / "core" / "schedules" / "schedule_store.py", "import aiosqlite\n"
+                                                              "from core.runs import store")
+    append(tree / "core" / "formulas" / "steps.py", "from core.runs.service import RunManager")
+    append(tree / "bots" / "chat" / "store.py", "from core.tables import Row")
     assert violations(tree) == []

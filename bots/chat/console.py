@@ -18,7 +18,9 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from bots.chat.commands import run_command
+from bots.chat.migrations import CHAT_TABLES
 from bots.chat.orchestrator import Button, Orchestrator, Reply, Speaker, make_llm
+from bots.chat.store import ChatStore
 from bots.cli.client import PATIENCE
 from bots.cli.output import clean
 from bots.owner import find_owner
@@ -76,15 +78,12 @@ def _flat(rows: list[list[Button]]) -> list[Button]:
     return [b for row in rows for b in row]
 
 
-async def _report(runtime: Runtime, speaker: Speaker) -> None:
+async def _report(runtime: Runtime, store: ChatStore, speaker: Speaker) -> None:
     """Print what this conversation's runs do: endings and questions."""
     with runtime.bus.subscribe() as sub:
         while True:
             event = await sub.get()
-            row = await runtime.db.fetchone(
-                "SELECT 1 FROM chat_runs WHERE run_id = ? AND conversation = ?",
-                (event.run_id, speaker.conversation))
-            if row is None:
+            if not await store.follows(speaker.conversation, event.run_id):
                 continue
             if isinstance(event, RunStateChanged) and event.new in ENDED:
                 run = await runtime.runs.get(event.run_id)
@@ -103,7 +102,7 @@ async def _report(runtime: Runtime, speaker: Speaker) -> None:
 async def _open(config: Config) -> Runtime | None:
     """This process's Gluon; None (said why) while a daemon owns the data dir. Another
     command's Gluon is waited for, as commands take turns on the data dir."""
-    runtime = Runtime(config)
+    runtime = Runtime(config, tables=[CHAT_TABLES])
     loop = asyncio.get_running_loop()
     deadline = loop.time() + PATIENCE
     while True:
@@ -132,7 +131,7 @@ async def chat(config: Config) -> int:
     user = getpass.getuser()
     speaker = Speaker("console", user, user, Role.ADMIN, chat_id="local")
     orch = Orchestrator(runtime, make_llm(config))
-    reporter = asyncio.create_task(_report(runtime, speaker))
+    reporter = asyncio.create_task(_report(runtime, orch.store, speaker))
     show(escape(BANNER))
     try:
         while (line := await _read("you> ")) is not None:

@@ -8,10 +8,9 @@ by whole turns (oldest first) so a tool call never loses its result.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from core.store.db import Database
+from bots.chat.store import ChatStore, Pref
 
 Message = dict[str, Any]
 
@@ -21,47 +20,32 @@ def _chars(content: Any) -> int:
 
 
 class Conversations:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, store: ChatStore) -> None:
+        self.store = store
 
     async def history(self, conversation: str, budget_tokens: int) -> list[Message]:
         """The latest whole turns that fit the budget (about 4 characters a token). Only the
         rows within the budget are read, however long the conversation has grown."""
-        rows = await self.db.fetchall(
-            "SELECT role, content FROM (SELECT id, role, content, SUM(chars) OVER "
-            "(ORDER BY id DESC) AS newer FROM chat_turns WHERE conversation = ?) "
-            "WHERE newer <= ? ORDER BY id", (conversation, budget_tokens * 4))
-        messages = [{"role": r["role"], "content": json.loads(r["content"])} for r in rows]
+        rows = await self.store.turns(conversation, budget_tokens * 4)
+        messages = [{"role": role, "content": json.loads(content)} for role, content in rows]
         # The oldest turn may be cut: keep from the first message that starts a turn.
         start = next((n for n, m in enumerate(messages) if _starts_turn(m)), len(messages))
         return messages[start:]
 
     async def append(self, conversation: str, messages: list[Message]) -> None:
-        now = time.time()
-        async with self.db.transaction():
-            for m in messages:
-                await self.db.execute(
-                    "INSERT INTO chat_turns (conversation, role, content, chars, at) "
-                    "VALUES (?,?,?,?,?)", (conversation, m["role"],
-                                           json.dumps(m["content"], ensure_ascii=False),
-                                           _chars(m["content"]), now))
+        await self.store.add_turns(conversation, [
+            (m["role"], json.dumps(m["content"], ensure_ascii=False), _chars(m["content"]))
+            for m in messages])
 
     async def clear(self, conversation: str) -> int:
-        return await self.db.execute("DELETE FROM chat_turns WHERE conversation = ?",
-                                     (conversation,))
+        return await self.store.clear_turns(conversation)
 
     async def prefs(self, conversation: str) -> dict[str, str | None]:
-        row = await self.db.fetchone("SELECT model, project FROM chat_prefs WHERE "
-                                     "conversation = ?", (conversation,))
-        return {"model": row["model"], "project": row["project"]} if row else {
-            "model": None, "project": None}
+        model, project = await self.store.prefs(conversation)
+        return {"model": model, "project": project}
 
-    async def set_pref(self, conversation: str, key: str, value: str | None) -> None:
-        assert key in ("model", "project")
-        await self.db.execute(
-            f"INSERT INTO chat_prefs (conversation, {key}) VALUES (?, ?) "
-            f"ON CONFLICT (conversation) DO UPDATE SET {key} = excluded.{key}",
-            (conversation, value))
+    async def set_pref(self, conversation: str, key: Pref, value: str | None) -> None:
+        await self.store.set_pref(conversation, key, value)
 
 
 def _starts_turn(message: Message) -> bool:

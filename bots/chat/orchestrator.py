@@ -31,6 +31,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import RequestParamsMeta
 
 from bots.chat.conversations import Conversations, Message
+from bots.chat.store import ChatStore, HeldCall
 from core.config import ChatConfig, Config
 from core.errors import ConfigError
 from core.runtime import Runtime
@@ -166,7 +167,8 @@ class Orchestrator:
         self.runtime = runtime
         self.llm = llm
         self.chat = chat or runtime.config.chat
-        self.conversations = Conversations(runtime.db)
+        self.store = ChatStore.of(runtime)
+        self.conversations = Conversations(self.store)
         self.server, self.kit = build_server(runtime, resolve=self._resolve)
         self._callers: dict[str, Caller] = {}
         # Per platform: called when a conversation starts following a run, before its
@@ -225,11 +227,9 @@ class Orchestrator:
 
         async def confirm(action: PendingAction) -> str:
             confirmation = Confirmation(secrets.token_hex(6), speaker, action, time.time())
-            await self.runtime.db.execute(
-                "INSERT INTO chat_confirmations (id, speaker, tool, arguments, preview, "
-                "created_at) VALUES (?,?,?,?,?,?)",
-                (confirmation.id, json.dumps(dataclasses.asdict(speaker)), action.tool,
-                 json.dumps(action.arguments), action.preview, confirmation.created_at))
+            await self.store.hold(HeldCall(
+                confirmation.id, json.dumps(dataclasses.asdict(speaker)), action.tool,
+                json.dumps(action.arguments), action.preview, confirmation.created_at))
             if held is not None:
                 held.append(confirmation)
             return (f"Not done yet: this waits for {speaker.name} to press the confirmation "
@@ -367,23 +367,19 @@ class Orchestrator:
                            project: str | None) -> str:
         """What the model should know now, after the cached prefix."""
         projects = [p.name for p in await self.runtime.projects.all()]
-        rows = await self.runtime.db.fetchall(
-            "SELECT r.id, c.own_topic AND c.thread_id = ? AS here FROM chat_runs c JOIN runs r "
-            "ON r.id = c.run_id WHERE c.conversation = ? OR (c.platform = ? AND c.chat_id = ? "
-            "AND c.thread_id = ?) ORDER BY r.created_at DESC LIMIT 8",
-            (speaker.thread_id, speaker.conversation, speaker.platform, speaker.chat_id,
-             speaker.thread_id))
+        nearby = await self.store.runs_near(speaker.conversation, speaker.platform,
+                                            speaker.chat_id, speaker.thread_id)
         lines = [f"[Gluon, {time.strftime('%Y-%m-%d %H:%M')}] Speaker: {speaker.name} "
                  f"({speaker.role}). Projects: {', '.join(projects) or 'none yet'}."]
         if model or project:
             lines.append(f"For this request: model={model or 'default'}, "
                          f"project={project or 'unspecified'}.")
-        for row in rows:
-            run = await self.runtime.runs.get(row["id"])
+        for run_id, here_ in nearby:
+            run = await self.runtime.runs.get(run_id)
             pending = await self.runtime.runs.interactions.pending(run.id)
             ask = f", waiting on {len(pending)} question(s)" if pending else ""
             prompt = " ".join(run.prompt.split())[:60]
-            here = " (this thread is about this run)" if row["here"] else ""
+            here = " (this thread is about this run)" if here_ else ""
             lines.append(f"Run {run.short} on {run.project}{here}: {run.state}{ask} — {prompt}")
         return "\n".join(lines)
 
@@ -397,16 +393,12 @@ class Orchestrator:
 
     async def link_run(self, run_id: str, speaker: Speaker) -> None:
         """This conversation follows the run: status, pings and questions come here."""
-        if await self.runtime.db.fetchone("SELECT 1 FROM chat_runs WHERE run_id = ?",
-                                          (run_id,)):
+        if await self.store.is_followed(run_id):
             return
         hook = self.link_hooks.get(speaker.platform)
         topic = await hook(run_id, speaker) if hook is not None else None
-        await self.runtime.db.execute(
-            "INSERT INTO chat_runs (run_id, conversation, platform, chat_id, thread_id, "
-            "own_topic) VALUES (?,?,?,?,?,?) ON CONFLICT (run_id) DO NOTHING",
-            (run_id, speaker.conversation, speaker.platform, speaker.chat_id,
-             topic or speaker.thread_id, int(topic is not None)))
+        await self.store.follow(run_id, speaker.conversation, speaker.platform,
+                                speaker.chat_id, topic or speaker.thread_id, topic is not None)
 
     # -- confirmations ---------------------------------------------------------------------
 
@@ -414,15 +406,13 @@ class Orchestrator:
         """A confirmation button was pressed: run the held call, or drop it."""
         found = await self.held(confirmation_id)
         if found is None or time.time() - found.created_at > CONFIRM_TTL_SECONDS:
-            await self.runtime.db.execute("DELETE FROM chat_confirmations WHERE id = ?",
-                                          (confirmation_id,))
+            await self.store.take(confirmation_id)
             return Outcome("This confirmation has expired or was already used; nothing was "
                            "changed.", settled=False)
         if presser.actor != found.speaker.actor and presser.role is not Role.ADMIN:
             return Outcome(f"Only {found.speaker.name} (who asked) or an admin can confirm "
                            "this; nothing was changed.", settled=False)
-        if not await self.runtime.db.execute("DELETE FROM chat_confirmations WHERE id = ?",
-                                             (confirmation_id,)):
+        if not await self.store.take(confirmation_id):
             return Outcome("This confirmation was already used; nothing more was done.",
                            settled=False)
         if not yes:
@@ -438,14 +428,13 @@ class Orchestrator:
 
     async def held(self, confirmation_id: str) -> Confirmation | None:
         """A call held for confirmation (kept in the database: it survives a restart)."""
-        row = await self.runtime.db.fetchone("SELECT * FROM chat_confirmations WHERE id = ?",
-                                             (confirmation_id,))
-        if row is None:
+        call = await self.store.held(confirmation_id)
+        if call is None:
             return None
-        speaker = json.loads(row["speaker"])
+        speaker = json.loads(call.speaker)
         speaker["role"] = Role(speaker["role"])  # stored as its name
-        return Confirmation(row["id"], Speaker(**speaker), PendingAction(
-            row["tool"], json.loads(row["arguments"]), row["preview"]), row["created_at"])
+        return Confirmation(call.id, Speaker(**speaker), PendingAction(
+            call.tool, json.loads(call.arguments), call.preview), call.created_at)
 
 
 def confirmation_buttons(held: list[Confirmation]) -> list[list[Button]]:

@@ -176,37 +176,27 @@ class ChatSurface:
         return self.followed[run_id]
 
     async def _load_followed(self) -> None:
-        for row in await self.runtime.db.fetchall(
-                "SELECT run_id, chat_id, thread_id FROM chat_runs WHERE platform = ? AND "
-                "own_topic = 1", (self.platform,)):
-            self.thread_runs[(int(row["chat_id"]), int(row["thread_id"]))] = row["run_id"]
-        rows = await self.runtime.db.fetchall(
-            "SELECT c.* FROM chat_runs c JOIN runs r ON r.id = c.run_id WHERE c.platform = ? "
-            "AND r.state IN ('queued', 'running', 'waiting')", (self.platform,))
-        for row in rows:
-            f = self.follow(row["run_id"], int(row["chat_id"]), as_int(row["thread_id"]))
-            if row["status_message_id"]:
-                f.status_message = int(row["status_message_id"])
-            for q in await self.runtime.db.fetchall(
-                    "SELECT m.message_id, m.interaction_id FROM chat_messages m JOIN "
-                    "interactions i ON i.id = m.interaction_id WHERE m.platform = ? AND "
-                    "m.run_id = ? AND i.status = 'pending'", (self.platform, f.run_id)):
-                f.questions[q["interaction_id"]] = int(q["message_id"])
+        store = self.orch.store
+        for topic in await store.own_topics(self.platform):
+            if topic.thread_id is not None:
+                self.thread_runs[(int(topic.chat_id), int(topic.thread_id))] = topic.run_id
+        for row in await store.live_followed(self.platform):
+            f = self.follow(row.run_id, int(row.chat_id), as_int(row.thread_id))
+            if row.status_message_id:
+                f.status_message = int(row.status_message_id)
+            for message_id, interaction_id in await store.open_questions(self.platform,
+                                                                         f.run_id):
+                f.questions[interaction_id] = int(message_id)
 
     async def remember(self, chat_id: int, message_id: int, run_id: str,
                        interaction_id: str | None = None) -> None:
         """This bot message is about this run (and question): replies to it go there."""
-        await self.runtime.db.execute(
-            "INSERT OR REPLACE INTO chat_messages (platform, chat_id, message_id, run_id, "
-            "interaction_id) VALUES (?,?,?,?,?)",
-            (self.platform, str(chat_id), str(message_id), run_id, interaction_id))
+        await self.orch.store.remember(self.platform, str(chat_id), str(message_id), run_id,
+                                       interaction_id)
 
     async def about(self, chat_id: int, message_id: int) -> tuple[str, str | None] | None:
         """(run id, question id or None) of a bot message this chat replied to."""
-        row = await self.runtime.db.fetchone(
-            "SELECT run_id, interaction_id FROM chat_messages WHERE platform = ? AND "
-            "chat_id = ? AND message_id = ?", (self.platform, str(chat_id), str(message_id)))
-        return (row["run_id"], row["interaction_id"]) if row else None
+        return await self.orch.store.about(self.platform, str(chat_id), str(message_id))
 
     async def _follow_runs(self) -> None:
         with self.runtime.bus.subscribe() as sub:
@@ -225,13 +215,11 @@ class ChatSurface:
         if followed is None:
             if event.run_id in self.unfollowed:
                 return
-            row = await self.runtime.db.fetchone(
-                "SELECT chat_id, thread_id FROM chat_runs WHERE run_id = ? AND platform = ?",
-                (event.run_id, self.platform))
-            if row is None:  # no chat here follows it; a later link goes through follow()
+            where = await self.orch.store.follower(event.run_id, self.platform)
+            if where is None:  # no chat here follows it; a later link goes through follow()
                 self.unfollowed.add(event.run_id)
                 return
-            followed = self.follow(event.run_id, int(row["chat_id"]), as_int(row["thread_id"]))
+            followed = self.follow(event.run_id, int(where.chat_id), as_int(where.thread_id))
         if isinstance(event, ToolCalled):
             followed.last_tool = event.summary or event.tool
         # Anything else the run does after a retry means the agent got through (or the run
@@ -263,9 +251,7 @@ class ChatSurface:
         if f.status_message is None:
             f.status_message = await self.send_status(f, run)
             await self.remember(f.chat_id, f.status_message, f.run_id)
-            await self.runtime.db.execute(
-                "UPDATE chat_runs SET status_message_id = ? WHERE run_id = ?",
-                (str(f.status_message), f.run_id))
+            await self.orch.store.set_status_message(f.run_id, str(f.status_message))
         else:
             await self.edit_status(f, run)
 

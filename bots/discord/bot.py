@@ -327,8 +327,7 @@ class DiscordBot(ChatSurface):
             return Reply("Viewers cannot link channels.", error=True)
         chat = speaker.chat_id
         if word == "unlink":
-            gone = await self.runtime.db.execute(
-                "DELETE FROM chat_links WHERE platform = ? AND chat_id = ?", (PLATFORM, chat))
+            gone = await self.orch.store.unlink_chat(PLATFORM, chat)
             await self.runtime.activity.record(speaker.actor, "chat.unlink", f"channel {chat}",
                                                "ok" if gone else "not linked")
             return Reply("This channel is no longer linked; mention me to talk to me here."
@@ -340,10 +339,7 @@ class DiscordBot(ChatSurface):
             project = await self.runtime.projects.get(rest)
         except UserError as exc:
             return Reply(str(exc), error=True)
-        await self.runtime.db.execute(
-            "INSERT OR REPLACE INTO chat_links (platform, chat_id, project, linked_by, "
-            "linked_at) VALUES (?,?,?,?,strftime('%s','now'))",
-            (PLATFORM, chat, project.name, speaker.actor))
+        await self.orch.store.link_chat(PLATFORM, chat, project.name, speaker.actor)
         await self.runtime.activity.record(speaker.actor, "chat.link", f"channel {chat}",
                                            "ok", project.name)
         return Reply(f"Linked: requests in this channel go to {project.name}; I answer "
@@ -367,10 +363,7 @@ class DiscordBot(ChatSurface):
 
     async def _linked(self, chat_id: int) -> str | None:
         """The project this channel is linked to: the bot answers every message there."""
-        row = await self.runtime.db.fetchone(
-            "SELECT project FROM chat_links WHERE platform = ? AND chat_id = ?",
-            (PLATFORM, str(chat_id)))
-        return str(row["project"]) if row else None
+        return await self.orch.store.linked_project(PLATFORM, str(chat_id))
 
     async def _defaults_of(self, chat_id: int) -> Hints:
         """The channel's link, else its topic (``--project X --model Y``): defaults only."""

@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, WithJsonSchema
 
 from core.access.activity import ActivityLog
+from core.access.store import AccessStore
 from core.errors import InvalidInput, NotFound
-from core.store.db import Database
 from core.types import Role
 
 CODE_TTL_SECONDS = 600
@@ -53,10 +53,10 @@ def check_role(role: str) -> Role:
 
 
 class Access:
-    def __init__(self, db: Database, activity: ActivityLog,
+    def __init__(self, store: AccessStore, activity: ActivityLog,
                  configured: dict[str, dict[str, Role]]) -> None:
         """``configured``: per platform, the user ids the config allows and their roles."""
-        self.db = db
+        self.store = store
         self.activity = activity
         self.configured = configured
 
@@ -65,10 +65,8 @@ class Access:
         role = self.configured.get(platform, {}).get(user_id)
         if role is not None:
             return role
-        row = await self.db.fetchone(
-            "SELECT role FROM chat_users WHERE platform = ? AND user_id = ?",
-            (platform, user_id))
-        return check_role(row["role"]) if row else None
+        stored = await self.store.role_of(platform, user_id)
+        return check_role(stored) if stored is not None else None
 
     def anyone_configured(self, platform: str) -> bool:
         return bool(self.configured.get(platform))
@@ -79,42 +77,29 @@ class Access:
         raw = "".join(secrets.choice(_ALPHABET) for _ in range(8))
         code = f"{raw[:4]}-{raw[4:]}"
         now = time.time()
-        await self.db.execute(
-            "INSERT INTO pairing_codes (code_hash, role, created_at, expires_at) "
-            "VALUES (?,?,?,?)", (_hash(code), checked, now, now + CODE_TTL_SECONDS))
+        await self.store.add_code(_hash(code), checked, now + CODE_TTL_SECONDS)
         await self.activity.record(actor, "access.code", checked, "ok")
         return PairingCode(code=code, role=checked, expires_at=now + CODE_TTL_SECONDS)
 
     async def pair(self, platform: str, user_id: str, name: str, code: str) -> Role:
         """Let a user in with a code; raises InvalidInput when the code is wrong, used or
         expired (one message for all three, so codes cannot be probed)."""
-        now = time.time()
-        async with self.db.transaction():
-            row = await self.db.fetchone(
-                "SELECT role FROM pairing_codes WHERE code_hash = ? AND used_by IS NULL "
-                "AND expires_at > ?", (_hash(code), now))
-            if row is None:
-                raise InvalidInput("that pairing code is wrong, used or expired; ask an admin "
-                                   "for a new one (`gluon pair`)")
-            who = f"{platform}:{user_id}"
-            await self.db.execute("UPDATE pairing_codes SET used_by = ? WHERE code_hash = ?",
-                                  (who, _hash(code)))
-            await self.db.execute(
-                "INSERT INTO chat_users (platform, user_id, role, name, added_by, added_at) "
-                "VALUES (?,?,?,?,?,?) ON CONFLICT (platform, user_id) DO UPDATE SET "
-                "role = excluded.role, name = excluded.name", (
-                    platform, user_id, row["role"], name, "pairing", now))
-        await self.activity.record(who, "access.pair", who, "ok", row["role"])
-        return check_role(row["role"])
+        role = await self.store.pair(_hash(code), platform, user_id, name)
+        if role is None:
+            raise InvalidInput("that pairing code is wrong, used or expired; ask an admin "
+                               "for a new one (`gluon pair`)")
+        who = f"{platform}:{user_id}"
+        await self.activity.record(who, "access.pair", who, "ok", role)
+        return check_role(role)
 
     async def users(self) -> list[ChatUser]:
         found = [ChatUser(platform=p, user_id=u, role=r, name="", added_by="config",
                           source="config")
                  for p, users in sorted(self.configured.items()) for u, r in users.items()]
-        rows = await self.db.fetchall("SELECT * FROM chat_users ORDER BY added_at")
-        return found + [ChatUser(platform=r["platform"], user_id=r["user_id"],
-                                 role=check_role(r["role"]), name=r["name"],
-                                 added_by=r["added_by"], source="paired") for r in rows]
+        return found + [ChatUser(platform=u.platform, user_id=u.user_id,
+                                 role=check_role(u.role), name=u.name,
+                                 added_by=u.added_by, source="paired")
+                        for u in await self.store.users()]
 
     async def revoke(self, platform: str, user_id: str, actor: str = "cli") -> ChatUser:
         """Remove a paired user (users from the config are removed in the config)."""
@@ -123,9 +108,7 @@ class Access:
                 if user.source == "config":
                     raise InvalidInput(f"{platform}:{user_id} is allowed by the config file; "
                                        "remove the id there and restart")
-                await self.db.execute(
-                    "DELETE FROM chat_users WHERE platform = ? AND user_id = ?",
-                    (platform, user_id))
+                await self.store.remove_user(platform, user_id)
                 await self.activity.record(actor, "access.revoke", f"{platform}:{user_id}",
                                            "ok")
                 return user

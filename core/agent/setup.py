@@ -16,14 +16,12 @@ from core.errors import Conflict, InvalidInput
 from core.git import ops as gitops
 from core.models import Run
 from core.projects.service import ProjectService
-from core.store.db import Database
 
 
 class AgentSetup:
-    def __init__(self, config: Config, db: Database, projects: ProjectService,
+    def __init__(self, config: Config, projects: ProjectService,
                  environ: dict[str, str]) -> None:
         self.config = config
-        self.db = db
         self.projects = projects
         self.environ = environ
 
@@ -95,10 +93,8 @@ class AgentSetup:
             wrapper += sandbox.bwrap_command(
                 bwrap=sandbox.probe().bwrap or "bwrap", worktree=cwd,
                 git_dir=git_dir, agent_home=home, cli=Path(cli).resolve(), read_only=read_only)
-        rules = await self.db.fetchall("SELECT rule FROM permission_rules WHERE project = ?",
-                                       (name,))
         allowed = [*self.config.agents.allowed_tools, *pcfg.allowed_tools,
-                   *(r["rule"] for r in rules)]
+                   *await self.projects.tool_rules(name)]
         if box.inner:
             sandbox.write_git_excludes(home)
         if box.outer:

@@ -5,16 +5,14 @@ the environment until it is cleared; the frozen :class:`core.config.Config` is n
 
 from __future__ import annotations
 
-import json
 import math
-import time
 
 from pydantic import BaseModel, JsonValue, SecretStr, ValidationError
 from pydantic_core import to_jsonable_python
 
+from core.budget.store import BudgetStore
 from core.config import AgentsConfig, Config
 from core.errors import InvalidInput
-from core.store.db import Database
 
 # The keys set_setting may change, and what each accepts (said in the error for a bad value).
 RUNTIME_KEYS: dict[str, str] = {
@@ -84,29 +82,18 @@ class Settings:
     """Key/value overrides in the database; read each time, so every reader sees a change at
     once."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, store: BudgetStore) -> None:
+        self.store = store
 
     async def get(self, key: str) -> JsonValue | None:
-        row = await self.db.fetchone("SELECT value FROM settings WHERE key = ?", (key,))
-        if row is None:
-            return None
-        value: JsonValue = json.loads(row["value"])
-        return value
+        return await self.store.setting(key)
 
     async def set(self, key: str, value: JsonValue | None) -> None:
         """Store an override; None removes it (the configured value applies again)."""
-        if value is None:
-            await self.db.execute("DELETE FROM settings WHERE key = ?", (key,))
-            return
-        await self.db.execute(
-            "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-            "updated_at = excluded.updated_at", (key, json.dumps(value), time.time()))
+        await self.store.set_setting(key, value)
 
     async def all(self) -> dict[str, JsonValue]:
-        rows = await self.db.fetchall("SELECT key, value FROM settings ORDER BY key")
-        return {r["key"]: json.loads(r["value"]) for r in rows}
+        return await self.store.settings()
 
     async def change(self, key: str, value: JsonValue) -> JsonValue:
         """Validate and store one of RUNTIME_KEYS; return the stored value (None: cleared)."""

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from core.budget.settings import Settings
+from core.budget.store import BudgetStore, Spend
 from core.config import Config
 from core.errors import BudgetExceeded, InvalidInput
 from core.models import UsageReport, UsageRow
-from core.store.db import Database
 
 
 def today() -> str:
@@ -70,25 +69,18 @@ def disk_usage(config: Config) -> DiskUsage:
 
 
 class Usage:
-    def __init__(self, db: Database, config: Config) -> None:
-        self.db = db
+    def __init__(self, store: BudgetStore, config: Config) -> None:
+        self.store = store
         self.config = config
-        self.settings = Settings(db)
+        self.settings = Settings(store)
 
     async def record(self, run_id: str, project: str, cost_usd: float, input_tokens: int,
                      output_tokens: int) -> None:
-        await self.db.execute(
-            "INSERT INTO usage (run_id, project, day, cost_usd, input_tokens, output_tokens, at) "
-            "VALUES (?,?,?,?,?,?,?)",
-            (run_id, project, today(), cost_usd, input_tokens, output_tokens, time.time()))
+        await self.store.record(run_id, project, today(), cost_usd, input_tokens,
+                                output_tokens)
 
     async def spent_today(self, project: str | None = None) -> float:
-        sql, params = "SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE day = ?", [today()]
-        if project is not None:
-            sql += " AND project = ?"
-            params.append(project)
-        row = await self.db.fetchone(sql, params)
-        return float(row[0]) if row else 0.0
+        return await self.store.spent(today(), project)
 
     async def check_budgets(self, project: str) -> None:
         """Refuse new work when today's global or per-project budget is spent."""
@@ -110,23 +102,12 @@ class Usage:
                     f"it (set_budget, or projects.{project}.daily_budget_usd in config.toml)")
 
     async def report(self, days: int = 7) -> UsageReport:
-        by_project = await self.db.fetchall(
-            "SELECT project AS key, COUNT(DISTINCT run_id) AS runs, SUM(cost_usd) AS cost, "
-            "SUM(input_tokens) AS inp, SUM(output_tokens) AS outp FROM usage WHERE day = ? "
-            "GROUP BY project ORDER BY cost DESC", (today(),))
-        by_day = await self.db.fetchall(
-            "SELECT day AS key, COUNT(DISTINCT run_id) AS runs, SUM(cost_usd) AS cost, "
-            "SUM(input_tokens) AS inp, SUM(output_tokens) AS outp FROM usage "
-            "GROUP BY day ORDER BY day DESC LIMIT ?", (days,))
-
-        def rows(result: list[object]) -> list[UsageRow]:
-            return [UsageRow(key=r["key"], runs=r["runs"], cost_usd=round(r["cost"], 6),  # type: ignore[index]
-                             input_tokens=r["inp"], output_tokens=r["outp"])  # type: ignore[index]
-                    for r in result]
-
+        by_project = await self.store.by_project(today())
+        by_day = await self.store.by_day(days)
         return UsageReport(today=today(), today_cost_usd=round(await self.spent_today(), 6),
                            daily_budget_usd=await self.settings.daily_budget(self.config),
-                           by_project=rows(list(by_project)), by_day=rows(list(by_day)))
+                           by_project=[_row(s) for s in by_project],
+                           by_day=[_row(s) for s in by_day])
 
     async def project_report(self, project: str, days: int = 7) -> ProjectUsage:
         """Spend, tokens and runs of one project for each of the last ``days`` days (today
@@ -135,14 +116,8 @@ class Usage:
             raise InvalidInput(f"days must be a whole number from 1 to 366, not {days!r}")
         now = datetime.now(UTC)
         wanted = [(now - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days - 1, -1, -1)]
-        rows = await self.db.fetchall(
-            "SELECT day, COUNT(DISTINCT run_id) AS runs, SUM(cost_usd) AS cost, "
-            "SUM(input_tokens) AS inp, SUM(output_tokens) AS outp FROM usage "
-            "WHERE project = ? AND day >= ? GROUP BY day", (project, wanted[0]))
-        found = {r["day"]: r for r in rows}
-        by_day = [UsageRow(key=day, runs=found[day]["runs"], cost_usd=round(found[day]["cost"], 6),
-                           input_tokens=found[day]["inp"], output_tokens=found[day]["outp"])
-                  if day in found else
+        found = {s.key: s for s in await self.store.by_day(days, project, since=wanted[0])}
+        by_day = [_row(found[day]) if day in found else
                   UsageRow(key=day, runs=0, cost_usd=0.0, input_tokens=0, output_tokens=0)
                   for day in wanted]
         return ProjectUsage(project=project, days=days,
@@ -152,5 +127,9 @@ class Usage:
                             by_day=by_day)
 
     async def runs_by_state(self) -> dict[str, int]:
-        rows = await self.db.fetchall("SELECT state, COUNT(*) AS n FROM runs GROUP BY state")
-        return {r["state"]: int(r["n"]) for r in rows}
+        return await self.store.runs_by_state()
+
+
+def _row(spend: Spend) -> UsageRow:
+    return UsageRow(key=spend.key, runs=spend.runs, cost_usd=round(spend.cost_usd, 6),
+                    input_tokens=spend.input_tokens, output_tokens=spend.output_tokens)

@@ -12,16 +12,14 @@ import re
 import time
 from pathlib import Path
 
-import aiosqlite
 from pydantic import BaseModel
 
 from core.access.activity import ActivityLog
 from core.errors import Conflict, InvalidInput, NotFound
 from core.git import ops as gitops
 from core.models import Project, ProjectStatus
-from core.store.db import Database
+from core.projects.store import ProjectStore
 from core.text_input import check_text, user_path
-from core.types import LIVE_STATES
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 NAME_MAX = 64
@@ -71,11 +69,6 @@ def check_rule(rule: str) -> str:
     return rule
 
 
-def _row(row: aiosqlite.Row) -> Project:
-    return Project(name=row["name"], path=row["path"], workspace=row["workspace"],
-                   trusted=bool(row["trusted"]), created_at=row["created_at"])
-
-
 def _existing_folder(path: str, what: str) -> Path:
     folder = user_path(path)
     try:
@@ -87,8 +80,8 @@ def _existing_folder(path: str, what: str) -> Path:
 
 
 class ProjectService:
-    def __init__(self, db: Database, activity: ActivityLog) -> None:
-        self.db = db
+    def __init__(self, store: ProjectStore, activity: ActivityLog) -> None:
+        self.store = store
         self.activity = activity
 
     async def add(self, name: str | None, path: str, *, workspace: str | None = None,
@@ -96,19 +89,17 @@ class ProjectService:
         folder = _existing_folder(path, "path")
         root = await gitops.repo_root(folder)
         name = check_name(name if name is not None else suggest_name(root))
-        if await self.db.fetchone("SELECT 1 FROM projects WHERE name = ?", (name,)):
+        if await self.store.get(name):
             raise Conflict(f"a project named {name!r} already exists; pick another name or "
                            f"remove it first with `gluon project remove {name}`")
-        other = await self.db.fetchone("SELECT name FROM projects WHERE path = ?", (str(root),))
+        other = await self.store.name_at(str(root))
         if other:
-            raise Conflict(f"{str(root)!r} is already registered as project {other['name']!r}")
-        now = time.time()
-        await self.db.execute(
-            "INSERT INTO projects (name, path, workspace, trusted, created_at) VALUES (?,?,?,?,?)",
-            (name, str(root), workspace, int(trusted), now))
+            raise Conflict(f"{str(root)!r} is already registered as project {other!r}")
+        project = Project(name=name, path=str(root), workspace=workspace, trusted=trusted,
+                          created_at=time.time())
+        await self.store.insert(project)
         await self.activity.record(actor, "project.add", name, "ok", str(root))
-        return Project(name=name, path=str(root), workspace=workspace, trusted=trusted,
-                       created_at=now)
+        return project
 
     async def get(self, name: str) -> Project:
         """The project, for an operation in its repository: refused, saying how to tell Gluon
@@ -123,37 +114,30 @@ class ProjectService:
 
     async def named(self, name: str) -> Project:
         """The registered project, whether or not its folder is still there."""
-        row = await self.db.fetchone("SELECT * FROM projects WHERE name = ?", (name,))
-        if row is None:
-            names = [r["name"] for r in await self.db.fetchall(
-                "SELECT name FROM projects ORDER BY name")]
+        project = await self.store.get(name)
+        if project is None:
+            names = [p.name for p in await self.store.all()]
             known = f"; known projects: {', '.join(names)}" if names else (
                 "; add one with `gluon project add PATH`")
             raise NotFound(f"no project named {name!r}{known}")
-        return _row(row)
+        return project
 
     async def all(self) -> list[Project]:
-        return [_row(r) for r in await self.db.fetchall("SELECT * FROM projects ORDER BY name")]
+        return await self.store.all()
 
     async def show(self, name: str) -> ProjectStatus:
         project = await self.get(name)
         status = await gitops.repo_status(Path(project.path))
-        live = await self.db.fetchone(
-            f"SELECT COUNT(*) FROM runs WHERE project = ? AND state IN "
-            f"({','.join('?' * len(LIVE_STATES))})", (name, *LIVE_STATES))
+        live = await self.store.live_runs(name)
         return ProjectStatus(**project.model_dump(), branch=status.branch, head=status.head,
                              dirty=status.dirty, upstream=status.upstream, ahead=status.ahead,
-                             behind=status.behind, live_runs=int(live[0]) if live else 0)
+                             behind=status.behind, live_runs=len(live))
 
     async def remove(self, name: str, *, actor: str = "cli") -> Project:
         """Forget a project. Never deletes files; refuses while it has live runs."""
         project = await self.named(name)
         await self._no_live_runs(project.name, "cancel it first")
-        async with self.db.transaction():
-            await self.db.execute("DELETE FROM usage WHERE project = ?", (name,))
-            await self.db.execute("UPDATE runs SET parent_id = NULL WHERE project = ?", (name,))
-            await self.db.execute("DELETE FROM runs WHERE project = ?", (name,))
-            await self.db.execute("DELETE FROM projects WHERE name = ?", (name,))
+        await self.store.remove(project.name)
         await self.activity.record(actor, "project.remove", name, "ok", project.path)
         return project
 
@@ -171,49 +155,38 @@ class ProjectService:
         root = await gitops.repo_root(folder)
         if str(root) == project.path:
             return project
-        other = await self.db.fetchone("SELECT name FROM projects WHERE path = ?", (str(root),))
+        other = await self.store.name_at(str(root))
         if other:
-            raise Conflict(f"{str(root)!r} is already registered as project {other['name']!r}")
+            raise Conflict(f"{str(root)!r} is already registered as project {other!r}")
         await self._no_live_runs(project.name, "wait for it to end, or cancel it, first")
-        base = await self.db.fetchone(
-            "SELECT base_sha FROM runs WHERE project = ? AND base_sha IS NOT NULL "
-            "ORDER BY created_at DESC LIMIT 1", (project.name,))
-        if base is not None and not await gitops.has_commit(root, base["base_sha"]):
+        base = await self.store.newest_base_sha(project.name)
+        if base is not None and not await gitops.has_commit(root, base):
             raise InvalidInput(f"{str(root)!r} is not the repository of project "
-                               f"{project.name!r}: it lacks commit {base['base_sha'][:12]}, "
+                               f"{project.name!r}: it lacks commit {base[:12]}, "
                                "which the project's runs started from")
         await gitops.repair_worktrees(root)
-        async with self.db.transaction():
-            await self.db.execute("UPDATE projects SET path = ? WHERE name = ?",
-                                  (str(root), project.name))
-            await self.db.execute(
-                "UPDATE runs SET cwd = ? WHERE project = ? AND use_worktree = 0 AND cwd = ?",
-                (str(root), project.name, project.path))
+        await self.store.move(project.name, project.path, str(root))
         await self.activity.record(actor, "project.move", project.name, "ok",
                                    f"{project.path} -> {root}")
         return project.model_copy(update={"path": str(root)})
 
     async def _no_live_runs(self, name: str, advice: str) -> None:
-        live = await self.db.fetchone(
-            f"SELECT id FROM runs WHERE project = ? AND state IN "
-            f"({','.join('?' * len(LIVE_STATES))}) LIMIT 1", (name, *LIVE_STATES))
+        live = await self.store.live_runs(name)
         if live:
-            raise Conflict(f"project {name!r} has live run {live['id']!r}; {advice}")
+            raise Conflict(f"project {name!r} has live run {live[0]!r}; {advice}")
 
     # -- workspaces ---------------------------------------------------------------------------
 
     async def add_workspace(self, path: str, *, actor: str = "cli") -> list[Project]:
         """Register a folder of repositories; every git repo inside becomes a project."""
         folder = _existing_folder(path, "workspace")
-        await self.db.execute("INSERT OR IGNORE INTO workspaces (path, created_at) VALUES (?, ?)",
-                              (str(folder), time.time()))
+        await self.store.add_workspace(str(folder))
         await self.activity.record(actor, "workspace.add", str(folder), "ok")
         return await self.rescan(str(folder))
 
     async def rescan(self, path: str | None = None) -> list[Project]:
         """Add the repositories that appeared in workspaces since the last scan; return them."""
-        rows = await self.db.fetchall("SELECT path FROM workspaces")
-        folders = [r["path"] for r in rows]
+        folders = [path for path, _ in await self.store.workspaces()]
         if path is not None:
             folders = [f for f in folders if f == str(user_path(path))]
         known = {p.path for p in await self.all()}
@@ -232,27 +205,21 @@ class ProjectService:
         return added
 
     async def workspaces(self) -> list[Workspace]:
-        rows = await self.db.fetchall("SELECT path, created_at FROM workspaces ORDER BY path")
-        linked = await self.db.fetchall(
-            "SELECT workspace, name FROM projects WHERE workspace IS NOT NULL ORDER BY name")
-        return [Workspace(path=r["path"], created_at=r["created_at"],
-                          projects=[p["name"] for p in linked if p["workspace"] == r["path"]])
-                for r in rows]
+        projects = await self.store.all()
+        return [Workspace(path=path, created_at=created_at,
+                          projects=[p.name for p in projects if p.workspace == path])
+                for path, created_at in await self.store.workspaces()]
 
     async def remove_workspace(self, path: str, *, actor: str = "cli") -> WorkspaceRemoval:
         """Forget a workspace: its projects stay registered but no longer belong to it, and
         rescans stop looking in it. Touches nothing on disk; a second call changes nothing."""
         folder = str(user_path(path))
-        linked = [r["name"] for r in await self.db.fetchall(
-            "SELECT name FROM projects WHERE workspace = ? ORDER BY name", (folder,))]
-        async with self.db.transaction():
-            await self.db.execute("UPDATE projects SET workspace = NULL WHERE workspace = ?",
-                                  (folder,))
-            removed = await self.db.execute("DELETE FROM workspaces WHERE path = ?", (folder,))
+        linked = [p.name for p in await self.store.all() if p.workspace == folder]
+        removed = await self.store.remove_workspace(folder)
         if removed:
             await self.activity.record(actor, "workspace.remove", folder, "ok",
                                        ", ".join(linked))
-        return WorkspaceRemoval(path=folder, removed=bool(removed), unlinked_projects=linked)
+        return WorkspaceRemoval(path=folder, removed=removed, unlinked_projects=linked)
 
     # -- pre-approved tools -------------------------------------------------------------------
 
@@ -260,9 +227,7 @@ class ProjectService:
         """The tools every run of the project may use without asking ("Always for this
         project")."""
         await self.named(name)
-        rows = await self.db.fetchall(
-            "SELECT rule FROM permission_rules WHERE project = ? ORDER BY rule", (name,))
-        return [r["rule"] for r in rows]
+        return await self.store.tool_rules(name)
 
     async def set_tool_rule(self, name: str, rule: str, allowed: bool, *,
                             actor: str = "cli") -> list[str]:
@@ -271,12 +236,9 @@ class ProjectService:
         project = await self.named(name)
         rule = check_rule(rule)
         if allowed:
-            await self.db.execute(
-                "INSERT OR IGNORE INTO permission_rules (project, rule, created_at) "
-                "VALUES (?,?,?)", (project.name, rule, time.time()))
+            await self.store.allow(project.name, rule)
         else:
-            await self.db.execute("DELETE FROM permission_rules WHERE project = ? AND rule = ?",
-                                  (project.name, rule))
+            await self.store.disallow(project.name, rule)
         await self.activity.record(actor, "project.allow" if allowed else "project.disallow",
                                    project.name, "ok", rule)
         return await self.tool_rules(project.name)

@@ -28,7 +28,6 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from core.runs.command_store import CommandStore
-from core.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +104,8 @@ class SqliteCommandChannel:
     someone watches) looks for commands other processes sent and wakes their runs' readers.
     """
 
-    def __init__(self, db: Database, *, poll_seconds: float = POLL_SECONDS) -> None:
-        self.store = CommandStore(db)
+    def __init__(self, store: CommandStore, *, poll_seconds: float = POLL_SECONDS) -> None:
+        self.store = store
         self.poll_seconds = poll_seconds
         self._wakeups: dict[str, set[asyncio.Event]] = {}
         self._poller: asyncio.Task[None] | None = None

@@ -27,6 +27,7 @@ from core.agent.session import AgentRunner, AgentSpec
 from core.agent.setup import AgentSetup
 from core.agent.warm import WarmAgents
 from core.budget.settings import project_budget_key
+from core.budget.store import BudgetStore
 from core.budget.usage import Usage
 from core.config import Config, resolve_model
 from core.errors import Conflict, InvalidInput
@@ -35,6 +36,7 @@ from core.git import ops as gitops
 from core.git.worktree_pool import WorktreePool
 from core.models import Interaction, Project, Run
 from core.projects.service import ProjectService
+from core.runs.command_store import CommandStore
 from core.runs.commands import POLL_SECONDS, CommandChannel, CommandKind, SqliteCommandChannel
 from core.runs.interactions import Interactions
 from core.runs.store import RunEvent, RunStore
@@ -67,8 +69,8 @@ class RunManager:
         self.environ = dict(os.environ if environ is None else environ)
         self.store = RunStore(db)
         self.interactions = Interactions(db, bus)
-        self.commands: CommandChannel = SqliteCommandChannel(db)
-        self.usage = Usage(db, config)
+        self.commands: CommandChannel = SqliteCommandChannel(CommandStore(db))
+        self.usage = Usage(BudgetStore(db), config)
         self._supervisors: dict[str, RunSupervisor] = {}
         # The daemon (`gluon serve`) coordinates: it recovers runs and works through the whole
         # queue. A command's own runtime (no daemon running) only runs what it started.
@@ -78,7 +80,7 @@ class RunManager:
         self._pump_lock = asyncio.Lock()
         self._closed = False
         self._reminder: asyncio.Task[None] | None = None
-        self.setup = AgentSetup(config, db, projects, self.environ)
+        self.setup = AgentSetup(config, projects, self.environ)
         # What agents send is recorded with the daemon's and the config's secrets masked.
         self.redact = Redactor([*secret_values(self.environ, self.setup.provider_env()),
                                 *model_secrets(config)])

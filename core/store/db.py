@@ -1,20 +1,27 @@
-"""The SQLite database: one aiosqlite connection, WAL, foreign keys, numbered migrations."""
+"""The SQLite database: one aiosqlite connection, WAL, foreign keys, numbered migrations.
+
+Migrations are applied all or nothing: every pending migration of every list (core's, and the
+table sets of packages that own tables) runs in one transaction, statement by statement, so a
+failure rolls the file back to what it was and names the migration that failed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 
+from core.errors import MigrationFailed
 from core.store.migrations import MIGRATIONS
+from core.tables import Migration, Params, TableSet
 
-Params = Sequence[Any] | dict[str, Any]
+CORE_TABLES = TableSet("migrations", tuple(MIGRATIONS))
 
 # True inside the task that holds the open transaction.
 _in_transaction: ContextVar[bool] = ContextVar("in_transaction", default=False)
@@ -32,7 +39,10 @@ class Database:
         self._conn: aiosqlite.Connection | None = None
         self._tx_lock = asyncio.Lock()
 
-    async def open(self) -> None:
+    async def open(self, tables: Sequence[TableSet] = ()) -> None:
+        """Connect and apply the pending migrations of core's list and of ``tables`` (the
+        table sets of other packages, applied after core's); MigrationFailed leaves the file
+        as it was."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=30)
         conn.row_factory = aiosqlite.Row
@@ -41,7 +51,7 @@ class Database:
         await conn.execute("PRAGMA synchronous=NORMAL")
         await conn.execute("PRAGMA busy_timeout=30000")
         self._conn = conn
-        await self.migrate()
+        await self.apply([CORE_TABLES, *tables])
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -53,30 +63,61 @@ class Database:
             conn, self._conn = self._conn, None
             await conn.close()
 
-    async def migrate(self, migrations: Sequence[tuple[str, str]] = MIGRATIONS,
+    async def migrate(self, migrations: Sequence[Migration] = MIGRATIONS,
                       record: str = "migrations") -> list[str]:
-        """Apply the migrations not yet recorded; return the names applied.
+        """Apply the migrations of one list not yet recorded in ``record``; return the names
+        applied. Core's list is recorded in ``migrations``; a package that owns tables of its
+        own (``core.jobs``) passes its list and record table, numbered from 1 the same way."""
+        return await self.apply([TableSet(record, tuple(migrations))])
 
-        Core's list is recorded in ``migrations``. A package that owns tables of its own
-        (``core.jobs``) passes its own ordered list and record table, so each list is numbered
-        from 1 and recorded the same way."""
-        assert record.isidentifier(), record
-        # Under the transaction lock: executescript commits whatever transaction is open, and
-        # a package's list may be applied while other tasks already use the connection.
+    async def apply(self, sets: Sequence[TableSet]) -> list[str]:
+        """Apply every pending migration of ``sets``, in order, in one transaction; return the
+        names applied. On a failure nothing stays applied (the record tables included) and
+        MigrationFailed says which migration failed and why."""
+        # Under the transaction lock: a package's list may be applied while other tasks
+        # already use the connection.
         async with self._tx_lock:
-            await self.conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {record} "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
-            done = {row[0] for row in await self.fetchall(f"SELECT version FROM {record}")}
-            applied = []
-            for version, (name, sql) in enumerate(migrations, start=1):
-                if version in done:
-                    continue
-                await self.conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO {record} "
-                    f"VALUES ({version}, '{name}', {time.time()});\nCOMMIT;")
-                applied.append(name)
+            await self._begin()
+            try:
+                applied = [name for table_set in sets for name in await self._apply(table_set)]
+            except BaseException:
+                await asyncio.shield(self.conn.execute("ROLLBACK"))
+                raise
+            await asyncio.shield(self.conn.execute("COMMIT"))
         return applied
+
+    async def _apply(self, table_set: TableSet) -> list[str]:
+        record = table_set.record
+        await self._execute(
+            f"CREATE TABLE IF NOT EXISTS {record} "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)", ())
+        done = {row[0] for row in await self.fetchall(f"SELECT version FROM {record}")}
+        applied = []
+        for version, (name, sql) in enumerate(table_set.migrations, start=1):
+            if version in done:
+                continue
+            try:
+                for statement in statements(sql):
+                    await self._execute(statement, ())
+            except sqlite3.Error as exc:
+                raise MigrationFailed(
+                    f"could not upgrade the database {str(self.path)!r}: migration {version} "
+                    f"({name!r}, recorded in {record}) failed: {exc}; nothing was changed, the "
+                    "file is as it was before this start (run the Gluon version that last "
+                    "used it, or report this error)") from exc
+            await self._execute(f"INSERT INTO {record} (version, name, applied_at) "
+                                "VALUES (?, ?, ?)", (version, name, time.time()))
+            applied.append(name)
+        return applied
+
+    async def _begin(self) -> None:
+        begin = asyncio.ensure_future(self.conn.execute("BEGIN IMMEDIATE"))
+        try:
+            await asyncio.shield(begin)
+        except asyncio.CancelledError:
+            await begin
+            await asyncio.shield(self.conn.execute("ROLLBACK"))
+            raise
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -91,13 +132,7 @@ class Database:
             yield
             return
         async with self._tx_lock:
-            begin = asyncio.ensure_future(self.conn.execute("BEGIN IMMEDIATE"))
-            try:
-                await asyncio.shield(begin)
-            except asyncio.CancelledError:
-                await begin
-                await asyncio.shield(self.conn.execute("ROLLBACK"))
-                raise
+            await self._begin()
             token = _in_transaction.set(True)
             try:
                 yield
@@ -135,3 +170,19 @@ class Database:
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")
         return str(row[0]) if row else "no answer"
+
+
+def statements(script: str) -> list[str]:
+    """A migration script as its statements (SQLite's own completeness test, so a ';' inside
+    a string or a trigger body does not split one)."""
+    found, current = [], ""
+    *pieces, last = script.split(";")
+    for piece in pieces:
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \t\n;"):
+                found.append(current)
+            current = ""
+    if (current + last).strip():
+        found.append(current + last)
+    return found

@@ -9,6 +9,7 @@ from typing import Any
 
 from bots.cli.client import ToolClient, connect
 from core.events.bus import EventBus
+from core.runs.command_store import CommandStore
 from core.runs.commands import CommandKind, SqliteCommandChannel
 from core.runs.interactions import Interactions
 from core.store.db import Database
@@ -55,8 +56,9 @@ async def test_an_answer_given_while_gluon_is_down_reaches_the_agent_when_the_ru
         assert (await interactions.get(question["id"])).status is InteractionStatus.PENDING
         async with db.transaction():
             await interactions.answer(question["id"], answer, "carol")
-            await SqliteCommandChannel(db).send(run["id"], CommandKind.ANSWER, "carol",
-                                                interaction_id=question["id"])
+            channel = SqliteCommandChannel(CommandStore(db))
+            await channel.send(run["id"], CommandKind.ANSWER, "carol",
+                               interaction_id=question["id"])
     finally:
         await db.close()
 

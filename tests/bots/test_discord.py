@@ -12,6 +12,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
+from bots.chat.migrations import CHAT_TABLES
 from bots.chat.orchestrator import Orchestrator
 from bots.discord.bot import WORDS, DiscordBot
 from core.config import Config
@@ -62,7 +63,7 @@ class Gluon:
                  environ: dict[str, str] | None = None) -> None:
         self.config, self.model_server = config, model_server
         self.environ = environ or daemon_environ()
-        self.runtime = Runtime(config, environ=self.environ)
+        self.runtime = Runtime(config, environ=self.environ, tables=[CHAT_TABLES])
         self.bot: DiscordBot | None = None
 
     async def start_bot(self) -> DiscordBot:
@@ -82,7 +83,7 @@ class Gluon:
         """The whole daemon stops and starts again on the same data dir."""
         await self.stop_bot()
         await self.runtime.close()
-        self.runtime = Runtime(self.config, environ=self.environ)
+        self.runtime = Runtime(self.config, environ=self.environ, tables=[CHAT_TABLES])
         await self.runtime.open()
         await self.start_bot()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
+from bots.chat.migrations import CHAT_TABLES
 from bots.chat.orchestrator import Orchestrator
 from bots.telegram.bot import TelegramBot
 from core.config import Config
@@ -47,7 +48,7 @@ async def serving(config: Config, telegram: FakeTelegram, model_server: Scripted
                   ) -> AsyncIterator[tuple[TelegramBot, Runtime]]:
     """A runtime with the project "demo" and its Telegram bot, running until the block ends;
     the orchestrator talks to the scripted model server whatever the agents are given."""
-    runtime = Runtime(config, environ=environ or daemon_environ())
+    runtime = Runtime(config, environ=environ or daemon_environ(), tables=[CHAT_TABLES])
     await runtime.open()
     await runtime.projects.add("demo", str(repo))
     llm = anthropic.AsyncAnthropic(base_url=model_server.base_url, api_key="sk-test",

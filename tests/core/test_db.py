@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.store.db import Database
+from core.errors import MigrationFailed
+from core.store.db import Database, statements
 from core.store.migrations import MIGRATIONS
 
 SCHEMA_TABLES = sorted({name for _, sql in MIGRATIONS
@@ -214,3 +215,42 @@ async def test_concurrent_transactions_never_overlap(db: Database) -> None:
         release_first.set()
     assert order == ["first begins", "first ends", "second begins"]
     assert await count(db, "workspaces") == 2
+
+
+async def test_a_migration_that_fails_leaves_none_of_the_pending_ones_applied(
+        db: Database) -> None:
+    await add_workspace(db, "/kept")
+    extra = [("first", "CREATE TABLE first_table (x INTEGER);"),
+             ("second", "CREATE TABLE second_table (x INTEGER);\n"
+                        "INSERT INTO second_table VALUES (1);\n"
+                        "INSERT INTO missing VALUES (1);")]
+    with pytest.raises(MigrationFailed, match=r"migration 2 \('second', recorded in extra\) "
+                                              "failed: no such table: missing; nothing was"):
+        await db.migrate(extra, record="extra")
+
+    assert not db.conn.in_transaction
+    assert not {"extra", "first_table", "second_table"} & set(await tables(db))
+    assert await count(db, "workspaces") == 1
+    assert await db.migrate(extra[:1], record="extra") == ["first"]  # the connection works on
+
+
+def test_a_migration_script_is_split_only_where_sqlite_says_a_statement_ends() -> None:
+    script = """
+-- a comment; with a semicolon
+CREATE TABLE notes (body TEXT DEFAULT 'a;b');
+CREATE TRIGGER notes_log AFTER INSERT ON notes BEGIN
+    INSERT INTO notes (body) SELECT 'x;y' WHERE 0;
+END;
+CREATE INDEX notes_body ON notes(body)
+"""
+    found = [" ".join(s.split()) for s in statements(script)]
+    assert found == [
+        "-- a comment; with a semicolon CREATE TABLE notes (body TEXT DEFAULT 'a;b');",
+        "CREATE TRIGGER notes_log AFTER INSERT ON notes BEGIN INSERT INTO notes (body) "
+        "SELECT 'x;y' WHERE 0; END;",
+        "CREATE INDEX notes_body ON notes(body)"]
+    with sqlite3.connect(":memory:") as conn:
+        for statement in statements(script):
+            conn.execute(statement)
+        conn.execute("INSERT INTO notes DEFAULT VALUES")
+        assert conn.execute("SELECT body FROM notes").fetchall() == [("a;b",)]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
+from core.runs.command_store import CommandStore
 from core.runs.commands import CommandChannel, CommandKind, RunCommand, SqliteCommandChannel
 from core.runtime import Runtime
 from core.store.db import Database
@@ -32,7 +33,7 @@ async def another_process(config: Config) -> AsyncIterator[SqliteCommandChannel]
     database, no runtime, no run manager."""
     db = Database(config.db_path)
     await db.open()
-    channel = SqliteCommandChannel(db)
+    channel = SqliteCommandChannel(CommandStore(db))
     try:
         yield channel
     finally:
