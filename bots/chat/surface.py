@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.chat.orchestrator import Orchestrator, Outcome, Reply, Speaker
+from bots.chat.orchestrator import Orchestrator
+from bots.chat.types import PERMISSION_LABELS, Outcome, Reply, Speaker
 from core.errors import NotFound, UserError
 from core.events.bus import (
     ApiRetry,
@@ -40,8 +41,6 @@ from core.types import Role, RunState
 log = logging.getLogger(__name__)
 
 EDIT_INTERVAL = 1.0  # seconds between edits of one status message
-PERMISSION_LABELS = {"allow": "Allow once", "allow_run": "Allow for this run",
-                     "allow_project": "Always for this project", "deny": "Deny"}
 ENDED = {RunState.REVIEW: "✅", RunState.FAILED: "❌", RunState.CANCELLED: "⏹",
          RunState.INTERRUPTED: "⚠️", RunState.MERGED: "🔀", RunState.CLOSED: "📦"}
 LIVE = {RunState.QUEUED: "⏳", RunState.RUNNING: "▶️", RunState.WAITING: "⏸"}

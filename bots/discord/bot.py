@@ -31,9 +31,10 @@ import discord.http
 import yarl
 
 from bots.chat.commands import run_command
-from bots.chat.orchestrator import Hints, Orchestrator, Reply, Speaker, parse_hints
+from bots.chat.orchestrator import Hints, Orchestrator, parse_hints
 from bots.chat.render import truncate_line
 from bots.chat.surface import ChatSurface, Followed, as_int
+from bots.chat.types import Reply, Speaker
 from bots.discord.commands import DISCORD_HELP, build_tree
 from bots.discord.ui import (
     DYNAMIC_ITEMS,

@@ -38,10 +38,21 @@ from telegram.ext import (
     filters,
 )
 
+from bots.chat.buttons import UnknownButton, encode, parse
 from bots.chat.commands import DESCRIPTIONS, run_command
-from bots.chat.orchestrator import Button, Orchestrator, Outcome, Reply, Speaker
+from bots.chat.orchestrator import Orchestrator
 from bots.chat.render import needs_file, split_telegram_html, truncate_line
-from bots.chat.surface import PERMISSION_LABELS, ChatSurface, Followed, as_int, icon
+from bots.chat.surface import ChatSurface, Followed, as_int, icon
+from bots.chat.types import (
+    PERMISSION_LABELS,
+    Answer,
+    Button,
+    Choose,
+    Confirm,
+    Outcome,
+    Reply,
+    Speaker,
+)
 from bots.telegram.outbox import Outbox
 from core.errors import UserError
 from core.models import Interaction, Run
@@ -58,7 +69,7 @@ MAX_UPLOAD_BYTES = 20_000_000  # what the Bot API lets a bot download
 def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=encode(b.action))
                                   for b in row] for row in buttons])
 
 
@@ -247,14 +258,19 @@ class TelegramBot(ChatSurface):
         speaker = await self.speaker(update)
         if speaker is None:
             return
-        kind, _, rest = query.data.partition(":")
-        target, _, choice = rest.partition(":")
-        if kind == "c":
-            outcome = await self.orch.confirm(target, speaker, yes=choice == "y")
-        elif kind == "a":
-            outcome = await self._answer_button(speaker, target, choice)
+        try:
+            action = parse(query.data)
+        except UnknownButton as exc:
+            outcome = Outcome(str(exc), False)
         else:
-            outcome = Outcome("This button is not one of mine; nothing was changed.", False)
+            match action:
+                case Confirm(confirmation, yes):
+                    outcome = await self.orch.confirm(confirmation, speaker, yes=yes)
+                case Answer(question, option):
+                    outcome = await self._answer_button(speaker, question, option)
+                case Choose():  # a menu: Telegram has none, so not one of this bot's
+                    outcome = Outcome("This button is not one of mine; nothing was changed.",
+                                      False)
         await query.answer(truncate_line(outcome.text, 190))
         message = query.message
         if outcome.settled and isinstance(message, Message):
@@ -273,11 +289,11 @@ class TelegramBot(ChatSurface):
     # -- people in the loop ----------------------------------------------------------------
 
     async def _answer_button(self, speaker: Speaker, interaction_id: str,
-                             index: str) -> Outcome:
+                             index: int) -> Outcome:
         try:
             interaction = await self.runtime.runs.interactions.get(interaction_id)
-            choice = interaction.options[int(index)]
-        except (UserError, ValueError, IndexError):
+            choice = interaction.options[index]
+        except (UserError, IndexError):
             return Outcome("This request no longer exists; nothing was changed.", False)
         return await self.answer_choice(speaker, interaction.id, choice)
 
@@ -338,7 +354,7 @@ class TelegramBot(ChatSurface):
             text = (f"❓ {again}Run `{run.short}` on {run.project} asks: {interaction.title}\n"
                     "Press an option, or reply to this message with your answer.")
             labels = interaction.options
-        buttons = [[Button(truncate_line(label, 60), f"a:{interaction.id}:{n}")]
+        buttons = [[Button(truncate_line(label, 60), Answer(interaction.id, n))]
                    for n, label in enumerate(labels)]
         return await self.send(f.chat_id, f.thread_id, Reply(text, buttons))
 
