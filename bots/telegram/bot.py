@@ -18,7 +18,6 @@ import html
 import io
 import logging
 import re
-import secrets
 
 from telegram import (
     BotCommand,
@@ -56,6 +55,7 @@ from bots.chat.types import (
 from bots.telegram.outbox import Outbox
 from core.errors import UserError
 from core.models import Interaction, Run
+from core.runs.uploads import MAX_UPLOAD_BYTES, check_size, save_upload
 from core.runtime import Runtime
 from core.types import InteractionKind
 
@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 LIMIT = 4096
-MAX_UPLOAD_BYTES = 20_000_000  # what the Bot API lets a bot download
+BOT_API_DOWNLOAD_BYTES = 20_000_000  # what the Bot API lets a bot download
 
 
 def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
@@ -237,16 +237,14 @@ class TelegramBot(ChatSurface):
                 "I can take documents and photos with a request, not this kind of file.",
                 error=True), message)
             return
-        if size is not None and size > MAX_UPLOAD_BYTES:
-            await self._deliver(speaker, Reply(
-                f"That file is {size / 1e6:.1f} MB; I take files up to "
-                f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB.", error=True), message)
+        limit = min(MAX_UPLOAD_BYTES, BOT_API_DOWNLOAD_BYTES)
+        try:
+            check_size(name, size, limit)
+            data = await (await context.bot.get_file(file_id)).download_as_bytearray()
+            path = await save_upload(self.runtime.config.home, name, bytes(data), limit)
+        except UserError as exc:
+            await self._deliver(speaker, Reply(str(exc), error=True), message)
             return
-        data = await (await context.bot.get_file(file_id)).download_as_bytearray()
-        folder = self.runtime.config.home / "uploads" / secrets.token_hex(8)
-        folder.mkdir(parents=True)
-        path = folder / (re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "file")
-        path.write_bytes(bytes(data))
         text = message.caption or "I sent you a file."
         reply = await self.orch.handle(speaker, text, attachments=[str(path)])
         await self._deliver(speaker, reply, message)
