@@ -12,7 +12,8 @@ from typing import Any
 
 from mcp import Client
 
-from bots.chat.orchestrator import Confirmation, Orchestrator, Reply, Speaker, confirmation_buttons
+from bots.chat.orchestrator import Confirmation, Orchestrator, confirmation_buttons
+from bots.chat.types import Reply, Speaker
 from core.types import Role
 
 HELP = """\

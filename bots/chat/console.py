@@ -19,8 +19,9 @@ from rich.markup import escape
 
 from bots.chat.commands import run_command
 from bots.chat.migrations import CHAT_TABLES
-from bots.chat.orchestrator import Button, Orchestrator, Reply, Speaker, make_llm
+from bots.chat.orchestrator import Orchestrator, make_llm
 from bots.chat.store import ChatStore
+from bots.chat.types import Button, Confirm, Reply, Speaker
 from bots.cli.client import PATIENCE
 from bots.cli.output import clean
 from bots.owner import find_owner
@@ -164,11 +165,9 @@ async def _choose(orch: Orchestrator, speaker: Speaker, buttons: list[Button]) -
             1 <= int(picked) <= len(buttons)):
         show("skipped; nothing was changed")
         return
-    data = buttons[int(picked) - 1].data
-    kind, _, rest = data.partition(":")
-    target, _, choice = rest.partition(":")
-    if kind == "c":
-        outcome = await orch.confirm(target, speaker, yes=choice == "y")
+    action = buttons[int(picked) - 1].action
+    if isinstance(action, Confirm):
+        outcome = await orch.confirm(action.confirmation_id, speaker, yes=action.yes)
         show(text(outcome.text))
 
 

@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from mcp.types import RequestParamsMeta
 
 from bots.chat.conversations import Conversations, Message
 from bots.chat.store import ChatStore, HeldCall
+from bots.chat.types import Button, Confirm, Outcome, Reply, Speaker
 from core.config import ChatConfig, Config
 from core.errors import ConfigError
 from core.runtime import Runtime
@@ -69,50 +70,6 @@ one line and what the user can do.
 - If the request is ambiguous (several matching runs or projects), ask which one.
 - Be brief: this is a chat. Plain sentences, short lists, `code` for ids and branch names.
 """
-
-
-@dataclass(frozen=True)
-class Speaker:
-    """Who wrote the message, where: the conversation is platform + chat + thread."""
-
-    platform: str
-    user_id: str
-    name: str
-    role: Role
-    chat_id: str
-    thread_id: str | None = None
-    forum: bool = False  # a chat with topics (a Telegram forum)
-
-    @property
-    def actor(self) -> str:
-        return f"{self.platform}:{self.user_id}"
-
-    @property
-    def conversation(self) -> str:
-        return f"{self.platform}:{self.chat_id}:{self.thread_id or ''}"
-
-
-@dataclass(frozen=True)
-class Button:
-    label: str
-    data: str  # at most 64 bytes (Telegram's limit)
-
-
-@dataclass
-class Reply:
-    text: str
-    buttons: list[list[Button]] = field(default_factory=list)
-    runs: list[str] = field(default_factory=list)  # runs this message started or resumed
-    error: bool = False
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What pressing a button did: ``settled`` when the question it asked is closed (so its
-    buttons can go), false when the press changed nothing (stale, or not theirs to press)."""
-
-    text: str
-    settled: bool
 
 
 @dataclass(frozen=True)
@@ -438,8 +395,8 @@ class Orchestrator:
 
 
 def confirmation_buttons(held: list[Confirmation]) -> list[list[Button]]:
-    return [[Button(f"Confirm {c.action.tool}", f"c:{c.id}:y"), Button("Cancel", f"c:{c.id}:n")]
-            for c in held]
+    return [[Button(f"Confirm {c.action.tool}", Confirm(c.id, yes=True)),
+             Button("Cancel", Confirm(c.id, yes=False))] for c in held]
 
 
 def with_breakpoint(history: list[Message]) -> list[Message]:

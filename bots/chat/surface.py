@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.chat.orchestrator import Orchestrator, Outcome, Reply, Speaker
+from bots.chat.orchestrator import Orchestrator
+from bots.chat.types import PERMISSION_LABELS, Outcome, Reply, Speaker
 from core.errors import NotFound, UserError
 from core.events.bus import (
     ApiRetry,
@@ -34,21 +35,19 @@ from core.events.bus import (
     TurnFinished,
 )
 from core.models import Interaction, Run
+from core.runs.health import assess
 from core.runtime import Runtime
 from core.types import Role, RunState
 
 log = logging.getLogger(__name__)
 
 EDIT_INTERVAL = 1.0  # seconds between edits of one status message
-PERMISSION_LABELS = {"allow": "Allow once", "allow_run": "Allow for this run",
-                     "allow_project": "Always for this project", "deny": "Deny"}
 ENDED = {RunState.REVIEW: "✅", RunState.FAILED: "❌", RunState.CANCELLED: "⏹",
          RunState.INTERRUPTED: "⚠️", RunState.MERGED: "🔀", RunState.CLOSED: "📦"}
 LIVE = {RunState.QUEUED: "⏳", RunState.RUNNING: "▶️", RunState.WAITING: "⏸"}
 ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
                RunState.CANCELLED: "was cancelled", RunState.INTERRUPTED: "was interrupted",
                RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}
-QUIET_AFTER = 300.0  # seconds without activity before a live run looks stalled
 
 
 @dataclass
@@ -66,8 +65,8 @@ class Followed:
     questions: dict[str, int] = field(default_factory=dict)  # interaction id -> message id
 
     def health(self, run: Run) -> str:
-        """The status message's health: `health`, or that the model API is being retried."""
-        return health(run, retrying=bool(self.retry))
+        """The status message's health (see ``core.runs.health``), now."""
+        return assess(run, time.time(), retrying=bool(self.retry)).text
 
     def activity(self, run: Run) -> str:
         """The status message's line on what the agent is doing: the model API retry under
@@ -81,24 +80,6 @@ class Followed:
 
 def icon(state: RunState) -> str:
     return ENDED.get(state) or LIVE.get(state, "•")
-
-
-def health(run: Run, now: float | None = None, retrying: bool = False) -> str:
-    """How the run is doing, in a few words a person acts on; `retrying`: the agent cannot
-    get through to the model API and is trying again."""
-    if run.state is RunState.WAITING:
-        return "waiting for a person"
-    if not run.state.is_live:
-        return {RunState.REVIEW: "ready for review", RunState.FAILED: "failed",
-                RunState.INTERRUPTED: "interrupted: resume it"}.get(run.state, "ended")
-    if run.state is RunState.QUEUED:
-        return "queued"
-    if retrying:
-        return "retrying the model API"
-    quiet = (now or time.time()) - (run.last_activity_at or run.started_at or run.created_at)
-    if quiet > QUIET_AFTER:
-        return f"quiet for {int(quiet // 60)} min"
-    return "working"
 
 
 def as_int(value: Any) -> int | None:

@@ -21,7 +21,6 @@ import contextlib
 import contextvars
 import logging
 import re
-import secrets
 from collections import OrderedDict
 from typing import Any
 
@@ -31,9 +30,10 @@ import discord.http
 import yarl
 
 from bots.chat.commands import run_command
-from bots.chat.orchestrator import Hints, Orchestrator, Reply, Speaker, parse_hints
+from bots.chat.orchestrator import Hints, Orchestrator, parse_hints
 from bots.chat.render import truncate_line
 from bots.chat.surface import ChatSurface, Followed, as_int
+from bots.chat.types import Reply, Speaker
 from bots.discord.commands import DISCORD_HELP, build_tree
 from bots.discord.ui import (
     DYNAMIC_ITEMS,
@@ -46,13 +46,13 @@ from bots.discord.ui import (
 )
 from core.errors import UserError
 from core.models import Interaction, Run
+from core.runs.uploads import check_size, save_upload
 from core.runtime import Runtime
 from core.types import Role
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
-MAX_UPLOAD_BYTES = 25_000_000
 SEEN = 2048  # message ids remembered, so a redelivered message is handled once
 # Words for the bot itself, only as the whole message ("link the button to the page" is a
 # request for the agent, not a link).
@@ -293,11 +293,14 @@ class DiscordBot(ChatSurface):
     async def _request_reply(self, speaker: Speaker, message: discord.Message,
                              text: str) -> Reply:
         attachments: list[str] = []
-        for attachment in message.attachments:
-            if attachment.size > MAX_UPLOAD_BYTES:
-                return Reply(f"{attachment.filename} is {attachment.size / 1e6:.1f} MB; I take "
-                             f"files up to {MAX_UPLOAD_BYTES / 1e6:.0f} MB.", error=True)
-            attachments.append(await self._save(attachment))
+        try:
+            for attachment in message.attachments:
+                check_size(attachment.filename, attachment.size)
+            for attachment in message.attachments:
+                attachments.append(str(await save_upload(
+                    self.runtime.config.home, attachment.filename, await attachment.read())))
+        except UserError as exc:
+            return Reply(str(exc), error=True)
         if not text and attachments:
             text = "I sent you a file."
         if not text:
@@ -308,14 +311,6 @@ class DiscordBot(ChatSurface):
                 return await self.orch.handle(speaker, text, attachments=attachments)
         finally:
             _request.reset(token)
-
-    async def _save(self, attachment: discord.Attachment) -> str:
-        folder = self.runtime.config.home / "uploads" / secrets.token_hex(8)
-        folder.mkdir(parents=True)
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", attachment.filename).lstrip(".") or "file"
-        path = folder / name
-        path.write_bytes(await attachment.read())
-        return str(path)
 
     async def _word(self, speaker: Speaker, word: str, rest: str) -> Reply:
         if word == "help":

@@ -1,10 +1,10 @@
 """What the Discord bot puts on screen: run cards (embeds), and the buttons and menus that
 answer an agent or confirm a destructive call.
 
-The buttons and menus are ``DynamicItem``s: their custom ids carry what they act on
-(``gluon:a:<question>:<option>``, ``gluon:s:<question>``, ``gluon:c:<confirmation>:y``), and the
-client registers their templates at start, so a press is understood on any message, also one
-sent before a restart. Every press is acknowledged at once (deferred) and answered after.
+The buttons and menus are one ``DynamicItem``: their custom ids carry what they do (written and
+read by ``bots.chat.buttons``), and the client registers its template at start, so a press is
+understood on any message, also one sent before a restart. Every press is acknowledged at
+once (deferred) and answered after.
 """
 
 from __future__ import annotations
@@ -15,9 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bots.chat.orchestrator import Button, Reply
+from bots.chat.buttons import PREFIX, UnknownButton, encode, parse
 from bots.chat.render import discord_markdown_chunks, needs_file, truncate_line
-from bots.chat.surface import PERMISSION_LABELS, Followed, icon
+from bots.chat.surface import Followed, icon
+from bots.chat.types import (
+    PERMISSION_LABELS,
+    Answer,
+    Button,
+    ButtonAction,
+    Choose,
+    Confirm,
+    Reply,
+)
 from core.errors import UserError
 from core.models import Interaction, Run
 from core.types import InteractionKind, RunState
@@ -71,31 +80,42 @@ def question_view(interaction: Interaction) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if interaction.kind is InteractionKind.PERMISSION:
         for n, option in enumerate(interaction.options):
-            view.add_item(AnswerButton(interaction.id, n, PERMISSION_LABELS[option],
-                                       PERMISSION_STYLES[option]))
+            view.add_item(button(PERMISSION_LABELS[option], Answer(interaction.id, n),
+                                 PERMISSION_STYLES[option]))
         return view
     options = interaction.options
     multi = any(q.get("multiSelect") for q in interaction.tool_input.get("questions", []))
     if multi or len(options) > MAX_BUTTON_OPTIONS:
-        view.add_item(AnswerSelect(interaction.id, options[:MAX_SELECT_OPTIONS], multi))
+        options = options[:MAX_SELECT_OPTIONS]
+        view.add_item(Press(discord.ui.Select(
+            custom_id=encode(Choose(interaction.id)),
+            placeholder="Choose several" if multi else "Choose one",
+            min_values=1, max_values=len(options) if multi else 1,
+            options=[discord.SelectOption(label=truncate_line(o, 100), value=str(n))
+                     for n, o in enumerate(options)])))
     else:
         for n, option in enumerate(options):
-            view.add_item(AnswerButton(interaction.id, n, option, discord.ButtonStyle.secondary))
+            view.add_item(button(option, Answer(interaction.id, n)))
     return view
 
 
 def reply_view(buttons: list[list[Button]]) -> discord.ui.View | None:
-    """The orchestrator's buttons (confirmations: ``c:<id>:y`` / ``c:<id>:n``) as a view."""
+    """The orchestrator's buttons (confirmations) as a view."""
     if not buttons:
         return None
     view = discord.ui.View(timeout=None)
     for row in buttons:
         for b in row:
-            kind, _, rest = b.data.partition(":")
-            target, _, choice = rest.partition(":")
-            if kind == "c":
-                view.add_item(ConfirmButton(target, choice == "y", b.label))
+            dangerous = isinstance(b.action, Confirm) and b.action.yes
+            view.add_item(button(b.label, b.action, discord.ButtonStyle.danger if dangerous
+                                 else discord.ButtonStyle.secondary))
     return view
+
+
+def button(label: str, action: ButtonAction,
+           style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> Press:
+    return Press(discord.ui.Button(label=truncate_line(label, 80), style=style,
+                                   custom_id=encode(action)))
 
 
 def clip(text: str, limit: int) -> str:
@@ -108,69 +128,31 @@ def _bot(interaction: discord.Interaction[Any]) -> DiscordBot:
     return bot
 
 
-class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
-                   template=r"gluon:a:(?P<question>[0-9a-f]+):(?P<option>\d+)"):
-    """One option of a question or permission request."""
-
-    def __init__(self, question: str, option: int, label: str = "?",
-                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
-        super().__init__(discord.ui.Button(label=truncate_line(label, 80), style=style,
-                                           custom_id=f"gluon:a:{question}:{option}"))
-        self.question, self.option = question, option
+class Press(discord.ui.DynamicItem[discord.ui.Item[Any]], template=rf"{PREFIX}.+"):
+    """Any of this bot's buttons and menus: what it does is in its custom id (see
+    ``bots.chat.buttons``), so a press is understood on any message, also one sent before a
+    restart."""
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction[Any],
-                             item: discord.ui.Item[Any], match: re.Match[str]) -> AnswerButton:
-        return cls(match["question"], int(match["option"]))
+                             item: discord.ui.Item[Any], match: re.Match[str]) -> Press:
+        return cls(item)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await on_answer(interaction, self.question, [self.option])
-
-
-class AnswerSelect(discord.ui.DynamicItem[discord.ui.Select[Any]],
-                   template=r"gluon:s:(?P<question>[0-9a-f]+)"):
-    """A question's options as a menu: for many options, or when several may be chosen."""
-
-    def __init__(self, question: str, options: list[str] | None = None,
-                 multi: bool = False) -> None:
-        options = options or ["?"]
-        super().__init__(discord.ui.Select(
-            custom_id=f"gluon:s:{question}",
-            placeholder="Choose several" if multi else "Choose one",
-            min_values=1, max_values=len(options) if multi else 1,
-            options=[discord.SelectOption(label=truncate_line(o, 100), value=str(n))
-                     for n, o in enumerate(options)]))
-        self.question = question
-
-    @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any],
-                             item: discord.ui.Item[Any], match: re.Match[str]) -> AnswerSelect:
-        return cls(match["question"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        data: dict[str, Any] = dict(interaction.data or {})
-        picked = [int(v) for v in data.get("values", []) if str(v).isdigit()]
-        await on_answer(interaction, self.question, picked)
-
-
-class ConfirmButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
-                    template=r"gluon:c:(?P<confirmation>[0-9a-f]+):(?P<yes>[yn])"):
-    """Confirm or cancel a destructive call the orchestrator holds."""
-
-    def __init__(self, confirmation: str, yes: bool, label: str = "?") -> None:
-        super().__init__(discord.ui.Button(
-            label=truncate_line(label, 80),
-            style=discord.ButtonStyle.danger if yes else discord.ButtonStyle.secondary,
-            custom_id=f"gluon:c:{confirmation}:{'y' if yes else 'n'}"))
-        self.confirmation, self.yes = confirmation, yes
-
-    @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any],
-                             item: discord.ui.Item[Any], match: re.Match[str]) -> ConfirmButton:
-        return cls(match["confirmation"], match["yes"] == "y")
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await on_confirm(interaction, self.confirmation, self.yes)
+        try:
+            action = parse(self.custom_id)
+        except UnknownButton as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        match action:
+            case Answer(question, option):
+                await on_answer(interaction, question, [option])
+            case Choose(question):
+                data: dict[str, Any] = dict(interaction.data or {})
+                picked = [int(v) for v in data.get("values", []) if str(v).isdigit()]
+                await on_answer(interaction, question, picked)
+            case Confirm(confirmation, yes):
+                await on_confirm(interaction, confirmation, yes)
 
 
 # -- presses ---------------------------------------------------------------------------------
@@ -219,8 +201,7 @@ async def on_confirm(interaction: discord.Interaction[Any], confirmation: str,
         view=None, allowed_mentions=discord.AllowedMentions.none())
 
 
-DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
-    AnswerButton, AnswerSelect, ConfirmButton)
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (Press,)
 
 
 # -- sending replies ---------------------------------------------------------------------------

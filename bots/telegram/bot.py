@@ -18,7 +18,6 @@ import html
 import io
 import logging
 import re
-import secrets
 
 from telegram import (
     BotCommand,
@@ -38,13 +37,25 @@ from telegram.ext import (
     filters,
 )
 
+from bots.chat.buttons import UnknownButton, encode, parse
 from bots.chat.commands import DESCRIPTIONS, run_command
-from bots.chat.orchestrator import Button, Orchestrator, Outcome, Reply, Speaker
+from bots.chat.orchestrator import Orchestrator
 from bots.chat.render import needs_file, split_telegram_html, truncate_line
-from bots.chat.surface import PERMISSION_LABELS, ChatSurface, Followed, as_int, icon
+from bots.chat.surface import ChatSurface, Followed, as_int, icon
+from bots.chat.types import (
+    PERMISSION_LABELS,
+    Answer,
+    Button,
+    Choose,
+    Confirm,
+    Outcome,
+    Reply,
+    Speaker,
+)
 from bots.telegram.outbox import Outbox
 from core.errors import UserError
 from core.models import Interaction, Run
+from core.runs.uploads import MAX_UPLOAD_BYTES, check_size, save_upload
 from core.runtime import Runtime
 from core.types import InteractionKind
 
@@ -52,13 +63,13 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 LIMIT = 4096
-MAX_UPLOAD_BYTES = 20_000_000  # what the Bot API lets a bot download
+BOT_API_DOWNLOAD_BYTES = 20_000_000  # what the Bot API lets a bot download
 
 
 def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=encode(b.action))
                                   for b in row] for row in buttons])
 
 
@@ -226,16 +237,14 @@ class TelegramBot(ChatSurface):
                 "I can take documents and photos with a request, not this kind of file.",
                 error=True), message)
             return
-        if size is not None and size > MAX_UPLOAD_BYTES:
-            await self._deliver(speaker, Reply(
-                f"That file is {size / 1e6:.1f} MB; I take files up to "
-                f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB.", error=True), message)
+        limit = min(MAX_UPLOAD_BYTES, BOT_API_DOWNLOAD_BYTES)
+        try:
+            check_size(name, size, limit)
+            data = await (await context.bot.get_file(file_id)).download_as_bytearray()
+            path = await save_upload(self.runtime.config.home, name, bytes(data), limit)
+        except UserError as exc:
+            await self._deliver(speaker, Reply(str(exc), error=True), message)
             return
-        data = await (await context.bot.get_file(file_id)).download_as_bytearray()
-        folder = self.runtime.config.home / "uploads" / secrets.token_hex(8)
-        folder.mkdir(parents=True)
-        path = folder / (re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "file")
-        path.write_bytes(bytes(data))
         text = message.caption or "I sent you a file."
         reply = await self.orch.handle(speaker, text, attachments=[str(path)])
         await self._deliver(speaker, reply, message)
@@ -247,14 +256,19 @@ class TelegramBot(ChatSurface):
         speaker = await self.speaker(update)
         if speaker is None:
             return
-        kind, _, rest = query.data.partition(":")
-        target, _, choice = rest.partition(":")
-        if kind == "c":
-            outcome = await self.orch.confirm(target, speaker, yes=choice == "y")
-        elif kind == "a":
-            outcome = await self._answer_button(speaker, target, choice)
+        try:
+            action = parse(query.data)
+        except UnknownButton as exc:
+            outcome = Outcome(str(exc), False)
         else:
-            outcome = Outcome("This button is not one of mine; nothing was changed.", False)
+            match action:
+                case Confirm(confirmation, yes):
+                    outcome = await self.orch.confirm(confirmation, speaker, yes=yes)
+                case Answer(question, option):
+                    outcome = await self._answer_button(speaker, question, option)
+                case Choose():  # a menu: Telegram has none, so not one of this bot's
+                    outcome = Outcome("This button is not one of mine; nothing was changed.",
+                                      False)
         await query.answer(truncate_line(outcome.text, 190))
         message = query.message
         if outcome.settled and isinstance(message, Message):
@@ -273,11 +287,11 @@ class TelegramBot(ChatSurface):
     # -- people in the loop ----------------------------------------------------------------
 
     async def _answer_button(self, speaker: Speaker, interaction_id: str,
-                             index: str) -> Outcome:
+                             index: int) -> Outcome:
         try:
             interaction = await self.runtime.runs.interactions.get(interaction_id)
-            choice = interaction.options[int(index)]
-        except (UserError, ValueError, IndexError):
+            choice = interaction.options[index]
+        except (UserError, IndexError):
             return Outcome("This request no longer exists; nothing was changed.", False)
         return await self.answer_choice(speaker, interaction.id, choice)
 
@@ -338,7 +352,7 @@ class TelegramBot(ChatSurface):
             text = (f"❓ {again}Run `{run.short}` on {run.project} asks: {interaction.title}\n"
                     "Press an option, or reply to this message with your answer.")
             labels = interaction.options
-        buttons = [[Button(truncate_line(label, 60), f"a:{interaction.id}:{n}")]
+        buttons = [[Button(truncate_line(label, 60), Answer(interaction.id, n))]
                    for n, label in enumerate(labels)]
         return await self.send(f.chat_id, f.thread_id, Reply(text, buttons))
 

@@ -41,6 +41,7 @@ from core.runs.commands import POLL_SECONDS, CommandChannel, CommandKind, Sqlite
 from core.runs.interactions import Interactions
 from core.runs.store import RunEvent, RunStore
 from core.runs.supervisor import RunSupervisor
+from core.runs.uploads import uploads_dir
 from core.store.db import Database
 from core.text_input import check_all, check_optional, check_text
 from core.types import InteractionKind, RunState
@@ -253,7 +254,7 @@ class RunManager:
             return []
         if not worktree:
             raise InvalidInput("attachments need a worktree; drop --no-worktree")
-        uploads = (self.config.home / "uploads").resolve()
+        uploads = uploads_dir(self.config.home).resolve()
         files = []
         for raw in paths:
             path = Path(raw).resolve()

@@ -501,3 +501,30 @@ def test_only_whole_messages_are_words_for_the_bot() -> None:
     for request in ("help me fix the login test", "link the button to the home page",
                     "unlink the stale lockfile", "pair"):
         assert not WORDS.match(request), request
+
+
+async def test_a_request_with_one_file_too_big_is_refused_and_none_of_its_files_is_kept(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    discord_api.user_message(DM_ADA, ADA, "SCRIPT:huge read these", attachments=[
+        ("notes.txt", b"remember the milk\n"), ("huge.bin", b"\0" * 26_000_000)])
+    await discord_api.wait_for(lambda f: any("I take files up to" in t
+                                             for t in contents(f, DM_ADA)))
+    assert find(discord_api, DM_ADA, "I take files up to").content == (
+        "'huge.bin' is 26.0 MB; I take files up to 25 MB: send a smaller file, or a link to it.")
+    assert not (gluon.runtime.config.home / "uploads").exists()
+    assert not [r for r in model_server.requests if r.script_key == "SCRIPT:huge"]
+
+
+async def test_a_file_with_an_odd_name_is_kept_under_a_plain_name_inside_uploads(
+        gluon: Gluon, discord_api: FakeDiscord, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:odd", [s.text("Got your notes.")])
+    discord_api.user_message(DM_ADA, ADA, "SCRIPT:odd keep these",
+                             attachments=[("..\\..\\-rf .env copy.txt", b"milk\n")])
+    await discord_api.wait_for(lambda f: any("Got your notes." in t
+                                             for t in contents(f, DM_ADA)))
+    home = gluon.runtime.config.home
+    [saved] = [p for p in home.rglob("*") if p.is_file() and p.read_bytes() == b"milk\n"]
+    assert saved.name == "rf_.env_copy.txt" and saved.parent.parent == home / "uploads"
+    [asked] = [r for r in model_server.requests if r.script_key == "SCRIPT:odd"]
+    assert "Files sent with this message (they go to the runs it starts): rf_.env_copy.txt" \
+        in asked.all_text()

@@ -11,7 +11,9 @@ from typing import Any
 import anthropic
 import pytest
 
-from bots.chat.orchestrator import Orchestrator, Speaker, parse_hints
+from bots.chat.buttons import encode
+from bots.chat.orchestrator import Orchestrator, parse_hints
+from bots.chat.types import Confirm, Speaker
 from core.runtime import Runtime
 from core.types import Role, RunState
 from tests.conftest import wait_state
@@ -97,13 +99,14 @@ async def test_a_destructive_tool_waits_for_the_speakers_button(
     reply = await orch.handle(ADA, "SCRIPT:close the old run")
     assert reply.text == "Press Confirm to close it."
     [[confirm, cancel]] = reply.buttons
-    assert confirm.label == "Confirm archive_run" and len(confirm.data.encode()) <= 64
+    assert confirm.label == "Confirm archive_run" and len(encode(confirm.action).encode()) <= 64
+    assert isinstance(confirm.action, Confirm) and confirm.action.yes
     told = orchestrator_requests(model_server)[-1]["messages"][-1]["content"][0]
     assert "waits for Ada to press the confirmation button" in told["content"]
     assert (await runtime.runs.get("3f2a9c1e")).state is RunState.REVIEW
 
     bob = Speaker("telegram", "7", "Bob", Role.OPERATOR, chat_id="42")
-    cid = confirm.data.split(":")[1]
+    cid = confirm.action.confirmation_id
     foreign = await orch.confirm(cid, bob, yes=True)
     assert foreign.text.startswith("Only Ada (who asked) or an admin can confirm this")
     assert not foreign.settled

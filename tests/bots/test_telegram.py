@@ -394,3 +394,33 @@ async def test_once_the_model_api_answers_again_the_card_stops_saying_it_is_retr
             model_server.release("more")
             [run] = await runtime.runs.store.find()
             assert (await wait_state(runtime, run.id)).state is RunState.REVIEW
+
+
+async def test_a_file_over_the_bot_api_limit_is_refused_in_one_line_and_nothing_is_kept(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    telegram.user_message(ADA, ADA, "SCRIPT:huge read this",
+                          document=("huge.bin", b"\0" * 21_000_000))
+    await telegram.wait_for(lambda f: any("I take files up to" in t for t in texts(f, ADA)))
+    [refusal] = [t for t in texts(telegram, ADA) if "I take files up to" in t]
+    assert refusal == ("'huge.bin' is 21.0 MB; I take files up to 20 MB: send a smaller file, "
+                       "or a link to it.")
+    assert not (runtime.config.home / "uploads").exists()
+    assert not [r for r in model_server.requests if r.script_key == "SCRIPT:huge"]
+
+
+async def test_a_file_with_an_odd_name_is_kept_under_a_plain_name_inside_uploads(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:odd", [s.text("Got your notes.")])
+    telegram.user_message(ADA, ADA, "SCRIPT:odd keep these",
+                          document=("../../.Ünïcode notes (v2).txt", b"milk\n"))
+    await telegram.wait_for(lambda f: any("Got your notes." in t for t in texts(f, ADA)))
+    home = runtime.config.home
+    [saved] = [p for p in home.rglob("*") if p.is_file() and p.read_bytes() == b"milk\n"]
+    assert saved.name == "Unicode_notes_v2_.txt" and saved.parent.parent == home / "uploads"
+    [asked] = [r for r in model_server.requests if r.script_key == "SCRIPT:odd"]
+    assert "Files sent with this message (they go to the runs it starts): " \
+        "Unicode_notes_v2_.txt" in asked.all_text()

@@ -1,0 +1,89 @@
+"""The chat layer's vocabulary: who speaks, what the bot replies, and what its buttons do.
+
+A leaf module: it imports nothing else from ``bots``, so the orchestrator, the commands, the
+surface and both platform adapters share these names without importing one another. How a
+button's action travels through a platform (Telegram's ``callback_data``, Discord's
+``custom_id``) is ``bots.chat.buttons``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.types import Role
+
+# The answers of a permission request, as the buttons (and the note closing it) name them.
+PERMISSION_LABELS = {"allow": "Allow once", "allow_run": "Allow for this run",
+                     "allow_project": "Always for this project", "deny": "Deny"}
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who wrote the message, where: the conversation is platform + chat + thread."""
+
+    platform: str
+    user_id: str
+    name: str
+    role: Role
+    chat_id: str
+    thread_id: str | None = None
+    forum: bool = False  # a chat with topics (a Telegram forum)
+
+    @property
+    def actor(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def conversation(self) -> str:
+        return f"{self.platform}:{self.chat_id}:{self.thread_id or ''}"
+
+
+# -- what a button does ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Answer:
+    """Answer an agent's question or permission request with one of its options (by index)."""
+
+    interaction_id: str
+    option: int
+
+
+@dataclass(frozen=True)
+class Choose:
+    """A menu of a question's options; the options picked come with the press."""
+
+    interaction_id: str
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """Run (``yes``) or drop a destructive tool call the orchestrator holds."""
+
+    confirmation_id: str
+    yes: bool
+
+
+ButtonAction = Answer | Choose | Confirm
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: ButtonAction
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)  # runs this message started or resumed
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What pressing a button did: ``settled`` when the question it asked is closed (so its
+    buttons can go), false when the press changed nothing (stale, or not theirs to press)."""
+
+    text: str
+    settled: bool
