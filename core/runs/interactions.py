@@ -18,6 +18,7 @@ import aiosqlite
 
 from core.errors import Ambiguous, Conflict, InvalidInput, NotFound
 from core.events.bus import EventBus, InteractionAnswered, InteractionRequested
+from core.events.log import EventLog
 from core.models import Interaction
 from core.store.db import Database
 from core.text_input import check_text
@@ -56,6 +57,7 @@ class Interactions:
     def __init__(self, db: Database, bus: EventBus) -> None:
         self.db = db
         self.bus = bus
+        self.events = EventLog(db, bus)  # requests and answers are logged with the change
         self._futures: dict[str, asyncio.Future[Interaction]] = {}
 
     async def create(self, run_id: str, project: str, tool_name: str,
@@ -66,16 +68,18 @@ class Interactions:
                  else describe_tool_call(tool_name, tool_input))
         interaction_id = secrets.token_hex(4)
         now = time.time()
-        await self.db.execute(
-            "INSERT INTO interactions (id, run_id, kind, tool_name, tool_input, title, status, "
-            "created_at) VALUES (?,?,?,?,?,?,?,?)",
-            (interaction_id, run_id, kind, tool_name, json.dumps(tool_input), title,
-             InteractionStatus.PENDING, now))
-        interaction = await self.get(interaction_id)
+        async with self.db.transaction():
+            await self.db.execute(
+                "INSERT INTO interactions (id, run_id, kind, tool_name, tool_input, title, "
+                "status, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (interaction_id, run_id, kind, tool_name, json.dumps(tool_input), title,
+                 InteractionStatus.PENDING, now))
+            interaction = await self.get(interaction_id)
+            event = await self.events.append(InteractionRequested(
+                run_id=run_id, project=project, interaction_id=interaction_id, kind=kind,
+                title=title, options=interaction.options, at=now))
         self._futures[interaction_id] = asyncio.get_running_loop().create_future()
-        self.bus.publish(InteractionRequested(
-            run_id=run_id, project=project, interaction_id=interaction_id, kind=kind,
-            title=title, options=interaction.options))
+        self.events.publish(event)
         return interaction
 
     async def wait(self, interaction_id: str) -> Interaction | None:
@@ -147,22 +151,25 @@ class Interactions:
             raise Conflict(f"{interaction.kind} {interaction.id!r} was already "
                            f"{interaction.status}{by}; nothing to do")
         value = self.normalise(interaction, choice)
-        changed = await self.db.execute(
-            "UPDATE interactions SET status = ?, answer = ?, answered_by = ?, answered_at = ? "
-            "WHERE id = ? AND status = ?",
-            (InteractionStatus.ANSWERED, json.dumps(value), actor, time.time(),
-             interaction.id, InteractionStatus.PENDING))
-        if not changed:
-            raise Conflict(f"{interaction.kind} {interaction.id!r} was answered meanwhile")
+        now = time.time()
+        async with self.db.transaction():
+            changed = await self.db.execute(
+                "UPDATE interactions SET status = ?, answer = ?, answered_by = ?, "
+                "answered_at = ? WHERE id = ? AND status = ?",
+                (InteractionStatus.ANSWERED, json.dumps(value), actor, now,
+                 interaction.id, InteractionStatus.PENDING))
+            if not changed:
+                raise Conflict(f"{interaction.kind} {interaction.id!r} was answered meanwhile")
+            run = await self.db.fetchone("SELECT project FROM runs WHERE id = ?",
+                                         (interaction.run_id,))
+            event = await self.events.append(InteractionAnswered(
+                run_id=interaction.run_id, project=run["project"] if run else "",
+                interaction_id=interaction.id, answer=value, answered_by=actor, at=now))
         answered = await self.get(interaction.id)
         future = self._futures.get(interaction.id)
         if future is not None and not future.done():
             future.set_result(answered)
-        run = await self.db.fetchone("SELECT project FROM runs WHERE id = ?",
-                                     (interaction.run_id,))
-        self.bus.publish(InteractionAnswered(
-            run_id=interaction.run_id, project=run["project"] if run else "",
-            interaction_id=interaction.id, answer=value, answered_by=actor))
+        self.events.publish(event)
         return answered
 
     async def expire_for_run(self, run_id: str) -> None:

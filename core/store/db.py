@@ -121,8 +121,11 @@ class Database:
         return count
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        # One hop, like fetchall: a statement left open between hops would keep its read
+        # snapshot while another task's BEGIN IMMEDIATE runs, and that write then fails as
+        # soon as a second connection (another process) has written meanwhile.
+        rows = list(await self.conn.execute_fetchall(sql, params))
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         # One hop to the database thread instead of three (execute, fetch, close).
