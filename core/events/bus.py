@@ -111,7 +111,10 @@ class Subscription:
         self._queue.put_nowait(event)
 
     async def get(self, timeout: float | None = None) -> Event:  # noqa: ASYNC109
-        return await asyncio.wait_for(self._queue.get(), timeout)
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives just
+        # as an event does, and the cancelled subscriber would go on waiting.
+        async with asyncio.timeout(timeout):
+            return await self._queue.get()
 
     async def next_matching(self, predicate: Callable[[Event], bool],
                             timeout: float | None = None) -> Event:  # noqa: ASYNC109
