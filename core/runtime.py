@@ -14,6 +14,7 @@ from core.agent.session import AgentRunner, SdkRunner
 from core.config import Config
 from core.errors import Conflict
 from core.events.bus import EventBus
+from core.events.log import EventLog
 from core.projects.service import ProjectService
 from core.runs.review import Review
 from core.runs.service import RunManager
@@ -57,6 +58,7 @@ class Runtime:
         self.lock = DataDirLock(config.home)
         self.db = Database(config.db_path)
         self.bus = EventBus()
+        self.events = EventLog(self.db, self.bus)  # the durable log, read from cursors
         self.activity = ActivityLog(self.db)
         self.projects = ProjectService(self.db, self.activity)
         self.runs = RunManager(config, self.db, self.bus, self.projects,
