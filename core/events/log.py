@@ -132,6 +132,14 @@ class EventLog:
         full = len(rows) == limit
         return Page(events, rows[-1].seq if full else max(seq, upto))
 
+    async def latest(self, limit: int = 100, *, kinds: Sequence[type[Event]] | None = None,
+                     run_id: str | None = None) -> Page:
+        """The last ``limit`` events (oldest first), and the cursor to read on from."""
+        upto = await self.store.last_seq()
+        names = None if kinds is None else [kind_of_class(k) for k in kinds]
+        rows = await self.store.after(0, limit, upto, names, run_id, newest=True)
+        return Page([decode(r) for r in rows], upto)
+
     async def wait(self, seq: int, limit: int = 100, *,
                    kinds: Sequence[type[Event]] | None = None, run_id: str | None = None,
                    timeout: float) -> Page:  # noqa: ASYNC109

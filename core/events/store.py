@@ -43,8 +43,9 @@ class EventStore:
         return int(row[0]) if row else 0
 
     async def after(self, seq: int, limit: int, upto: int, kinds: Sequence[str] | None,
-                    run_id: str | None) -> list[StoredEvent]:
-        """Events with ``seq < number <= upto``, oldest first, at most ``limit``."""
+                    run_id: str | None, newest: bool = False) -> list[StoredEvent]:
+        """Events with ``seq < number <= upto``, oldest first, at most ``limit``: the first
+        ones, or with ``newest`` the last ones."""
         where = ["seq > ?", "seq <= ?"]
         params: list[int | str] = [seq, upto]
         if kinds is not None:
@@ -55,9 +56,11 @@ class EventStore:
             params.append(run_id)
         rows = await self.db.fetchall(
             "SELECT seq, kind, run_id, project, data, at FROM event_log WHERE "
-            f"{' AND '.join(where)} ORDER BY seq LIMIT ?", (*params, limit))
-        return [StoredEvent(r["seq"], r["kind"], r["run_id"], r["project"], r["data"], r["at"])
-                for r in rows]
+            f"{' AND '.join(where)} ORDER BY seq {'DESC' if newest else ''} LIMIT ?",
+            (*params, limit))
+        found = [StoredEvent(r["seq"], r["kind"], r["run_id"], r["project"], r["data"],
+                             r["at"]) for r in rows]
+        return found[::-1] if newest else found
 
     async def cursor(self, consumer: str) -> int | None:
         row = await self.db.fetchone("SELECT seq FROM event_cursors WHERE consumer = ?",
