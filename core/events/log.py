@@ -112,8 +112,11 @@ class EventLog:
         return replace(event, seq=seq)
 
     def publish(self, event: Event) -> None:
-        if self.bus is not None:
-            self.bus.publish(event)
+        """Publish a logged event on the bus once its transaction has committed (an outer
+        transaction's, when it was appended inside one)."""
+        bus = self.bus
+        if bus is not None:
+            self.store.db.after_commit(lambda: bus.publish(event))
 
     async def last_seq(self) -> int:
         return await self.store.last_seq()

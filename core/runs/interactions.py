@@ -1,13 +1,13 @@
-"""People in the loop: permission requests and agent questions, parked until a person answers.
+"""People in the loop: the record of permission requests and agent questions.
 
-Each request is persisted (so it survives a restart and can be answered from any surface),
-published on the bus, and parked as a future that the agent's tool call awaits. Nothing here
+Each request is persisted (so it survives a restart and can be answered from any surface) and
+published on the bus; its row is the record of the answer. The agent's tool call waits in the
+run's :mod:`~core.runs.gate`, which the answer command on the run's channel wakes. Nothing here
 ever answers on a person's behalf.
 """
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import json
 import secrets
@@ -58,7 +58,6 @@ class Interactions:
         self.db = db
         self.bus = bus
         self.events = EventLog(db, bus)  # requests and answers are logged with the change
-        self._futures: dict[str, asyncio.Future[Interaction]] = {}
 
     async def create(self, run_id: str, project: str, tool_name: str,
                      tool_input: dict[str, Any]) -> Interaction:
@@ -78,18 +77,8 @@ class Interactions:
             event = await self.events.append(InteractionRequested(
                 run_id=run_id, project=project, interaction_id=interaction_id, kind=kind,
                 title=title, options=interaction.options, at=now))
-        self._futures[interaction_id] = asyncio.get_running_loop().create_future()
         self.events.publish(event)
         return interaction
-
-    async def wait(self, interaction_id: str) -> Interaction | None:
-        """Wait, without a time limit, until a person answers; None when the run ended first."""
-        future = self._futures[interaction_id]
-        try:
-            await asyncio.wait({future})
-        finally:
-            self._futures.pop(interaction_id, None)
-        return None if future.cancelled() else future.result()
 
     async def get(self, interaction_id: str) -> Interaction:
         prefix = interaction_id.strip().lower()
@@ -115,10 +104,6 @@ class Interactions:
             sql += " AND run_id = ?"
             params.append(run_id)
         return [_row(r) for r in await self.db.fetchall(sql + " ORDER BY created_at", params)]
-
-    def is_parked(self, interaction_id: str) -> bool:
-        """True when a live agent is waiting on this request right now."""
-        return interaction_id in self._futures
 
     def normalise(self, interaction: Interaction, choice: str) -> Any:
         """Check an answer against the request and return what is stored and sent."""
@@ -166,9 +151,6 @@ class Interactions:
                 run_id=interaction.run_id, project=run["project"] if run else "",
                 interaction_id=interaction.id, answer=value, answered_by=actor, at=now))
         answered = await self.get(interaction.id)
-        future = self._futures.get(interaction.id)
-        if future is not None and not future.done():
-            future.set_result(answered)
         self.events.publish(event)
         return answered
 
@@ -177,12 +159,6 @@ class Interactions:
         await self.db.execute(
             "UPDATE interactions SET status = ? WHERE run_id = ? AND status = ?",
             (InteractionStatus.EXPIRED, run_id, InteractionStatus.PENDING))
-        for interaction_id, future in list(self._futures.items()):
-            if not future.done():
-                row = await self.db.fetchone("SELECT run_id FROM interactions WHERE id = ?",
-                                             (interaction_id,))
-                if row and row["run_id"] == run_id:
-                    future.cancel()
 
     async def due_reminders(self, older_than: float) -> list[Interaction]:
         """Pending requests not answered or reminded about for ``older_than`` seconds."""

@@ -1,7 +1,10 @@
 """The run manager: starts, queues, steers, stops, resumes and forks runs, and recovers them.
 
 One run manager owns a data dir at a time (see :mod:`core.runtime`); every live run has a
-:class:`~core.runs.supervisor.RunSupervisor` task owned by this manager.
+:class:`~core.runs.supervisor.RunSupervisor` task owned by this manager, which reaches it
+through :class:`~core.runs.port.SupervisorPort`. Commands to a live run (steer, interrupt,
+cancel, answers) go through the run's command channel (:mod:`core.runs.commands`), never
+straight to its supervisor, so they reach it from any process.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from core.git import ops as gitops
 from core.git.worktree_pool import WorktreePool
 from core.models import Interaction, Project, Run
 from core.projects.service import ProjectService
+from core.runs.commands import POLL_SECONDS, CommandChannel, CommandKind, SqliteCommandChannel
 from core.runs.interactions import Interactions
 from core.runs.store import RunEvent, RunStore
-from core.runs.supervisor import Cancel, Interrupt, RunSupervisor, Steer
+from core.runs.supervisor import RunSupervisor
 from core.store.db import Database
 from core.text_input import check_all, check_optional, check_text
 from core.types import InteractionKind, RunState
@@ -44,6 +48,8 @@ log = logging.getLogger(__name__)
 STOPPED_BY_GLUON = "Gluon stopped"
 # A new spare worktree is made this long after a run's agent started, not to slow that start.
 SPARE_REFILL_DELAY = 1.0
+CANCEL_TIMEOUT = 120.0
+"""Seconds a cancel waits for the run's agent to stop."""
 RESTART_PROMPT = ("Gluon restarted while you were working on this task. Continue where you "
                   "left off: check the state of the working tree first.")
 
@@ -61,6 +67,7 @@ class RunManager:
         self.environ = dict(os.environ if environ is None else environ)
         self.store = RunStore(db, bus)  # publishes each state change once it is stored
         self.interactions = Interactions(db, bus)
+        self.commands: CommandChannel = SqliteCommandChannel(db)
         self.usage = Usage(db, config)
         self._supervisors: dict[str, RunSupervisor] = {}
         # The daemon (`gluon serve`) coordinates: it recovers runs and works through the whole
@@ -123,6 +130,7 @@ class RunManager:
                 await task
         await self.warm.close()
         await self.pool.close()
+        await self.commands.close()
 
     async def _recover(self) -> list[Run]:
         """Runs that were live when their Gluon died become ``interrupted``; with
@@ -348,13 +356,13 @@ class RunManager:
         run = await self.store.resolve(run_id)
         if not message:
             raise InvalidInput("the message is empty")
-        sup = self._supervisors.get(run.id)
-        if run.state is RunState.QUEUED and sup is None:
+        live = self.is_live(run.id)
+        if run.state is RunState.QUEUED and not live:
             hidden = await self.store.hidden(run.id)
             await self.store.update(run.id, pending_prompt=(
                 f"{_next_prompt(run, hidden)}\n\n{message}"))
-        elif sup is not None:
-            sup.send(Steer(message, actor))
+        elif live:
+            await self.commands.send(run.id, CommandKind.STEER, actor, text=message)
         else:
             raise Conflict(f"run {run.id!r} is {run.state}, not live; continue it with "
                            f"`gluon resume {run.id} \"...\"`")
@@ -363,36 +371,45 @@ class RunManager:
 
     async def interrupt(self, run_id: str, actor: str = "cli") -> Run:
         run = await self.store.resolve(run_id)
-        sup = self._supervisors.get(run.id)
-        if sup is None or run.state is RunState.QUEUED:
+        if not self.is_live(run.id) or run.state is RunState.QUEUED:
             raise Conflict(f"run {run.id!r} is {run.state}; only a running agent can be "
                            "interrupted")
-        sup.send(Interrupt(actor))
+        await self.commands.send(run.id, CommandKind.INTERRUPT, actor)
         await self.activity.record(actor, "run.interrupt", run.id, "ok")
         return run
 
     async def cancellable(self, run_id: str) -> Run:
         """The run, if it can be cancelled; else the Conflict that says why not."""
         run = await self.store.resolve(run_id)
-        if run.id not in self._supervisors and not run.state.is_live and (
+        if not self.is_live(run.id) and not run.state.is_live and (
                 run.state is not RunState.INTERRUPTED):
             raise Conflict(f"run {run.id!r} is already {run.state}; nothing to cancel")
         return run
 
     async def cancel(self, run_id: str, actor: str = "cli") -> Run:
         run = await self.cancellable(run_id)
-        sup = self._supervisors.get(run.id)
-        if sup is not None:
-            with self.bus.subscribe(lambda e: e.run_id == run.id
-                                    and isinstance(e, RunStateChanged)
-                                    and not e.new.is_live) as sub:
-                sup.send(Cancel(actor))
-                await sub.get(timeout=120)
+        if self.is_live(run.id):
+            sent = await self.commands.send(run.id, CommandKind.CANCEL, actor)
+            await self._until_ended(run.id, CANCEL_TIMEOUT)
+            if (await self.store.get(run.id)).state is not RunState.INTERRUPTED:
+                # It ended otherwise just before: the cancel must not stop its next life.
+                await self.commands.complete(sent)
         else:
             await self.transition(run.id, RunState.CANCELLED, f"cancelled by {actor}")
             await self.interactions.expire_for_run(run.id)
         await self.activity.record(actor, "run.cancel", run.id, "ok")
         return await self.store.get(run.id)
+
+    async def _until_ended(self, run_id: str, timeout: float) -> None:  # noqa: ASYNC109
+        """Wait until the run has ended: told by the bus when it runs in this process, seen
+        in the store (a short poll) when it runs elsewhere."""
+        with self.bus.subscribe(lambda e: e.run_id == run_id
+                                and isinstance(e, RunStateChanged)
+                                and not e.new.is_live) as sub:
+            async with asyncio.timeout(timeout):
+                while (await self.store.get(run_id)).state.is_live:
+                    with contextlib.suppress(TimeoutError):
+                        await sub.get(timeout=POLL_SECONDS)
 
     async def resume(self, run_id: str, message: str, actor: str = "cli") -> Run:
         """A follow-up in the same session and worktree."""
@@ -475,27 +492,27 @@ class RunManager:
 
     async def answer(self, interaction_id: str, choice: str, actor: str = "cli",
                      kind: InteractionKind | None = None) -> Interaction:
-        """Answer a question or permission request, from any surface (``kind``: only that)."""
+        """Answer a question or permission request, from any surface (``kind``: only that).
+
+        The interaction records the answer; the answer command on the run's channel wakes
+        the run waiting for it, or, when the run's Gluon stopped, tells the agent when the run
+        goes on (here, at once, when no other Gluon holds it)."""
         interaction = await self.interactions.get(interaction_id)
         if kind is not None and interaction.kind is not kind:
             other = ("decide_permission" if interaction.kind is InteractionKind.PERMISSION
                      else "answer_question")
             raise InvalidInput(f"{interaction.id!r} is a {interaction.kind}, not a {kind}; "
                                f"use {other}")
-        parked = self.interactions.is_parked(interaction.id)
-        answered = await self.interactions.answer(interaction.id, choice, actor)
+        async with self.db.transaction():  # the answer and what carries it, or neither
+            answered = await self.interactions.answer(interaction.id, choice, actor)
+            await self.commands.send(answered.run_id, CommandKind.ANSWER, actor,
+                                     interaction_id=answered.id)
         await self.activity.record(actor, "interaction.answer", answered.id, "ok",
                                    str(answered.answer))
-        if not parked:
-            # Nobody is waiting on it any more (Gluon restarted): carry the answer to the
-            # agent as a follow-up, so the answer is not lost.
+        if not self.is_live(answered.run_id):
             run = await self._interrupt_orphan(await self.store.get(answered.run_id))
-            text = (f"While you were stopped, the user answered your request "
-                    f"'{answered.title}': {answered.answer}")
             if run.state.is_resumable:
-                await self.resume(run.id, text, actor)
-            elif run.id in self._supervisors:
-                await self.steer(run.id, text, actor)
+                await self.resume(run.id, "", actor)
         return answered
 
     async def allow_for_project(self, project: str, rule: str) -> None:

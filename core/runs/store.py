@@ -143,6 +143,11 @@ class RunStore:
             "cost_usd = cost_usd + ?, session_cost_usd = ? WHERE id = ?",
             (turns, tool_calls, input_tokens, output_tokens, cost_usd, session_cost_usd, run_id))
 
+    async def count_tool_call(self, run_id: str, at: float) -> None:
+        await self.db.execute(
+            "UPDATE runs SET tool_calls = tool_calls + 1, last_activity_at = ? WHERE id = ?",
+            (at, run_id))
+
     async def hidden(self, run_id: str) -> dict[str, Any]:
         """Columns that are not part of the public record (prompt to send, fork source, cost
         baseline, when it was last queued)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -18,6 +18,8 @@ Params = Sequence[Any] | dict[str, Any]
 
 # True inside the task that holds the open transaction.
 _in_transaction: ContextVar[bool] = ContextVar("in_transaction", default=False)
+# What to do once the open transaction has committed (dropped if it rolls back).
+_on_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar("on_commit", default=None)
 
 
 class Database:
@@ -80,12 +82,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). Transactions never overlap.
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error). Transactions never overlap; one
+        opened inside another is part of it (it commits or rolls back with the outer one).
 
         Statements run on aiosqlite's thread even when the awaiting task is cancelled, so
         BEGIN, COMMIT and ROLLBACK are shielded: a cancelled task never leaves a transaction
         open.
         """
+        if _in_transaction.get():
+            yield
+            return
         async with self._tx_lock:
             begin = asyncio.ensure_future(self.conn.execute("BEGIN IMMEDIATE"))
             try:
@@ -95,6 +101,8 @@ class Database:
                 await asyncio.shield(self.conn.execute("ROLLBACK"))
                 raise
             token = _in_transaction.set(True)
+            callbacks: list[Callable[[], None]] = []
+            pending = _on_commit.set(callbacks)
             try:
                 yield
             except BaseException:
@@ -102,7 +110,20 @@ class Database:
                 raise
             finally:
                 _in_transaction.reset(token)
+                _on_commit.reset(pending)
             await asyncio.shield(self.conn.execute("COMMIT"))
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the open transaction has committed (never, if it rolls
+        back); at once outside a transaction. For news of a change, such as publishing an
+        event, that must not go out before the change is stored."""
+        callbacks = _on_commit.get()
+        if callbacks is None:
+            callback()
+        else:
+            callbacks.append(callback)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return the number of rows it changed.

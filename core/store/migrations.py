@@ -194,6 +194,18 @@ CREATE TABLE chat_confirmations (
     created_at   REAL NOT NULL
 );
 """),
+    ("run_commands", """
+CREATE TABLE run_commands (
+    id          INTEGER PRIMARY KEY,  -- the order commands are applied in
+    run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,        -- steer, interrupt, cancel, answer
+    payload     TEXT NOT NULL,        -- a JSON object, never a secret
+    actor       TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    done_at     REAL                  -- set in the step that applies it
+);
+CREATE INDEX run_commands_open ON run_commands(run_id, id) WHERE done_at IS NULL;
+"""),
     ("event_log", """
 CREATE TABLE event_log (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,

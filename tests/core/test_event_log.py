@@ -282,3 +282,25 @@ async def test_pruning_keeps_recent_events_and_those_a_consumer_has_not_handled(
     await store.transition("r1", RunState.QUEUED, "resumed")
     assert [e.seq for e in (await log.after(0)).events] == [seqs[-1] + 1]
     assert await log.prune() == 0  # recent: kept
+
+
+async def test_an_event_logged_inside_a_larger_change_is_published_only_if_it_commits(
+        db: Database) -> None:
+    bus = EventBus()
+    store = RunStore(db, bus)
+    await new_run(store, "r1")
+    with bus.subscribe() as sub:
+        with pytest.raises(RuntimeError, match="the rest failed"):
+            async with db.transaction():
+                await store.transition("r1", RunState.RUNNING, "agent started")
+                raise RuntimeError("the rest failed")
+        assert (await store.get("r1")).state is RunState.QUEUED
+        assert await states(store.event_log) == [("r1", None, RunState.QUEUED)]
+        async with db.transaction():
+            await store.transition("r1", RunState.RUNNING, "agent started")
+            with pytest.raises(TimeoutError):  # not while the larger change is open
+                await sub.get(timeout=0.05)
+        published = await sub.get(timeout=5)
+    assert isinstance(published, RunStateChanged) and published.new is RunState.RUNNING
+    with pytest.raises(TimeoutError):
+        await sub.get(timeout=0.05)
