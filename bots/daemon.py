@@ -36,7 +36,8 @@ HOUSEKEEPING_EVERY = 6 * 3600.0
 
 
 async def _housekeeping(runtime: Runtime) -> None:
-    """Remove worktrees of runs that ended longer ago than the retention period, now and then."""
+    """Remove worktrees of runs that ended longer ago than the retention period, and events
+    every consumer has handled that are older than the event log keeps, now and then."""
     while True:
         try:
             removed = await runtime.review.cleanup()
@@ -44,6 +45,12 @@ async def _housekeeping(runtime: Runtime) -> None:
                 log.info("removed %d old worktrees (their branches stay)", len(removed))
         except Exception:
             log.exception("worktree cleanup failed")
+        try:
+            pruned = await runtime.events.prune()
+            if pruned:
+                log.info("pruned %d old events from the event log", pruned)
+        except Exception:
+            log.exception("event log pruning failed")
         await asyncio.sleep(HOUSEKEEPING_EVERY)
 
 

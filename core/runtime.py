@@ -22,6 +22,8 @@ from core.agent.session import AgentRunner, SdkRunner
 from core.config import Config
 from core.errors import Conflict
 from core.events.bus import EventBus
+from core.events.log import EventLog
+from core.events.store import EventStore
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
 from core.runs.review import Review
@@ -71,6 +73,7 @@ class Runtime:
         self.db = Database(config.db_path)
         self.table_sets = tuple(tables)
         self.bus = EventBus()
+        self.events = EventLog(EventStore(self.db), self.bus)  # the durable log, read from cursors
         access = AccessStore(self.db)
         self.activity = ActivityLog(access)
         self.projects = ProjectService(ProjectStore(self.db), self.activity)

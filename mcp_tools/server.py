@@ -7,6 +7,7 @@ from importlib.metadata import version
 from core.runtime import Runtime
 from mcp_tools import (
     access_tools,
+    event_tools,
     git_tools,
     project_tools,
     review_tools,
@@ -31,6 +32,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     kit = ToolKit(server, rt.activity, resolve)
     project_tools.register(kit, rt)
     run_tools.register(kit, rt)
+    event_tools.register(kit, rt)
     review_tools.register(kit, rt)
     git_tools.register(kit, rt)
     system_tools.register(kit, rt)

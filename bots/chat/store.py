@@ -170,6 +170,13 @@ class ChatStore:
         return Following(row["run_id"], row["chat_id"], row["thread_id"],
                          row["status_message_id"]) if row else None
 
+    async def question_message(self, platform: str, interaction_id: str) -> str | None:
+        """The newest message that asked this question on a platform, if one did."""
+        row = await self.db.fetchone(
+            "SELECT message_id FROM chat_messages WHERE platform = ? AND "
+            "interaction_id = ? ORDER BY rowid DESC LIMIT 1", (platform, interaction_id))
+        return str(row["message_id"]) if row else None
+
     async def set_status_message(self, run_id: str, message_id: str) -> None:
         await self.db.execute("UPDATE chat_runs SET status_message_id = ? WHERE run_id = ?",
                               (message_id, run_id))

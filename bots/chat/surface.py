@@ -7,6 +7,11 @@ it, where the platform can); the agent's questions and permission requests as bu
 with a note once answered (from any surface). Replying to a run's message steers it, or
 resumes it once it has ended; replying to a question answers it.
 
+Pings and questions are read from the durable event log with this bot's own cursor (consumer
+``chat:<platform>``), moved only once a report was sent: a run that finished, failed or asked
+something while the bot was stopped or disconnected is reported when it is back, once, and a
+restart never repeats what was already reported. The live status message follows the bus.
+
 Which message is about which run (and which question) is kept in the database, so replies and
 buttons keep working after a restart. A platform subclass provides the few ways of putting
 things on screen (``send_status``, ``edit_status``, ``send_question``, ``close_question``,
@@ -34,10 +39,11 @@ from core.events.bus import (
     ToolCalled,
     TurnFinished,
 )
+from core.events.log import Consumer
 from core.models import Interaction, Run
 from core.runs.health import assess
 from core.runtime import Runtime
-from core.types import Role, RunState
+from core.types import InteractionStatus, Role, RunState
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,8 @@ LIVE = {RunState.QUEUED: "⏳", RunState.RUNNING: "▶️", RunState.WAITING: "�
 ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
                RunState.CANCELLED: "was cancelled", RunState.INTERRUPTED: "was interrupted",
                RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}
+CATCH_UP_EVERY = 30.0  # seconds between reads of the event log when the bus is silent
+REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered)  # from the event log
 
 
 @dataclass
@@ -100,6 +108,8 @@ class ChatSurface:
         self.thread_runs: dict[tuple[int, int], str] = {}  # (chat, own thread) -> run
         self._follow_task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()  # set while no event is being reported
+        self.caught_up = asyncio.Event()  # set once what happened while stopped is reported
+        self._log: Consumer | None = None
 
     # -- what a platform provides ----------------------------------------------------------
 
@@ -133,6 +143,8 @@ class ChatSurface:
 
     async def start_reports(self) -> None:
         await self._load_followed()
+        self._log = self.runtime.events.consumer(f"chat:{self.platform}", kinds=REPORTED)
+        await self._log.position()  # from now on, nothing this bot should report is missed
         self._follow_task = asyncio.create_task(self._follow_runs(),
                                                 name=f"{self.platform}-follow")
 
@@ -180,16 +192,32 @@ class ChatSurface:
         return await self.orch.store.about(self.platform, str(chat_id), str(message_id))
 
     async def _follow_runs(self) -> None:
+        """Report live events from the bus; a logged one (it has a seq) is the cue to report
+        everything new in the event log, in order, from this bot's cursor."""
         with self.runtime.bus.subscribe() as sub:
+            await self._catch_up()
+            self.caught_up.set()
             while True:
                 self._idle.set()
-                event = await sub.get()
+                event: Event | None = None
+                with contextlib.suppress(TimeoutError):
+                    event = await sub.get(timeout=CATCH_UP_EVERY)
                 self._idle.clear()
+                if event is None or event.seq is not None:
+                    await self._catch_up()
+                    continue
                 try:
                     await self._on_event(event)
                 except Exception:
                     log.exception("could not report %s to %s", type(event).__name__,
                                   self.platform)
+
+    async def _catch_up(self) -> None:
+        assert self._log is not None
+        try:
+            await self._log.drain(self._on_event)  # retries a report that failed, later
+        except Exception:
+            log.exception("could not read the event log for %s", self.platform)
 
     async def _on_event(self, event: Event) -> None:
         followed = self.followed.get(event.run_id)
@@ -201,6 +229,8 @@ class ChatSurface:
                 self.unfollowed.add(event.run_id)
                 return
             followed = self.follow(event.run_id, int(where.chat_id), as_int(where.thread_id))
+            if where.status_message_id:  # a run that ended while this bot was stopped
+                followed.status_message = int(where.status_message_id)
         if isinstance(event, ToolCalled):
             followed.last_tool = event.summary or event.tool
         # Anything else the run does after a retry means the agent got through (or the run
@@ -218,7 +248,10 @@ class ChatSurface:
                                      | ApiRetry):
             await self._status(followed, now=final)
         if final and isinstance(event, RunStateChanged):
-            await self._ping(followed, await self.runtime.runs.get(event.run_id))
+            run = await self.runtime.runs.get(event.run_id)
+            if event.new is RunState.INTERRUPTED and run.state.is_live:
+                return  # interrupted while the bot was away, and already resumed
+            await self._ping(followed, run, event.new)
 
     async def _status(self, f: Followed, now: bool = False) -> None:
         """Edit the run's status message, at most about once a second."""
@@ -240,12 +273,14 @@ class ChatSurface:
         await asyncio.sleep(wait)  # the edit throttle, not a synchronisation
         await self._status(f, now=True)
 
-    async def _ping(self, f: Followed, run: Run) -> None:
-        if run.state is RunState.FAILED:  # why, in one line; not the agent's last words
+    async def _ping(self, f: Followed, run: Run, state: RunState) -> None:
+        """Say that the run reached ``state`` (it may have moved on since, when this is
+        reported late)."""
+        if state is RunState.FAILED:  # why, in one line; not the agent's last words
             body = run.state_reason or run.error or run.result_text or ""
         else:
             body = run.result_text or run.error or run.state_reason or ""
-        text = f"{icon(run.state)} Run `{run.short}` on {run.project} {ENDED_WORDS[run.state]}."
+        text = f"{icon(state)} Run `{run.short}` on {run.project} {ENDED_WORDS[state]}."
         if run.commits:
             text += f" {len(run.commits)} commit(s) on `{run.branch}`."
         who = self.mention(run.created_by)
@@ -253,7 +288,7 @@ class ChatSurface:
             text = f"{who} {text}"
         if body:
             text += "\n\n" + body
-        if run.state is RunState.REVIEW:
+        if state is RunState.REVIEW:
             text += (f"\n\nWrite here to continue it, or {self.ask_me} to merge it." if
                      f.thread_id is not None and (f.chat_id, f.thread_id) in self.thread_runs
                      else "\n\nReply to this message to continue it, or ask me to merge it.")
@@ -263,6 +298,10 @@ class ChatSurface:
 
     async def _ask(self, f: Followed, event: InteractionRequested) -> None:
         interaction = await self.runtime.runs.interactions.get(event.interaction_id)
+        if interaction.status is not InteractionStatus.PENDING:
+            return  # answered, or its run ended, before this bot could ask
+        if not event.reminder and interaction.id in f.questions:
+            return  # already asked
         run = await self.runtime.runs.get(event.run_id)
         sent = await self.send_question(f, interaction, run, event.reminder)
         if sent is not None:
@@ -275,8 +314,11 @@ class ChatSurface:
 
     async def _answered(self, f: Followed, event: InteractionAnswered) -> None:
         message_id = f.questions.pop(event.interaction_id, None)
-        if message_id is None:
-            return
+        if message_id is None:  # asked before this bot's last restart
+            asked = await self.orch.store.question_message(self.platform, event.interaction_id)
+            if asked is None:
+                return
+            message_id = int(asked)
         answer = PERMISSION_LABELS.get(str(event.answer), str(event.answer))
         await self.close_question(f, message_id,
                                   f"Answered by {self.display(event.answered_by)}: {answer}")

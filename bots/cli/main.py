@@ -207,6 +207,33 @@ async def run_logs(c: Session, a: argparse.Namespace) -> int:
     return 0
 
 
+@handler("events")
+async def events(c: Session, a: argparse.Namespace) -> int:
+    args: dict[str, Any] = {"run_id": a.run, "limit": max(1, min(a.limit, 500))}
+    if a.after is not None:
+        args["after"] = a.after
+    data = await c.call("list_events", args)
+    if not a.follow:
+        out(a, data, "\n".join(fmt.logged_event(e) for e in data["events"]) or "no events yet")
+        return 0
+    daemon = c.owner is not None and c.owner.daemon
+    try:
+        while True:
+            for e in data["events"]:
+                if a.json:
+                    print(json.dumps(e, sort_keys=True), flush=True)
+                else:
+                    say(fmt.logged_event(e))
+            if not daemon:  # nothing else would happen while this command holds Gluon
+                say("no Gluon daemon is running, so nothing more will happen; start "
+                    "`gluon serve` to follow events as they come", err=True)
+                return 0
+            data = await c.call("list_events", {**args, "after": data["next_cursor"],
+                                                "wait_seconds": 30})
+    except KeyboardInterrupt:
+        return 0
+
+
 @handler("steer")
 async def run_steer(c: Session, a: argparse.Namespace) -> int:
     run = await c.call("steer_run", {"run": a.run, "message": a.message})

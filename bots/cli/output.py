@@ -135,6 +135,12 @@ def event(e: dict[str, Any]) -> str:
     return f"[{prefix}] {body}"
 
 
+def logged_event(e: dict[str, Any]) -> str:
+    """One line of `gluon events`: its seq, when, and what happened."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["at"]))
+    return f"{e['seq']:>6}  {when}  {one_line(e['summary'], 200)}"
+
+
 def usage(u: dict[str, Any]) -> str:
     budget = f" of ${u['daily_budget_usd']:.2f}" if u["daily_budget_usd"] else ""
     lines = [f"today ({u['today']}): ${u['today_cost_usd']:.4f}{budget}"]

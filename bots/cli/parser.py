@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("run")
     x.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
     x.add_argument("-n", "--lines", type=int, default=200)
+    x = cmd("events", "what happened to runs: state changes, questions and answers, in order")
+    x.add_argument("--after", type=int, metavar="SEQ",
+                   help="only events after this one (default: the most recent ones)")
+    x.add_argument("--run", help="only this run's events")
+    x.add_argument("--limit", type=int, default=50)
+    x.add_argument("-f", "--follow", action="store_true",
+                   help="keep printing new events (with --json: one JSON object a line)")
     x = cmd("steer", "send a message into a live run")
     x.add_argument("run")
     x.add_argument("message", help=MESSAGE_HELP)

@@ -1,5 +1,9 @@
 """The event bus: typed events that chat adapters, the status page and waiters subscribe to.
 
+Durable events (state transitions, questions and their answers; see :mod:`core.events.log`)
+are written to the event log first and published here after their transaction commits, with
+their ``seq``; ephemeral ones (agent text, tool calls) exist only here.
+
 Publishing never blocks and never fails: each subscriber has a bounded queue, and a subscriber
 that falls behind loses its oldest events (and is told how many through ``dropped``) instead of
 slowing a run down.
@@ -24,6 +28,8 @@ class Event:
     run_id: str
     project: str
     at: float = field(default_factory=time.time)
+    # The event's place in the durable log (core.events.log), None for an ephemeral event.
+    seq: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +111,10 @@ class Subscription:
         self._queue.put_nowait(event)
 
     async def get(self, timeout: float | None = None) -> Event:  # noqa: ASYNC109
-        return await asyncio.wait_for(self._queue.get(), timeout)
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives just
+        # as an event does, and the cancelled subscriber would go on waiting.
+        async with asyncio.timeout(timeout):
+            return await self._queue.get()
 
     async def next_matching(self, predicate: Callable[[Event], bool],
                             timeout: float | None = None) -> Event:  # noqa: ASYNC109

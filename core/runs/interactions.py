@@ -18,6 +18,8 @@ import aiosqlite
 
 from core.errors import Ambiguous, Conflict, InvalidInput, NotFound
 from core.events.bus import EventBus, InteractionAnswered, InteractionRequested
+from core.events.log import EventLog
+from core.events.store import EventStore
 from core.models import Interaction
 from core.store.db import Database
 from core.text_input import check_text
@@ -56,6 +58,8 @@ class Interactions:
     def __init__(self, db: Database, bus: EventBus) -> None:
         self.db = db
         self.bus = bus
+        # Requests and answers are logged with the change.
+        self.events = EventLog(EventStore(db), bus)
 
     async def create(self, run_id: str, project: str, tool_name: str,
                      tool_input: dict[str, Any]) -> Interaction:
@@ -65,15 +69,17 @@ class Interactions:
                  else describe_tool_call(tool_name, tool_input))
         interaction_id = secrets.token_hex(4)
         now = time.time()
-        await self.db.execute(
-            "INSERT INTO interactions (id, run_id, kind, tool_name, tool_input, title, status, "
-            "created_at) VALUES (?,?,?,?,?,?,?,?)",
-            (interaction_id, run_id, kind, tool_name, json.dumps(tool_input), title,
-             InteractionStatus.PENDING, now))
-        interaction = await self.get(interaction_id)
-        self.bus.publish(InteractionRequested(
-            run_id=run_id, project=project, interaction_id=interaction_id, kind=kind,
-            title=title, options=interaction.options))
+        async with self.db.transaction():
+            await self.db.execute(
+                "INSERT INTO interactions (id, run_id, kind, tool_name, tool_input, title, "
+                "status, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (interaction_id, run_id, kind, tool_name, json.dumps(tool_input), title,
+                 InteractionStatus.PENDING, now))
+            interaction = await self.get(interaction_id)
+            event = await self.events.append(InteractionRequested(
+                run_id=run_id, project=project, interaction_id=interaction_id, kind=kind,
+                title=title, options=interaction.options, at=now))
+        self.events.publish(event)
         return interaction
 
     async def get(self, interaction_id: str) -> Interaction:
@@ -132,19 +138,22 @@ class Interactions:
             raise Conflict(f"{interaction.kind} {interaction.id!r} was already "
                            f"{interaction.status}{by}; nothing to do")
         value = self.normalise(interaction, choice)
-        changed = await self.db.execute(
-            "UPDATE interactions SET status = ?, answer = ?, answered_by = ?, answered_at = ? "
-            "WHERE id = ? AND status = ?",
-            (InteractionStatus.ANSWERED, json.dumps(value), actor, time.time(),
-             interaction.id, InteractionStatus.PENDING))
-        if not changed:
-            raise Conflict(f"{interaction.kind} {interaction.id!r} was answered meanwhile")
+        now = time.time()
+        async with self.db.transaction():
+            changed = await self.db.execute(
+                "UPDATE interactions SET status = ?, answer = ?, answered_by = ?, "
+                "answered_at = ? WHERE id = ? AND status = ?",
+                (InteractionStatus.ANSWERED, json.dumps(value), actor, now,
+                 interaction.id, InteractionStatus.PENDING))
+            if not changed:
+                raise Conflict(f"{interaction.kind} {interaction.id!r} was answered meanwhile")
+            run = await self.db.fetchone("SELECT project FROM runs WHERE id = ?",
+                                         (interaction.run_id,))
+            event = await self.events.append(InteractionAnswered(
+                run_id=interaction.run_id, project=run["project"] if run else "",
+                interaction_id=interaction.id, answer=value, answered_by=actor, at=now))
         answered = await self.get(interaction.id)
-        run = await self.db.fetchone("SELECT project FROM runs WHERE id = ?",
-                                     (interaction.run_id,))
-        self.bus.publish(InteractionAnswered(
-            run_id=interaction.run_id, project=run["project"] if run else "",
-            interaction_id=interaction.id, answer=value, answered_by=actor))
+        self.events.publish(event)
         return answered
 
     async def expire_for_run(self, run_id: str) -> None:

@@ -68,7 +68,7 @@ class RunManager:
         self.runner = runner
         self.activity = activity
         self.environ = dict(os.environ if environ is None else environ)
-        self.store = RunStore(db)
+        self.store = RunStore(db, bus)  # publishes each state change once it is stored
         self.interactions = Interactions(db, bus)
         self.commands: CommandChannel = SqliteCommandChannel(CommandStore(db))
         self.usage = Usage(BudgetStore(db), config)
@@ -180,8 +180,6 @@ class RunManager:
         run, old = await self.store.transition(run_id, new, reason, **fields)
         if old is not new:
             log.info("run %s: %s -> %s (%s)", run_id, old, new, reason)
-        self.bus.publish(RunStateChanged(run_id=run_id, project=run.project, old=old, new=new,
-                                         reason=reason))
         return run
 
     # -- starting ---------------------------------------------------------------------------
@@ -242,8 +240,6 @@ class RunManager:
             created_by=actor, pending_prompt=prompt, state_reason=f"started by {actor}")
         self._adopted.add(run.id)
         await self.activity.record(actor, "run.start", run.id, "ok", f"{proj.name}: {prompt}")
-        self.bus.publish(RunStateChanged(run_id=run.id, project=run.project, old=None,
-                                         new=RunState.QUEUED, reason=run.state_reason))
         await self._pump()
         return await self.store.get(run.id)
 

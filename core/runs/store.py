@@ -12,6 +12,9 @@ import aiosqlite
 from pydantic import BaseModel
 
 from core.errors import Ambiguous, Conflict, NotFound
+from core.events.bus import EventBus, RunStateChanged
+from core.events.log import EventLog
+from core.events.store import EventStore
 from core.models import CommitInfo, FileChange, Run, Transition
 from core.store.db import Database
 from core.types import TRANSITIONS, RunState
@@ -46,8 +49,10 @@ def _encode(fields: dict[str, Any]) -> None:
 
 
 class RunStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, bus: EventBus | None = None) -> None:
         self.db = db
+        # Every state change is logged with it, then published.
+        self.event_log = EventLog(EventStore(db), bus)
 
     async def new_id(self) -> str:
         while True:
@@ -69,6 +74,11 @@ class RunStore:
                 "INSERT INTO run_transitions (run_id, from_state, to_state, reason, at) "
                 "VALUES (?, NULL, ?, ?, ?)", (fields["id"], fields["state"],
                                               fields.get("state_reason", "created"), now))
+            event = await self.event_log.append(RunStateChanged(
+                run_id=fields["id"], project=fields["project"], old=None,
+                new=RunState(fields["state"]), reason=fields.get("state_reason", "created"),
+                at=now))
+        self.event_log.publish(event)
         return await self.get(fields["id"])
 
     async def get(self, run_id: str) -> Run:
@@ -155,7 +165,8 @@ class RunStore:
         """Move a run to ``new`` (checked against the state machine) and record why."""
         now = time.time()
         async with self.db.transaction():
-            row = await self.db.fetchone("SELECT state FROM runs WHERE id = ?", (run_id,))
+            row = await self.db.fetchone("SELECT state, project FROM runs WHERE id = ?",
+                                         (run_id,))
             if row is None:
                 raise NotFound(f"no run {run_id!r}")
             old = RunState(row["state"])
@@ -174,6 +185,9 @@ class RunStore:
             await self.db.execute(
                 "INSERT INTO run_transitions (run_id, from_state, to_state, reason, at) "
                 "VALUES (?, ?, ?, ?, ?)", (run_id, str(old), str(new), reason, now))
+            event = await self.event_log.append(RunStateChanged(
+                run_id=run_id, project=row["project"], old=old, new=new, reason=reason, at=now))
+        self.event_log.publish(event)
         return await self.get(run_id), old
 
     async def transitions(self, run_id: str) -> list[Transition]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -25,6 +25,8 @@ CORE_TABLES = TableSet("migrations", tuple(MIGRATIONS))
 
 # True inside the task that holds the open transaction.
 _in_transaction: ContextVar[bool] = ContextVar("in_transaction", default=False)
+# What to do once the open transaction has committed (dropped if it rolls back).
+_on_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar("on_commit", default=None)
 
 
 class Database:
@@ -134,6 +136,8 @@ class Database:
         async with self._tx_lock:
             await self._begin()
             token = _in_transaction.set(True)
+            callbacks: list[Callable[[], None]] = []
+            pending = _on_commit.set(callbacks)
             try:
                 yield
             except BaseException:
@@ -141,7 +145,20 @@ class Database:
                 raise
             finally:
                 _in_transaction.reset(token)
+                _on_commit.reset(pending)
             await asyncio.shield(self.conn.execute("COMMIT"))
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the open transaction has committed (never, if it rolls
+        back); at once outside a transaction. For news of a change, such as publishing an
+        event, that must not go out before the change is stored."""
+        callbacks = _on_commit.get()
+        if callbacks is None:
+            callback()
+        else:
+            callbacks.append(callback)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return the number of rows it changed.
@@ -160,8 +177,11 @@ class Database:
         return count
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        # One hop, like fetchall: a statement left open between hops would keep its read
+        # snapshot while another task's BEGIN IMMEDIATE runs, and that write then fails as
+        # soon as a second connection (another process) has written meanwhile.
+        rows = list(await self.conn.execute_fetchall(sql, params))
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         # One hop to the database thread instead of three (execute, fetch, close).

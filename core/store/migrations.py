@@ -163,4 +163,21 @@ CREATE TABLE run_commands (
 );
 CREATE INDEX run_commands_open ON run_commands(run_id, id) WHERE done_at IS NULL;
 """),
+    ("event_log", """
+CREATE TABLE event_log (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind        TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    project     TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    at          REAL NOT NULL
+);
+CREATE INDEX event_log_run ON event_log(run_id, seq);
+CREATE INDEX event_log_kind ON event_log(kind, seq);
+CREATE TABLE event_cursors (
+    consumer    TEXT PRIMARY KEY,
+    seq         INTEGER NOT NULL,
+    updated_at  REAL NOT NULL
+);
+"""),
 ]

@@ -146,3 +146,14 @@ async def test_a_subscription_can_be_iterated() -> None:
                 if len(seen) == 3:
                     break
     assert seen == ["message 0", "message 1", "message 2"]
+
+
+async def test_a_subscriber_cancelled_just_as_an_event_arrives_stops_waiting() -> None:
+    bus = EventBus()
+    with bus.subscribe() as sub:
+        waiting = asyncio.create_task(sub.get(timeout=30))
+        await asyncio.sleep(0)  # the subscriber is waiting
+        bus.publish(text(1))
+        waiting.cancel()  # in the same turn of the loop: stopping wins over the event
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
