@@ -17,15 +17,16 @@ import aiohttp
 import discord
 from telegram.error import InvalidToken, TelegramError
 
+from bots.app import build_app
 from bots.chat.orchestrator import Orchestrator, make_llm
 from bots.discord.bot import DiscordBot
+from bots.http_server import HttpServer
 from bots.owner import lock_held
 from bots.telegram.bot import TelegramBot
 from core.config import Config
 from core.errors import ConfigError
 from core.runtime import Runtime
 from core.types import Role
-from mcp_tools.http import HttpEndpoint
 from mcp_tools.server import build_server
 
 log = logging.getLogger(__name__)
@@ -77,14 +78,14 @@ async def serve(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    endpoint: HttpEndpoint | None = None
+    endpoint: HttpServer | None = None
     telegram: TelegramBot | None = None
     discord_bot: DiscordBot | None = None
     bots: list[asyncio.Task[None]] = []
     housekeeping = asyncio.create_task(_housekeeping(runtime), name="gluon-housekeeping")
     try:
         server, kit = build_server(runtime)
-        endpoint = HttpEndpoint(config, server)
+        endpoint = HttpServer(build_app(config, server), config)
         try:
             url = await endpoint.start()
         except (OSError, RuntimeError, SystemExit) as exc:  # taken since check_port

@@ -29,7 +29,7 @@ CORE_FORBIDDEN = frozenset({"mcp_tools", "bots", "web", *CHAT_SDKS, "mcp", "star
 # Any other core module talks to the agent through core.agent.session's types and Protocol.
 CORE_EXCEPTIONS = frozenset({("core/agent/session.py", "claude_agent_sdk"),
                              ("core/agent/setup.py", "claude_agent_sdk")})
-MCP_TOOLS_FORBIDDEN = frozenset({"bots", "web", *CHAT_SDKS})
+MCP_TOOLS_FORBIDDEN = frozenset({"bots", "web", *CHAT_SDKS, "uvicorn"})  # bots serves HTTP
 WEB_FORBIDDEN = frozenset({"mcp_tools", "bots", *CHAT_SDKS})
 
 

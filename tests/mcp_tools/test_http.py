@@ -9,8 +9,10 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bots.app import build_app
+from bots.http_server import HttpServer, read_daemon_file
 from core.runtime import Runtime
-from mcp_tools.http import HttpEndpoint, read_daemon_file, server_token
+from mcp_tools.http import server_token
 from mcp_tools.server import build_server
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -22,7 +24,7 @@ HEADERS = {"Accept": "application/json, text/event-stream"}
 async def test_the_endpoint_serves_the_tools_to_a_caller_with_the_token(
         runtime: Runtime) -> None:
     server, kit = build_server(runtime)
-    endpoint = HttpEndpoint(runtime.config, server, port=0)
+    endpoint = HttpServer(build_app(runtime.config, server), runtime.config, port=0)
     url = await endpoint.start()
     try:
         assert read_daemon_file(runtime.config.home) == {"url": url, "pid": os.getpid(),
@@ -59,7 +61,7 @@ async def test_only_the_configured_host_names_are_answered(runtime: Runtime) -> 
     config = runtime.config.model_copy(update={"server": runtime.config.server.model_copy(
         update={"hostnames": ["gluon.lan"]})})
     server, _ = build_server(runtime)
-    endpoint = HttpEndpoint(config, server, port=0)
+    endpoint = HttpServer(build_app(config, server), config, port=0)
     url = await endpoint.start()
     auth = {**HEADERS, "Authorization": f"Bearer {server_token(config)}",
             "Content-Type": "application/json"}
@@ -79,7 +81,7 @@ async def test_only_the_configured_host_names_are_answered(runtime: Runtime) -> 
 async def test_a_gluon_command_over_http_is_audited_under_its_own_name(
         runtime: Runtime, repo: Path) -> None:
     server, _ = build_server(runtime)
-    endpoint = HttpEndpoint(runtime.config, server, port=0)
+    endpoint = HttpServer(build_app(runtime.config, server), runtime.config, port=0)
     url = await endpoint.start()
     try:
         headers = {"Authorization": f"Bearer {server_token(runtime.config)}",
