@@ -21,8 +21,9 @@ from starlette.types import ASGIApp
 
 from core.config import Config
 
-SHUTDOWN_GRACE = 5
-"""Seconds open requests get to finish when the server stops."""
+SHUTDOWN_GRACE = 2
+"""Seconds requests in flight get to finish when the server stops (a long wait, such as
+wait_for_run, is cut: its client sees the server go and says so)."""
 
 
 class _Server(uvicorn.Server):
