@@ -1,34 +1,27 @@
-"""Serving the tools over streamable HTTP at ``/mcp``, behind a bearer token.
+"""The tools over streamable HTTP at ``/mcp``, behind a bearer token: the routes and the
+checks in front of the MCP SDK. The app and the server that serve them live in ``bots``.
 
-The process that owns a data dir writes ``<home>/daemon.json`` (where it listens) so other
-``gluon`` commands can reach it; the token is in ``<home>/mcp-token`` (mode 0600) unless the
-config sets ``server.token``.
+The token is in ``<home>/mcp-token`` (mode 0600) unless the config sets ``server.token``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from importlib.metadata import version
-from pathlib import Path
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import uvicorn
 from mcp.server import MCPServer
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import (
     DEFAULT_MAX_REQUEST_BODY_SIZE,
     TransportSecuritySettings,
 )
-from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Route
 
 from core.config import Config
 from mcp_tools.http_sessions import METHOD_KEY, SessionLimit
@@ -138,102 +131,53 @@ def allowed_hosts(host: str, hostnames: list[str]) -> list[str]:
     return [h for n in unique for h in (n, f"{n}:*")]
 
 
-def build_app(server: MCPServer, token: str, host: str,
-              hostnames: list[str] | None = None, *, max_sessions: int = 200,
-              session_idle_timeout: float = 1800.0) -> Starlette:
-    hosts = allowed_hosts(host, hostnames or [])
-    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
-    mcp_app = server.streamable_http_app(
-        transport_security=TransportSecuritySettings(allowed_hosts=hosts,
-                                                     allowed_origins=origins), host=host,
-        json_response=True, session_idle_timeout=session_idle_timeout,
-        max_sessions=None)  # SessionLimit makes room instead of refusing new sessions
-    sessions = SessionLimit(mcp_app, path="/mcp", max_sessions=max_sessions,
-                            idle_timeout=session_idle_timeout)
-    authorized = f"Bearer {token}".encode()
+class McpEndpoint:
+    """The tools over streamable HTTP at ``/mcp``, as routes for the app that serves them.
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with server.session_manager.run():
-            yield
+    The app (built in ``bots``) lists :attr:`routes` and enters :meth:`running` in its lifespan:
+    a mounted app's own lifespan never runs, and the MCP session manager needs its task group
+    before the first request. A request passes the bearer token check, then the JSON-RPC
+    checks (:class:`CheckedMessages`), then the bound on sessions (:class:`SessionLimit`),
+    then the MCP SDK.
+    """
 
-    async def health(request: Request) -> Response:
-        """"ok" to anyone (a liveness probe); details only with the bearer token."""
-        given = request.headers.get("authorization", "").encode("latin-1", "replace")
-        if not hmac.compare_digest(given, authorized):
-            return JSONResponse({"ok": True})
-        return JSONResponse({"ok": True, "pid": os.getpid(), "version": version("gluon"),
-                             "sessions": sessions.open_sessions,
-                             "max_sessions": max_sessions,
-                             "session_idle_timeout_seconds": session_idle_timeout})
+    PATH = "/mcp"
 
-    return Starlette(routes=[Route("/health", health),
-                             Mount("/", app=BearerAuth(CheckedMessages(sessions), token))],
-                     lifespan=lifespan)
-
-
-class HttpEndpoint:
-    """uvicorn serving the app as a task of this process; writes and removes daemon.json."""
-
-    def __init__(self, config: Config, server: MCPServer, *, port: int | None = None,
-                 kind: str = "serve") -> None:
-        self.config = config
-        self.kind = kind  # in daemon.json: "serve", or "command" for a command's own Gluon
-        self.host = config.server.host
-        self.port = config.server.port if port is None else port
-        self.app = build_app(server, server_token(config), self.host,
-                             config.server.hostnames, max_sessions=config.server.max_sessions,
-                             session_idle_timeout=config.server.session_idle_timeout_seconds)
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+    def __init__(self, server: MCPServer, token: str, host: str,
+                 hostnames: list[str] | None = None, *, max_sessions: int = 200,
+                 session_idle_timeout: float = 1800.0) -> None:
+        hosts = allowed_hosts(host, hostnames or [])
+        origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
+        # Builds the server's session manager; the Starlette app it returns is not used.
+        server.streamable_http_app(
+            streamable_http_path=self.PATH, json_response=True,
+            transport_security=TransportSecuritySettings(allowed_hosts=hosts,
+                                                         allowed_origins=origins),
+            host=host, session_idle_timeout=session_idle_timeout,
+            max_sessions=None)  # SessionLimit makes room instead of refusing new sessions
+        self._manager = server.session_manager
+        self.sessions = SessionLimit(StreamableHTTPASGIApp(self._manager), path=self.PATH,
+                                     max_sessions=max_sessions,
+                                     idle_timeout=session_idle_timeout)
+        self.max_sessions = max_sessions
+        self.session_idle_timeout = session_idle_timeout
+        self._authorized = f"Bearer {token}".encode()
+        self.app: ASGIApp = BearerAuth(CheckedMessages(self.sessions), token)
 
     @property
-    def url(self) -> str:
-        assert self._server is not None and self._server.servers
-        sock = self._server.servers[0].sockets[0]
-        host, port = sock.getsockname()[:2]
-        return f"http://{host}:{port}/mcp"
+    def routes(self) -> list[BaseRoute]:
+        return [Route(self.PATH, self.app)]  # an ASGI app as endpoint: every method
 
-    async def start(self) -> str:
-        cfg = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning",
-                             lifespan="on")
-        self._server = uvicorn.Server(cfg)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
-        self._task = asyncio.create_task(self._server.serve(), name="gluon-http")
-        while not self._server.started:
-            if self._task.done():
-                await self._task
-                raise RuntimeError(f"could not listen on {self.host}:{self.port}")
-            await asyncio.sleep(0.01)
-        write_daemon_file(self.config.home, self.url, self.kind)
-        return self.url
+    def running(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The MCP session manager, for the serving app's lifespan (entered once)."""
+        return self._manager.run()
 
-    async def stop(self) -> None:
-        remove_daemon_file(self.config.home)
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self._task, 10)
-            self._server = None
+    def authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header carries the bearer token."""
+        given = (header or "").encode("latin-1", "replace")
+        return hmac.compare_digest(given, self._authorized)
 
-
-def write_daemon_file(home: Path, url: str, kind: str = "serve") -> None:
-    path = home / "daemon.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "pid": os.getpid(), "kind": kind}))
-    tmp.replace(path)
-
-
-def remove_daemon_file(home: Path) -> None:
-    path = home / "daemon.json"
-    with contextlib.suppress(FileNotFoundError, ValueError, json.JSONDecodeError):
-        if json.loads(path.read_text()).get("pid") == os.getpid():
-            path.unlink()
-
-
-def read_daemon_file(home: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((home / "daemon.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) and "url" in data else None
+    def status(self) -> dict[str, Any]:
+        """The sessions in use and their limits (for the token holder's health check)."""
+        return {"sessions": self.sessions.open_sessions, "max_sessions": self.max_sessions,
+                "session_idle_timeout_seconds": self.session_idle_timeout}

@@ -1,7 +1,8 @@
-"""The MCP server: every Gluon tool over one runtime."""
+"""The MCP server: every Gluon tool over one runtime, built once per process."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import version
 
 from core.runtime import Runtime
@@ -14,6 +15,7 @@ from mcp_tools import (
     run_tools,
     system_tools,
 )
+from mcp_tools.callers import Callers
 from mcp_tools.registry import CallerResolver, GluonServer, ToolKit, resolve_default
 
 INSTRUCTIONS = (
@@ -21,6 +23,16 @@ INSTRUCTIONS = (
     "Start work with start_run, watch it with get_run/get_run_logs/wait_for_run, steer or "
     "stop it, answer its questions with answer_question or decide_permission, and merge "
     "finished work with merge_run.")
+
+
+@dataclass(frozen=True)
+class Tools:
+    """The process's one MCP server, its tool kit, and the callers that in-process surfaces
+    register for their calls (see :mod:`mcp_tools.callers`)."""
+
+    server: GluonServer
+    kit: ToolKit
+    callers: Callers
 
 
 def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
@@ -38,3 +50,11 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     system_tools.register(kit, rt)
     access_tools.register(kit, rt)
     return server, kit
+
+
+def build_tools(rt: Runtime) -> Tools:
+    """The server a process builds once and shares between ``/mcp`` and its chat
+    orchestrators: a call says who makes it through :class:`Callers`."""
+    callers = Callers()
+    server, kit = build_server(rt, resolve=callers.resolve)
+    return Tools(server, kit, callers)

@@ -45,7 +45,7 @@ DB_EXCEPTIONS = frozenset({
 TEMPORARY_DB_ALLOWED = frozenset({"core/runs/service.py", "core/runs/interactions.py"})
 # Features built on runs; the run layer never knows about them.
 RUN_FEATURES = ("core.formulas", "core.witness", "core.merge_queue", "core.schedules")
-MCP_TOOLS_FORBIDDEN = frozenset({"bots", "web", *CHAT_SDKS})
+MCP_TOOLS_FORBIDDEN = frozenset({"bots", "web", *CHAT_SDKS, "uvicorn"})  # bots serves HTTP
 WEB_FORBIDDEN = frozenset({"mcp_tools", "bots", *CHAT_SDKS})
 # Leaf modules: the vocabulary of their package, importing nothing else from it, so every other
 # module can use them without a circle.

@@ -27,7 +27,6 @@ from typing import Any
 
 import anthropic
 from mcp import Client
-from mcp.server.mcpserver import Context
 from mcp.types import RequestParamsMeta
 
 from bots.chat.conversations import Conversations, Message
@@ -37,12 +36,12 @@ from core.config import ChatConfig, Config
 from core.errors import ConfigError
 from core.runtime import Runtime
 from core.types import Role
+from mcp_tools.callers import CALLER_META
 from mcp_tools.registry import Caller, PendingAction, tool_error
-from mcp_tools.server import build_server
+from mcp_tools.server import Tools, build_tools
 
 log = logging.getLogger(__name__)
 
-CALLER_META = "gluon/caller"
 CONFIRM_TTL_SECONDS = 15 * 60
 MAX_TOOL_RESULT_CHARS = 16_000
 MAX_MESSAGE_CHARS = 20_000
@@ -120,14 +119,17 @@ def make_llm(config: Config) -> anthropic.AsyncAnthropic | Any:
 
 
 class Orchestrator:
-    def __init__(self, runtime: Runtime, llm: Any, chat: ChatConfig | None = None) -> None:
+    def __init__(self, runtime: Runtime, llm: Any, chat: ChatConfig | None = None,
+                 tools: Tools | None = None) -> None:
         self.runtime = runtime
         self.llm = llm
         self.chat = chat or runtime.config.chat
         self.store = ChatStore.of(runtime)
         self.conversations = Conversations(self.store)
-        self.server, self.kit = build_server(runtime, resolve=self._resolve)
-        self._callers: dict[str, Caller] = {}
+        # The process's MCP server, shared with /mcp (the daemon passes it); each call names
+        # its speaker through a key registered in tools.callers.
+        tools = tools or build_tools(runtime)
+        self.server, self.kit, self._callers = tools.server, tools.kit, tools.callers
         # Per platform: called when a conversation starts following a run, before its
         # reports flow; may return the thread (topic) the run's reports go to.
         self.link_hooks: dict[str, Callable[[str, Speaker], Awaitable[str | None]]] = {}
@@ -165,17 +167,6 @@ class Orchestrator:
             with contextlib.suppress(Exception):
                 await self._owner
 
-    # -- who calls: each tool call carries a key that names a registered Caller ------------
-
-    def _resolve(self, ctx: Context) -> Caller:
-        try:
-            meta = ctx.request_context.meta or {}
-        except ValueError:
-            meta = {}
-        caller = self._callers.get(str(meta.get(CALLER_META, "")))
-        # Only this process's own calls carry a registered key; anything else is a viewer.
-        return caller or Caller("unknown", Role.VIEWER)
-
     async def call_tool(self, client: Client, speaker: Speaker, name: str,
                         arguments: dict[str, Any], *, confirmed: bool = False,
                         held: list[Confirmation] | None = None
@@ -192,14 +183,11 @@ class Orchestrator:
             return (f"Not done yet: this waits for {speaker.name} to press the confirmation "
                     f"button shown with your reply. It would {action.preview}.")
 
-        key = secrets.token_hex(12)
-        self._callers[key] = Caller(speaker.actor, speaker.role, confirm=confirm,
-                                    confirmed=confirmed, where=speaker.conversation)
-        try:
+        who = Caller(speaker.actor, speaker.role, confirm=confirm, confirmed=confirmed,
+                     where=speaker.conversation)
+        with self._callers.bound(who) as key:
             result = await client.call_tool(name, arguments, meta=RequestParamsMeta(
                 **{CALLER_META: key}))  # type: ignore[misc]
-        finally:
-            del self._callers[key]
         if result.is_error:
             return False, None, tool_error(result)
         text = "\n".join(getattr(c, "text", "") for c in result.content)

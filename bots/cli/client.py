@@ -45,9 +45,9 @@ from bots.owner import (
 if TYPE_CHECKING:  # the heavy modules load only when this process runs Gluon itself
     from mcp import Client
 
+    from bots.http_server import HttpServer
     from core.config import Config
     from core.runtime import Runtime
-    from mcp_tools.http import HttpEndpoint
     from mcp_tools.registry import GluonServer
 
 __all__ = ["OwnerGone", "Session", "ToolClient", "ToolFailed", "connect", "session"]
@@ -80,7 +80,7 @@ class ToolClient:
     remote: bool
     runtime: Runtime | None = None
     server: GluonServer | None = None  # the tools of `runtime`, served by serve()
-    endpoint: HttpEndpoint | None = field(default=None)
+    endpoint: HttpServer | None = field(default=None)
     owner: Owner | None = None
 
     async def call(self, name: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -96,10 +96,11 @@ class ToolClient:
     async def serve(self) -> None:
         """Let other gluon commands reach this process's runtime while it lives."""
         if self.runtime is not None and self.server is not None and self.endpoint is None:
-            from mcp_tools.http import HttpEndpoint
+            from bots.app import build_app
+            from bots.http_server import HttpServer
 
-            self.endpoint = HttpEndpoint(self.runtime.config, self.server, port=0,
-                                         kind="command")
+            app = build_app(self.runtime.config, self.server)
+            self.endpoint = HttpServer(app, self.runtime.config, port=0, kind="command")
             await self.endpoint.start()
 
 

@@ -14,17 +14,16 @@ from mcp.server import Server
 
 from bots.cli.client import connect
 from core.config import Config
-from mcp_tools.server import build_server
 from mcp_tools.stdio import stdio_streams
 
 
 async def serve_stdio(config: Config) -> int:
     async with connect(config, actor="mcp") as tc:
-        if tc.runtime is not None:
-            # This process owns the runtime: serve the tools themselves, no relay hop.
+        if tc.server is not None:
+            # This process owns the runtime: serve its tools themselves, no relay hop (the
+            # same server answers the other commands over HTTP meanwhile).
             await tc.serve()
-            local, _ = build_server(tc.runtime)
-            await local.run_stdio_async()
+            await tc.server.run_stdio_async()
             return 0
         client = tc.client
 

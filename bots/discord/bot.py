@@ -135,6 +135,13 @@ class DiscordBot(ChatSurface):
     async def _connect(self) -> None:
         await self.client.connect(reconnect=True)
 
+    async def wait_closed(self) -> None:
+        """Until the gateway connection ends for good (discord.py reconnects and resumes by
+        itself until a close it cannot recover from); raises what ended it."""
+        if self._runner is not None:
+            await asyncio.wait({self._runner})
+            self._runner.result()
+
     async def setup(self) -> None:
         """After login, before the gateway: buttons of earlier messages, slash commands."""
         self.client.add_dynamic_items(*DYNAMIC_ITEMS)

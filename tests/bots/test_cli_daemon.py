@@ -3,15 +3,18 @@ says when the daemon stops under it, and ``gluon serve`` on a port that is taken
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from tests.bots.conftest import Gluon, finish, refused, run_id_of, stop
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
+from tests.fakes.telegram_api import FakeTelegram
 
 HEAVY = {"mcp", "pydantic", "claude_agent_sdk", "httpx", "httpx2", "uvicorn", "starlette",
          "anthropic", "aiosqlite", "rich"}
@@ -69,6 +72,43 @@ def test_a_follower_says_in_one_line_that_the_daemon_stopped_and_leaves_the_data
     assert f"the Gluon daemon with pid {daemon.pid} stopped" in line, line
     assert f"gluon logs -f {run_id}" in line
     assert gluon.daemon_pid() is None  # the follower did not take the data dir over
+    assert gluon.json("show", run_id)["run"]["state"] == "interrupted"
+
+
+async def test_sigterm_ends_serve_within_seconds_with_its_live_run_interrupted(
+        gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:long", [s.bash("echo started"), s.hold("long")])
+    with FakeTelegram() as telegram:
+        gluon.env |= {"GLUON_TELEGRAM_TOKEN": telegram.token,
+                      "GLUON_TELEGRAM_API_BASE_URL": telegram.base_url}
+        daemon = gluon.serve()
+        follower = None
+        try:
+            await telegram.wait_for(lambda f: any(c[0] == "setMyCommands" for c in f.calls),
+                                    timeout=60)  # the bot polls Telegram
+            gluon.ok("project", "add", str(repo))
+            run_id = run_id_of(gluon.ok("run", "demo", "SCRIPT:long a long task"))
+            await model_server.await_request(
+                lambda r: r.script_key == "SCRIPT:long" and r.step == 1)
+            follower = gluon.start("logs", run_id, "-f")  # a request in flight over /mcp
+            assert follower.stdout is not None
+            assert "echo started" in follower.stdout.readline()
+            signalled = time.monotonic()
+            daemon.send_signal(signal.SIGTERM)
+            _, err = await asyncio.to_thread(daemon.communicate, timeout=60)
+            took = time.monotonic() - signalled
+            followed = await asyncio.to_thread(finish, follower)
+        finally:
+            stop(daemon)
+            if follower is not None:
+                stop(follower)
+    assert daemon.returncode == 0, err
+    # A few seconds: the bot stops polling, /mcp stops listening without waiting for the
+    # follower's long request, the agent is stopped (about 2 s on a busy machine).
+    assert took < 10, f"gluon serve took {took:.1f} s to stop"
+    assert "Traceback" not in err and "shutting down" in err, err
+    assert followed.code == 1 and "stopped" in followed.err, followed
+    assert gluon.daemon_pid() is None
     assert gluon.json("show", run_id)["run"]["state"] == "interrupted"
 
 

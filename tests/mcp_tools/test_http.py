@@ -8,10 +8,16 @@ from pathlib import Path
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import RequestParamsMeta
 
+from bots.app import build_app
+from bots.http_server import HttpServer, read_daemon_file
 from core.runtime import Runtime
-from mcp_tools.http import HttpEndpoint, read_daemon_file, server_token
-from mcp_tools.server import build_server
+from core.types import Role
+from mcp_tools.callers import CALLER_META
+from mcp_tools.http import server_token
+from mcp_tools.registry import Caller, tool_error
+from mcp_tools.server import build_server, build_tools
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
@@ -22,7 +28,7 @@ HEADERS = {"Accept": "application/json, text/event-stream"}
 async def test_the_endpoint_serves_the_tools_to_a_caller_with_the_token(
         runtime: Runtime) -> None:
     server, kit = build_server(runtime)
-    endpoint = HttpEndpoint(runtime.config, server, port=0)
+    endpoint = HttpServer(build_app(runtime.config, server), runtime.config, port=0)
     url = await endpoint.start()
     try:
         assert read_daemon_file(runtime.config.home) == {"url": url, "pid": os.getpid(),
@@ -59,7 +65,7 @@ async def test_only_the_configured_host_names_are_answered(runtime: Runtime) -> 
     config = runtime.config.model_copy(update={"server": runtime.config.server.model_copy(
         update={"hostnames": ["gluon.lan"]})})
     server, _ = build_server(runtime)
-    endpoint = HttpEndpoint(config, server, port=0)
+    endpoint = HttpServer(build_app(config, server), config, port=0)
     url = await endpoint.start()
     auth = {**HEADERS, "Authorization": f"Bearer {server_token(config)}",
             "Content-Type": "application/json"}
@@ -79,7 +85,7 @@ async def test_only_the_configured_host_names_are_answered(runtime: Runtime) -> 
 async def test_a_gluon_command_over_http_is_audited_under_its_own_name(
         runtime: Runtime, repo: Path) -> None:
     server, _ = build_server(runtime)
-    endpoint = HttpEndpoint(runtime.config, server, port=0)
+    endpoint = HttpServer(build_app(runtime.config, server), runtime.config, port=0)
     url = await endpoint.start()
     try:
         headers = {"Authorization": f"Bearer {server_token(runtime.config)}",
@@ -92,3 +98,33 @@ async def test_a_gluon_command_over_http_is_audited_under_its_own_name(
         await endpoint.stop()
     [entry] = await runtime.activity.recent(action_prefix="tool.")
     assert (entry.actor, entry.action, entry.outcome) == ("cli", "tool.add_project", "ok")
+
+
+async def test_one_server_serves_http_and_chat_each_caller_as_itself(
+        runtime: Runtime, repo: Path) -> None:
+    tools = build_tools(runtime)
+    endpoint = HttpServer(build_app(runtime.config, tools.server), runtime.config, port=0)
+    url = await endpoint.start()
+    viewer = Caller("discord:43", Role.VIEWER, where="discord:600")
+    try:
+        headers = {"Authorization": f"Bearer {server_token(runtime.config)}",
+                   "X-Gluon-Actor": "cli"}
+        async with httpx2.AsyncClient(headers=headers) as http, \
+                Client(streamable_http_client(url, http_client=http)) as remote, \
+                Client(tools.server) as local:
+            with tools.callers.bound(viewer) as key:
+                as_viewer = await local.call_tool("add_project", {"path": str(repo)},
+                                                  meta=RequestParamsMeta(
+                                                      **{CALLER_META: key}))  # type: ignore[misc]
+            forged = await remote.call_tool("add_project", {"path": str(repo)},
+                                            meta=RequestParamsMeta(
+                                                **{CALLER_META: key}))  # type: ignore[misc]
+            over_http = await remote.call_tool("add_project", {"path": str(repo)})
+    finally:
+        await endpoint.stop()
+    assert as_viewer.is_error and "discord:43 is a viewer" in tool_error(as_viewer)
+    assert forged.is_error and "unknown is a viewer" in tool_error(forged)
+    assert not over_http.is_error
+    entries = await runtime.activity.recent(action_prefix="tool.")
+    assert {(e.actor, e.outcome.split(":")[0]) for e in entries} == {
+        ("discord:43", "refused"), ("unknown", "refused"), ("cli", "ok")}

@@ -14,9 +14,11 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bots.app import build_app
+from bots.http_server import HttpServer
 from core.config import Config
 from core.runtime import Runtime
-from mcp_tools.http import HttpEndpoint, server_token
+from mcp_tools.http import server_token
 from mcp_tools.server import build_server
 
 PROTOCOL = "2025-06-18"
@@ -34,7 +36,7 @@ def with_server(config: Config, **server: Any) -> Config:
 async def endpoint(runtime: Runtime, config: Config
                    ) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
     server, _ = build_server(runtime)
-    http_endpoint = HttpEndpoint(config, server, port=0)
+    http_endpoint = HttpServer(build_app(config, server), config, port=0)
     url = await http_endpoint.start()
     headers = {"Authorization": f"Bearer {server_token(config)}",
                "Accept": "application/json, text/event-stream"}

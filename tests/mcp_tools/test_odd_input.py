@@ -17,8 +17,10 @@ from typing import Any
 import httpx2
 import pytest
 
+from bots.app import build_app
+from bots.http_server import HttpServer
 from core.runtime import Runtime
-from mcp_tools.http import HttpEndpoint, server_token
+from mcp_tools.http import server_token
 from mcp_tools.server import build_server
 
 GLUON = str(Path(sys.executable).parent / "gluon")
@@ -212,7 +214,7 @@ async def test_gluon_mcp_stops_on_ctrl_c_while_its_client_keeps_stdin_open(
 @asynccontextmanager
 async def http_mcp(runtime: Runtime) -> AsyncIterator[tuple[Send, httpx2.AsyncClient, str]]:
     server, _ = build_server(runtime)
-    endpoint = HttpEndpoint(runtime.config, server, port=0)
+    endpoint = HttpServer(build_app(runtime.config, server), runtime.config, port=0)
     url = await endpoint.start()
     headers = {"Authorization": f"Bearer {server_token(runtime.config)}",
                "Accept": "application/json, text/event-stream",

@@ -1,0 +1,52 @@
+"""The composition root of Gluon's HTTP side: one Starlette app, served on one port.
+
+Routes:
+
+- ``/mcp``: every tool over streamable HTTP, behind the bearer token (``mcp_tools.http``);
+- ``/health``: ``{"ok": true}`` to anyone (a liveness probe); with the bearer token also the
+  pid, the version and the MCP sessions in use.
+
+The status page (``web/``, at ``/``) and GitHub webhooks (``/webhooks/github``) are added to
+these routes by :func:`build_app` as they arrive, each checking its own credentials the way
+``/mcp`` does; anything else is 404. The app's lifespan runs what its routes need while it
+serves (the MCP session manager); the daemon's other tasks are owned by its supervisor
+(``bots.supervisor``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from importlib.metadata import version
+
+from mcp.server import MCPServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from core.config import Config
+from mcp_tools.http import McpEndpoint, server_token
+
+
+def build_app(config: Config, server: MCPServer) -> Starlette:
+    """The app of a Gluon process that serves the data dir (``gluon serve``, or a command's
+    own Gluon that lets other commands reach it)."""
+    mcp = McpEndpoint(server, server_token(config), config.server.host,
+                      config.server.hostnames, max_sessions=config.server.max_sessions,
+                      session_idle_timeout=config.server.session_idle_timeout_seconds)
+
+    async def health(request: Request) -> Response:
+        if not mcp.authorized(request.headers.get("authorization")):
+            return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, "pid": os.getpid(), "version": version("gluon"),
+                             **mcp.status()})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with mcp.running():
+            yield
+
+    routes: list[BaseRoute] = [Route("/health", health), *mcp.routes]
+    return Starlette(routes=routes, lifespan=lifespan)
