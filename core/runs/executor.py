@@ -154,6 +154,13 @@ class Executor:
     def is_live(self, run_id: str) -> bool:
         return run_id in self._live
 
+    async def finished(self, run_id: str) -> None:
+        """Return once this process is done with the run: its supervisor ended and its start
+        job was acked."""
+        live = self._live.get(run_id)
+        if live is not None and live.task is not None:
+            await asyncio.wait({live.task})
+
     # -- producing --------------------------------------------------------------------------
 
     async def check(self) -> None:

@@ -149,7 +149,10 @@ class RunManager:
             log.warning("could not resume run %s after restart: %s", run.id, exc)
 
     async def _note_waiting(self, run: Run, reason: str) -> None:
-        await self.store.update(run.id, state_reason=reason[:1000])
+        """Record why a queued run waits (its place in the queue kept), so people see it."""
+        hidden = await self.store.hidden(run.id)
+        await self.transition(run.id, RunState.QUEUED, reason[:1000],
+                              queued_at=hidden["queued_at"])
 
     async def _interrupt_orphan(self, run: Run) -> Run:
         """A run recorded as live that has no agent in this process (which holds the data

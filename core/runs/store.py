@@ -122,10 +122,11 @@ class RunStore:
         return [_run(r) for r in rows]
 
     async def times_queued(self, run_id: str) -> int:
-        """How many times the run was queued (started, resumed, recovered): its start attempt."""
+        """How many times the run was queued (started, resumed, recovered): its start attempt.
+        (A queued run noted as waiting stays in the same attempt.)"""
         row = await self.db.fetchone(
-            "SELECT COUNT(*) AS n FROM run_transitions WHERE run_id = ? AND to_state = ?",
-            (run_id, str(RunState.QUEUED)))
+            "SELECT COUNT(*) AS n FROM run_transitions WHERE run_id = ? AND to_state = ? "
+            "AND from_state IS NOT ?", (run_id, str(RunState.QUEUED), str(RunState.QUEUED)))
         return int(row["n"]) if row is not None else 0
 
     async def update(self, run_id: str, **fields: Any) -> None:
