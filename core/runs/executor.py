@@ -116,7 +116,8 @@ class Executor:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
-        self._synced = False  # leases of a previous process expired, missing jobs enqueued
+        self._expired = False  # the leases of a previous process of this data dir ran out
+        self._synced = False  # and every run that should have a start job has one
         self._renewed_at = 0.0
         self._unavailable: str | None = None  # the last QueueUnavailable, logged once
         self._closing = False
@@ -208,7 +209,7 @@ class Executor:
         cap = await self.gate.capacity(live.project for live in self._live.values())
         for lease in list(self._held):
             run = await self._run_of(lease)
-            if run is None or run.state is not RunState.QUEUED:
+            if run is None or run.state is not RunState.QUEUED or run.id in self._live:
                 self._held.remove(lease)
                 await self._settle(lease)
             elif await self._admit(run, cap) is None:
@@ -240,7 +241,12 @@ class Executor:
         elif await self._admit(run, cap) is None:
             await self._start(run, lease, cap)
         else:
-            self._held.append(lease)
+            # Held already (its lease ran out here while Redis did not answer): keep its place.
+            same = [i for i, held in enumerate(self._held) if held.job_id == lease.job_id]
+            if same:
+                self._held[same[0]] = lease
+            else:
+                self._held.append(lease)
 
     async def _pump_adopted(self) -> None:
         cap = await self.gate.capacity(live.project for live in self._live.values())
@@ -299,9 +305,11 @@ class Executor:
     async def _sync(self) -> None:
         """After a restart: no earlier executor of this data dir is alive, so its leases run
         out now; and every run that should have a start job gets one (idempotent)."""
-        expired = await self.queue.expire(self.prefix)
-        if expired:
-            log.info("%d job leases of a previous Gluon ran out", expired)
+        if not self._expired:  # only at the start: later, the leases here are our own
+            expired = await self.queue.expire(self.prefix)
+            self._expired = True
+            if expired:
+                log.info("%d job leases of a previous Gluon ran out", expired)
         states = [RunState.QUEUED, RunState.RUNNING, RunState.WAITING, RunState.INTERRUPTED]
         for run in reversed(await self.store.find(states=states, limit=100_000)):
             await self.submit(run.id)

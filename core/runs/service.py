@@ -39,6 +39,8 @@ from core.projects.service import ProjectService
 from core.runs.executor import RECOVERED_PRIORITY, Executor
 from core.runs.gate import Gate
 from core.runs.interactions import Interactions
+from core.runs.prompts import RESTART_PROMPT, start_message, with_undelivered
+from core.runs.prompts import next_prompt as _next_prompt
 from core.runs.store import RunEvent, RunStore
 from core.runs.supervisor import Cancel, Interrupt, RunSupervisor, Steer
 from core.store.db import Database
@@ -50,8 +52,6 @@ log = logging.getLogger(__name__)
 STOPPED_BY_GLUON = "Gluon stopped"
 # A new spare worktree is made this long after a run's agent started, not to slow that start.
 SPARE_REFILL_DELAY = 1.0
-RESTART_PROMPT = ("Gluon restarted while you were working on this task. Continue where you "
-                  "left off: check the state of the working tree first.")
 
 
 class RunManager:
@@ -203,7 +203,7 @@ class RunManager:
         model_id = resolve_model(model, agents.default_model)
         if budget_usd is not None and budget_usd <= 0:
             raise InvalidInput(f"budget {budget_usd!r} must be a positive number of dollars")
-        self._check_credentials()
+        self.setup.check_credentials()
         sandbox.plan(self.config.agents.sandbox)  # refuses when required but unavailable
         await self.usage.check_budgets(proj.name)
         await self.executor.check()
@@ -263,21 +263,11 @@ class RunManager:
             files.append(path)
         return files
 
-    def _check_credentials(self) -> None:
-        self.setup.check_credentials()
-
     async def _launch(self, run: Run) -> Coroutine[Any, Any, None]:
         """The run's supervisor, made for the executor, which runs what this returns."""
         hidden = await self.store.hidden(run.id)
-        prompt = _next_prompt(run, hidden)
-        resume = run.session_started or bool(hidden["fork_from"])
-        if (run.session_started and not hidden["fork_from"]
-                and not self.setup.has_transcript(run.id, run.session_id)):
-            # Claude Code never saved the session (its Gluon died during the first model
-            # request): nothing to resume from, so the session starts afresh, with the task.
-            resume = False
-            if not prompt.startswith(run.prompt):
-                prompt = run.prompt if prompt == RESTART_PROMPT else f"{run.prompt}\n\n{prompt}"
+        prompt, resume = start_message(
+            run, hidden, saved=self.setup.has_transcript(run.id, run.session_id))
         sup = RunSupervisor(self, run, prompt, resume=resume, fork_from=hidden["fork_from"])
         self._supervisors[run.id] = sup
         return self._supervise(sup)
@@ -403,18 +393,15 @@ class RunManager:
         where it was when it last started (after a restart), not at the end."""
         if not run.state.is_resumable:
             raise Conflict(f"run {run.id!r} is {run.state}; it cannot be resumed")
-        self._check_credentials()
+        self.setup.check_credentials()
         await self.usage.check_budgets(run.project)
         await self.executor.check()
         if run.budget_usd is not None and run.cost_usd >= run.budget_usd:
             raise Conflict(f"run {run.id!r} has spent its budget of ${run.budget_usd:.2f}; "
                            "fork it with a new budget instead")
         hidden = await self.store.hidden(run.id)
-        # What the agent never received comes first: the task of a session that never started,
-        # or a message sent just before Gluon stopped.
         undelivered = hidden["pending_prompt"] or (None if run.session_started else run.prompt)
-        if undelivered and undelivered != message:
-            message = undelivered if message == RESTART_PROMPT else f"{undelivered}\n\n{message}"
+        message = with_undelivered(undelivered, message)
         fields: dict[str, Any] = {}
         if keep_place and hidden["queued_at"] is not None:
             fields["queued_at"] = hidden["queued_at"]
@@ -433,7 +420,7 @@ class RunManager:
             raise Conflict(f"run {parent.id!r} has no session yet; wait until it has started")
         if not message:
             raise InvalidInput("say what the fork should do differently")
-        self._check_credentials()
+        self.setup.check_credentials()
         await self.usage.check_budgets(parent.project)
         await self.executor.check()
         project = await self.projects.get(parent.project)
@@ -509,11 +496,3 @@ class RunManager:
 
     def is_live(self, run_id: str) -> bool:
         return run_id in self._supervisors
-
-
-def _next_prompt(run: Run, hidden: dict[str, Any]) -> str:
-    """What a run's agent is sent when it starts: the prompt still pending (kept until the
-    agent has shown it received it, see RunSupervisor), else a note to carry on; a session
-    that never started has nothing to carry on from but the run's task."""
-    pending: str | None = hidden["pending_prompt"]
-    return pending or (RESTART_PROMPT if run.session_started else run.prompt)
