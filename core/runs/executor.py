@@ -145,7 +145,11 @@ class Executor:
             for task in tasks:  # each releases its own lease when it ends (see _supervise)
                 with contextlib.suppress(BaseException):
                     await task
-            held, self._held = self._held, []
+            # A run whose task was cancelled before it began still holds its job.
+            held = [live.lease for live in self._live.values() if live.lease is not None]
+            held += self._held
+            self._live.clear()
+            self._held = []
             for lease in held:
                 await self._settle(lease, release=True)
 
