@@ -203,6 +203,11 @@ class ChatSurface:
 
     async def about(self, chat_id: int, message_id: int) -> tuple[str, str | None] | None:
         """(run id, question id or None) of a bot message this chat replied to."""
+        # A reply can come in before the report that sent the message has recorded it.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                while self._follow_task is not None and not self._idle.is_set():
+                    await self._idle.wait()
         row = await self.runtime.db.fetchone(
             "SELECT run_id, interaction_id FROM chat_messages WHERE platform = ? AND "
             "chat_id = ? AND message_id = ?", (self.platform, str(chat_id), str(message_id)))
