@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.gen_repo import generate_repo  # noqa: E402
-from core.agent.session import sandbox  # noqa: E402
+from core.agent import sandbox  # noqa: E402
 from core.git import ops as gitops  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
 from core.types import LIVE_STATES, RunState  # noqa: E402

@@ -24,6 +24,7 @@ from core.errors import Conflict
 from core.events.bus import EventBus
 from core.events.log import EventLog
 from core.events.store import EventStore
+from core.jobs import JobQueue, open_job_queue
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
 from core.runs.review import Review
@@ -82,6 +83,7 @@ class Runtime:
         self.review = Review(self.runs)
         self.access = Access(access, self.activity, {
             "telegram": config.telegram.roles(), "discord": config.discord.roles()})
+        self.queue: JobQueue | None = None
         self._open = False
 
     async def open(self, *, resume_interrupted: bool = True) -> Runtime:
@@ -91,8 +93,11 @@ class Runtime:
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
             await self.db.open(self.table_sets)
-            await self.runs.start(resume_interrupted=resume_interrupted)
+            # A Redis that does not answer stops only what needs the queue (see executor.py).
+            self.queue = await open_job_queue(self.config, self.db, require=False)
+            await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
         except BaseException:
+            await self._close_queue()
             await self.db.close()
             self.lock.release()
             raise
@@ -113,8 +118,14 @@ class Runtime:
         try:
             await self.runs.close()
         finally:
+            await self._close_queue()
             await self.db.close()
             self.lock.release()
+
+    async def _close_queue(self) -> None:
+        if self.queue is not None:
+            queue, self.queue = self.queue, None
+            await queue.close()
 
     async def __aenter__(self) -> Runtime:
         return await self.open()

@@ -189,6 +189,11 @@ class ChatSurface:
 
     async def about(self, chat_id: int, message_id: int) -> tuple[str, str | None] | None:
         """(run id, question id or None) of a bot message this chat replied to."""
+        # A reply can come in before the report that sent the message has recorded it.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                while self._follow_task is not None and not self._idle.is_set():
+                    await self._idle.wait()
         return await self.orch.store.about(self.platform, str(chat_id), str(message_id))
 
     async def _follow_runs(self) -> None:

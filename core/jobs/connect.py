@@ -12,16 +12,20 @@ from core.store.db import Database
 
 
 async def open_job_queue(config: Config, db: Database, *, clock: Clock | None = None,
-                         policy: RetryPolicy | None = None) -> JobQueue:
+                         policy: RetryPolicy | None = None, require: bool = True) -> JobQueue:
     """The queue, ready to use; QueueUnavailable when the configured Redis does not answer.
 
     ``db`` is the coordinator's open database; the SQLite queue keeps its table there and leaves
-    closing it to the caller."""
+    closing it to the caller. With ``require`` false Redis is not asked yet: a command that never
+    uses the queue does not wait on a Redis that does not answer; each call on the queue raises
+    QueueUnavailable until Redis answers, and then it works (the client connects by itself)."""
     if config.cluster.redis_url:
         # Imported here: redis is the optional `gluon[cluster]` extra.
         from core.jobs.redis_streams import RedisJobQueue
 
         queue = RedisJobQueue(config.cluster.redis_url, clock=clock, policy=policy)
+        if not require:
+            return queue  # nothing asked of Redis yet: the first call says if it answers
         try:
             return await queue.open()
         except BaseException:

@@ -63,6 +63,23 @@ class JobQueue(Protocol):
         """The try failed: queue it again (QUEUED) or, after max_tries, keep it as DEAD."""
         ...
 
+    async def release(self, lease: Lease) -> None:
+        """Give the job back untouched: claimable again at once, in the place it had, and this
+        claim not counted as a try (a holder that took it but never started it, e.g. one
+        that stops); LeaseLost if the lease is stale."""
+        ...
+
+    async def expire(self, worker_prefix: str) -> int:
+        """Let every lease held by a worker whose name starts with ``worker_prefix`` run out
+        now, so the next claim takes the job over (counting a try), without waiting out the
+        lease. For a caller that knows those workers are dead (e.g. the one process allowed
+        on a data dir, after a restart). Returns how many leases ran out."""
+        ...
+
+    async def ping(self) -> None:
+        """Check that the backend answers (QueueUnavailable if it does not)."""
+        ...
+
     async def get(self, job_id: JobId) -> Job:
         """One job; NotFound if there is none with this id."""
         ...

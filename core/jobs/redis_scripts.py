@@ -103,9 +103,11 @@ end
 for _, prio in ipairs(redis.call('ZREVRANGE', P .. ':priorities', 0, -1)) do
   local stream = stream_key(prio)
   -- Leased entries idle (not renewed) for our lease length; they were ready before any new one.
+  -- One at a time: XAUTOCLAIM takes every entry it returns (and resets its idle time), so a
+  -- second one returned with the one granted would wait out another lease.
   local cursor = '0-0'
   repeat
-    local res = redis.call('XAUTOCLAIM', stream, GROUP, worker, lease_ms, cursor, 'COUNT', 16)
+    local res = redis.call('XAUTOCLAIM', stream, GROUP, worker, lease_ms, cursor, 'COUNT', 1)
     cursor = res[1]
     for _, e in ipairs(res[2]) do
       local entry, id = e[1], e[2][2]
@@ -156,6 +158,43 @@ release(id, job)
 redis.call('HSET', job, 'updated_at', ARGV[5])
 set_state(id, job, 'done')
 return 1
+"""
+
+# An entry made this idle is taken over by the next claim, whatever lease length it uses.
+_LONG_IDLE = "1000000000000"
+
+# ARGV: 3 id, 4 token, 5 now. Returns 1, or 0 when stale.
+# The entry stays pending (so it keeps its place before newer entries) but made idle, without
+# its lease key: the next claim takes it over with XAUTOCLAIM, and its try is given back.
+RELEASE = _PRELUDE + """
+local id, token = ARGV[3], ARGV[4]
+local job = job_key(id)
+if not holds(job, token) then return 0 end
+local h = redis.call('HMGET', job, 'priority', 'entry', 'worker')
+redis.call('DEL', lease_key(id))
+redis.call('XCLAIM', stream_key(h[1]), GROUP, h[3], 0, h[2], 'IDLE', """ + _LONG_IDLE + """,
+           'JUSTID')
+redis.call('HINCRBY', job, 'tries', -1)
+redis.call('HSET', job, 'leased_until', '', 'updated_at', ARGV[5])
+set_state(id, job, 'queued')
+return 1
+"""
+
+# ARGV: 3 worker prefix, 4 now. Returns how many leases ran out.
+EXPIRE = _PRELUDE + """
+local prefix, now, count = ARGV[3], ARGV[4], 0
+for _, id in ipairs(redis.call('ZRANGE', P .. ':state:leased', 0, -1)) do
+  local job = job_key(id)
+  local h = redis.call('HMGET', job, 'priority', 'entry', 'worker')
+  if h[3] and string.sub(h[3], 1, #prefix) == prefix then
+    redis.call('DEL', lease_key(id))
+    redis.call('XCLAIM', stream_key(h[1]), GROUP, h[3], 0, h[2], 'IDLE', """ + _LONG_IDLE + """,
+               'JUSTID')
+    redis.call('HSET', job, 'leased_until', now, 'updated_at', now)
+    count = count + 1
+  end
+end
+return count
 """
 
 # ARGV: 3 id, 4 token, 5 now, 6 error, 7 '1' when dead, 8 retry_at. Returns 1, or 0 when stale.

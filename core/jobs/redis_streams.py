@@ -96,13 +96,17 @@ class RedisJobQueue:
             url, decode_responses=True, socket_connect_timeout=5, socket_timeout=10,
             retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2))
         self._scripts = {name: self.redis.register_script(getattr(redis_scripts, name))
-                         for name in ("ENQUEUE", "CLAIM", "RENEW", "ACK", "FAIL")}
+                         for name in ("ENQUEUE", "CLAIM", "RENEW", "ACK", "FAIL", "RELEASE",
+                                      "EXPIRE")}
 
     async def open(self) -> RedisJobQueue:
         """Check that Redis answers (QueueUnavailable if not)."""
+        await self.ping()
+        return self
+
+    async def ping(self) -> None:
         with self._answering():
             await self.redis.ping()
-        return self
 
     @contextmanager
     def _answering(self) -> Iterator[None]:
@@ -165,6 +169,14 @@ class RedisJobQueue:
                                "1" if dead else "0", repr(ready_at)):
             raise lease_lost(lease, "fail", await self._job(lease.job_id))
         return JobState.DEAD if dead else JobState.QUEUED
+
+    async def release(self, lease: Lease) -> None:
+        if not await self._run("RELEASE", lease.job_id, lease.token, repr(self.clock.now())):
+            raise lease_lost(lease, "release", await self._job(lease.job_id))
+
+    async def expire(self, worker_prefix: str) -> int:
+        return int(await self._run("EXPIRE", check_worker(worker_prefix),
+                                   repr(self.clock.now())))
 
     async def get(self, job_id: JobId) -> Job:
         job = await self._job(job_id)

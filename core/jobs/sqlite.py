@@ -119,6 +119,16 @@ class SqliteJobQueue:
             raise await self._lost(lease, "fail")
         return JobState.QUEUED
 
+    async def release(self, lease: Lease) -> None:
+        if not await self.store.release(lease.job_id, lease.token, self.clock.now()):
+            raise await self._lost(lease, "release")
+
+    async def expire(self, worker_prefix: str) -> int:
+        return await self.store.expire(check_worker(worker_prefix), self.clock.now())
+
+    async def ping(self) -> None:
+        """The table is in the coordinator's own database: it always answers."""
+
     async def get(self, job_id: JobId) -> Job:
         job = await self.store.get(job_id)
         if job is None:

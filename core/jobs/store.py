@@ -104,6 +104,19 @@ class JobStore:
             "UPDATE jobs SET state = 'queued', ready_at = ?, error = ?, leased_until = NULL, "
             "updated_at = ? ", (ready_at, error, now), job_id, fence)
 
+    async def release(self, job_id: JobId, fence: int, now: float) -> bool:
+        """Back to queued in its old place (``ready_at`` kept), the claim not counted."""
+        return await self._held(
+            "UPDATE jobs SET state = 'queued', leased_until = NULL, tries = tries - 1, "
+            "updated_at = ? ", (now,), job_id, fence)
+
+    async def expire(self, worker_prefix: str, now: float) -> int:
+        """Every lease of a worker whose name starts with ``worker_prefix`` runs out now."""
+        return await self.db.execute(
+            "UPDATE jobs SET leased_until = ?, updated_at = ? WHERE state = 'leased' "
+            "AND leased_until > ? AND substr(worker, 1, length(?)) = ?",
+            (now, now, now, worker_prefix, worker_prefix))
+
     async def bury(self, job_id: JobId, fence: int, error: str, now: float) -> bool:
         return await self._held(
             "UPDATE jobs SET state = 'dead', error = ?, leased_until = NULL, updated_at = ? ",

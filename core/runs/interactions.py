@@ -2,8 +2,8 @@
 
 Each request is persisted (so it survives a restart and can be answered from any surface) and
 published on the bus; its row is the record of the answer. The agent's tool call waits in the
-run's :mod:`~core.runs.gate`, which the answer command on the run's channel wakes. Nothing here
-ever answers on a person's behalf.
+run's :mod:`~core.runs.permissions`, which the answer command on the run's channel wakes.
+Nothing here ever answers on a person's behalf.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The run manager: starts, queues, steers, stops, resumes and forks runs, and recovers them.
 
-One run manager owns a data dir at a time (see :mod:`core.runtime`); every live run has a
-:class:`~core.runs.supervisor.RunSupervisor` task owned by this manager, which reaches it
-through :class:`~core.runs.port.SupervisorPort`. Commands to a live run (steer, interrupt,
-cancel, answers) go through the run's command channel (:mod:`core.runs.commands`), never
-straight to its supervisor, so they reach it from any process.
+One run manager owns a data dir at a time (see :mod:`core.runtime`). Runs reach their agents
+through the job queue: starting, resuming, forking and recovering a run enqueue its start job,
+and the :class:`~core.runs.executor.Executor` claims it, passes it through the gate and runs the
+run's :class:`~core.runs.supervisor.RunSupervisor` task.
+Commands to a live run (steer, interrupt, cancel, answers) go through the run's command
+channel (:mod:`core.runs.commands`), never straight to its supervisor, so they reach it from
+any process; the supervisor reaches this manager through :class:`~core.runs.port.SupervisorPort`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Coroutine
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -34,11 +37,16 @@ from core.errors import Conflict, InvalidInput
 from core.events.bus import EventBus, InteractionRequested, RunStateChanged
 from core.git import ops as gitops
 from core.git.worktree_pool import WorktreePool
+from core.jobs import JobQueue
 from core.models import Interaction, Project, Run
 from core.projects.service import ProjectService
 from core.runs.command_store import CommandStore
 from core.runs.commands import POLL_SECONDS, CommandChannel, CommandKind, SqliteCommandChannel
+from core.runs.executor import RECOVERED_PRIORITY, Executor
+from core.runs.gate import Gate
 from core.runs.interactions import Interactions
+from core.runs.prompts import RESTART_PROMPT, start_message, with_undelivered
+from core.runs.prompts import next_prompt as _next_prompt
 from core.runs.store import RunEvent, RunStore
 from core.runs.supervisor import RunSupervisor
 from core.runs.uploads import uploads_dir
@@ -53,8 +61,6 @@ STOPPED_BY_GLUON = "Gluon stopped"
 SPARE_REFILL_DELAY = 1.0
 CANCEL_TIMEOUT = 120.0
 """Seconds a cancel waits for the run's agent to stop."""
-RESTART_PROMPT = ("Gluon restarted while you were working on this task. Continue where you "
-                  "left off: check the state of the working tree first.")
 
 
 class RunManager:
@@ -73,12 +79,8 @@ class RunManager:
         self.commands: CommandChannel = SqliteCommandChannel(CommandStore(db))
         self.usage = Usage(BudgetStore(db), config)
         self._supervisors: dict[str, RunSupervisor] = {}
-        # The daemon (`gluon serve`) coordinates: it recovers runs and works through the whole
-        # queue. A command's own runtime (no daemon running) only runs what it started.
-        self._coordinator = True
-        self._adopted: set[str] = set()
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._pump_lock = asyncio.Lock()
+        self.gate = Gate(config, self.usage)
+        self._executor: Executor | None = None
         self._closed = False
         self._reminder: asyncio.Task[None] | None = None
         self.setup = AgentSetup(config, projects, self.environ)
@@ -94,8 +96,9 @@ class RunManager:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self, *, resume_interrupted: bool) -> list[Run]:
-        """Recover after a restart, then start queued runs. Returns the recovered runs.
+    async def start(self, queue: JobQueue, *, resume_interrupted: bool) -> None:
+        """Start claiming runs from ``queue``: the coordinator (``gluon serve``) recovers runs
+        whose executor died, through their start jobs, and works through the whole queue.
 
         With ``resume_interrupted`` false this is a command's runtime, alive only while one
         command runs because no daemon is: it leaves recovery and the queue to the next
@@ -104,7 +107,9 @@ class RunManager:
         agent any more, since this process holds the data dir: a command that acts on such a
         run marks it interrupted first.)
         """
-        self._coordinator = resume_interrupted
+        self._executor = Executor(queue, self.store, self.gate, home=str(self.config.home),
+                                  launch=self._launch, recover=self._recover,
+                                  note=self._note_waiting)
         status = sandbox.probe()
         if self.config.agents.sandbox != "off" and not status.available:
             log.warning("SANDBOX: %s (agents.sandbox = %r; see `gluon doctor`)",
@@ -115,46 +120,50 @@ class RunManager:
             except Exception as exc:
                 log.warning("spare worktrees of %s: %s", project.name, exc)
         await self.warm.start()
-        recovered = await self._recover() if self._coordinator else []
         self._reminder = asyncio.create_task(self._remind_loop(), name="gluon-reminders")
-        await self._pump()
-        return recovered
+        await self.executor.start(coordinator=resume_interrupted)
+
+    @property
+    def executor(self) -> Executor:
+        assert self._executor is not None, "the run manager is not started"
+        return self._executor
 
     async def close(self) -> None:
         """Stop every live agent; their runs become ``interrupted`` and resume next start."""
         if self._closed:
             return
         self._closed = True
-        tasks = [*self._tasks.values(), *([self._reminder] if self._reminder else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
+        if self._executor is not None:
+            await self._executor.close()
+        if self._reminder is not None:
+            self._reminder.cancel()
             with contextlib.suppress(BaseException):
-                await task
+                await self._reminder
         await self.warm.close()
         await self.pool.close()
         await self.commands.close()
 
-    async def _recover(self) -> list[Run]:
-        """Runs that were live when their Gluon died become ``interrupted``; with
-        ``agents.recovery = "resume"`` every run that Gluon (not a person) interrupted is
-        queued again in the place it had, so the queue stays first in, first out (the
-        caller then starts the queue)."""
-        recovered = []
-        for run in await self.store.find(states=[RunState.RUNNING, RunState.WAITING],
-                                         limit=10_000):
-            recovered.append(await self._interrupt_orphan(run))
-        if self.config.agents.recovery == "resume":
-            stopped = await self.store.find(states=[RunState.INTERRUPTED], limit=10_000)
-            for run in reversed(stopped):  # oldest first
-                if not run.state_reason.startswith(STOPPED_BY_GLUON):
-                    continue
-                await self.interactions.expire_for_run(run.id)
-                try:
-                    await self._requeue(run, RESTART_PROMPT, "recovery", keep_place=True)
-                except Exception as exc:
-                    log.warning("could not resume run %s after restart: %s", run.id, exc)
-        return recovered
+    async def _recover(self, run: Run) -> None:
+        """A run whose start job came back to the executor while the run is live in the
+        database (its executor died) or was interrupted by Gluon stopping: it becomes
+        ``interrupted``, and with ``agents.recovery = "resume"`` it is queued again, ahead of
+        the runs queued while it was live."""
+        run = await self._interrupt_orphan(run)
+        if (run.state is not RunState.INTERRUPTED or self.config.agents.recovery != "resume"
+                or not run.state_reason.startswith(STOPPED_BY_GLUON)):
+            return
+        await self.interactions.expire_for_run(run.id)
+        try:
+            await self._requeue(run, RESTART_PROMPT, "recovery", keep_place=True,
+                                priority=RECOVERED_PRIORITY)
+        except Exception as exc:
+            log.warning("could not resume run %s after restart: %s", run.id, exc)
+
+    async def _note_waiting(self, run: Run, reason: str) -> None:
+        """Record why a queued run waits (its place in the queue kept), so people see it."""
+        hidden = await self.store.hidden(run.id)
+        await self.transition(run.id, RunState.QUEUED, reason[:1000],
+                              queued_at=hidden["queued_at"])
 
     async def _interrupt_orphan(self, run: Run) -> Run:
         """A run recorded as live that has no agent in this process (which holds the data
@@ -203,9 +212,10 @@ class RunManager:
         model_id = resolve_model(model, agents.default_model)
         if budget_usd is not None and budget_usd <= 0:
             raise InvalidInput(f"budget {budget_usd!r} must be a positive number of dollars")
-        self._check_credentials()
+        self.setup.check_credentials()
         sandbox.plan(self.config.agents.sandbox)  # refuses when required but unavailable
         await self.usage.check_budgets(proj.name)
+        await self.executor.check()
         repo = Path(proj.path)
         run_id = await self.store.new_id()
         branch = None
@@ -238,9 +248,9 @@ class RunManager:
             use_worktree=int(worktree), cwd=str(cwd), branch=branch, base_branch=base,
             base_sha=base_sha, session_id=str(uuid.uuid4()), budget_usd=budget,
             created_by=actor, pending_prompt=prompt, state_reason=f"started by {actor}")
-        self._adopted.add(run.id)
         await self.activity.record(actor, "run.start", run.id, "ok", f"{proj.name}: {prompt}")
-        await self._pump()
+        await self.executor.submit(run.id)
+        await self.executor.pump()
         return await self.store.get(run.id)
 
     def _check_attachments(self, paths: list[str], worktree: bool) -> list[Path]:
@@ -260,58 +270,20 @@ class RunManager:
             files.append(path)
         return files
 
-    def _check_credentials(self) -> None:
-        self.setup.check_credentials()
-
-    async def _pump(self) -> None:
-        """Start queued runs, oldest first, within the global and per-project limits."""
-        if self._closed:
-            return
-        async with self._pump_lock:
-            # `set_setting` can change the limits while Gluon runs: read them each time.
-            agents = await self.usage.settings.agents(self.config)
-            live: dict[str, int] = {}
-            for sup in self._supervisors.values():
-                live[sup.run.project] = live.get(sup.run.project, 0) + 1
-            total = sum(live.values())
-            for run in await self.store.queued():
-                if total >= agents.max_concurrent:
-                    break
-                if run.id in self._supervisors or not (self._coordinator
-                                                       or run.id in self._adopted):
-                    continue
-                limit = (self.config.project(run.project).max_concurrent
-                         or agents.max_concurrent_per_project)
-                if live.get(run.project, 0) >= limit:
-                    continue
-                await self._launch(run)
-                live[run.project] = live.get(run.project, 0) + 1
-                total += 1
-
-    async def _launch(self, run: Run) -> None:
+    async def _launch(self, run: Run) -> Coroutine[Any, Any, None]:
+        """The run's supervisor, made for the executor, which runs what this returns."""
         hidden = await self.store.hidden(run.id)
-        prompt = _next_prompt(run, hidden)
-        resume = run.session_started or bool(hidden["fork_from"])
-        if (run.session_started and not hidden["fork_from"]
-                and not self.setup.has_transcript(run.id, run.session_id)):
-            # Claude Code never saved the session (its Gluon died during the first model
-            # request): nothing to resume from, so the session starts afresh, with the task.
-            resume = False
-            if not prompt.startswith(run.prompt):
-                prompt = run.prompt if prompt == RESTART_PROMPT else f"{run.prompt}\n\n{prompt}"
+        prompt, resume = start_message(
+            run, hidden, saved=self.setup.has_transcript(run.id, run.session_id))
         sup = RunSupervisor(self, run, prompt, resume=resume, fork_from=hidden["fork_from"])
         self._supervisors[run.id] = sup
-        task = asyncio.create_task(self._supervise(sup), name=f"run-{run.id}")
-        self._tasks[run.id] = task
+        return self._supervise(sup)
 
     async def _supervise(self, sup: RunSupervisor) -> None:
         try:
             await sup.main()
         finally:
             self._supervisors.pop(sup.run.id, None)
-            self._tasks.pop(sup.run.id, None)
-            if not self._closed:
-                await self._pump()
 
     async def prepare_worktree(self, run: Run) -> None:
         """Give a run its worktree (called by its supervisor, outside the queue's lock)."""
@@ -425,35 +397,33 @@ class RunManager:
             # a command takes on a run the daemon had queued: it runs here.)
             if message != RESTART_PROMPT:
                 await self.steer(run.id, message, actor)
-            self._adopted.add(run.id)
+            self.executor.adopt(run.id)
         else:
             await self._requeue(await self._interrupt_orphan(run), message, actor)
-        await self._pump()
+        await self.executor.pump()
         return await self.store.get(run.id)
 
-    async def _requeue(self, run: Run, message: str, actor: str, *,
-                       keep_place: bool = False) -> None:
+    async def _requeue(self, run: Run, message: str, actor: str, *, keep_place: bool = False,
+                       priority: int = 0) -> None:
         """Queue an ended run again with ``message``; ``keep_place``: in the queue's order
         where it was when it last started (after a restart), not at the end."""
         if not run.state.is_resumable:
             raise Conflict(f"run {run.id!r} is {run.state}; it cannot be resumed")
-        self._check_credentials()
+        self.setup.check_credentials()
         await self.usage.check_budgets(run.project)
+        await self.executor.check()
         if run.budget_usd is not None and run.cost_usd >= run.budget_usd:
             raise Conflict(f"run {run.id!r} has spent its budget of ${run.budget_usd:.2f}; "
                            "fork it with a new budget instead")
         hidden = await self.store.hidden(run.id)
-        # What the agent never received comes first: the task of a session that never started,
-        # or a message sent just before Gluon stopped.
         undelivered = hidden["pending_prompt"] or (None if run.session_started else run.prompt)
-        if undelivered and undelivered != message:
-            message = undelivered if message == RESTART_PROMPT else f"{undelivered}\n\n{message}"
+        message = with_undelivered(undelivered, message)
         fields: dict[str, Any] = {}
         if keep_place and hidden["queued_at"] is not None:
             fields["queued_at"] = hidden["queued_at"]
         await self.transition(run.id, RunState.QUEUED, f"resumed by {actor}",
                               pending_prompt=message, ended_at=None, error=None, **fields)
-        self._adopted.add(run.id)
+        await self.executor.submit(run.id, priority=priority)
         await self.activity.record(actor, "run.resume", run.id, "ok", message)
 
     async def fork(self, run_id: str, message: str, *, model: str | None = None,
@@ -466,8 +436,9 @@ class RunManager:
             raise Conflict(f"run {parent.id!r} has no session yet; wait until it has started")
         if not message:
             raise InvalidInput("say what the fork should do differently")
-        self._check_credentials()
+        self.setup.check_credentials()
         await self.usage.check_budgets(parent.project)
+        await self.executor.check()
         project = await self.projects.get(parent.project)
         run_id_new = await self.store.new_id()
         if parent.use_worktree and parent.branch:
@@ -488,9 +459,9 @@ class RunManager:
             else parent.budget_usd, created_by=actor, pending_prompt=message,
             session_cost_usd=hidden["session_cost_usd"],
             state_reason=f"forked from {parent.id} by {actor}")
-        self._adopted.add(run.id)
         await self.activity.record(actor, "run.fork", run.id, "ok", f"from {parent.id}")
-        await self._pump()
+        await self.executor.submit(run.id)
+        await self.executor.pump()
         return await self.store.get(run.id)
 
     async def answer(self, interaction_id: str, choice: str, actor: str = "cli",
@@ -528,7 +499,7 @@ class RunManager:
         if run.use_worktree and run.base_sha:
             project = await self.projects.get(run.project)
             self.pool.refill_later(project.name, Path(project.path), run.base_sha)
-            if self._coordinator:  # a command's own Gluon ends with its run: no agent to keep
+            if self.executor.coordinator:  # a command's own Gluon ends with its run
                 self.warm.refill_later(project.name, Path(project.path), run.base_sha)
 
     async def remove_project(self, name: str, actor: str = "cli") -> Project:
@@ -541,11 +512,3 @@ class RunManager:
 
     def is_live(self, run_id: str) -> bool:
         return run_id in self._supervisors
-
-
-def _next_prompt(run: Run, hidden: dict[str, Any]) -> str:
-    """What a run's agent is sent when it starts: the prompt still pending (kept until the
-    agent has shown it received it, see RunSupervisor), else a note to carry on; a session
-    that never started has nothing to carry on from but the run's task."""
-    pending: str | None = hidden["pending_prompt"]
-    return pending or (RESTART_PROMPT if run.session_started else run.prompt)

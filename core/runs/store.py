@@ -131,6 +131,14 @@ class RunStore:
             (RunState.QUEUED,))
         return [_run(r) for r in rows]
 
+    async def times_queued(self, run_id: str) -> int:
+        """How many times the run was queued (started, resumed, recovered): its start attempt.
+        (A queued run noted as waiting stays in the same attempt.)"""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM run_transitions WHERE run_id = ? AND to_state = ? "
+            "AND from_state IS NOT ?", (run_id, str(RunState.QUEUED), str(RunState.QUEUED)))
+        return int(row["n"]) if row is not None else 0
+
     async def update(self, run_id: str, **fields: Any) -> None:
         _encode(fields)
         sets = ", ".join(f"{k} = ?" for k in fields)

@@ -33,8 +33,8 @@ from core.events.bus import ApiRetry, ToolCalled
 from core.models import Run
 from core.runs import wrapup
 from core.runs.commands import POLL_SECONDS, CommandKind, RunCommand
-from core.runs.gate import PermissionGate, follow_up
 from core.runs.interactions import describe_tool_call
+from core.runs.permissions import PermissionGate, follow_up
 from core.runs.port import SupervisorPort
 from core.runs.turns import TurnLedger
 from core.types import RunState

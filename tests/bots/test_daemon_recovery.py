@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 from bots.cli.client import connect
 from core.config import Config, load_config
+from core.jobs import JobState, SqliteJobQueue
+from core.runs.executor import LEASE_SECONDS, RECOVERED_PRIORITY, START, start_key
 from tests.conftest import INSIDE_BASH, git, until
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
@@ -221,3 +224,47 @@ async def test_a_queued_run_keeps_its_task_and_its_place_when_the_daemon_is_kill
              if r.script_key in ("SCRIPT:older", "SCRIPT:newer")]
     last_older = max(i for i, key in enumerate(order) if key == "SCRIPT:older")
     assert order.index("SCRIPT:newer") > last_older
+
+
+async def test_after_a_kill_the_restarted_daemon_takes_the_runs_start_job_over_and_resumes_it_once(
+        env: dict[str, str], daemon: Daemon, repo: Path,
+        model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:once", [s.write("before.txt", "1\n"),
+                                        s.hold("once", then=s.text("done once")),
+                                        s.text("done once"), s.text("done once")])
+    await daemon.start()
+    config = config_for(env)
+    async with connect(config) as client:
+        await client.call("add_project", {"path": str(repo), "name": "demo"})
+        run = await client.call("start_run", {"project": "demo", "prompt": "SCRIPT:once"})
+    held = await model_server.await_request(lambda r: r.script_key == "SCRIPT:once"
+                                            and r.step == 1)
+    assert daemon.kill(signal.SIGKILL) == -signal.SIGKILL
+    model_server.release("once")
+
+    await daemon.start()
+    restarted = time.monotonic()
+    resumed = await model_server.await_request(
+        lambda r: r.script_key == "SCRIPT:once" and "Gluon restarted" in r.last_user_text())
+    # The dead daemon's lease was let run out at the start, not waited out.
+    assert time.monotonic() - restarted < LEASE_SECONDS
+    async with connect(config) as client:
+        waited = await client.call("wait_for_run", {"run": run["id"], "timeout_seconds": 120})
+    assert waited["run"]["state"] == "review", waited["run"]["state_reason"]
+    daemon.kill(signal.SIGTERM)
+
+    # One agent resumed the session, once: a second agent would have sent its own restart.
+    assert resumed.session_id == held.session_id
+    restarts = [r for r in model_server.requests if r.script_key == "SCRIPT:once"
+                and "Gluon restarted" in r.last_user_text()]
+    assert len(restarts) == 1, [r.session_id for r in restarts]
+    queue = await SqliteJobQueue.open_file(config.db_path)
+    try:
+        jobs = sorted((j for j in await queue.list(kind=START)
+                       if j.payload["run_id"] == run["id"]), key=lambda j: j.enqueued_at)
+    finally:
+        await queue.close()
+    # The first start job was claimed again after the kill; the recovery is a second attempt.
+    assert [(j.key, j.state, j.tries, j.priority) for j in jobs] == [
+        (start_key(run["id"], 1), JobState.DONE, 2, 0),
+        (start_key(run["id"], 2), JobState.DONE, 1, RECOVERED_PRIORITY)]

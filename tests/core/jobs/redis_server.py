@@ -27,13 +27,14 @@ def answers_ping(port: int) -> bool:
 class RedisServer:
     """``redis-server`` without persistence, on 127.0.0.1, stopped by :meth:`stop`."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed; apt-get install redis-server "
                                "(.ci/run does)")
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        self.port = 0
+        self.fixed_port = port  # a URL given out before the server starts
+        self.port = port or 0
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -42,7 +43,7 @@ class RedisServer:
 
     def start(self, timeout: float = 10) -> RedisServer:
         for _ in range(5):  # another process may take the free port before redis binds it
-            self.port = free_port()
+            self.port = self.fixed_port or free_port()
             self.proc = subprocess.Popen(
                 ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                  "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],

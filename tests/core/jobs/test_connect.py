@@ -76,3 +76,25 @@ def test_a_redis_url_that_is_not_one_names_the_key_and_hides_the_value(tmp_path:
     message = str(caught.value)
     assert "cluster.redis_url" in message and "redis://" in message
     assert "s3cret" not in message
+
+
+async def test_a_queue_opened_without_requiring_redis_answers_again_once_redis_is_up(
+        tmp_path: Path) -> None:
+    port = free_port()
+    toml = tmp_path / "config.toml"
+    toml.write_text(f'[cluster]\nredis_url = "redis://127.0.0.1:{port}/0"\n')
+    config = load_config(env={"GLUON_HOME": str(tmp_path)}, path=toml)
+    db = Database(config.db_path)
+    await db.open()
+    queue = await open_job_queue(config, db, require=False)
+    try:
+        async with asyncio.timeout(15):
+            with pytest.raises(QueueUnavailable, match="cluster.redis_url"):
+                await queue.enqueue("run.start", {"run_id": "r1"})
+        with RedisServer(tmp_path / "redis", port=port):
+            await queue.ping()
+            job_id = await queue.enqueue("run.start", {"run_id": "r1"})
+            assert (await queue.get(job_id)).payload == {"run_id": "r1"}
+    finally:
+        await queue.close()
+        await db.close()

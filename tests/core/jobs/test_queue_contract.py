@@ -352,3 +352,56 @@ async def test_bad_arguments_get_one_line_messages_saying_what_is_expected(
             await call()
         assert words in str(caught.value) and "\n" not in str(caught.value)
     assert await queue.list() == []
+
+
+# -- giving jobs back ----------------------------------------------------------------------------
+
+
+async def test_a_released_job_is_claimable_at_once_in_its_place_and_the_claim_is_not_a_try(
+        backend: Backend) -> None:
+    queue = await backend.open(RetryPolicy(max_tries=1))
+    first = await queue.enqueue("run.start", {"n": 1})
+    second = await queue.enqueue("run.start", {"n": 2})
+    held = await claimed(queue, "worker-a")
+    assert held.job_id == first
+    for _ in range(3):  # given back again and again, it never dies of tries
+        await queue.release(held)
+        assert (await queue.get(first)).state is JobState.QUEUED
+        held = await claimed(queue, "worker-b")
+        assert (held.job_id, held.tries) == (first, 1)
+    assert (await claimed(queue, "worker-b")).job_id == second
+    await queue.ack(held)
+    assert (await queue.get(first)).state is JobState.DONE
+
+
+async def test_a_released_lease_is_stale(backend: Backend) -> None:
+    queue = await backend.open()
+    job_id = await queue.enqueue("run.start", {})
+    lease = await claimed(queue)
+    await queue.release(lease)
+    attempts: list[Callable[[], Awaitable[object]]] = [
+        lambda: queue.ack(lease), lambda: queue.release(lease)]
+    for attempt in attempts:
+        with pytest.raises(LeaseLost, match=job_id):
+            await attempt()
+    assert (await claimed(queue)).job_id == job_id
+
+
+async def test_expiring_a_dead_workers_leases_lets_a_claim_take_its_jobs_without_waiting(
+        backend: Backend) -> None:
+    queue = await backend.open()
+    ids = [await queue.enqueue("run.start", {"n": n}) for n in range(3)]
+    dead = [await queue.claim("serve/home-a/pid-1", lease_seconds=3600) for _ in range(2)]
+    alive = await queue.claim("worker-elsewhere", lease_seconds=3600)
+    assert all(dead) and alive is not None
+    assert await queue.claim("serve/home-a/pid-2", lease_seconds=3600) is None
+
+    assert await queue.expire("serve/home-a/") == 2
+    taken = [await queue.claim("serve/home-a/pid-2", lease_seconds=3600) for _ in range(2)]
+    assert [(t.job_id, t.tries) for t in taken if t] == [(ids[0], 2), (ids[1], 2)]
+    assert await queue.claim("serve/home-a/pid-2", lease_seconds=3600) is None
+    await queue.ack(alive)  # the other worker's lease was left alone
+    for lease in dead:
+        assert lease is not None
+        with pytest.raises(LeaseLost):
+            await queue.renew(lease)
