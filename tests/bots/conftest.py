@@ -1,5 +1,6 @@
-"""What the ``gluon`` command tests share: the console script run as a user runs it, with its
-own HOME and data dir, against real git repositories and the scripted model server."""
+"""What the ``gluon`` command tests share: the command run as a user runs it, with its own HOME
+and data dir, against real git repositories and the scripted model server: in the test's own
+process (``tests.bots.in_process``) unless the process is what a test is about."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.bots.in_process import Done as Done
+from tests.bots.in_process import run_main
 from tests.fakes.model_server import ScriptedModelServer
 
 GLUON = str(Path(sys.executable).parent / "gluon")
@@ -24,15 +26,9 @@ COMMIT_HELLO = ("printf 'hello\\n' > hello.txt && git add hello.txt "
                 "&& git commit -q -m 'Add hello.txt'")
 
 
-@dataclass(frozen=True)
-class Done:
-    code: int
-    out: str
-    err: str
-
-
 class Gluon:
-    """Runs the ``gluon`` console script in ``tmp`` with its own HOME and data dir."""
+    """Runs ``gluon`` in ``tmp`` with its own HOME and data dir: calls in this process, and
+    the console script as a subprocess (:meth:`process`, :meth:`start`, :meth:`serve`)."""
 
     def __init__(self, tmp: Path, server: ScriptedModelServer) -> None:
         self.cwd = tmp
@@ -45,6 +41,13 @@ class Gluon:
 
     def __call__(self, *args: str, env: dict[str, str] | None = None,
                  stdin: bytes | None = None, cwd: Path | None = None) -> Done:
+        """The command run to its end in this process (see ``tests.bots.in_process``)."""
+        return run_main(list(args), self.env if env is None else env, cwd or self.cwd,
+                        stdin or b"")
+
+    def process(self, *args: str, env: dict[str, str] | None = None,
+                stdin: bytes | None = None, cwd: Path | None = None) -> Done:
+        """The console script run to its end as a subprocess."""
         done = subprocess.run([GLUON, *args], cwd=cwd or self.cwd,
                               env=self.env if env is None else env, input=stdin,
                               stdin=subprocess.DEVNULL if stdin is None else None,
@@ -77,10 +80,14 @@ class Gluon:
                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while self.daemon_pid() != daemon.pid:
-            assert daemon.poll() is None, daemon.communicate()
-            assert time.monotonic() < deadline, "the daemon did not start in 60 s"
-            time.sleep(0.05)
+        try:
+            while self.daemon_pid() != daemon.pid:
+                assert daemon.poll() is None, daemon.communicate()
+                assert time.monotonic() < deadline, "the daemon did not start in 60 s"
+                time.sleep(0.05)
+        except BaseException:
+            stop(daemon)  # a daemon that did not come up must not outlive the test
+            raise
         return daemon
 
     def daemon_pid(self) -> int | None:

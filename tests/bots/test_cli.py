@@ -1,6 +1,6 @@
-"""The ``gluon`` command as a user runs it: a subprocess with a minimal environment and no
-terminal, against real git repositories, a real data dir and the real Claude Code CLI talking
-to the scripted model server."""
+"""The ``gluon`` command as a user runs it: with a minimal environment and no terminal (in the
+test's process, or as a subprocess where the process matters), against real git repositories,
+a real data dir and the real Claude Code CLI talking to the scripted model server."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def test_a_run_started_with_wait_commits_on_its_own_branch_and_is_reported_for_r
 
     added = gluon.ok("project", "add", str(repo))
     assert added.out.strip() == f"added project demo ({repo})"
-    done = gluon.ok("run", "demo", "SCRIPT:hello write hello.txt and commit it", "--wait")
+    # The console script itself: what it prints on stderr as a process, to its very end.
+    done = gluon.process("run", "demo", "SCRIPT:hello write hello.txt and commit it", "--wait")
+    assert done.code == 0, done
 
     run_id = run_id_of(done)
     assert f"run {run_id} review: " in done.out
@@ -60,10 +62,10 @@ def test_bad_input_is_refused_with_one_line_on_stderr_and_nothing_is_lost(
         gluon: Gluon, repo: Path, tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
-    # These need no project, so they run meanwhile, each on a data dir of its own.
-    not_git = gluon.start("project", "add", str(plain), env=gluon.elsewhere("home-a"))
-    unknown_run = gluon.start("show", "abcdef12", env=gluon.elsewhere("home-b"))
-    bad_config = gluon.start("runs", env={**gluon.env, "GLUON_AGENTS_MAX_CONCURRENT": "0"})
+    # These need no project; each runs on a data dir of its own.
+    not_git = gluon("project", "add", str(plain), env=gluon.elsewhere("home-a"))
+    unknown_run = gluon("show", "abcdef12", env=gluon.elsewhere("home-b"))
+    bad_config = gluon("runs", env={**gluon.env, "GLUON_AGENTS_MAX_CONCURRENT": "0"})
     gluon.ok("project", "add", str(repo))
 
     assert "no project named 'nope'; known projects: demo" in refused(
@@ -74,9 +76,9 @@ def test_bad_input_is_refused_with_one_line_on_stderr_and_nothing_is_lost(
     assert "unknown model 'gpt4'" in refused(gluon("run", "demo", "do it", "--model", "gpt4"))
     no_key = {k: v for k, v in gluon.env.items() if k != "ANTHROPIC_API_KEY"}
     assert "ANTHROPIC_API_KEY" in refused(gluon("run", "demo", "do it", env=no_key))
-    assert "is not a git repository" in refused(finish(not_git))
-    assert "no run 'abcdef12'" in refused(finish(unknown_run))
-    assert "config key 'agents.max_concurrent' has value '0'" in refused(finish(bad_config))
+    assert "is not a git repository" in refused(not_git)
+    assert "no run 'abcdef12'" in refused(unknown_run)
+    assert "config key 'agents.max_concurrent' has value '0'" in refused(bad_config)
 
     # Nothing was half-done: no run row is left behind, no branch, the project is intact.
     assert gluon.json("runs")["runs"] == []

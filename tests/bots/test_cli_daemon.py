@@ -29,7 +29,7 @@ def imported(stderr: str) -> set[str]:
 def test_a_command_talking_to_the_daemon_loads_no_mcp_sdk_and_no_pydantic(
         gluon: Gluon, daemon: subprocess.Popen[str], repo: Path) -> None:
     gluon.ok("project", "add", str(repo))
-    profiled = gluon("runs", env={**gluon.env, "PYTHONPROFILEIMPORTTIME": "1"})
+    profiled = gluon.process("runs", env={**gluon.env, "PYTHONPROFILEIMPORTTIME": "1"})
     assert profiled.code == 0 and profiled.out == "no runs\n", profiled
     loaded = imported(profiled.err)
     assert "bots" in loaded  # the profile did cover the command
@@ -117,7 +117,7 @@ def test_serve_on_a_taken_port_names_the_setting_to_change(gluon: Gluon) -> None
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = gluon("serve", env={**gluon.env, "GLUON_SERVER_PORT": str(port)})
+        done = gluon.process("serve", env={**gluon.env, "GLUON_SERVER_PORT": str(port)})
     line = refused(done)
     assert f"cannot listen on 127.0.0.1:{port}" in line and "server.port" in line, line
     assert "GLUON_SERVER_PORT" in line

@@ -4,20 +4,15 @@ any text at all in any argument."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bots.cli.main import main
 from tests.bots.conftest import GLUON, Done, Gluon, refused, run_id_of
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
@@ -131,43 +126,14 @@ COMMANDS = [
 ]
 
 
-@contextlib.contextmanager
-def environment(gluon: Gluon) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(gluon.env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def run_main(argv: list[str]) -> Done:
-    out, err = io.StringIO(), io.StringIO()
-    stdin, sys.stdin = sys.stdin, io.TextIOWrapper(io.BytesIO(b""))
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(argv)
-            except SystemExit as exc:  # argparse's usage errors
-                code = int(exc.code or 0)
-    finally:
-        sys.stdin = stdin
-    return Done(code, out.getvalue(), err.getvalue())
-
-
 @pytest.mark.usefixtures("daemon")
-def test_any_text_in_any_argument_is_handled_or_refused_in_one_line(
-        gluon: Gluon, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(gluon.cwd)
-
+def test_any_text_in_any_argument_is_handled_or_refused_in_one_line(gluon: Gluon) -> None:
     @settings(max_examples=200, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(COMMANDS), TEXT)
     def check(command: object, text: str) -> None:
         argv = command(text)  # type: ignore[operator]
-        done = run_main(argv)
+        done = gluon(*argv)
         assert done.code in (0, 1, 2), (argv, done)
         assert "Traceback" not in done.err and "unexpected error" not in done.err, (argv, done)
         if done.code:
@@ -176,18 +142,14 @@ def test_any_text_in_any_argument_is_handled_or_refused_in_one_line(
         if "--json" not in argv:
             assert not any(c in done.out + done.err for c in ACTIVE), (argv, done)
 
-    with environment(gluon):
-        check()
+    check()
 
 
 @pytest.mark.usefixtures("daemon")
-def test_a_path_starting_with_the_tilde_of_no_user_is_refused_in_one_line(
-        gluon: Gluon, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(gluon.cwd)
-    with environment(gluon):
-        for argv in (["project", "add", "~0"], ["project", "move", "demo", "~nosuchuser/api"],
-                     ["run", "demo", "--prompt-file", "~0/prompt.txt"]):
-            done = run_main(argv)
-            assert done.code == 1, (argv, done)
-            assert done.err.splitlines() == [done.err.strip()], (argv, done)
-            assert "names no user on this machine; write the path out in full" in done.err
+def test_a_path_starting_with_the_tilde_of_no_user_is_refused_in_one_line(gluon: Gluon) -> None:
+    for argv in (["project", "add", "~0"], ["project", "move", "demo", "~nosuchuser/api"],
+                 ["run", "demo", "--prompt-file", "~0/prompt.txt"]):
+        done = gluon(*argv)
+        assert done.code == 1, (argv, done)
+        assert done.err.splitlines() == [done.err.strip()], (argv, done)
+        assert "names no user on this machine; write the path out in full" in done.err

@@ -1,6 +1,7 @@
 """When the model API cannot be reached or refuses the key, as a user of `gluon run --wait`
-sees it: each retry of the agent as it happens, then one line saying why the run failed. The
-real `gluon` command and the real Claude Code CLI; the CLI's retries are cut to two
+sees it: each retry of the agent as it happens (the command's output read from its process
+while it runs), then one line saying why the run failed. The `gluon` command and the real
+Claude Code CLI; the CLI's retries are cut to two
 (CLAUDE_CODE_MAX_RETRIES, let through with agents.env_allow) to keep this fast."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.bots.in_process import run_main
 from tests.fakes.model_server import ScriptedModelServer
 
 GLUON = str(Path(sys.executable).parent / "gluon")
@@ -37,8 +39,8 @@ def environment(tmp_path: Path, base_url: str, key: str = "sk-test") -> dict[str
 
 
 def add_project(env: dict[str, str], repo: Path) -> None:
-    subprocess.run([GLUON, "project", "add", str(repo)], env=env, check=True,
-                   capture_output=True, timeout=60)
+    added = run_main(["project", "add", str(repo)], env, repo.parent)
+    assert added.code == 0, added
 
 
 def test_an_unreachable_model_api_shows_each_retry_as_it_happens_then_one_failure_line(
@@ -92,33 +94,30 @@ def test_a_refused_api_key_ends_the_run_with_one_line_saying_so(
     model_server.require_api_key("sk-the-right-one")
     env = environment(tmp_path, model_server.base_url, key="sk-a-wrong-one")
     add_project(env, repo)
-    done = subprocess.run([GLUON, "run", "demo", "fix the login bug", "--wait"], env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=120)
-    out = [line for line in done.stdout.splitlines() if line.strip()]
-    assert done.returncode == 1, done
+    done = run_main(["run", "demo", "fix the login bug", "--wait"], env, tmp_path)
+    out = [line for line in done.out.splitlines() if line.strip()]
+    assert done.code == 1, done
     assert len(out) == 2, out
     assert re.match(rf"run \w+ failed: the model API at 127\.0\.0\.1:{model_server.port} "
                     r"refused the credentials: .+; set a valid ANTHROPIC_API_KEY", out[1]
                     ), out[1]
-    assert "sk-a-wrong-one" not in done.stdout + done.stderr
+    assert "sk-a-wrong-one" not in done.out + done.err
 
 
 def test_doctor_fails_on_a_key_the_api_refuses_and_only_warns_when_it_is_unreachable(
         tmp_path: Path, model_server: ScriptedModelServer) -> None:
     model_server.require_api_key("sk-the-right-one")
-    refused = subprocess.run([GLUON, "doctor"], capture_output=True, text=True, timeout=120,
-                             env=environment(tmp_path, model_server.base_url, "sk-a-wrong-one"))
+    refused = run_main(["doctor"], environment(tmp_path, model_server.base_url,
+                                               "sk-a-wrong-one"), tmp_path)
     port = closed_port()
-    unreachable = subprocess.run([GLUON, "doctor"], capture_output=True, text=True,
-                                 timeout=120,
-                                 env=environment(tmp_path, f"http://127.0.0.1:{port}"))
-    [line] = [x for x in refused.stdout.splitlines() if " credentials " in x]
-    assert refused.returncode == 1
+    unreachable = run_main(["doctor"], environment(tmp_path, f"http://127.0.0.1:{port}"),
+                           tmp_path)
+    [line] = [x for x in refused.out.splitlines() if " credentials " in x]
+    assert refused.code == 1
     assert re.match(r"fail\s+credentials\s+the API key was refused by the model API at "
                     rf"127\.0\.0\.1:{model_server.port} \(401 ", line), line
-    assert "sk-a-wrong-one" not in refused.stdout + refused.stderr
-    [line] = [x for x in unreachable.stdout.splitlines() if " credentials " in x]
+    assert "sk-a-wrong-one" not in refused.out + refused.err
+    [line] = [x for x in unreachable.out.splitlines() if " credentials " in x]
     assert re.match(rf"warn\s+credentials\s+an API key is set but was not tried: the model API "
                     rf"at 127\.0\.0\.1:{port} is unreachable \(connection refused\)", line), line
-    assert unreachable.returncode == 0, unreachable.stdout
+    assert unreachable.code == 0, unreachable.out

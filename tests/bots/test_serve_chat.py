@@ -1,5 +1,5 @@
-"""`gluon serve` with a Telegram token, and `gluon chat`, as a user runs them: subprocesses
-against the fake Bot API and the scripted model server."""
+"""`gluon serve` with a Telegram or Discord token (a subprocess), and `gluon chat`, as a user
+runs them, against the fake Bot API, the fake Discord and the scripted model server."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import asyncio
 import os
 import re
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.bots.in_process import run_main
 from tests.bots.test_daemon_recovery import Daemon
 from tests.conftest import make_repo
 from tests.fakes import scripts as s
@@ -69,17 +69,15 @@ def test_gluon_chat_talks_in_the_terminal(tmp_path: Path,
                                           model_server: ScriptedModelServer) -> None:
     env = environ(tmp_path, model_server)
     repo = make_repo(tmp_path / "demo")
-    subprocess.run([GLUON, "project", "add", str(repo)], env=env, check=True,
-                   capture_output=True)
+    assert run_main(["project", "add", str(repo)], env, tmp_path).code == 0
     model_server.script("SCRIPT:console", [s.tool("list_projects", {}),
                                            s.text("You have one project, demo.")])
-    done = subprocess.run([GLUON, "chat"], env=env, input="SCRIPT:console what is there?\n"
-                          "/projects\n/bogus\n", capture_output=True, text=True, timeout=120,
-                          check=False)
-    assert done.returncode == 0, done.stderr
-    assert "You have one project, demo." in done.stdout
-    assert f"demo {repo}" in done.stdout
-    assert "Unknown command /bogus; see /help." in done.stdout
+    done = run_main(["chat"], env, tmp_path,
+                    stdin=b"SCRIPT:console what is there?\n/projects\n/bogus\n")
+    assert done.code == 0, done.err
+    assert "You have one project, demo." in done.out
+    assert f"demo {repo}" in done.out
+    assert "Unknown command /bogus; see /help." in done.out
 
 
 async def test_serve_connects_to_discord_and_its_first_user_pairs_as_admin(

@@ -242,7 +242,7 @@ async def test_close_stops_every_warm_agent_and_leaves_nothing_of_them(
 
 async def test_what_a_killed_gluon_left_of_warm_agents_is_removed_at_the_next_start(
         tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
-    config = make_config(tmp_path / "home", model_server)
+    config = make_config(tmp_path / "home", model_server, warm=1)
     base = git(repo, "rev-parse", "HEAD")
     async with Runtime(config, environ=daemon_environ()) as rt:
         await rt.projects.add("demo", str(repo))
