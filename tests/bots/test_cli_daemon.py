@@ -4,6 +4,7 @@ says when the daemon stops under it, and ``gluon serve`` on a port that is taken
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import socket
@@ -86,8 +87,13 @@ async def test_sigterm_ends_serve_within_seconds_with_its_live_run_interrupted(
         try:
             await telegram.wait_for(lambda f: any(c[0] == "setMyCommands" for c in f.calls),
                                     timeout=60)  # the bot polls Telegram
-            gluon.ok("project", "add", str(repo))
-            run_id = run_id_of(gluon.ok("run", "demo", "SCRIPT:long a long task"))
+            # Subprocesses: this test's own event loop waits on the fake Telegram meanwhile.
+            added = await asyncio.to_thread(gluon.process, "project", "add", str(repo))
+            assert added.code == 0, added
+            started = await asyncio.to_thread(gluon.process, "run", "demo",
+                                              "SCRIPT:long a long task")
+            assert started.code == 0, started
+            run_id = run_id_of(started)
             await model_server.await_request(
                 lambda r: r.script_key == "SCRIPT:long" and r.step == 1)
             follower = gluon.start("logs", run_id, "-f")  # a request in flight over /mcp
@@ -109,7 +115,8 @@ async def test_sigterm_ends_serve_within_seconds_with_its_live_run_interrupted(
     assert "Traceback" not in err and "shutting down" in err, err
     assert followed.code == 1 and "stopped" in followed.err, followed
     assert gluon.daemon_pid() is None
-    assert gluon.json("show", run_id)["run"]["state"] == "interrupted"
+    shown = await asyncio.to_thread(gluon.process, "show", run_id, "--json")
+    assert json.loads(shown.out)["run"]["state"] == "interrupted", shown
 
 
 def test_serve_on_a_taken_port_names_the_setting_to_change(gluon: Gluon) -> None:
