@@ -10,7 +10,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.types import InteractionKind, InteractionStatus, RunState
+from core.types import (
+    InteractionId,
+    InteractionKind,
+    InteractionStatus,
+    ProjectName,
+    RunId,
+    RunState,
+    SessionId,
+)
 
 
 class _Record(BaseModel):
@@ -18,7 +26,7 @@ class _Record(BaseModel):
 
 
 class Project(_Record):
-    name: str
+    name: ProjectName
     path: str
     workspace: str | None = None
     trusted: bool = False
@@ -57,8 +65,8 @@ class Transition(_Record):
 
 
 class Run(_Record):
-    id: str
-    project: str
+    id: RunId
+    project: ProjectName
     prompt: str
     model: str
     state: RunState
@@ -68,9 +76,9 @@ class Run(_Record):
     branch: str | None
     base_branch: str | None
     base_sha: str | None
-    session_id: str
+    session_id: SessionId
     session_started: bool = False
-    parent_id: str | None
+    parent_id: RunId | None
     budget_usd: float | None
     created_by: str
     created_at: float
@@ -102,8 +110,8 @@ class Run(_Record):
 class RunSummary(_Record):
     """A run in a list: enough to pick one; get_run has everything."""
 
-    id: str
-    project: str
+    id: RunId
+    project: ProjectName
     state: RunState
     state_reason: str
     prompt: str
@@ -123,8 +131,8 @@ class RunSummary(_Record):
 
 
 class Interaction(_Record):
-    id: str
-    run_id: str
+    id: InteractionId
+    run_id: RunId
     kind: InteractionKind
     tool_name: str
     tool_input: dict[str, Any]

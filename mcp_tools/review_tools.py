@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from core.models import Run
 from core.runs.review import MergeOutcome
 from core.runtime import Runtime
+from core.types import RunId
 from mcp_tools.params import RunRef
 from mcp_tools.registry import ToolKit, actor
 
@@ -21,7 +22,7 @@ class Diff(BaseModel):
 
 
 class Cleaned(BaseModel):
-    run_ids: list[str]
+    run_ids: list[RunId]
 
 
 def register(kit: ToolKit, rt: Runtime) -> None:

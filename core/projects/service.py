@@ -20,6 +20,7 @@ from core.git import ops as gitops
 from core.models import Project, ProjectStatus
 from core.projects.store import ProjectStore
 from core.text_input import check_text, user_path
+from core.types import ProjectName
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 NAME_MAX = 64
@@ -52,7 +53,7 @@ class Workspace(BaseModel):
 class WorkspaceRemoval(BaseModel):
     path: str
     removed: bool
-    unlinked_projects: list[str]
+    unlinked_projects: list[ProjectName]
 
 
 RULE_MAX = 200
@@ -95,8 +96,8 @@ class ProjectService:
         other = await self.store.name_at(str(root))
         if other:
             raise Conflict(f"{str(root)!r} is already registered as project {other!r}")
-        project = Project(name=name, path=str(root), workspace=workspace, trusted=trusted,
-                          created_at=time.time())
+        project = Project(name=ProjectName(name), path=str(root), workspace=workspace,
+                          trusted=trusted, created_at=time.time())
         await self.store.insert(project)
         await self.activity.record(actor, "project.add", name, "ok", str(root))
         return project
@@ -190,7 +191,7 @@ class ProjectService:
         if path is not None:
             folders = [f for f in folders if f == str(user_path(path))]
         known = {p.path for p in await self.all()}
-        names = {p.name for p in await self.all()}
+        names: set[str] = {p.name for p in await self.all()}
         added: list[Project] = []
         for folder in folders:
             for repo in await gitops.discover_repos(Path(folder)):

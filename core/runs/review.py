@@ -13,7 +13,7 @@ from core.git import merge as git_merge
 from core.git import ops as gitops
 from core.models import Run
 from core.runs.service import RunManager
-from core.types import RunState
+from core.types import RunId, RunState
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class Review:
         await gitops.remove_worktree(Path(project.path), Path(run.cwd))
         await self.runs.store.update(run.id, worktree_removed=1)
 
-    async def cleanup(self, older_than_days: float | None = None) -> list[str]:
+    async def cleanup(self, older_than_days: float | None = None) -> list[RunId]:
         """Remove worktrees of runs that ended longer ago than the retention period.
 
         The branches stay, so a cleaned-up run can still be merged, resumed or forked: its
@@ -134,7 +134,7 @@ class Review:
         days = (self.runs.config.agents.worktree_retention_days if older_than_days is None
                 else older_than_days)
         cutoff = time.time() - days * 86400
-        removed = []
+        removed: list[RunId] = []
         for run in await self.runs.store.find(limit=100_000):
             if (run.use_worktree and not run.worktree_removed and not run.state.is_live
                     and run.state is not RunState.INTERRUPTED
