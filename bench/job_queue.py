@@ -91,7 +91,7 @@ async def drain(backend: str, target: str, consumers: int, workdir: Path,
         assert proc.stdin is not None
         proc.stdin.write(b"go\n")
         await proc.stdin.drain()
-    ends = []
+    ends: list[float] = []
     for proc in procs:
         assert proc.stdout is not None
         ends.append(json.loads(await proc.stdout.readline())["end"])

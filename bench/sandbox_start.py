@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 
 from bench.gen_repo import generate_repo  # noqa: E402
 from bench.run_start import PROJECT, StartPath, gluon_attempt, pct  # noqa: E402
-from core.agent.session import sandbox  # noqa: E402
+from core.agent import sandbox  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
 from tests.conftest import daemon_environ, make_config  # noqa: E402
 from tests.fakes.model_server import ScriptedModelServer  # noqa: E402
