@@ -29,6 +29,7 @@ from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
 from core.runs.review import Review
 from core.runs.service import RunManager
+from core.runs.store import RunStore
 from core.store.db import Database
 from core.tables import Tables, TableSet
 
@@ -77,7 +78,8 @@ class Runtime:
         self.events = EventLog(EventStore(self.db), self.bus)  # the durable log, read from cursors
         access = AccessStore(self.db)
         self.activity = ActivityLog(access)
-        self.projects = ProjectService(ProjectStore(self.db), self.activity)
+        runs = RunStore(self.db, self.bus)  # publishes each state change once it is stored
+        self.projects = ProjectService(ProjectStore(self.db, runs), self.activity)
         self.runs = RunManager(config, self.db, self.bus, self.projects,
                                runner or SdkRunner(), self.activity, environ=environ)
         self.review = Review(self.runs)

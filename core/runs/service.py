@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Coroutine
 from functools import partial
@@ -490,9 +489,7 @@ class RunManager:
         return answered
 
     async def allow_for_project(self, project: str, rule: str) -> None:
-        await self.db.execute(
-            "INSERT OR IGNORE INTO permission_rules (project, rule, created_at) VALUES (?,?,?)",
-            (project, rule, time.time()))
+        await self.projects.store.allow(project, rule)
 
     async def agent_started(self, run: Run) -> None:
         """A run's agent is up: now is a good time to make the next spare worktree."""

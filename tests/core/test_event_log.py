@@ -306,3 +306,24 @@ async def test_an_event_logged_inside_a_larger_change_is_published_only_if_it_co
     assert isinstance(published, RunStateChanged) and published.new is RunState.RUNNING
     with pytest.raises(TimeoutError):
         await sub.get(timeout=0.05)
+
+
+async def test_a_field_that_is_not_a_column_of_runs_is_refused_and_changes_nothing(
+        db: Database) -> None:
+    store = RunStore(db)
+    with pytest.raises(TypeError, match="'colour'"):
+        await store.insert(id="r1", project="demo", prompt="fix it", model="m",
+                           use_worktree=0, cwd="/srv/demo", session_id="s", colour="red")
+    with pytest.raises(TypeError, match="'1=1; DROP TABLE runs; --'"):
+        await store.insert(id="r1", project="demo", prompt="fix it", model="m",
+                           use_worktree=0, cwd="/srv/demo", session_id="s",
+                           **{"1=1; DROP TABLE runs; --": 1})
+    assert await store.find() == []
+    await new_run(store, "r1")
+    with pytest.raises(TypeError, match="'colour'"):
+        await store.update("r1", colour="red")
+    with pytest.raises(TypeError, match="'colour'"):
+        await store.transition("r1", RunState.RUNNING, "agent started", colour="red")
+    run = await store.get("r1")
+    assert run.state is RunState.QUEUED
+    assert [t.to_state for t in await store.transitions("r1")] == [RunState.QUEUED]
