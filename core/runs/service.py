@@ -43,6 +43,7 @@ from core.runs.command_store import CommandStore
 from core.runs.commands import POLL_SECONDS, CommandChannel, CommandKind, SqliteCommandChannel
 from core.runs.executor import RECOVERED_PRIORITY, Executor
 from core.runs.gate import Gate
+from core.runs.interaction_store import InteractionStore
 from core.runs.interactions import Interactions
 from core.runs.prompts import RESTART_PROMPT, start_message, with_undelivered
 from core.runs.prompts import next_prompt as _next_prompt
@@ -74,7 +75,7 @@ class RunManager:
         self.activity = activity
         self.environ = dict(os.environ if environ is None else environ)
         self.store = RunStore(db, bus)  # publishes each state change once it is stored
-        self.interactions = Interactions(db, bus)
+        self.interactions = Interactions(InteractionStore(db), bus)
         self.commands: CommandChannel = SqliteCommandChannel(CommandStore(db))
         self.usage = Usage(BudgetStore(db), config)
         self._supervisors: dict[str, RunSupervisor] = {}
