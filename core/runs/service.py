@@ -50,7 +50,6 @@ from core.runs.prompts import next_prompt as _next_prompt
 from core.runs.store import RunEvent, RunStore
 from core.runs.supervisor import RunSupervisor
 from core.runs.uploads import uploads_dir
-from core.store.db import Database
 from core.text_input import check_all, check_optional, check_text
 from core.types import InteractionKind, RunState
 
@@ -64,20 +63,22 @@ CANCEL_TIMEOUT = 120.0
 
 
 class RunManager:
-    def __init__(self, config: Config, db: Database, bus: EventBus, projects: ProjectService,
-                 runner: AgentRunner, activity: ActivityLog, *,
+    def __init__(self, config: Config, store: RunStore, bus: EventBus,
+                 projects: ProjectService, runner: AgentRunner, activity: ActivityLog, *,
+                 interactions: InteractionStore, commands: CommandStore, budget: BudgetStore,
                  environ: dict[str, str] | None = None) -> None:
+        """``store`` publishes each state change on ``bus`` once it is stored; the other
+        stores are those of the runs' questions, commands and spending."""
         self.config = config
-        self.db = db
         self.bus = bus
         self.projects = projects
         self.runner = runner
         self.activity = activity
         self.environ = dict(os.environ if environ is None else environ)
-        self.store = RunStore(db, bus)  # publishes each state change once it is stored
-        self.interactions = Interactions(InteractionStore(db), bus)
-        self.commands: CommandChannel = SqliteCommandChannel(CommandStore(db))
-        self.usage = Usage(BudgetStore(db), config)
+        self.store = store
+        self.interactions = Interactions(interactions, bus)
+        self.commands: CommandChannel = SqliteCommandChannel(commands)
+        self.usage = Usage(budget, config)
         self._supervisors: dict[str, RunSupervisor] = {}
         self.gate = Gate(config, self.usage)
         self._executor: Executor | None = None
@@ -477,7 +478,7 @@ class RunManager:
                      else "answer_question")
             raise InvalidInput(f"{interaction.id!r} is a {interaction.kind}, not a {kind}; "
                                f"use {other}")
-        async with self.db.transaction():  # the answer and what carries it, or neither
+        async with self.store.transaction():  # the answer and what carries it, or neither
             answered = await self.interactions.answer(interaction.id, choice, actor)
             await self.commands.send(answered.run_id, CommandKind.ANSWER, actor,
                                      interaction_id=answered.id)
