@@ -1,4 +1,8 @@
-"""Persistence of runs: rows, state transitions (each with a reason) and the event summary."""
+"""Persistence of runs: rows, state transitions (each with a reason) and the event summary.
+
+The one writer of ``runs``, ``run_transitions`` and ``run_events``: a field becomes a column
+name only when it is in ``COLUMNS``; forgetting or moving a project reaches its runs here.
+"""
 
 from __future__ import annotations
 
