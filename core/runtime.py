@@ -19,6 +19,7 @@ from core.access.activity import ActivityLog
 from core.access.store import AccessStore
 from core.access.users import Access
 from core.agent.session import AgentRunner, SdkRunner
+from core.budget.store import BudgetStore
 from core.config import Config
 from core.errors import Conflict
 from core.events.bus import EventBus
@@ -27,8 +28,11 @@ from core.events.store import EventStore
 from core.jobs import JobQueue, open_job_queue
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
+from core.runs.command_store import CommandStore
+from core.runs.interaction_store import InteractionStore
 from core.runs.review import Review
 from core.runs.service import RunManager
+from core.runs.store import RunStore
 from core.store.db import Database
 from core.tables import Tables, TableSet
 
@@ -77,9 +81,12 @@ class Runtime:
         self.events = EventLog(EventStore(self.db), self.bus)  # the durable log, read from cursors
         access = AccessStore(self.db)
         self.activity = ActivityLog(access)
-        self.projects = ProjectService(ProjectStore(self.db), self.activity)
-        self.runs = RunManager(config, self.db, self.bus, self.projects,
-                               runner or SdkRunner(), self.activity, environ=environ)
+        runs = RunStore(self.db, self.bus)  # publishes each state change once it is stored
+        self.projects = ProjectService(ProjectStore(self.db, runs), self.activity)
+        self.runs = RunManager(config, runs, self.bus, self.projects, runner or SdkRunner(),
+                               self.activity, interactions=InteractionStore(self.db),
+                               commands=CommandStore(self.db), budget=BudgetStore(self.db),
+                               environ=environ)
         self.review = Review(self.runs)
         self.access = Access(access, self.activity, {
             "telegram": config.telegram.roles(), "discord": config.discord.roles()})

@@ -1,8 +1,8 @@
 """Persistence of projects, workspaces and the tools pre-approved for a project.
 
 The only writer of ``projects``, ``workspaces`` and ``permission_rules``. Forgetting or moving a
-project also changes its runs in the same transaction; those two statements on ``runs`` belong
-to the run store and move there when it offers them.
+project also changes its runs, through the run store (the one writer of ``runs``), in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 import aiosqlite
 
 from core.models import Project
+from core.runs.store import RunStore
 from core.store.db import Database
 from core.types import LIVE_STATES
 
@@ -24,8 +25,9 @@ def _project(row: aiosqlite.Row) -> Project:
 
 
 class ProjectStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, runs: RunStore) -> None:
         self.db = db
+        self.runs = runs
 
     # -- projects -----------------------------------------------------------------------------
 
@@ -65,8 +67,7 @@ class ProjectStore:
         """Forget the project and its runs; deleting the runs deletes what hangs off them
         (usage, events, transitions, questions, chat links) by their foreign keys."""
         async with self.db.transaction():
-            await self.db.execute("UPDATE runs SET parent_id = NULL WHERE project = ?", (name,))
-            await self.db.execute("DELETE FROM runs WHERE project = ?", (name,))
+            await self.runs.forget_project(name)
             await self.db.execute("DELETE FROM projects WHERE name = ?", (name,))
 
     async def move(self, name: str, old_path: str, new_path: str) -> None:
@@ -74,9 +75,7 @@ class ProjectStore:
         async with self.db.transaction():
             await self.db.execute("UPDATE projects SET path = ? WHERE name = ?",
                                   (new_path, name))
-            await self.db.execute(
-                "UPDATE runs SET cwd = ? WHERE project = ? AND use_worktree = 0 AND cwd = ?",
-                (new_path, name, old_path))
+            await self.runs.follow_move(name, old_path, new_path)
 
     # -- workspaces ---------------------------------------------------------------------------
 

@@ -14,26 +14,15 @@ import secrets
 import time
 from typing import Any
 
-import aiosqlite
-
 from core.errors import Ambiguous, Conflict, InvalidInput, NotFound
 from core.events.bus import EventBus, InteractionAnswered, InteractionRequested
 from core.events.log import EventLog
-from core.events.store import EventStore
 from core.models import Interaction
-from core.store.db import Database
+from core.runs.interaction_store import InteractionStore
 from core.text_input import check_text
 from core.types import InteractionKind, InteractionStatus, PermissionChoice
 
 QUESTION_TOOL = "AskUserQuestion"
-
-
-def _row(row: aiosqlite.Row) -> Interaction:
-    data = dict(row)
-    data["tool_input"] = json.loads(data["tool_input"])
-    data["answer"] = json.loads(data["answer"]) if data["answer"] is not None else None
-    data.pop("reminded_at", None)
-    return Interaction(**data)
 
 
 def describe_tool_call(name: str, tool_input: dict[str, Any]) -> str:
@@ -55,11 +44,11 @@ def question_title(tool_input: dict[str, Any]) -> str:
 
 
 class Interactions:
-    def __init__(self, db: Database, bus: EventBus) -> None:
-        self.db = db
+    def __init__(self, store: InteractionStore, bus: EventBus) -> None:
+        self.store = store
         self.bus = bus
         # Requests and answers are logged with the change.
-        self.events = EventLog(EventStore(db), bus)
+        self.events = EventLog(store.event_store, bus)
 
     async def create(self, run_id: str, project: str, tool_name: str,
                      tool_input: dict[str, Any]) -> Interaction:
@@ -69,12 +58,9 @@ class Interactions:
                  else describe_tool_call(tool_name, tool_input))
         interaction_id = secrets.token_hex(4)
         now = time.time()
-        async with self.db.transaction():
-            await self.db.execute(
-                "INSERT INTO interactions (id, run_id, kind, tool_name, tool_input, title, "
-                "status, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (interaction_id, run_id, kind, tool_name, json.dumps(tool_input), title,
-                 InteractionStatus.PENDING, now))
+        async with self.store.transaction():
+            await self.store.insert(interaction_id, run_id, kind, tool_name, tool_input, title,
+                                    now)
             interaction = await self.get(interaction_id)
             event = await self.events.append(InteractionRequested(
                 run_id=run_id, project=project, interaction_id=interaction_id, kind=kind,
@@ -84,28 +70,19 @@ class Interactions:
 
     async def get(self, interaction_id: str) -> Interaction:
         prefix = interaction_id.strip().lower()
-        rows = await self.db.fetchall(
-            "SELECT * FROM interactions WHERE id LIKE ? ORDER BY created_at DESC LIMIT 5",
-            (prefix + "%",))
+        rows = await self.store.by_prefix(prefix)
         if not rows or not prefix:
-            open_ids = [r["id"] for r in await self.db.fetchall(
-                "SELECT id FROM interactions WHERE status = ? ORDER BY created_at DESC "
-                "LIMIT 200", (str(InteractionStatus.PENDING),))]
-            close = difflib.get_close_matches(prefix, open_ids, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(prefix, await self.store.open_ids(), n=3,
+                                              cutoff=0.5)
             hint = (f"did you mean {' or '.join(close)}?" if close else
                     "the open ones are listed by `gluon pending` (tool list_pending)")
             raise NotFound(f"no question or permission request {interaction_id!r}; {hint}")
-        if len(rows) > 1 and rows[0]["id"] != prefix:
+        if len(rows) > 1 and rows[0].id != prefix:
             raise Ambiguous(f"id {interaction_id!r} is ambiguous; type more characters")
-        return _row(rows[0])
+        return rows[0]
 
     async def pending(self, run_id: str | None = None) -> list[Interaction]:
-        sql = "SELECT * FROM interactions WHERE status = ?"
-        params = [str(InteractionStatus.PENDING)]
-        if run_id is not None:
-            sql += " AND run_id = ?"
-            params.append(run_id)
-        return [_row(r) for r in await self.db.fetchall(sql + " ORDER BY created_at", params)]
+        return await self.store.pending(run_id)
 
     def normalise(self, interaction: Interaction, choice: str) -> Any:
         """Check an answer against the request and return what is stored and sent."""
@@ -139,18 +116,12 @@ class Interactions:
                            f"{interaction.status}{by}; nothing to do")
         value = self.normalise(interaction, choice)
         now = time.time()
-        async with self.db.transaction():
-            changed = await self.db.execute(
-                "UPDATE interactions SET status = ?, answer = ?, answered_by = ?, "
-                "answered_at = ? WHERE id = ? AND status = ?",
-                (InteractionStatus.ANSWERED, json.dumps(value), actor, now,
-                 interaction.id, InteractionStatus.PENDING))
-            if not changed:
+        async with self.store.transaction():
+            if not await self.store.mark_answered(interaction.id, value, actor, now):
                 raise Conflict(f"{interaction.kind} {interaction.id!r} was answered meanwhile")
-            run = await self.db.fetchone("SELECT project FROM runs WHERE id = ?",
-                                         (interaction.run_id,))
             event = await self.events.append(InteractionAnswered(
-                run_id=interaction.run_id, project=run["project"] if run else "",
+                run_id=interaction.run_id,
+                project=await self.store.project_of(interaction.run_id),
                 interaction_id=interaction.id, answer=value, answered_by=actor, at=now))
         answered = await self.get(interaction.id)
         self.events.publish(event)
@@ -158,17 +129,9 @@ class Interactions:
 
     async def expire_for_run(self, run_id: str) -> None:
         """The run ended: nobody can answer its open requests any more."""
-        await self.db.execute(
-            "UPDATE interactions SET status = ? WHERE run_id = ? AND status = ?",
-            (InteractionStatus.EXPIRED, run_id, InteractionStatus.PENDING))
+        await self.store.expire_for_run(run_id)
 
     async def due_reminders(self, older_than: float) -> list[Interaction]:
         """Pending requests not answered or reminded about for ``older_than`` seconds."""
-        cutoff = time.time() - older_than
-        rows = await self.db.fetchall(
-            "SELECT * FROM interactions WHERE status = ? AND "
-            "COALESCE(reminded_at, created_at) < ?", (InteractionStatus.PENDING, cutoff))
-        for r in rows:
-            await self.db.execute("UPDATE interactions SET reminded_at = ? WHERE id = ?",
-                                  (time.time(), r["id"]))
-        return [_row(r) for r in rows]
+        now = time.time()
+        return await self.store.due_reminders(now - older_than, now)

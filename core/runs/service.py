@@ -15,8 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
-import time
 import uuid
 from collections.abc import Coroutine
 from functools import partial
@@ -44,13 +42,13 @@ from core.runs.command_store import CommandStore
 from core.runs.commands import POLL_SECONDS, CommandChannel, CommandKind, SqliteCommandChannel
 from core.runs.executor import RECOVERED_PRIORITY, Executor
 from core.runs.gate import Gate
+from core.runs.interaction_store import InteractionStore
 from core.runs.interactions import Interactions
 from core.runs.prompts import RESTART_PROMPT, start_message, with_undelivered
 from core.runs.prompts import next_prompt as _next_prompt
 from core.runs.store import RunEvent, RunStore
 from core.runs.supervisor import RunSupervisor
-from core.runs.uploads import uploads_dir
-from core.store.db import Database
+from core.runs.uploads import attached_files, stage_attachments, unstage_attachments
 from core.text_input import check_all, check_optional, check_text
 from core.types import InteractionKind, RunState
 
@@ -64,20 +62,22 @@ CANCEL_TIMEOUT = 120.0
 
 
 class RunManager:
-    def __init__(self, config: Config, db: Database, bus: EventBus, projects: ProjectService,
-                 runner: AgentRunner, activity: ActivityLog, *,
+    def __init__(self, config: Config, store: RunStore, bus: EventBus,
+                 projects: ProjectService, runner: AgentRunner, activity: ActivityLog, *,
+                 interactions: InteractionStore, commands: CommandStore, budget: BudgetStore,
                  environ: dict[str, str] | None = None) -> None:
+        """``store`` publishes each state change on ``bus`` once it is stored; the other
+        stores are those of the runs' questions, commands and spending."""
         self.config = config
-        self.db = db
         self.bus = bus
         self.projects = projects
         self.runner = runner
         self.activity = activity
         self.environ = dict(os.environ if environ is None else environ)
-        self.store = RunStore(db, bus)  # publishes each state change once it is stored
-        self.interactions = Interactions(db, bus)
-        self.commands: CommandChannel = SqliteCommandChannel(CommandStore(db))
-        self.usage = Usage(BudgetStore(db), config)
+        self.store = store
+        self.interactions = Interactions(interactions, bus)
+        self.commands: CommandChannel = SqliteCommandChannel(commands)
+        self.usage = Usage(budget, config)
         self._supervisors: dict[str, RunSupervisor] = {}
         self.gate = Gate(config, self.usage)
         self._executor: Executor | None = None
@@ -204,7 +204,7 @@ class RunManager:
         proj = await self.projects.get(project)
         if not prompt:
             raise InvalidInput("the prompt is empty; say what the agent should do")
-        files = self._check_attachments(attachments or [], worktree)
+        files = attached_files(self.config.home, attachments or [], worktree)
         if files:
             names = ", ".join(f"{sandbox.ATTACHMENTS_DIR}/{f.name}" for f in files)
             prompt += f"\n\nFiles sent with this request (not part of the repository): {names}"
@@ -238,11 +238,7 @@ class RunManager:
             base = await gitops.current_branch(repo)
             base_sha = await gitops.head_sha(repo)
         budget = budget_usd if budget_usd is not None else self.config.agents.run_budget_usd
-        if files:
-            staged = self.config.home / "uploads" / "runs" / run_id
-            staged.mkdir(parents=True, exist_ok=True)
-            for f in files:
-                shutil.copyfile(f, staged / f.name)
+        stage_attachments(self.config.home, run_id, files)
         run = await self.store.insert(
             id=run_id, project=proj.name, prompt=prompt, model=model_id,
             use_worktree=int(worktree), cwd=str(cwd), branch=branch, base_branch=base,
@@ -252,23 +248,6 @@ class RunManager:
         await self.executor.submit(run.id)
         await self.executor.pump()
         return await self.store.get(run.id)
-
-    def _check_attachments(self, paths: list[str], worktree: bool) -> list[Path]:
-        """Files sent with a request: only chat uploads (the uploads folder of the data dir),
-        never arbitrary host files, which the sandbox keeps from agents."""
-        if not paths:
-            return []
-        if not worktree:
-            raise InvalidInput("attachments need a worktree; drop --no-worktree")
-        uploads = uploads_dir(self.config.home).resolve()
-        files = []
-        for raw in paths:
-            path = Path(raw).resolve()
-            if not path.is_relative_to(uploads) or not path.is_file():
-                raise InvalidInput(f"attachment {raw!r} is not a file sent in chat; only "
-                                   f"files under {str(uploads)!r} can be attached")
-            files.append(path)
-        return files
 
     async def _launch(self, run: Run) -> Coroutine[Any, Any, None]:
         """The run's supervisor, made for the executor, which runs what this returns."""
@@ -301,10 +280,7 @@ class RunManager:
             await self.pool.checkout(run.project, repo, cwd, run.branch, run.base_sha)
         if run.worktree_removed:
             await self.store.update(run.id, worktree_removed=0)
-        staged = self.config.home / "uploads" / "runs" / run.id
-        if staged.is_dir():
-            target = cwd / sandbox.ATTACHMENTS_DIR
-            await asyncio.to_thread(shutil.copytree, staged, target, dirs_exist_ok=True)
+        await unstage_attachments(self.config.home, run.id, cwd / sandbox.ATTACHMENTS_DIR)
 
     async def agent_spec(self, run: Run, *, resume: bool, fork_from: str | None,
                          stderr: TextIO) -> AgentSpec:
@@ -477,7 +453,7 @@ class RunManager:
                      else "answer_question")
             raise InvalidInput(f"{interaction.id!r} is a {interaction.kind}, not a {kind}; "
                                f"use {other}")
-        async with self.db.transaction():  # the answer and what carries it, or neither
+        async with self.store.transaction():  # the answer and what carries it, or neither
             answered = await self.interactions.answer(interaction.id, choice, actor)
             await self.commands.send(answered.run_id, CommandKind.ANSWER, actor,
                                      interaction_id=answered.id)
@@ -490,9 +466,7 @@ class RunManager:
         return answered
 
     async def allow_for_project(self, project: str, rule: str) -> None:
-        await self.db.execute(
-            "INSERT OR IGNORE INTO permission_rules (project, rule, created_at) VALUES (?,?,?)",
-            (project, rule, time.time()))
+        await self.projects.store.allow(project, rule)
 
     async def agent_started(self, run: Run) -> None:
         """A run's agent is up: now is a good time to make the next spare worktree."""

@@ -1,4 +1,8 @@
-"""Persistence of runs: rows, state transitions (each with a reason) and the event summary."""
+"""Persistence of runs: rows, state transitions (each with a reason) and the event summary.
+
+The one writer of ``runs``, ``run_transitions`` and ``run_events``: a field becomes a column
+name only when it is in ``COLUMNS``; forgetting or moving a project reaches its runs here.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import difflib
 import json
 import secrets
 import time
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import aiosqlite
@@ -20,6 +25,14 @@ from core.store.db import Database
 from core.types import TRANSITIONS, RunState
 
 _JSON_LIST = ("commits", "changed_files")
+# The columns of ``runs`` a caller may set; field names become column names only from here.
+COLUMNS = frozenset({
+    "id", "project", "prompt", "model", "state", "state_reason", "use_worktree", "cwd",
+    "branch", "base_branch", "base_sha", "session_id", "session_started", "fork_from",
+    "pending_prompt", "queued_at", "parent_id", "budget_usd", "created_by", "created_at",
+    "started_at", "ended_at", "last_activity_at", "turns", "tool_calls", "input_tokens",
+    "output_tokens", "cost_usd", "session_cost_usd", "result_text", "error", "last_message",
+    "commits", "changed_files", "worktree_removed"})
 _BOOL = ("use_worktree", "worktree_removed", "session_started")
 
 
@@ -42,6 +55,11 @@ def _run(row: aiosqlite.Row) -> Run:
 
 
 def _encode(fields: dict[str, Any]) -> None:
+    """Check every field is a column of ``runs`` and store lists as JSON."""
+    unknown = sorted(set(fields) - COLUMNS)
+    if unknown:
+        raise TypeError(f"runs has no column {unknown[0]!r}; the columns are in "
+                        "core.runs.store.COLUMNS")
     for key in _JSON_LIST:
         if key in fields:
             fields[key] = json.dumps([c.model_dump() if isinstance(c, BaseModel) else c
@@ -54,6 +72,10 @@ class RunStore:
         # Every state change is logged with it, then published.
         self.event_log = EventLog(EventStore(db), bus)
 
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """One change over several stores of this database: all of it or none of it."""
+        return self.db.transaction()
+
     async def new_id(self) -> str:
         while True:
             run_id = secrets.token_hex(4)
@@ -65,6 +87,7 @@ class RunStore:
         fields.setdefault("created_at", now)
         fields.setdefault("state", RunState.QUEUED)
         fields.setdefault("queued_at", now)
+        _encode(fields)
         cols = ", ".join(fields)
         async with self.db.transaction():
             await self.db.execute(
@@ -197,6 +220,20 @@ class RunStore:
                 run_id=run_id, project=row["project"], old=old, new=new, reason=reason, at=now))
         self.event_log.publish(event)
         return await self.get(run_id), old
+
+    async def forget_project(self, project: str) -> None:
+        """Delete the project's runs (what hangs off them goes by its foreign keys); a fork
+        of another of its runs first forgets its parent, so the order does not matter."""
+        async with self.db.transaction():
+            await self.db.execute("UPDATE runs SET parent_id = NULL WHERE project = ?",
+                                  (project,))
+            await self.db.execute("DELETE FROM runs WHERE project = ?", (project,))
+
+    async def follow_move(self, project: str, old_path: str, new_path: str) -> None:
+        """The project's checkout moved: runs that worked in it (no worktree) follow it."""
+        await self.db.execute(
+            "UPDATE runs SET cwd = ? WHERE project = ? AND use_worktree = 0 AND cwd = ?",
+            (new_path, project, old_path))
 
     async def transitions(self, run_id: str) -> list[Transition]:
         rows = await self.db.fetchall(

@@ -4,7 +4,8 @@ Every chat adapter saves what it received through ``save_upload``: each file in 
 its own under ``<home>/uploads`` (so two files of the same name never meet), under a name that
 is safe to show an agent and to use in its shell (see ``safe_name``), and only up to
 ``MAX_UPLOAD_BYTES``. ``start_run`` accepts attachments from that folder only, never other
-host files.
+host files, and stages a copy for the run (``<home>/uploads/runs/<run_id>``) that goes into
+its worktree when the worktree is made.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import shutil
 import unicodedata
 from pathlib import Path, PurePosixPath
 
@@ -73,3 +75,41 @@ async def save_upload(home: Path, name: str, data: bytes,
 
     await asyncio.to_thread(write)
     return path
+
+
+def attached_files(home: Path, paths: list[str], worktree: bool) -> list[Path]:
+    """Files sent with a request: only chat uploads (the uploads folder of the data dir),
+    never arbitrary host files, which the sandbox keeps from agents."""
+    if not paths:
+        return []
+    if not worktree:
+        raise InvalidInput("attachments need a worktree; drop --no-worktree")
+    uploads = uploads_dir(home).resolve()
+    files = []
+    for raw in paths:
+        path = Path(raw).resolve()
+        if not path.is_relative_to(uploads) or not path.is_file():
+            raise InvalidInput(f"attachment {raw!r} is not a file sent in chat; only "
+                               f"files under {str(uploads)!r} can be attached")
+        files.append(path)
+    return files
+
+
+def _staged(home: Path, run_id: str) -> Path:
+    return uploads_dir(home) / "runs" / run_id
+
+
+def stage_attachments(home: Path, run_id: str, files: list[Path]) -> None:
+    """Keep a copy of a new run's attachments until its worktree exists."""
+    if files:
+        staged = _staged(home, run_id)
+        staged.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copyfile(f, staged / f.name)
+
+
+async def unstage_attachments(home: Path, run_id: str, target: Path) -> None:
+    """Copy the run's attachments (if it has any) into ``target`` in its worktree."""
+    staged = _staged(home, run_id)
+    if staged.is_dir():
+        await asyncio.to_thread(shutil.copytree, staged, target, dirs_exist_ok=True)

@@ -11,6 +11,7 @@ from bots.cli.client import ToolClient, connect
 from core.events.bus import EventBus
 from core.runs.command_store import CommandStore
 from core.runs.commands import CommandKind, SqliteCommandChannel
+from core.runs.interaction_store import InteractionStore
 from core.runs.interactions import Interactions
 from core.store.db import Database
 from core.types import InteractionStatus
@@ -52,7 +53,7 @@ async def test_an_answer_given_while_gluon_is_down_reaches_the_agent_when_the_ru
     db = Database(config.db_path)
     await db.open()
     try:
-        interactions = Interactions(db, EventBus())
+        interactions = Interactions(InteractionStore(db), EventBus())
         assert (await interactions.get(question["id"])).status is InteractionStatus.PENDING
         async with db.transaction():
             await interactions.answer(question["id"], answer, "carol")

@@ -19,6 +19,7 @@ from core.events.bus import (
 )
 from core.events.log import DAY, FORGET_CONSUMER_DAYS, EventLog, describe
 from core.events.store import EventStore
+from core.runs.interaction_store import InteractionStore
 from core.runs.interactions import Interactions
 from core.runs.store import RunStore
 from core.store.db import Database
@@ -102,7 +103,7 @@ async def test_questions_and_answers_are_logged_with_the_change_they_record(
     bus = EventBus()
     store = RunStore(db, bus)
     await new_run(store, "r1")
-    interactions = Interactions(db, bus)
+    interactions = Interactions(InteractionStore(db), bus)
     asked = await interactions.create("r1", "demo", "Bash", {"command": "make deploy"})
     await interactions.answer(asked.id, "deny", "telegram:42")
     events = (await store.event_log.after(0, kinds=[InteractionRequested,
@@ -220,7 +221,8 @@ async def test_a_consumer_of_some_kinds_reads_past_the_others(db: Database) -> N
     consumer = EventLog(EventStore(db)).consumer("answers", kinds=[InteractionAnswered])
     await consumer.position()
     await new_run(store, "r1")
-    await Interactions(db, EventBus()).create("r1", "demo", "Bash", {"command": "ls"})
+    await Interactions(InteractionStore(db), EventBus()).create("r1", "demo", "Bash",
+                                                               {"command": "ls"})
 
     async def nothing(event: Event) -> None:
         raise AssertionError(f"not asked for: {event}")
@@ -306,3 +308,24 @@ async def test_an_event_logged_inside_a_larger_change_is_published_only_if_it_co
     assert isinstance(published, RunStateChanged) and published.new is RunState.RUNNING
     with pytest.raises(TimeoutError):
         await sub.get(timeout=0.05)
+
+
+async def test_a_field_that_is_not_a_column_of_runs_is_refused_and_changes_nothing(
+        db: Database) -> None:
+    store = RunStore(db)
+    with pytest.raises(TypeError, match="'colour'"):
+        await store.insert(id="r1", project="demo", prompt="fix it", model="m",
+                           use_worktree=0, cwd="/srv/demo", session_id="s", colour="red")
+    with pytest.raises(TypeError, match="'1=1; DROP TABLE runs; --'"):
+        await store.insert(id="r1", project="demo", prompt="fix it", model="m",
+                           use_worktree=0, cwd="/srv/demo", session_id="s",
+                           **{"1=1; DROP TABLE runs; --": 1})
+    assert await store.find() == []
+    await new_run(store, "r1")
+    with pytest.raises(TypeError, match="'colour'"):
+        await store.update("r1", colour="red")
+    with pytest.raises(TypeError, match="'colour'"):
+        await store.transition("r1", RunState.RUNNING, "agent started", colour="red")
+    run = await store.get("r1")
+    assert run.state is RunState.QUEUED
+    assert [t.to_state for t in await store.transitions("r1")] == [RunState.QUEUED]
