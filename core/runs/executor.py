@@ -282,11 +282,15 @@ class Executor:
         try:
             await work
         finally:
-            live = self._live.pop(run_id, None)
-            if live is not None and live.lease is not None:
-                # Stopped by Gluon closing: the job goes back, for the next start to recover.
-                await asyncio.shield(self._settle(live.lease, release=self._closing))
-            self.wake()
+            # Settled before the run leaves `_live`, so `finished` waits for the ack too.
+            live = self._live.get(run_id)
+            try:
+                if live is not None and live.lease is not None:
+                    # Stopped by Gluon closing: the job goes back, for the next start to recover.
+                    await asyncio.shield(self._settle(live.lease, release=self._closing))
+            finally:
+                self._live.pop(run_id, None)
+                self.wake()
 
     async def _settle(self, lease: Lease, *, release: bool = False) -> None:
         """Ack (or release) a job, logging rather than raising when that is not possible."""
