@@ -13,6 +13,10 @@ from mcp_tools.registry import ERROR_PREFIX
 from tests.mcp_tools.client import connected
 
 EXAMPLES = 12
+# Parameters that say how long a tool may wait for something to happen. Nothing happens in
+# this test, so a drawn 60 s would only wait 60 s: they get short waits (still from 0 up, so
+# the bounds are exercised); waiting itself is tested where something does happen.
+WAITS = frozenset({"wait_seconds", "timeout_seconds"})
 
 
 def from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None
@@ -43,9 +47,12 @@ def from_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None
     if kind == "object":
         props = schema.get("properties", {})
         required = set(schema.get("required", []))
+        def value(name: str, spec: dict[str, Any]) -> st.SearchStrategy[Any]:
+            return st.floats(0, 0.05) if name in WAITS else from_schema(spec, defs)
+
         return st.fixed_dictionaries(
-            {k: from_schema(v, defs) for k, v in props.items() if k in required},
-            optional={k: from_schema(v, defs) for k, v in props.items() if k not in required})
+            {k: value(k, v) for k, v in props.items() if k in required},
+            optional={k: value(k, v) for k, v in props.items() if k not in required})
     return st.none()
 
 
