@@ -57,6 +57,10 @@ async def _housekeeping(runtime: Runtime) -> None:
                 log.info("pruned %d old events from the event log", pruned)
         except Exception:
             log.exception("event log pruning failed")
+        try:
+            await runtime.web.prune()
+        except Exception:
+            log.exception("pruning expired status page sessions failed")
         await asyncio.sleep(HOUSEKEEPING_EVERY)
 
 
@@ -111,6 +115,7 @@ class Daemon:
                 self.url = await http.start()
             except OSError as exc:  # taken since check_port
                 raise _port_taken(config, exc) from None
+            runtime.web.served_at = self.url.removesuffix("/mcp")  # sign-in links point here
             log.info("Gluon is serving %d tools at %s (data dir %s)", len(tools.kit.names),
                      self.url, config.home)
             supervisor = Supervisor(self.backoff)

@@ -160,6 +160,26 @@ class ClusterConfig(_Section):
         return v
 
 
+class WebConfig(_Section):
+    """The status page: where people reach it, and how long a sign-in lasts.
+
+    ``public_url`` is the address in sign-in links (``https://gluon.example.com`` behind a
+    proxy); without it links point at the address ``gluon serve`` listens on. Session cookies
+    are ``Secure`` when it is https."""
+
+    public_url: str | None = None
+    session_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 168.0
+    link_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, such as "
+                             "'https://gluon.example.com'")
+        return v.rstrip("/") if v else v
+
+
 class Config(BaseModel):
     """The whole configuration. ``home`` is the data dir (``GLUON_HOME``, default ``~/.gluon``)."""
 
@@ -173,6 +193,7 @@ class Config(BaseModel):
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     chat: ChatConfig = Field(default_factory=ChatConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     projects: dict[str, ProjectConfig] = Field(default_factory=dict)
 
     @field_validator("home")
@@ -202,7 +223,7 @@ class Config(BaseModel):
 
 _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
                 "ANTHROPIC_BASE_URL": ("anthropic", "base_url")}
-_SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster")
+_SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "web")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from types import TracebackType
 from core.access.activity import ActivityLog
 from core.access.store import AccessStore
 from core.access.users import Access
+from core.access.web import WebAccess
+from core.access.web_store import WebStore
 from core.agent.session import AgentRunner, SdkRunner
 from core.budget.store import BudgetStore
 from core.config import Config
@@ -90,6 +92,7 @@ class Runtime:
         self.review = Review(self.runs)
         self.access = Access(access, self.activity, {
             "telegram": config.telegram.roles(), "discord": config.discord.roles()})
+        self.web = WebAccess(WebStore(self.db), self.access, self.activity, config.web)
         self.queue: JobQueue | None = None
         self._open = False
 

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from core.access.users import Access as Access
     from core.access.users import ChatUser as ChatUser
     from core.access.users import PairingCode as PairingCode
+    from core.access.web import SignedIn as SignedIn
+    from core.access.web import WebAccess as WebAccess
+    from core.access.web import WebLink as WebLink
+    from core.access.web import WebSession as WebSession
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "Access": "users",
@@ -21,4 +25,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "ActivityLog": "activity",
     "ActivityEntry": "activity",
     "AccessStore": "store",
+    "WebAccess": "web",
+    "WebLink": "web",
+    "WebSession": "web",
+    "SignedIn": "web",
 })

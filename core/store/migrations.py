@@ -180,4 +180,26 @@ CREATE TABLE event_cursors (
     updated_at  REAL NOT NULL
 );
 """),
+    ("web_sessions", """
+CREATE TABLE web_links (
+    token_hash  TEXT PRIMARY KEY,     -- sha256 of the one-time token; the token is never stored
+    actor       TEXT NOT NULL,        -- who signs in (telegram:42, discord:7, cli)
+    role        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    expires_at  REAL NOT NULL,
+    used_at     REAL
+);
+CREATE TABLE web_sessions (
+    id_hash     TEXT PRIMARY KEY,     -- sha256 of the cookie's value
+    actor       TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    csrf        TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    expires_at  REAL NOT NULL,
+    seen_at     REAL NOT NULL
+);
+CREATE INDEX web_sessions_actor ON web_sessions(actor);
+"""),
 ]
