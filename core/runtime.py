@@ -35,6 +35,7 @@ from core.runs.interaction_store import InteractionStore
 from core.runs.review import Review
 from core.runs.service import RunManager
 from core.runs.store import RunStore
+from core.runs.work_queue import WorkQueue
 from core.store.db import Database
 from core.tables import Tables, TableSet
 
@@ -90,6 +91,8 @@ class Runtime:
                                commands=CommandStore(self.db), budget=BudgetStore(self.db),
                                environ=environ)
         self.review = Review(self.runs)
+        self.work = WorkQueue(runs, self.runs.gate, lambda: self.runs.executor, self.activity,
+                              self.runs.cancel)
         self.access = Access(access, self.activity, {
             "telegram": config.telegram.roles(), "discord": config.discord.roles()})
         self.web = WebAccess(WebStore(self.db), self.access, self.activity, config.web)

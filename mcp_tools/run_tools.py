@@ -16,6 +16,7 @@ from core.runs.store import RunEvent
 from core.runtime import Runtime
 from core.types import InteractionKind, PermissionChoice, RunState
 from mcp_tools.params import Limit, ProjectRef, RunRef
+from mcp_tools.queue_tools import source
 from mcp_tools.registry import ToolKit, actor
 
 
@@ -83,7 +84,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         """
         return await runs.start_run(project, prompt, model=model, worktree=worktree, base=base,
                                     budget_usd=budget_usd, actor=actor(),
-                                    attachments=attachments)
+                                    attachments=attachments, source=source())
 
     @kit.tool(read_only=True)
     async def list_runs(

@@ -11,6 +11,7 @@ from mcp_tools import (
     event_tools,
     git_tools,
     project_tools,
+    queue_tools,
     review_tools,
     run_tools,
     system_tools,
@@ -44,6 +45,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     kit = ToolKit(server, rt.activity, resolve)
     project_tools.register(kit, rt)
     run_tools.register(kit, rt)
+    queue_tools.register(kit, rt)
     event_tools.register(kit, rt)
     review_tools.register(kit, rt)
     git_tools.register(kit, rt)

@@ -159,6 +159,10 @@ class Executor:
     def is_live(self, run_id: str) -> bool:
         return run_id in self._live
 
+    def live_projects(self) -> list[str]:
+        """The project of each run live here (one entry per run)."""
+        return [live.project for live in self._live.values()]
+
     async def finished(self, run_id: str) -> None:
         """Return once this process is done with the run: its supervisor ended and its start
         job was acked."""

@@ -13,6 +13,7 @@ Every value is checked here, so each surface refuses a bad one with the same one
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import time
@@ -27,6 +28,46 @@ LATER = 1.0
 """A run due more than this many seconds from now starts later."""
 
 _SOURCE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_RELATIVE = re.compile(r"(?:\+|in\s+)(\d+(?:\.\d+)?)\s*(s|m|min|h|d)", re.IGNORECASE)
+_DAILY = re.compile(r"(?:(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+)?(\d{1,2}):(\d{2})",
+                    re.IGNORECASE)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_UNIT = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+START_FORMATS = "HH:MM, 'mon 09:00', 2030-01-07T09:00 (this machine's time zone unless it " \
+                "names one), +30m or +2h"
+
+
+def parse_start(text: str, now: float | None = None) -> float:
+    """A start time as people write it, in this machine's time zone: ``14:00`` (the next one),
+    ``mon 09:00``, ``2030-01-07 09:00`` or ISO 8601 (with an offset if it has one),
+    ``+30m`` / ``in 2h`` / ``+1d``. InvalidInput, naming the formats, when it is none."""
+    now = time.time() if now is None else now
+    value = text.strip()
+    if m := _RELATIVE.fullmatch(value):
+        return now + float(m.group(1)) * _UNIT[m.group(2).lower()]
+    if m := _DAILY.fullmatch(value):
+        hour, minute = int(m.group(2)), int(m.group(3))
+        if hour > 23 or minute > 59:
+            raise InvalidInput(f"start time {text!r} is not a time of day; use {START_FORMATS}")
+        base = dt.datetime.fromtimestamp(now).astimezone()
+        at = base.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        days = 0 if m.group(1) is None else (
+            _WEEKDAYS.index(m.group(1).lower()[:3]) - base.weekday()) % 7
+        at += dt.timedelta(days=days)
+        if at.timestamp() <= now:
+            at += dt.timedelta(days=7 if m.group(1) else 1)
+        return _local(at.replace(tzinfo=None)).timestamp()
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+        return (parsed if parsed.tzinfo else _local(parsed)).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise InvalidInput(f"start time {text!r} is not understood; use {START_FORMATS}"
+                           ) from None
+
+
+def _local(naive: dt.datetime) -> dt.datetime:
+    """A wall-clock time of this machine's time zone (its offset that day, DST included)."""
+    return dt.datetime.fromtimestamp(time.mktime(naive.timetuple())).astimezone()
 
 
 def clock_time(at: float, now: float | None = None) -> str:

@@ -173,8 +173,9 @@ class RunStore:
         return [_run(r) for r in rows]
 
     async def waiting(self, limit: int) -> list[tuple[Run, str | None, float]]:
-        """Queued runs in the order their start jobs are claimed (priority, then when they are
-        due, then when they were queued), each with its start job and when it was queued."""
+        """Queued runs in about the order their start jobs are claimed (priority, then when
+        they are due, then when they were queued), each with its start job and when it was
+        queued."""
         rows = await self.db.fetchall(
             "SELECT * FROM runs WHERE state = ? ORDER BY priority DESC, "
             "max(coalesce(not_before, 0), coalesce(queued_at, created_at)), queued_at, "
@@ -210,10 +211,10 @@ class RunStore:
 
     async def hidden(self, run_id: str) -> dict[str, Any]:
         """Columns that are not part of the public record (prompt to send, fork source, cost
-        baseline, when it was last queued)."""
+        baseline, when it was last queued, its start job)."""
         row = await self.db.fetchone(
-            "SELECT pending_prompt, fork_from, session_cost_usd, queued_at FROM runs "
-            "WHERE id = ?",
+            "SELECT pending_prompt, fork_from, session_cost_usd, queued_at, start_job "
+            "FROM runs WHERE id = ?",
             (run_id,))
         assert row is not None
         return dict(row)
