@@ -57,11 +57,11 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         """Queue a run on a project: it starts when the concurrency limits and budgets let
         it, highest priority first, and not before `start_at`. Call it once per task to queue
         several ("queue these three: ..."). A run queued for later starts from its base branch
-        as it is then. Returns the run (state queued, or running if it started at once)."""
+        as it is then; queued runs are started by `gluon serve`. Returns the run."""
         return await runs.start_run(
             project, prompt, model=model, base=base, budget_usd=budget_usd, actor=actor(),
             priority=priority, not_before=parse_start(start_at) if start_at else None,
-            key=key, source=source())
+            key=key, source=source(), adopt=False)
 
     @kit.tool(read_only=True)
     async def list_queue(

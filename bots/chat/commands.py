@@ -28,6 +28,7 @@ Commands:
 /run PROJECT PROMPT [--model M] - start a run
 /cancel RUN - stop a run (asks to confirm)
 /resume RUN MESSAGE - continue an ended run
+/queue - queued runs in start order, and why each waits
 /model [M] - this chat's default model
 /clear - forget this conversation
 /start - your user id and how to get access"""
@@ -138,6 +139,19 @@ async def resume(orch: Orchestrator, client: Client, speaker: Speaker, rest: str
     return Reply(f"Resumed run `{data['id'][:8]}`.", runs=[data["id"]])
 
 
+async def queue(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    args: dict[str, Any] = {"limit": 20}
+    if rest:
+        args["project"] = rest.split()[0]
+    ok, data, text = await _call(orch, client, speaker, "list_queue", args)
+    if not ok:
+        return Reply(text, error=True)
+    lines = [f"{i['position']}. `{str(i['id'])[:8]}` {i['project']}"
+             f"{f' · priority {p}' if (p := i['priority']) else ''} · {i['why']} · "
+             f"{' '.join(str(i['prompt']).split())[:60]}" for i in data["items"]]
+    return Reply("\n".join(lines) if lines else "Nothing is queued.")
+
+
 async def model(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
     prefs = await orch.conversations.prefs(speaker.conversation)
     if not rest:
@@ -162,12 +176,13 @@ async def help_(orch: Orchestrator, client: Client, speaker: Speaker, rest: str)
 
 COMMANDS: dict[str, Handler] = {
     "help": help_, "projects": projects, "runs": runs, "status": status, "run": start,
-    "cancel": cancel, "resume": resume, "model": model, "clear": clear,
+    "cancel": cancel, "resume": resume, "model": model, "clear": clear, "queue": queue,
 }
 DESCRIPTIONS = {
     "help": "what I can do", "projects": "the projects", "runs": "recent runs",
     "status": "a run, or what is live", "run": "PROJECT PROMPT: start a run",
     "cancel": "RUN: stop a run", "resume": "RUN MESSAGE: continue a run",
+    "queue": "queued runs and why they wait",
     "model": "this chat's default model", "clear": "forget this conversation",
     "start": "your id and how to get access",
 }

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 CONFIRM_TTL_SECONDS = 15 * 60
 MAX_TOOL_RESULT_CHARS = 16_000
 MAX_MESSAGE_CHARS = 20_000
-RUN_STARTERS = {"start_run", "fork_run", "resume_run", "resolve_conflicts"}
+RUN_STARTERS = {"start_run", "fork_run", "resume_run", "resolve_conflicts", "queue_work"}
 
 SYSTEM_PROMPT = """\
 You are Gluon, a chat assistant that runs Claude Code coding agents on the user's git \
@@ -57,13 +57,16 @@ How to work:
 prompt for the agent, the project, and a model only if the user asked for one). Find projects \
 with list_projects and runs with list_runs; refer to runs by their 8-character id.
 - "What's running?" and similar: list_runs or get_run, then answer in a few short lines.
+- Work for later or in bulk goes to the queue: queue_work (one call per task, with a \
+priority or a start_at time when the user gives one); "what's queued?": list_queue; move an \
+item with reprioritize_queued, take one out with cancel_queued.
 - Steer a working run with steer_run, stop it with interrupt_run or cancel_run, continue an \
 ended one with resume_run, merge finished work with merge_run.
 - The agent's questions and permission requests reach the user as buttons; you may answer \
 them with answer_question or decide_permission only when the user tells you the answer.
-- Destructive tools (merge_run, cancel_run, archive_run, delete_branch, remove_project, \
-cleanup) wait for the user to press a confirmation button. When a tool says it is waiting \
-for confirmation, tell the user what will happen and do not call it again.
+- Destructive tools (merge_run, cancel_run, cancel_queued, archive_run, delete_branch, \
+remove_project, cleanup) wait for the user to press a confirmation button. When a tool says \
+it is waiting for confirmation, tell the user what will happen and do not call it again.
 - Never claim something happened unless a tool result says so. If a tool fails, say why in \
 one line and what the user can do.
 - If the request is ambiguous (several matching runs or projects), ask which one.
@@ -302,9 +305,9 @@ class Orchestrator:
 
     def _apply_hints(self, tool: str, args: dict[str, Any], model: str | None,
                      project: str | None) -> dict[str, Any]:
-        if tool in ("start_run", "fork_run") and model:
+        if tool in ("start_run", "fork_run", "queue_work") and model:
             args["model"] = model
-        if tool == "start_run" and project and not args.get("project"):
+        if tool in ("start_run", "queue_work") and project and not args.get("project"):
             args["project"] = project
         return args
 

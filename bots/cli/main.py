@@ -20,7 +20,15 @@ from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
 from bots.cli.output import say
 from bots.cli.parser import build_parser, command_name
-from bots.cli.streams import check_arguments, read_inputs, reader_gone, tolerant_streams, unexpected
+from bots.cli.streams import (
+    check_arguments,
+    confirm,
+    read_inputs,
+    reader_gone,
+    tolerant_streams,
+    unexpected,
+)
+from bots.cli.work import HANDLERS as WORK_HANDLERS
 from core.errors import GluonError, InvalidInput
 from core.text_input import user_path
 
@@ -46,16 +54,6 @@ def out(args: argparse.Namespace, data: dict[str, Any], human: str) -> None:
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
         say(human)
-
-
-def confirm(args: argparse.Namespace, question: str) -> None:
-    if getattr(args, "yes", False):
-        return
-    if not sys.stdin.isatty():
-        raise ToolFailed(f"{question} needs a confirmation; pass --yes to confirm")
-    answer = input(f"{fmt.clean(question)} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise ToolFailed("not confirmed; nothing was changed")
 
 
 def local_path(path: str) -> str:
@@ -350,6 +348,9 @@ async def pair(c: Session, a: argparse.Namespace) -> int:
     out(a, code, f"Send this to the bot within 10 minutes:  /pair {code['code']}\n"
                  f"(one person, one time; they get the {code['role']} role)")
     return 0
+
+
+HANDLERS.update(WORK_HANDLERS)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

@@ -42,6 +42,11 @@ def ago(ts: float | None) -> str:
     return f"{s // 86400}d ago"
 
 
+def clock(ts: float) -> str:
+    """A time in this machine's time zone, to the minute."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
 def one_line(text: str | None, width: int = 60) -> str:
     flat = " ".join((text or "").split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"

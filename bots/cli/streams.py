@@ -64,6 +64,17 @@ def read_inputs(args: argparse.Namespace) -> None:
             setattr(args, name, _decode(sys.stdin.buffer.read(), "standard input"))
 
 
+def confirm(args: argparse.Namespace, question: str) -> None:
+    """Ask on the terminal before a destructive command (``--yes`` answers for scripts)."""
+    if getattr(args, "yes", False):
+        return
+    if not sys.stdin.isatty():
+        raise ToolFailed(f"{question} needs a confirmation; pass --yes to confirm")
+    answer = input(f"{fmt.clean(question)} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise ToolFailed("not confirmed; nothing was changed")
+
+
 def reader_gone() -> int:
     """The reader of our output went away (`gluon runs | head -3`): stop quietly, as Unix
     tools do, with SIGPIPE's exit status."""

@@ -56,6 +56,11 @@ def build_tree(client: discord.Client, bot: DiscordBot) -> app_commands.CommandT
     async def resume(interaction: Interaction, run: str, message: str) -> None:
         await bot.on_slash(interaction, "resume", f"{run} {message}")
 
+    @tree.command(name="queue", description="Queued runs in start order, and why each waits")
+    @app_commands.describe(project="only this project's runs")
+    async def queue(interaction: Interaction, project: str | None = None) -> None:
+        await bot.on_slash(interaction, "queue", project or "")
+
     @tree.command(name="projects", description="The projects I can work on")
     async def projects(interaction: Interaction) -> None:
         await bot.on_slash(interaction, "projects", "")

@@ -177,10 +177,12 @@ class Executor:
         await self.queue.ping()
 
     async def submit(self, run_id: str, *, priority: int = 0,
-                     not_before: float | None = None) -> None:
+                     not_before: float | None = None, adopt: bool = True) -> None:
         """Enqueue the start job of the run's current attempt (idempotent), due at
-        ``not_before``; the run runs in this process even when it is a command's own runtime."""
-        self._adopted.add(run_id)
+        ``not_before``. With ``adopt``, the run runs in this process even when it is a
+        command's own runtime; without, such a runtime leaves it to ``gluon serve``."""
+        if adopt:
+            self._adopted.add(run_id)
         attempt = await self.store.times_queued(run_id)
         job_id = await self.queue.enqueue(START, {"run_id": run_id, "attempt": attempt},
                                           key=start_key(run_id, attempt), priority=priority,

@@ -195,10 +195,11 @@ class RunManager:
                         budget_usd: float | None = None, actor: str = "cli",
                         attachments: list[str] | None = None, priority: int = 0,
                         not_before: float | None = None, key: str | None = None,
-                        source: str = "cli") -> Run:
+                        source: str = "cli", adopt: bool = True) -> Run:
         """Queue a run (see :mod:`core.runs.requests` for the work-queue parameters): it starts
         when the gate lets it, highest ``priority`` first, not before ``not_before``. A second
-        start with the same ``key`` returns the run the first one made and adds nothing."""
+        start with the same ``key`` returns the run the first one made and adds nothing.
+        Without ``adopt``, a command's own runtime leaves the run to ``gluon serve``."""
         prompt = check_text(prompt, "prompt").strip()
         check_optional(model, "model")
         check_optional(base, "base")
@@ -245,7 +246,8 @@ class RunManager:
             if not new:
                 return run
         await self.activity.record(actor, "run.start", run.id, "ok", f"{proj.name}: {prompt}")
-        await self.executor.submit(run.id, priority=run.priority, not_before=run.not_before)
+        await self.executor.submit(run.id, priority=run.priority, not_before=run.not_before,
+                                   adopt=adopt)
         await self.executor.pump()
         return await self.store.get(run.id)
 
