@@ -122,6 +122,7 @@ class Daemon:
             try:
                 supervisor.core("the HTTP server", functools.partial(_serve_http, http))
                 supervisor.core("housekeeping", functools.partial(_housekeeping, runtime))
+                supervisor.core("the scheduler", runtime.schedules.run)
                 if config.telegram.token is not None:
                     supervisor.restarting("the Telegram bot", functools.partial(
                         _telegram, runtime, tools, make_llm(config),

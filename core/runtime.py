@@ -27,7 +27,8 @@ from core.errors import Conflict
 from core.events.bus import EventBus
 from core.events.log import EventLog
 from core.events.store import EventStore
-from core.jobs import JobQueue, open_job_queue
+from core.jobs import Clock, JobQueue, open_job_queue
+from core.models import Run
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
 from core.runs.command_store import CommandStore
@@ -36,6 +37,9 @@ from core.runs.review import Review
 from core.runs.service import RunManager
 from core.runs.store import RunStore
 from core.runs.work_queue import WorkQueue
+from core.schedules.migrations import SCHEDULE_TABLES
+from core.schedules.service import Fire, Schedules
+from core.schedules.store import ScheduleStore
 from core.store.db import Database
 from core.tables import Tables, TableSet
 
@@ -73,9 +77,10 @@ class Runtime:
 
     def __init__(self, config: Config, *, runner: AgentRunner | None = None,
                  environ: dict[str, str] | None = None,
-                 tables: Sequence[TableSet] = ()) -> None:
+                 tables: Sequence[TableSet] = (), clock: Clock | None = None) -> None:
         """``tables``: the table sets of the packages outside core that this process runs
-        (the chat layer's), migrated when the runtime opens."""
+        (the chat layer's), migrated when the runtime opens; ``clock``: the schedules' (a
+        test moves it by hand)."""
         self.config = config
         self.lock = DataDirLock(config.home)
         self.db = Database(config.db_path)
@@ -93,11 +98,21 @@ class Runtime:
         self.review = Review(self.runs)
         self.work = WorkQueue(runs, self.runs.gate, lambda: self.runs.executor, self.activity,
                               self.runs.cancel)
+        self.schedules = Schedules(ScheduleStore(self.db), runs, self.projects, self.activity,
+                                   self._fire, clock)
+        self.runs.gate.checks.append(self.schedules.hold)
         self.access = Access(access, self.activity, {
             "telegram": config.telegram.roles(), "discord": config.discord.roles()})
         self.web = WebAccess(WebStore(self.db), self.access, self.activity, config.web)
         self.queue: JobQueue | None = None
         self._open = False
+
+    async def _fire(self, fire: Fire) -> Run:
+        """A schedule's run: queued under the fire's key, as the schedule's author."""
+        s = fire.schedule
+        return await self.runs.start_run(s.project, s.prompt, model=s.model,
+                                         actor=s.created_by, priority=s.priority,
+                                         key=fire.key, source="cron", adopt=False)
 
     async def open(self, *, resume_interrupted: bool = True) -> Runtime:
         self.lock.acquire()
@@ -105,7 +120,7 @@ class Runtime:
             for sub in ("logs", "worktrees", "agent-homes", "launchers"):
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
-            await self.db.open(self.table_sets)
+            await self.db.open((SCHEDULE_TABLES, *self.table_sets))
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)

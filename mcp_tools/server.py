@@ -14,6 +14,7 @@ from mcp_tools import (
     queue_tools,
     review_tools,
     run_tools,
+    schedule_tools,
     system_tools,
 )
 from mcp_tools.callers import Callers
@@ -46,6 +47,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     project_tools.register(kit, rt)
     run_tools.register(kit, rt)
     queue_tools.register(kit, rt)
+    schedule_tools.register(kit, rt)
     event_tools.register(kit, rt)
     review_tools.register(kit, rt)
     git_tools.register(kit, rt)

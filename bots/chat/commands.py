@@ -7,6 +7,7 @@ and the audit log apply exactly as they do to a request in plain words.
 from __future__ import annotations
 
 import shlex
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ Commands:
 /cancel RUN - stop a run (asks to confirm)
 /resume RUN MESSAGE - continue an ended run
 /queue - queued runs in start order, and why each waits
+/schedules - prompts run on a schedule, and when they fire next
 /model [M] - this chat's default model
 /clear - forget this conversation
 /start - your user id and how to get access"""
@@ -152,6 +154,21 @@ async def queue(orch: Orchestrator, client: Client, speaker: Speaker, rest: str)
     return Reply("\n".join(lines) if lines else "Nothing is queued.")
 
 
+async def schedules(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    args: dict[str, Any] = {"project": rest.split()[0]} if rest else {}
+    ok, data, text = await _call(orch, client, speaker, "list_schedules", args)
+    if not ok:
+        return Reply(text, error=True)
+    lines = []
+    for x in data["schedules"]:
+        when = "paused" if x["paused"] else "next " + ", ".join(
+            time.strftime("%a %d %b %H:%M", time.localtime(t)) for t in x["next_fires"][:2])
+        lines.append(f"`{x['id']}` {x['project']} · `{x['cron']}` {x['tz']} · {when} · "
+                     f"{' '.join(str(x['prompt']).split())[:60]}")
+    return Reply("\n".join(lines) if lines else
+                 "No schedules. Say e.g. \"every weekday at 7 run the test hunt on api\".")
+
+
 async def model(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
     prefs = await orch.conversations.prefs(speaker.conversation)
     if not rest:
@@ -177,12 +194,14 @@ async def help_(orch: Orchestrator, client: Client, speaker: Speaker, rest: str)
 COMMANDS: dict[str, Handler] = {
     "help": help_, "projects": projects, "runs": runs, "status": status, "run": start,
     "cancel": cancel, "resume": resume, "model": model, "clear": clear, "queue": queue,
+    "schedules": schedules,
 }
 DESCRIPTIONS = {
     "help": "what I can do", "projects": "the projects", "runs": "recent runs",
     "status": "a run, or what is live", "run": "PROJECT PROMPT: start a run",
     "cancel": "RUN: stop a run", "resume": "RUN MESSAGE: continue a run",
     "queue": "queued runs and why they wait",
+    "schedules": "prompts run on a schedule",
     "model": "this chat's default model", "clear": "forget this conversation",
     "start": "your id and how to get access",
 }

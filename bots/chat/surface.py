@@ -230,6 +230,8 @@ class ChatSurface:
             if event.run_id in self.unfollowed:
                 return
             where = await self.orch.store.follower(event.run_id, self.platform)
+            if where is None and await self._follow_scheduled(event.run_id):
+                where = await self.orch.store.follower(event.run_id, self.platform)
             if where is None:  # no chat here follows it; a later link goes through follow()
                 self.unfollowed.add(event.run_id)
                 return
@@ -257,6 +259,20 @@ class ChatSurface:
             if event.new is RunState.INTERRUPTED and run.state.is_live:
                 return  # interrupted while the bot was away, and already resumed
             await self._ping(followed, run, event.new)
+
+    async def _follow_scheduled(self, run_id: str) -> bool:
+        """A run a schedule made in one of this bot's chats is followed there."""
+        try:
+            run = await self.runtime.runs.get(run_id)
+        except NotFound:
+            return False
+        schedule = await self.runtime.schedules.of_run(run)
+        if schedule is None or not schedule.origin.startswith(f"{self.platform}:"):
+            return False
+        _, chat_id, thread_id = schedule.origin.split(":", 2)
+        await self.orch.store.follow(run_id, schedule.origin, self.platform, chat_id,
+                                     thread_id or None, False)
+        return True
 
     async def _status(self, f: Followed, now: bool = False) -> None:
         """Edit the run's status message, at most about once a second."""

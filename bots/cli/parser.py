@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--revoke", metavar="PLATFORM:ID", help="take a paired user's access away")
     x.add_argument("--yes", action="store_true")
     work.add_commands(sub, cmd)
+    work.add_schedule_commands(sub, cmd)
     cmd("chat", "talk to Gluon in the terminal, as in Telegram or Discord", json_flag=False)
     cmd("doctor", "check git, the Claude CLI, the sandbox tools, credentials, the database")
     cmd("serve", "run the Gluon daemon", json_flag=False)

@@ -1,4 +1,5 @@
-"""``gluon queue ...``: the work queue from the command line, thin wrappers over its tools."""
+"""``gluon queue ...`` and ``gluon schedule ...``: the work queue and the schedules from the
+command line, thin wrappers over their tools."""
 
 from __future__ import annotations
 
@@ -44,6 +45,32 @@ def add_commands(sub: Any, cmd: AddCommand) -> None:
     x = cmd("move", "give a queued run another priority (it goes behind the runs there)", qsub)
     x.add_argument("run")
     x.add_argument("priority", type=int, help="-100 to 100; 100 puts it first")
+
+
+def add_schedule_commands(sub: Any, cmd: AddCommand) -> None:
+    """The ``schedule`` command and its actions."""
+    schedule = sub.add_parser("schedule", help="prompts run on a cron schedule: add, list, "
+                              "pause, resume, remove")
+    ssub = schedule.add_subparsers(dest="action", required=True, metavar="ACTION")
+    x = cmd("add", "run a prompt on a project at the times a cron expression names", ssub)
+    x.add_argument("project")
+    x.add_argument("cron", help="5 fields: minute hour day-of-month month day-of-week, e.g. "
+                   "'0 7 * * mon-fri'; or @hourly, @daily, @weekly, @monthly")
+    x.add_argument("prompt", help="the task each run does; `-` reads it from standard input")
+    x.add_argument("--tz", help="IANA time zone of the times (default: this machine's)")
+    x.add_argument("--overlap", choices=["skip", "queue", "parallel"], default="skip",
+                   help="while the previous run is live: skip (default), queue, or parallel")
+    x.add_argument("--model", help="opus, sonnet, haiku (any case) or a full model id")
+    x.add_argument("--priority", type=int, default=0, help="-100 to 100 (default 0)")
+    x = cmd("list", "schedules with their next fire times", ssub)
+    x.add_argument("--project")
+    for action, text in (("pause", "stop a schedule from firing until resumed"),
+                         ("resume", "let a paused schedule fire again"),
+                         ("remove", "delete a schedule (its runs are kept)")):
+        x = cmd(action, text, ssub)
+        x.add_argument("schedule", help="schedule id or a unique prefix")
+        if action == "remove":
+            x.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
 def handler(name: str) -> Callable[[Handler], Handler]:
@@ -103,3 +130,59 @@ async def queue_move(c: Session, a: argparse.Namespace) -> int:
     out(a, run, f"run {run['id']} now has priority {run['priority']}")
     return 0
 
+
+
+def schedule_table(data: dict[str, Any]) -> str:
+    rows = [[x["id"], x["project"], x["cron"], x["tz"], x["overlap"],
+             "paused" if x["paused"] else ", ".join(fmt.clock(t) for t in x["next_fires"][:2]),
+             fmt.one_line(x["last_result"] or "-", 30), fmt.one_line(x["prompt"], 40)]
+            for x in data["schedules"]]
+    return (fmt.table(rows, ["ID", "PROJECT", "CRON", "TZ", "OVERLAP", "NEXT", "LAST",
+                             "PROMPT"])
+            or "no schedules: add one with `gluon schedule add PROJECT CRON PROMPT`")
+
+
+def schedule_line(x: dict[str, Any]) -> str:
+    when = "paused" if x["paused"] else "next " + ", ".join(fmt.clock(t)
+                                                             for t in x["next_fires"])
+    return f"schedule {x['id']} on {x['project']}: `{x['cron']}` ({x['tz']}), {when}"
+
+
+@handler("schedule add")
+async def schedule_add(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("add_schedule", {
+        "project": a.project, "cron": a.cron, "prompt": a.prompt, "tz": a.tz,
+        "overlap": a.overlap, "model": a.model, "priority": a.priority})
+    out(a, data, schedule_line(data))
+    if not a.json and not (c.owner is not None and c.owner.daemon):
+        say("no Gluon daemon is running: schedules fire while `gluon serve` runs")
+    return 0
+
+
+@handler("schedule list")
+async def schedule_list(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("list_schedules", {"project": a.project})
+    out(a, data, schedule_table(data))
+    return 0
+
+
+@handler("schedule pause")
+async def schedule_pause(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("pause_schedule", {"schedule": a.schedule})
+    out(a, data, schedule_line(data))
+    return 0
+
+
+@handler("schedule resume")
+async def schedule_resume(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("resume_schedule", {"schedule": a.schedule})
+    out(a, data, schedule_line(data))
+    return 0
+
+
+@handler("schedule remove")
+async def schedule_remove(c: Session, a: argparse.Namespace) -> int:
+    confirm(a, f"Delete schedule {a.schedule}?")
+    data = await c.call("remove_schedule", {"schedule": a.schedule})
+    out(a, data, f"removed schedule {data['id']}; the runs it started are kept")
+    return 0

@@ -61,6 +61,10 @@ def build_tree(client: discord.Client, bot: DiscordBot) -> app_commands.CommandT
     async def queue(interaction: Interaction, project: str | None = None) -> None:
         await bot.on_slash(interaction, "queue", project or "")
 
+    @tree.command(name="schedules", description="Prompts run on a schedule, next fire times")
+    async def schedules(interaction: Interaction) -> None:
+        await bot.on_slash(interaction, "schedules", "")
+
     @tree.command(name="projects", description="The projects I can work on")
     async def projects(interaction: Interaction) -> None:
         await bot.on_slash(interaction, "projects", "")

@@ -122,6 +122,13 @@ class RunStore:
         row = await self.db.fetchone("SELECT * FROM runs WHERE key = ?", (key,))
         return _run(row) if row is not None else None
 
+    async def by_key_prefix(self, prefix: str) -> list[Run]:
+        """The runs whose key starts with ``prefix``, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM runs WHERE key >= ? AND substr(key, 1, length(?)) = ? "
+            "ORDER BY created_at, id", (prefix, prefix, prefix))
+        return [_run(r) for r in rows]
+
     async def get(self, run_id: str) -> Run:
         row = await self.db.fetchone("SELECT * FROM runs WHERE id = ?", (run_id,))
         if row is None:
