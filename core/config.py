@@ -66,6 +66,10 @@ class AgentsConfig(_Section):
     env_allow: list[str] = Field(default_factory=list)
     sandbox: Literal["required", "auto", "off"] = "auto"
     sandbox_read_only: list[str] = Field(default_factory=list)
+    # A run stopped by the account's usage limit waits for its reset and goes on by itself, at
+    # most this many times in `usage_limit_window_hours` (0: never; it fails instead).
+    usage_limit_resumes: Annotated[int, Field(ge=0, le=100)] = 3
+    usage_limit_window_hours: Annotated[float, Field(gt=0, le=24 * 31)] = 24.0
 
 
 class ProjectConfig(_Section):

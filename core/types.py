@@ -51,8 +51,9 @@ RESUMABLE_STATES = frozenset({RunState.REVIEW, RunState.FAILED, RunState.CANCELL
 TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELLED, RunState.FAILED,
                                 RunState.INTERRUPTED}),
+    # Running -> queued: parked until the account's usage limit resets.
     RunState.RUNNING: frozenset({RunState.WAITING, RunState.REVIEW, RunState.FAILED,
-                                 RunState.CANCELLED, RunState.INTERRUPTED}),
+                                 RunState.CANCELLED, RunState.INTERRUPTED, RunState.QUEUED}),
     RunState.WAITING: frozenset({RunState.RUNNING, RunState.REVIEW, RunState.FAILED,
                                  RunState.CANCELLED, RunState.INTERRUPTED}),
     RunState.REVIEW: frozenset({RunState.MERGED, RunState.CLOSED, RunState.QUEUED}),

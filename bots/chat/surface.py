@@ -254,6 +254,9 @@ class ChatSurface:
         if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
                                      | ApiRetry):
             await self._status(followed, now=final)
+        if (isinstance(event, RunStateChanged) and event.new is RunState.QUEUED
+                and event.old in (RunState.RUNNING, RunState.WAITING)):
+            await self._parked(followed, event)
         if final and isinstance(event, RunStateChanged):
             run = await self.runtime.runs.get(event.run_id)
             if event.new is RunState.INTERRUPTED and run.state.is_live:
@@ -314,6 +317,17 @@ class ChatSurface:
                      f.thread_id is not None and (f.chat_id, f.thread_id) in self.thread_runs
                      else "\n\nReply to this message to continue it, or ask me to merge it.")
         sent = await self.send_reply(f, Reply(text), f.status_message)
+        if sent is not None:
+            await self.remember(f.chat_id, sent, run.id)
+
+    async def _parked(self, f: Followed, event: RunStateChanged) -> None:
+        """Say that a live run was parked ("paused until 14:00: usage limit")."""
+        run = await self.runtime.runs.get(event.run_id)
+        text = (f"⏸ Run `{run.short}` on {run.project} {event.reason}; it goes on by itself "
+                "then.")
+        who = self.mention(run.created_by)
+        sent = await self.send_reply(f, Reply(f"{who} {text}" if who else text),
+                                     f.status_message)
         if sent is not None:
             await self.remember(f.chat_id, sent, run.id)
 

@@ -24,6 +24,7 @@ from claude_agent_sdk import (
     ClaudeSDKClient,
     PermissionResultAllow,
     PermissionResultDeny,
+    RateLimitEvent,
     ResultMessage,
     SystemMessage,
     TextBlock,
@@ -97,8 +98,18 @@ class AgentApiError:
     text: str
 
 
+@dataclass(frozen=True)
+class AgentUsageLimit:
+    """The account's usage limit is reached (a Claude subscription's five-hour or weekly
+    limit): the model API refuses requests until ``resets_at`` (seconds since the epoch; None
+    when the CLI did not say). ``window`` is the CLI's name for the limit (``five_hour``...)."""
+
+    resets_at: float | None
+    window: str
+
+
 AgentEvent = (AgentInit | AgentText | AgentToolUse | AgentToolResult | AgentResult
-              | AgentApiRetry | AgentApiError)
+              | AgentApiRetry | AgentApiError | AgentUsageLimit)
 
 
 @dataclass(frozen=True)
@@ -202,6 +213,12 @@ def translate(message: object) -> list[AgentEvent]:
                           model=str(message.data.get("model", "")))]
     if isinstance(message, SystemMessage) and message.subtype == "api_retry":
         return [_api_retry(message.data)]
+    if isinstance(message, RateLimitEvent):
+        info = message.rate_limit_info
+        if info.status != "rejected":
+            return []  # a warning on the way to the limit, not the limit
+        return [AgentUsageLimit(float(info.resets_at) if info.resets_at else None,
+                                str(info.rate_limit_type or "usage"))]
     if isinstance(message, AssistantMessage) and message.parent_tool_use_id is None:
         if message.error is not None:
             text = " ".join(b.text for b in message.content if isinstance(b, TextBlock))

@@ -277,10 +277,12 @@ class Executor:
 
     async def _pump_adopted(self) -> None:
         cap = await self.gate.capacity(live.project for live in self._live.values())
+        now = time.time()
         for run in await self.store.queued():
             if cap.full:
                 return
-            if run.id in self._live or run.id not in self._adopted:
+            if run.id in self._live or run.id not in self._adopted or (
+                    run.not_before is not None and run.not_before > now):
                 continue
             if await self._admit(run, cap) is None:
                 await self._start(run, None, cap)
@@ -313,7 +315,21 @@ class Executor:
                     await asyncio.shield(self._settle(live.lease, release=self._closing))
             finally:
                 self._live.pop(run_id, None)
+                if not self._closing:
+                    await asyncio.shield(self._next_attempt(run_id))
                 self.wake()
+
+    async def _next_attempt(self, run_id: str) -> None:
+        """A run its supervisor left queued (parked until a usage limit resets) gets the start
+        job of its next attempt, due when the run may start. (Should that fail, the next
+        pass after the queue answers again gives it one.)"""
+        try:
+            run = await self.store.get(run_id)
+            if run.state is RunState.QUEUED:
+                await self.submit(run.id, priority=run.priority, not_before=run.not_before)
+        except (NotFound, QueueUnavailable) as exc:
+            log.warning("the next start of run %s: %s", run_id, exc)
+            self._synced = False
 
     async def _settle(self, lease: Lease, *, release: bool = False) -> None:
         """Ack (or release) a job, logging rather than raising when that is not possible."""

@@ -12,6 +12,8 @@ from core.models import Run
 
 RESTART_PROMPT = ("Gluon restarted while you were working on this task. Continue where you "
                   "left off: check the state of the working tree first.")
+USAGE_LIMIT_PROMPT = ("The usage limit that stopped you has reset. Continue where you left off: "
+                      "check the state of the working tree first.")
 
 
 def next_prompt(run: Run, hidden: dict[str, Any]) -> str:

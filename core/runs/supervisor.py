@@ -27,11 +27,12 @@ from core.agent.session import (
     AgentText,
     AgentToolResult,
     AgentToolUse,
+    AgentUsageLimit,
 )
 from core.events.bus import AgentText as AgentTextEvent
 from core.events.bus import ApiRetry, ToolCalled
 from core.models import Run
-from core.runs import wrapup
+from core.runs import usage_limit, wrapup
 from core.runs.commands import POLL_SECONDS, CommandKind, RunCommand
 from core.runs.interactions import describe_tool_call
 from core.runs.permissions import PermissionGate, follow_up
@@ -62,9 +63,10 @@ _Item = RunCommand | _Message | _Ended
 class _Stop(Exception):
     """Leave the supervisor loop with a final state."""
 
-    def __init__(self, state: RunState, reason: str, error: str | None = None) -> None:
+    def __init__(self, state: RunState, reason: str, error: str | None = None,
+                 **fields: Any) -> None:
         super().__init__(reason)
-        self.state, self.reason, self.error = state, reason, error
+        self.state, self.reason, self.error, self.fields = state, reason, error, fields
 
 
 class RunSupervisor:
@@ -92,6 +94,7 @@ class RunSupervisor:
         self._commands: asyncio.Task[None] | None = None
         self._api_error: AgentApiError | None = None  # of the current turn
         self._last_retry: AgentApiRetry | None = None
+        self._usage_limit: AgentUsageLimit | None = None  # of the current turn
 
     # -- the task ---------------------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class RunSupervisor:
             self._outstanding.add(await self.session.send(self.prompt))
             await self._loop()
         except _Stop as stop:
-            await self._finish(stop.state, stop.reason, stop.error)
+            await self._finish(stop.state, stop.reason, stop.error, **stop.fields)
         except asyncio.CancelledError:
             await asyncio.shield(self._finish(RunState.INTERRUPTED,
                                               "Gluon stopped (shut down) while the run was live"))
@@ -287,6 +290,9 @@ class RunSupervisor:
                                            status=event.status, summary=summary))
         elif isinstance(event, AgentApiError):
             self._api_error = event  # the turn's result says it failed; this says why
+        elif isinstance(event, AgentUsageLimit):
+            self._usage_limit = event
+            await self.port.store.add_event(run_id, "limit", f"usage limit ({event.window})")
         else:
             await self._on_result(event)
 
@@ -295,8 +301,8 @@ class RunSupervisor:
                                    or self.port.environ.get("ANTHROPIC_BASE_URL"))
 
     async def _on_result(self, result: AgentResult) -> None:
-        api_error, last_retry = self._api_error, self._last_retry
-        self._api_error = self._last_retry = None
+        api_error, last_retry, limit = self._api_error, self._last_retry, self._usage_limit
+        self._api_error = self._last_retry = self._usage_limit = None
         self.run = await self.turns.record(self.run, result)
         if result.user_message_uuids:
             self._outstanding -= set(result.user_message_uuids)
@@ -317,6 +323,11 @@ class RunSupervisor:
             raise _Stop(RunState.FAILED,
                         f"stopped at the run budget of ${self.run.budget_usd or 0:.2f}",
                         "budget exhausted")
+        if result.is_error and limit is not None:
+            parked = usage_limit.decide(limit, await self.port.store.transitions(self.run.id),
+                                        self.port.config.agents, time.time())
+            if parked is not None:
+                raise _Stop(parked.state, parked.reason, **parked.fields)
         if result.is_error and api_error is not None:
             reason = api_errors.failure_reason(api_error, last_retry, self._api_endpoint())
             raise _Stop(RunState.FAILED, reason[:500], reason)
@@ -333,14 +344,16 @@ class RunSupervisor:
         self.run = await self.port.transition(self.run.id, new, reason, **fields)
         self.state = new
 
-    async def _finish(self, state: RunState, reason: str, error: str | None = None) -> None:
+    async def _finish(self, state: RunState, reason: str, error: str | None = None,
+                      **extra: Any) -> None:
+        """End the agent and record the run's new state: ended, or parked (``queued``)."""
         self._closing = True
         if self._commands is not None:
             self._commands.cancel()  # what is not applied now waits for the next start
         await self._stop_agent(interrupt=state in (RunState.CANCELLED, RunState.INTERRUPTED))
         self.gate.close()
         await self.port.interactions.expire_for_run(self.run.id)
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = dict(extra)
         problems: list[str] = []
         stand_ins = await wrapup.remove_stand_ins(self.run)
         if self.run.use_worktree:
@@ -364,8 +377,9 @@ class RunSupervisor:
                           "again")[:1000]
         elif error:
             fields["error"] = error[:2000]
-        if state is not RunState.INTERRUPTED:
-            # Only a run its Gluon stopped goes on with what was sent to it meanwhile.
+        if state not in (RunState.INTERRUPTED, RunState.QUEUED):
+            # Only a run that goes on (its Gluon stopped, or it is parked) is told what was
+            # sent to it meanwhile.
             await self.port.commands.discard(self.run.id)
         await self._set_state(state, reason, **fields)
 

@@ -24,10 +24,8 @@ from core.runs.executor import Executor
 from core.runs.gate import Capacity, Gate
 from core.runs.requests import check_priority, clock_time
 from core.runs.store import RunStore
+from core.runs.usage_limit import PAUSED
 from core.types import ProjectName, RunId, RunState
-
-PAUSED = "paused until "
-"""How the reason of a run parked until a time (a usage limit's reset) begins."""
 
 
 class QueueItem(BaseModel):

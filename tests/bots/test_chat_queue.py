@@ -4,15 +4,20 @@ confirmation button. The real python-telegram-bot against the fake Bot API, the 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
+
 from bots.telegram.bot import TelegramBot
+from core.config import AnthropicConfig, Config
 from core.runtime import Runtime
 from core.types import RunState
-from tests.bots.test_telegram import ADA, BOB, texts
+from tests.bots.test_telegram import ADA, BOB, serving, texts
 from tests.bots.test_telegram import bot as bot  # noqa: F401 (fixtures)
 from tests.bots.test_telegram import config as config  # noqa: F401
 from tests.bots.test_telegram import telegram as telegram  # noqa: F401
+from tests.conftest import daemon_environ
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 from tests.fakes.telegram_api import FakeTelegram
@@ -61,3 +66,23 @@ async def test_queue_three_tasks_in_words_list_them_and_take_one_out(
     assert (await runtime.runs.get(gone.id)).state is RunState.CANCELLED
     queued = [i.id for i in await runtime.work.items()]
     assert queued == [runs["bump the deps"].id, runs["fix the login"].id]
+
+
+async def test_people_following_a_run_are_told_when_the_usage_limit_pauses_it(
+        config: Config, telegram: FakeTelegram, model_server: ScriptedModelServer,
+        repo: Path) -> None:
+    subscription = config.model_copy(update={"anthropic": AnthropicConfig(
+        base_url=model_server.base_url)})
+    environ = {**daemon_environ(), "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-test-token"}
+    reset = time.time() + 3600
+    model_server.script("SCRIPT:limited", [s.usage_limit(reset)])
+    async with serving(subscription, telegram, model_server, repo, environ) as (_, runtime):
+        telegram.user_message(ADA, ADA, "/run demo SCRIPT:limited a long job")
+        await telegram.wait_for(lambda f: any(t.startswith("⏸ Run") for t in texts(f, ADA)),
+                                timeout=60)
+        [run] = await runtime.runs.find()
+        until = time.strftime("%H:%M", time.localtime(reset))
+        note = next(t for t in texts(telegram, ADA) if t.startswith("⏸ Run"))
+        assert note == (f"⏸ Run <code>{run.short}</code> on demo paused until {until}: usage "
+                        "limit; it goes on by itself then.")
+        assert run.state is RunState.QUEUED and run.not_before == pytest.approx(reset, abs=1)

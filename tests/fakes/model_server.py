@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -39,6 +40,7 @@ from starlette.routing import Route
 from tests.fakes.scripts import (
     ErrorStep,
     HoldStep,
+    LimitStep,
     Step,
     TextStep,
     ask,
@@ -48,6 +50,7 @@ from tests.fakes.scripts import (
     slow_text,
     text,
     tool,
+    usage_limit,
     write,
 )
 from tests.fakes.threaded import ThreadedServer
@@ -71,6 +74,7 @@ __all__ = [
     "slow_text",
     "text",
     "tool",
+    "usage_limit",
     "write",
 ]
 
@@ -285,8 +289,11 @@ class ScriptedModelServer:
         stream = bool(body.get("stream"))
         model = str(body.get("model", "claude-fake"))
         input_tokens = estimate_tokens(json.dumps(body.get("messages", [])))
-        while isinstance(step, HoldStep):
-            if not await self._hold(step.name, request):
+        while isinstance(step, HoldStep | LimitStep):
+            if isinstance(step, LimitStep):
+                if time.time() < step.resets_at:
+                    return _error_response(step.refusal())
+            elif not await self._hold(step.name, request):
                 return Response(status_code=499)  # the client left; nobody reads this
             step = step.then
         if isinstance(step, ErrorStep):
@@ -366,5 +373,5 @@ def _resolve(future: asyncio.Future[RecordedRequest], recorded: RecordedRequest)
 
 def _error_response(step: ErrorStep) -> Response:
     # x-should-retry: false makes the CLI and `anthropic` fail at once even on 429/5xx/529.
-    headers = {"x-should-retry": "false"}
+    headers = {"x-should-retry": "false", **dict(step.headers)}
     return JSONResponse(error_body(step), status_code=step.status, headers=headers)

@@ -44,6 +44,7 @@ class ErrorStep:
 
     status: int = 400
     message: str = "scripted failure"
+    headers: tuple[tuple[str, str], ...] = ()  # sent with the error, besides x-should-retry
 
     @property
     def error_type(self) -> str:
@@ -59,6 +60,21 @@ class ErrorStep:
 
 
 @dataclass(frozen=True)
+class LimitStep:
+    """429 with the usage-limit headers until `resets_at`, then `then` (see `usage_limit`)."""
+
+    resets_at: float
+    window: str
+    then: Step
+
+    def refusal(self) -> ErrorStep:
+        return ErrorStep(429, "usage limit reached", (
+            ("anthropic-ratelimit-unified-status", "rejected"),
+            ("anthropic-ratelimit-unified-reset", str(int(self.resets_at))),
+            ("anthropic-ratelimit-unified-representative-claim", self.window)))
+
+
+@dataclass(frozen=True)
 class HoldStep:
     """Answer nothing until `ScriptedModelServer.release(name)`, then answer `then`."""
 
@@ -66,7 +82,7 @@ class HoldStep:
     then: Step = field(default_factory=lambda: TextStep("released"))
 
 
-Step: TypeAlias = "TextStep | ToolStep | SlowTextStep | ErrorStep | HoldStep"
+Step: TypeAlias = "TextStep | ToolStep | SlowTextStep | ErrorStep | HoldStep | LimitStep"
 
 
 def text(s: str) -> TextStep:
@@ -120,6 +136,18 @@ def error(status: int = 400, message: str = "scripted failure") -> ErrorStep:
       model ..."; 413: "Request too large ..." (the message is not shown).
     """
     return ErrorStep(status, message)
+
+
+def usage_limit(resets_at: float, then: Step | None = None,
+                window: str = "five_hour") -> LimitStep:
+    """Until ``resets_at`` (unix seconds) the API refuses every request because the account's
+    usage limit (a Claude subscription's five-hour or weekly limit) is reached, with the
+    ``anthropic-ratelimit-unified-*`` headers the real API sends; from then on it answers
+    ``then`` (default: text). A CLI logged in with an OAuth token (``CLAUDE_CODE_OAUTH_TOKEN``)
+    emits a ``rate_limit_event`` with status ``rejected`` and ``resetsAt``, and ends the turn
+    with "You've hit your 5-hour limit · resets ..." (``error="rate_limit"``, an ``is_error``
+    result); with an API key it only says "API Error: Request rejected (429)"."""
+    return LimitStep(resets_at, window, then or TextStep("ok"))
 
 
 def hold(name: str, then: Step | None = None) -> HoldStep:
