@@ -219,8 +219,8 @@ class Schedules:
             run_id, result = made.id, f"started run {made.id}"
         else:
             live = [r for r in await self.runs.by_key_prefix(f"cron:{s.id}:")
-                    if r.state in LIVE_STATES]
-            if live and s.overlap is Overlap.SKIP:
+                    if r.state in LIVE_STATES] if s.overlap is Overlap.SKIP else []
+            if live:
                 result = f"skipped: run {live[0].id} is still {live[0].state}"
             else:
                 try:
