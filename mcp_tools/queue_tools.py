@@ -57,11 +57,12 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         """Queue a run on a project: it starts when the concurrency limits and budgets let
         it, highest priority first, and not before `start_at`. Call it once per task to queue
         several ("queue these three: ..."). A run queued for later starts from its base branch
-        as it is then; queued runs are started by `gluon serve`. Returns the run."""
+        as it is then. Returns the run."""
+        # `gluon queue add` without a daemon ends at once: its runs wait for `gluon serve`.
         return await runs.start_run(
             project, prompt, model=model, base=base, budget_usd=budget_usd, actor=actor(),
             priority=priority, not_before=parse_start(start_at) if start_at else None,
-            key=key, source=source(), adopt=False)
+            key=key, source=source(), adopt=source() != "cli")
 
     @kit.tool(read_only=True)
     async def list_queue(

@@ -175,7 +175,7 @@ class RunStore:
 
     async def queued(self) -> list[Run]:
         rows = await self.db.fetchall(
-            "SELECT * FROM runs WHERE state = ? ORDER BY queued_at, created_at",
+            "SELECT * FROM runs WHERE state = ? ORDER BY priority DESC, queued_at, created_at",
             (RunState.QUEUED,))
         return [_run(r) for r in rows]
 
