@@ -90,12 +90,13 @@ def register(kit: ToolKit, rt: Runtime) -> None:
 
     async def revoke_preview(session_id: str = "", actor: str = "") -> str:
         person = await whose(session_id, actor)
+        you = "you" if person == caller().actor else person
         ended = [s for s in await rt.web.sessions(person) if s.id.startswith(session_id)]
         if not ended:
             what = f"no signed-in session {session_id}" if session_id else \
                 "no browser signed in to the status page"
-            raise NotFound(f"{person} has {what}; nothing to sign out")
-        you = "you" if person == caller().actor else person
+            has = "you have" if you == "you" else f"{person} has"
+            raise NotFound(f"{has} {what}; nothing to sign out")
         if session_id:
             return f"sign {you} out of the status page in session {ended[0].id}"
         return f"sign {you} out of the status page in {len(ended)} browser(s)"
