@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--list", action="store_true", help="who may use the bots")
     x.add_argument("--revoke", metavar="PLATFORM:ID", help="take a paired user's access away")
     x.add_argument("--yes", action="store_true")
+    x = cmd("web-link", "a one-time link that signs you in to the status page")
+    x.add_argument("--list", action="store_true",
+                   help="the browsers signed in to the status page, everyone's")
+    x.add_argument("--revoke", nargs="?", const="", metavar="SESSION_ID",
+                   help="sign out: that session (anyone's), or all of yours without an id")
+    x.add_argument("--yes", action="store_true")
     cmd("chat", "talk to Gluon in the terminal, as in Telegram or Discord", json_flag=False)
     cmd("doctor", "check git, the Claude CLI, the sandbox tools, credentials, the database")
     cmd("serve", "run the Gluon daemon", json_flag=False)
