@@ -40,6 +40,15 @@ SHELL_SLOT = '["__GLUON_SHELL__"]'
 # The page's own stylesheet and script (web/static/), cached with the shell when they exist.
 PAGE_ASSETS = ("app.css", "app.js")
 NO_CACHE = {"Cache-Control": "no-cache"}
+# What these routes answer. The browser fetches the manifest and the worker without the page's
+# cookie, so the page's sign-in check must let them through (see is_public).
+PUBLIC_PATHS = frozenset({"/manifest.webmanifest", "/sw.js", "/offline.html"})
+PUBLIC_PREFIX = "/static/pwa/"
+
+
+def is_public(path: str) -> bool:
+    """Whether ``path`` is one of these routes, which need no session."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)
 
 
 def manifest() -> dict[str, object]:

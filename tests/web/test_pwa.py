@@ -100,6 +100,7 @@ def test_the_manifest_names_gluon_and_its_icons_have_the_sizes_it_declares(
         assert {("any", "192x192"), ("any", "512x512"), ("maskable", "192x192"),
                 ("maskable", "512x512")} <= purposes
         for icon in manifest["icons"]:
+            assert pwa.is_public(icon["src"])
             png = client.get(icon["src"])
             assert png.headers["content-type"] == "image/png"
             assert "x".join(map(str, png_size(png.content))) == icon["sizes"], icon["src"]
@@ -112,6 +113,7 @@ def test_the_worker_is_served_from_the_root_uncached_and_everything_it_keeps_exi
         assert worker.headers["content-type"] == "text/javascript; charset=utf-8"
         assert worker.headers["cache-control"] == "no-cache"
         assert "__GLUON_" not in worker.text
+        assert pwa.is_public("/sw.js") and pwa.is_public("/manifest.webmanifest")
         shell = pwa.shell()
         assert f"const SHELL = {json.dumps(shell)};" in worker.text
         # One missing file would fail the worker's install, and with it the offline page.
