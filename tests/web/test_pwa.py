@@ -180,6 +180,24 @@ RECORD_NOTIFICATIONS = """() => {
     };
 }"""
 SHOWN = "() => window.shown.map(n => [n.title, n.body, n.closed])"
+# As on Chrome for Android, where a page may not construct a Notification and asks the service
+# worker to show one; records what the page asks the worker to show and which ones it closes.
+WORKER_NOTIFICATIONS = """() => {
+    window.workerCalls = [];
+    const show = ServiceWorkerRegistration.prototype.showNotification;
+    ServiceWorkerRegistration.prototype.showNotification = function (title, options) {
+        window.workerCalls.push(["show", title, options.data.url]);
+        return show.call(this, title, options);
+    };
+    const close = window.Notification.prototype.close;
+    window.Notification.prototype.close = function () {
+        window.workerCalls.push(["close", this.tag]);
+        return close.call(this);
+    };
+    window.Notification = class extends window.Notification {
+        constructor() { throw new TypeError("Illegal constructor"); }
+    };
+}"""
 
 
 def dispatch(data: dict[str, object]) -> str:
@@ -221,3 +239,10 @@ async def test_a_finished_run_or_a_question_notifies_and_a_click_opens_the_run(
     await tab.evaluate("window.shown[0].dispatchEvent(new Event('click'))")
     await tab.wait_for_url(base_url + "/runs/r7")
     await expect(tab.locator("h1")).to_have_text("Run r7")
+
+    await tab.evaluate(WORKER_NOTIFICATIONS)
+    await tab.evaluate(dispatch(question))
+    await tab.evaluate(dispatch(answered))
+    await tab.wait_for_function("() => window.workerCalls.length >= 2")
+    assert await tab.evaluate("window.workerCalls") == [
+        ["show", "shop: run r8 needs you", "/runs/r8"], ["close", "gluon-ask-q1"]]

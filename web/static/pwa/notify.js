@@ -28,6 +28,16 @@
   const ICON = "/static/pwa/icon-192.png";
   const shown = new Map(); // tag -> Notification shown by this page
   const seen = new Set(); // seqs already handled: a reconnecting stream may repeat some
+  // The worker's notifications are shown and withdrawn in the order of the events, so an answer
+  // that follows its question at once still finds the question's notification.
+  let workerTurn = Promise.resolve();
+
+  function throughWorker(action) {
+    workerTurn = workerTurn
+      .then(() => navigator.serviceWorker.ready)
+      .then(action)
+      .catch((error) => console.warn("Gluon: notification:", error));
+  }
 
   function eventName(data) {
     for (const name of [data.type, data.event, data.kind]) {
@@ -76,12 +86,6 @@
     return null;
   }
 
-  async function showThroughWorker(note, url) {
-    const registration = await navigator.serviceWorker.ready;
-    await registration.showNotification(note.title,
-      { body: note.body, tag: note.tag, icon: ICON, data: { url } });
-  }
-
   function show(note, url) {
     let notification;
     try {
@@ -90,7 +94,8 @@
     } catch (error) {
       // Chrome on Android lets only a service worker show notifications (its click is in sw.js).
       if ("serviceWorker" in navigator) {
-        showThroughWorker(note, url).catch((err) => console.warn("Gluon: no notification:", err));
+        throughWorker((registration) => registration.showNotification(note.title,
+          { body: note.body, tag: note.tag, icon: ICON, data: { url } }));
       }
       return;
     }
@@ -116,10 +121,8 @@
       shown.delete(tag);
     }
     if ("serviceWorker" in navigator && navigator.serviceWorker.controller) {
-      navigator.serviceWorker.ready
-        .then((registration) => registration.getNotifications({ tag }))
-        .then((list) => list.forEach((n) => n.close()))
-        .catch(() => {});
+      throughWorker((registration) => registration.getNotifications({ tag })
+        .then((list) => list.forEach((n) => n.close())));
     }
   }
 
