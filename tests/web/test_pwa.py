@@ -48,6 +48,10 @@ def page(request: Request) -> Response:
     return HTMLResponse(PAGE.render(title=title, body="2 runs working"))
 
 
+def bad_gateway(request: Request) -> Response:
+    return Response("upstream unreachable", status_code=502)  # a proxy while Gluon is down
+
+
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     server: ThreadedServer
@@ -57,7 +61,8 @@ def base_url() -> Iterator[str]:
         server.ready()
         yield
 
-    app = Starlette(routes=[*pwa.routes, Route("/", page), Route("/runs/{run_id}", page)],
+    app = Starlette(routes=[*pwa.routes, Route("/", page), Route("/runs/{run_id}", page),
+                          Route("/behind-a-proxy", bad_gateway)],
                     lifespan=lifespan)
     server = ThreadedServer(app, "pwa-page")
     server.start()
@@ -137,13 +142,15 @@ def test_the_offline_page_loads_nothing_else_and_shares_the_manifests_colour() -
     assert theme in JINJA.get_template("_pwa_head.html").render()
 
 
-async def test_the_page_is_installable_and_shows_the_offline_page_without_a_network(
+async def test_the_page_is_installable_and_shows_the_offline_page_when_gluon_cannot_be_reached(
         browser: BrowserContext, base_url: str) -> None:
     tab = await controlled_page(browser, base_url)
     cdp = await browser.new_cdp_session(tab)
     installability: dict[str, Any] = await cdp.send("Page.getInstallabilityErrors")
     assert installability["installabilityErrors"] == []
 
+    await tab.goto(base_url + "/behind-a-proxy")
+    await expect(tab.locator("h1")).to_have_text("Gluon is offline")
     await tab.goto(base_url + "/runs/r1")  # a page with data, which must not be kept
     await browser.set_offline(True)
     await tab.goto(base_url + "/runs/r1")

@@ -12,8 +12,9 @@ const VERSION = "__GLUON_VERSION__";
 const SHELL = ["__GLUON_SHELL__"];
 const CACHE = "gluon-shell-" + VERSION;
 const OFFLINE = "/offline.html";
-// What a proxy in front of Gluon answers while Gluon itself is down.
-const UNREACHABLE = new Set([502, 503, 504]);
+// What a proxy in front of Gluon answers while Gluon itself is down (a 503 may be Gluon's own
+// page, which says more than the offline page would).
+const UNREACHABLE = new Set([502, 504]);
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
