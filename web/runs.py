@@ -167,7 +167,7 @@ def _head(request: Request, run: Run, pending: list[Any]) -> ServerSentEvent:
 
 
 def _log_message(request: Request, event: RunEvent) -> ServerSentEvent:
-    item = LogItem(event)
+    item = LogItem(event, waiting=event.kind == "tool")  # its result comes next
     data = {"kind": event.kind, "html": fragment(request, "log_item.html", item=item)}
     if event.kind in RESULTS:
         data["attach"] = fragment(request, "log_result.html", result=event)
