@@ -108,7 +108,9 @@ def routes(web: WebAccess, actions: Actions, find: Find) -> list[Route]:
                                         "csrf", "confirmed")])
             if not result.ok:
                 return notices.redirect(back, result.text, False, web.secure)
-        return notices.redirect(back, said(action, found, result), True, web.secure)
+        merged = result.data.get("merged", True)  # a merge with conflicts changed nothing
+        return notices.redirect(back, said(action, found, result), merged is not False,
+                                web.secure)
 
     async def answer(request: Request) -> Response:
         who = signed_in(request).session

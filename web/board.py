@@ -28,6 +28,7 @@ from core.models import Run
 from core.runtime import Runtime
 from core.types import RunState
 from web.feed import Feed, event_json
+from web.guard import SessionCheck
 from web.panels import PANELS
 from web.panels.base import Panel, View
 from web.views import fragment, private_page
@@ -40,8 +41,8 @@ COLUMNS: list[tuple[str, str, frozenset[RunState]]] = [
     ("done", "Done", frozenset({RunState.FAILED, RunState.CANCELLED, RunState.INTERRUPTED,
                                 RunState.MERGED, RunState.CLOSED})),
 ]
-DONE_SHOWN = 30
-LIVE_SHOWN = 200
+SHOWN = 30  # cards of a column, the newest (a filter narrows the board to the rest)
+DONE_SHOWN = 20
 PING_SECONDS = 15
 SEND_TIMEOUT = 30  # a page that takes no data for this long is dropped
 
@@ -56,13 +57,14 @@ def view_of(request: Request, runtime: Runtime) -> View:
     return View(runtime, project, person)
 
 
-async def cards(view: View) -> dict[str, list[Run]]:
-    """The runs of each column, newest first."""
-    found: dict[str, list[Run]] = {name: [] for name, _, _ in COLUMNS}
+async def cards(view: View) -> dict[str, tuple[list[Run], bool]]:
+    """The runs of each column, newest first, and whether there are more than shown."""
+    found: dict[str, tuple[list[Run], bool]] = {}
     for name, _, states in COLUMNS:
-        shown = DONE_SHOWN if name == "done" else LIVE_SHOWN
-        runs = await view.runtime.runs.find(view.project, sorted(states), limit=shown * 4)
-        found[name] = [r for r in runs if view.shows(r)][:shown]
+        shown = DONE_SHOWN if name == "done" else SHOWN
+        runs = await view.runtime.runs.find(view.project, sorted(states), limit=shown * 5)
+        matching = [r for r in runs if view.shows(r)]
+        found[name] = matching[:shown], len(matching) > shown or len(runs) == shown * 5
     return found
 
 
@@ -80,13 +82,14 @@ def routes(runtime: Runtime, feed: Feed) -> list[Route]:
         try:
             columns = await cards(view)
         except NotFound as exc:
-            columns, said = {name: [] for name, _, _ in COLUMNS}, str(exc)
+            columns, said = {name: ([], False) for name, _, _ in COLUMNS}, str(exc)
         panels = [(panel, await panel.load(view)) for panel in PANELS]
         recent = await runtime.runs.find(limit=500)
         people = sorted({r.created_by for r in recent})
         projects = [p.name for p in await runtime.projects.all()]
         return private_page(
-            request, "board.html", columns=[(n, t, columns[n]) for n, t, _ in COLUMNS],
+            request, "board.html",
+            columns=[(n, t, *columns[n]) for n, t, _ in COLUMNS], done_shown=DONE_SHOWN,
             panels=panels, seq=seq, view=view, people=people, projects=projects,
             said=said, back=board_path(view),
             stream=f"/events?{urlencode({'after': seq, **_filters(view)})}")
@@ -94,7 +97,8 @@ def routes(runtime: Runtime, feed: Feed) -> list[Route]:
     async def events(request: Request) -> Response:
         view = view_of(request, runtime)
         cursor = _cursor(request, feed.last)
-        return EventSourceResponse(_board_stream(request, runtime, feed, view, cursor),
+        check = SessionCheck(runtime.web, request)
+        return EventSourceResponse(_board_stream(request, runtime, feed, view, cursor, check),
                                    ping=PING_SECONDS, send_timeout=SEND_TIMEOUT)
 
     return [Route("/", board), Route("/events", events)]
@@ -112,12 +116,14 @@ def _cursor(request: Request, default: int) -> int:
 
 
 async def _board_stream(request: Request, runtime: Runtime, feed: Feed, view: View,
-                        seq: int) -> AsyncIterator[ServerSentEvent]:
+                        seq: int, check: SessionCheck) -> AsyncIterator[ServerSentEvent]:
     while True:
         events = await feed.wait(seq)
         if events is None:  # further behind than the feed remembers: start afresh
             yield ServerSentEvent(data="{}", event="reload")
             return
+        if not await check.holds():
+            return  # the browser asks again, and is told to sign in
         patch = await _patch(request, runtime, feed, view, events)
         for n, event in enumerate(events):
             message: dict[str, Any] = {"event": event_json(event)}

@@ -10,6 +10,7 @@ stranger gets the sign-in page with 401 and nothing else. A request that may cha
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -27,6 +28,7 @@ MAX_BODY = 1_000_000
 _SIGNED = "gluon.signed"
 _FORM = "gluon.form"
 SAFE_METHODS = ("GET", "HEAD")
+RECHECK_SECONDS = 30.0
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -67,6 +69,24 @@ def stranger(request: Request, said: str = "") -> Response:
     if "text/event-stream" in request.headers.get("accept", ""):
         return PlainTextResponse("sign in first", 401)
     return page("signin.html", 401, mode="stranger", said=said, me=None)
+
+
+class SessionCheck:
+    """Whether the session of a long request (a live stream) still holds: signed out,
+    revoked or no longer allowed in ends the stream. Asked at most every ``every`` seconds."""
+
+    def __init__(self, web: WebAccess, request: Request,
+                 every: float = RECHECK_SECONDS) -> None:
+        self.web = web
+        self.cookie = request.cookies.get(COOKIE)
+        self.every = every
+        self.checked = time.monotonic()
+
+    async def holds(self) -> bool:
+        if time.monotonic() - self.checked < self.every:
+            return True
+        self.checked = time.monotonic()
+        return await self.web.session(self.cookie) is not None
 
 
 class Guard:

@@ -48,6 +48,9 @@ def cleared(response: Response, request: Request) -> Response:
 
 def safe_path(to: str) -> str:
     """A path on this site to go back to; anything else (another host) becomes "/"."""
-    if not to.startswith("/") or to.startswith("//") or "\\" in to or "\n" in to:
+    # Browsers drop tabs and line breaks from an address and read "\\" as "/": "/\t/x" and
+    # "/\\x" would leave the site.
+    if (not to.startswith("/") or to.startswith("//") or "\\" in to
+            or any(c <= " " for c in to)):
         return "/"
     return to

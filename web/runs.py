@@ -31,6 +31,7 @@ from core.runtime import Runtime
 from web.acting import RUN_ACTIONS
 from web.board import PING_SECONDS, SEND_TIMEOUT
 from web.feed import event_json
+from web.guard import SessionCheck
 from web.runlog import RESULTS, LogItem, fold
 from web.views import fragment, private_page
 
@@ -102,7 +103,8 @@ def routes(runtime: Runtime) -> list[Route]:
             if given and given.isdigit():
                 after = int(given)
                 break
-        return EventSourceResponse(_run_stream(request, runtime, found, after),
+        check = SessionCheck(runtime.web, request)
+        return EventSourceResponse(_run_stream(request, runtime, found, after, check),
                                    ping=PING_SECONDS, send_timeout=SEND_TIMEOUT)
 
     return [Route("/runs/{run_id}", run_page), Route("/runs/{run_id}/events", run_events)]
@@ -134,13 +136,15 @@ async def close_matches(runtime: Runtime, wanted: str) -> list[Run]:
     return [recent[i] for i in dict.fromkeys(close)][:CLOSE_MATCHES]
 
 
-async def _run_stream(request: Request, runtime: Runtime, run: Run,
-                      after: int) -> AsyncIterator[ServerSentEvent]:
+async def _run_stream(request: Request, runtime: Runtime, run: Run, after: int,
+                      check: SessionCheck) -> AsyncIterator[ServerSentEvent]:
     with runtime.bus.subscribe(lambda e: e.run_id == run.id, maxsize=256) as sub:
         yield _head(request, await runtime.runs.get(run.id),
                     await runtime.runs.interactions.pending(run.id))
         last = after
         while True:
+            if not await check.holds():
+                return  # the browser asks again, and is told to sign in
             events = await runtime.runs.logs(run.id, last, BATCH)
             for event in events:
                 yield _log_message(request, event)

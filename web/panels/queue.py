@@ -6,10 +6,12 @@ from typing import Any
 
 from web.panels.base import Panel, View
 
+SHOWN = 20
+
 
 async def load(view: View) -> dict[str, Any]:
-    waiting = await view.runtime.runs.store.queued()
-    return {"runs": [r for r in waiting if view.shows(r)]}
+    waiting = [r for r in await view.runtime.runs.store.queued() if view.shows(r)]
+    return {"runs": waiting[:SHOWN], "total": len(waiting)}
 
 
 PANEL = Panel("queue", "Queue", "panels/queue.html", load, frozenset({"RunStateChanged"}),

@@ -1,4 +1,5 @@
-"""Usage: what runs cost today per project and over the last days, against the budget."""
+"""Usage: what each project's runs cost on each of the last days, and today against the
+daily budget."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ DAYS = 7
 
 
 async def load(view: View) -> dict[str, Any]:
-    return {"report": await view.runtime.runs.usage.report(DAYS)}
+    usage = view.runtime.runs.usage
+    report = await usage.report(DAYS)
+    rows = []
+    for project in await view.runtime.projects.all():
+        spent = await usage.project_report(project.name, DAYS)
+        if any(d.runs or d.cost_usd for d in spent.by_day):
+            rows.append(spent)
+    days = [d.key for d in rows[0].by_day] if rows else []
+    return {"report": report, "projects": rows, "days": days}
 
 
 PANEL = Panel("usage", "Usage", "panels/usage.html", load, frozenset({"RunStateChanged"}))

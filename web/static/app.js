@@ -66,8 +66,11 @@
       const column = card.column && document.querySelector("#col-" + card.column + " .cards");
       if (column) column.prepend(fragment(card.html));
     }
-    const done = document.querySelectorAll("#col-done .card");
-    for (let i = 30; i < done.length; i++) done[i].remove();
+    const done = document.getElementById("col-done");
+    if (done) {
+      const cards = done.querySelectorAll(".card");
+      for (let i = Number(done.dataset.keep || 20); i < cards.length; i++) cards[i].remove();
+    }
     countCards();
     for (const [id, text] of Object.entries(patch.panels)) {
       swap(document.getElementById("panel-" + id), text);
