@@ -31,7 +31,7 @@ from web.feed import Feed, event_json
 from web.guard import SessionCheck
 from web.panels import PANELS
 from web.panels.base import Panel, View
-from web.views import fragment, private_page
+from web.views import private_page, shared_fragment
 
 COLUMNS: list[tuple[str, str, frozenset[RunState]]] = [
     ("queued", "Queued", frozenset({RunState.QUEUED})),
@@ -98,7 +98,7 @@ def routes(runtime: Runtime, feed: Feed) -> list[Route]:
         view = view_of(request, runtime)
         cursor = _cursor(request, feed.last)
         check = SessionCheck(runtime.web, request)
-        return EventSourceResponse(_board_stream(request, runtime, feed, view, cursor, check),
+        return EventSourceResponse(_board_stream(runtime, feed, view, cursor, check),
                                    ping=PING_SECONDS, send_timeout=SEND_TIMEOUT)
 
     return [Route("/", board), Route("/events", events)]
@@ -115,8 +115,8 @@ def _cursor(request: Request, default: int) -> int:
     return default
 
 
-async def _board_stream(request: Request, runtime: Runtime, feed: Feed, view: View,
-                        seq: int, check: SessionCheck) -> AsyncIterator[ServerSentEvent]:
+async def _board_stream(runtime: Runtime, feed: Feed, view: View, seq: int,
+                        check: SessionCheck) -> AsyncIterator[ServerSentEvent]:
     while True:
         events = await feed.wait(seq)
         if events is None:  # further behind than the feed remembers: start afresh
@@ -124,7 +124,8 @@ async def _board_stream(request: Request, runtime: Runtime, feed: Feed, view: Vi
             return
         if not await check.holds():
             return  # the browser asks again, and is told to sign in
-        patch = await _patch(request, runtime, feed, view, events)
+        key = ("patch", events[0].seq, events[-1].seq, view.project, view.person)
+        patch = await feed.shared(key, functools.partial(_patch, runtime, feed, view, events))
         for n, event in enumerate(events):
             message: dict[str, Any] = {"event": event_json(event)}
             if n == len(events) - 1:
@@ -133,10 +134,12 @@ async def _board_stream(request: Request, runtime: Runtime, feed: Feed, view: Vi
         seq = events[-1].seq or seq
 
 
-async def _patch(request: Request, runtime: Runtime, feed: Feed, view: View,
+async def _patch(runtime: Runtime, feed: Feed, view: View,
                  events: list[Event]) -> dict[str, Any]:
-    """The HTML of what ``events`` changed on this board: its runs' cards (a card whose
-    ``column`` is null goes away) and the panels that follow these kinds of event."""
+    """The HTML of what ``events`` changed on a board with these filters: its runs' cards (a
+    card whose ``column`` is null goes away) and the panels that follow these kinds of event.
+    Made once for every board at the same point with the same filters; the page's script
+    fills in the forms' CSRF token."""
     found: list[dict[str, Any]] = []
     for run_id in dict.fromkeys(e.run_id for e in events):
         run = await feed.shared(("run", run_id), functools.partial(_run_or_none, runtime, run_id))
@@ -144,14 +147,14 @@ async def _patch(request: Request, runtime: Runtime, feed: Feed, view: View,
             found.append({"id": run_id, "column": None, "html": ""})
         else:
             found.append({"id": run_id, "column": column_of(run.state),
-                          "html": fragment(request, "card.html", run=run)})
+                          "html": shared_fragment("card.html", run=run)})
     kinds = {type(e).__name__ for e in events}
     panels = {}
     for panel in PANELS:
         if kinds & panel.refresh_on:
             data = await feed.shared(_panel_key(panel, view), functools.partial(panel.load, view))
-            panels[panel.id] = fragment(request, panel.template, panel=panel, data=data,
-                                        back=board_path(view))
+            panels[panel.id] = shared_fragment(panel.template, panel=panel, data=data,
+                                               back=board_path(view))
     return {"cards": found, "panels": panels}
 
 

@@ -26,6 +26,12 @@ def private_page(request: Request, name: str, status: int = 200,
 
 
 def fragment(request: Request, name: str, **context: Any) -> str:
-    """A part of a page (a card, a panel) for its live update."""
+    """A part of one person's page for its live update (a run's head, its open requests)."""
     signed = signed_in(request)
     return render(name, me=signed.session, csrf=signed.csrf, now=time.time(), **context)
+
+
+def shared_fragment(name: str, **context: Any) -> str:
+    """A part of a page made once for everyone who sees it: its forms' CSRF token is left
+    empty for the page's script to fill in from the page."""
+    return render(name, me=None, csrf="", now=time.time(), **context)

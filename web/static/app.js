@@ -6,9 +6,15 @@
   const body = document.body;
   const page = body.dataset.page;
 
+  const token = document.querySelector('meta[name="csrf-token"]');
+
+  // Parts of the page pushed by the server carry no CSRF token: this page's goes in.
   function fragment(text) {
     const t = document.createElement("template");
     t.innerHTML = text.trim();
+    t.content.querySelectorAll('input[name="csrf"]').forEach((input) => {
+      if (!input.value && token) input.value = token.content;
+    });
     return t.content;
   }
 
@@ -24,7 +30,7 @@
       return;
     }
     delete el.dataset.later;
-    el.innerHTML = text;
+    el.replaceChildren(fragment(text));
   }
 
   function ago(at) {
