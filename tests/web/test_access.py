@@ -175,3 +175,32 @@ async def test_an_unknown_run_is_a_404_page_naming_the_runs_it_may_mean(
     assert f'<a href="/runs/{run_id}"><code>{run_id}</code></a>' in missing.text
     assert nothing.status_code == 404 and "No recent run has an id like it." in nothing.text
     assert prefix.status_code == 307 and prefix.headers["location"] == f"/runs/{run_id}"
+
+
+async def test_a_permission_request_is_decided_on_the_page_as_the_person_who_pressed(
+        runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
+    await runtime.projects.add("demo", str(repo))
+    model_server.script("SCRIPT:outside", [s.write("../outside.txt", "no"),
+                                           s.text("Could not write it.")])
+    run = await runtime.runs.start_run("demo", "SCRIPT:outside write outside")
+    await wait_state(runtime, run.id, RunState.WAITING)
+    [request] = await runtime.runs.interactions.pending(run.id)
+    async with serving(runtime) as site, site.person("cli", Role.ADMIN, "Ada") as (http, csrf):
+        page = await http.get(f"/runs/{run.id}")
+        assert f'action="/answer/{request.id}"' in page.text
+        assert ">Always for this project</button>" in page.text
+        empty = await http.post(f"/answer/{request.id}", data={
+            "csrf": csrf, "kind": "permission", "back": f"/runs/{run.id}"})
+        assert "nothing was sent" in (await http.get(empty.headers["location"])).text
+        pressed = await http.post(f"/answer/{request.id}", data={
+            "csrf": csrf, "kind": "permission", "answer": "deny", "back": "//elsewhere.example"})
+        assert pressed.status_code == 303 and pressed.headers["location"] == "/"
+        assert "Answered: Deny" in (await http.get("/")).text
+        again = await http.post(f"/answer/{request.id}", data={
+            "csrf": csrf, "kind": "permission", "answer": "allow", "back": "/"})
+        assert "was already answered by cli" in (await http.get(again.headers["location"])).text
+    done = await wait_state(runtime, run.id)
+    assert done.state is RunState.REVIEW
+    assert not (Path(done.cwd).parent / "outside.txt").exists()
+    answered = await runtime.runs.interactions.get(request.id)
+    assert (answered.answer, answered.answered_by) == ("deny", "cli")
