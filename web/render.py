@@ -50,10 +50,10 @@ def shorten(text: str, limit: int = 160) -> str:
 
 
 # The dot's colour class of each health condition.
-DOTS = {Condition.QUEUED: "idle", Condition.WORKING: "ok", Condition.RETRYING: "warn",
-        Condition.QUIET: "warn", Condition.NEAR_BUDGET: "warn", Condition.WAITING: "ask",
-        Condition.REVIEW: "done", Condition.FAILED: "bad", Condition.INTERRUPTED: "bad",
-        Condition.ENDED: "idle"}
+DOTS = {Condition.QUEUED: "d-idle", Condition.WORKING: "d-ok", Condition.RETRYING: "d-warn",
+        Condition.QUIET: "d-warn", Condition.NEAR_BUDGET: "d-warn", Condition.WAITING: "d-ask",
+        Condition.REVIEW: "d-done", Condition.FAILED: "d-bad", Condition.INTERRUPTED: "d-bad",
+        Condition.ENDED: "d-idle"}
 
 # The answers of a permission request, as chat labels them.
 PERMISSION_LABELS = {"allow": "Allow once", "allow_run": "Allow for this run",

@@ -40,3 +40,4 @@ class Panel:
     load: Callable[[View], Awaitable[dict[str, Any]]]
     refresh_on: frozenset[str] = ALL_EVENTS  # names of durable events (core.events.log)
     filtered: bool = False  # whether its data depends on the board's filters
+    top: bool = False  # shown above the columns (what a person must act on), not below

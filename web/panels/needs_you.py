@@ -22,4 +22,4 @@ async def load(view: View) -> dict[str, Any]:
 
 PANEL = Panel("needs-you", "Needs you", "panels/needs_you.html", load,
               frozenset({"InteractionRequested", "InteractionAnswered", "RunStateChanged"}),
-              filtered=True)
+              filtered=True, top=True)
