@@ -177,6 +177,21 @@ async def test_a_viewer_is_refused_with_the_reason_and_a_stranger_is_kept_out(
             "cancel_run needs the operator role and telegram:7 is a viewer; an admin can "
             "change roles in the config")
         await expect(page.locator("#run-head .state")).to_have_text("running")
+
+        # With the network cut, the page the service worker kept says Gluon is offline, and
+        # its own script runs under the page's Content-Security-Policy.
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text
+                else None)
+        await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        await page.reload()
+        await page.wait_for_function("navigator.serviceWorker.controller !== null")
+        await viewer.set_offline(True)
+        await page.goto(f"{site.base}/runs/{run.id}")
+        await expect(page.locator("h1")).to_have_text("Gluon is offline")
+        await page.wait_for_load_state("load")  # a refused script is reported before this
+        assert refused == []
+        await viewer.set_offline(False)
         await viewer.close()
 
         stranger = await browser.new_context()
