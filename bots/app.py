@@ -6,7 +6,10 @@ Routes:
 - ``/health``: ``{"ok": true}`` to anyone (a liveness probe); with the bearer token also the
   pid, the version and the MCP sessions in use.
 
-The status page (``web/``, at ``/``) and GitHub webhooks (``/webhooks/github``) are added to
+- ``/hooks/github`` and ``/hooks/<name>``: webhook deliveries (``bots.hooks``), when the app is
+  given the process's :class:`~core.hooks.service.Webhooks`.
+
+The status page (``web/``, at ``/``) is added to
 these routes by :func:`build_app` as they arrive, each checking its own credentials the way
 ``/mcp`` does; anything else is 404. The app's lifespan runs what its routes need while it
 serves (the MCP session manager); the daemon's other tasks are owned by its supervisor
@@ -26,11 +29,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bots.hooks import hook_routes
 from core.config import Config
+from core.hooks.service import Webhooks
 from mcp_tools.http import McpEndpoint, server_token
 
 
-def build_app(config: Config, server: MCPServer) -> Starlette:
+def build_app(config: Config, server: MCPServer, *, hooks: Webhooks | None = None) -> Starlette:
     """The app of a Gluon process that serves the data dir (``gluon serve``, or a command's
     own Gluon that lets other commands reach it)."""
     mcp = McpEndpoint(server, server_token(config), config.server.host,
@@ -49,4 +54,6 @@ def build_app(config: Config, server: MCPServer) -> Starlette:
             yield
 
     routes: list[BaseRoute] = [Route("/health", health), *mcp.routes]
+    if hooks is not None:
+        routes += hook_routes(hooks)
     return Starlette(routes=routes, lifespan=lifespan)

@@ -110,7 +110,7 @@ class Daemon:
         http: HttpServer | None = None
         try:
             tools = build_tools(runtime)
-            http = HttpServer(build_app(config, tools.server), config)
+            http = HttpServer(build_app(config, tools.server, hooks=runtime.hooks), config)
             try:
                 self.url = await http.start()
             except OSError as exc:  # taken since check_port
@@ -122,6 +122,7 @@ class Daemon:
             try:
                 supervisor.core("the HTTP server", functools.partial(_serve_http, http))
                 supervisor.core("housekeeping", functools.partial(_housekeeping, runtime))
+                supervisor.restarting("webhooks", runtime.hooks.run)
                 if config.telegram.token is not None:
                     supervisor.restarting("the Telegram bot", functools.partial(
                         _telegram, runtime, tools, make_llm(config),
