@@ -29,8 +29,8 @@ ORIGIN = f"https://github.com/{REPO}.git"
 OPERATOR, VIEWER = "octocat", "watcher"
 
 
-def github_config(home: Path, model_server: ScriptedModelServer, fake: FakeGitHub,
-                  **extra: Any) -> Config:
+def github_config(home: Path, model_server: ScriptedModelServer, fake: FakeGitHub, *,
+                  github_extra: dict[str, Any] | None = None, **extra: Any) -> Config:
     return Config.model_validate({
         "home": str(home),
         "anthropic": {"api_key": "sk-test", "base_url": model_server.base_url},
@@ -38,7 +38,8 @@ def github_config(home: Path, model_server: ScriptedModelServer, fake: FakeGitHu
         "telegram": {"users": [42], "viewers": [7]},
         "github": {"token": fake.token, "api_url": fake.api_url,
                    "webhook_secret": fake.webhook_secret,
-                   "users": {OPERATOR: "telegram:42", VIEWER: "telegram:7"}},
+                   "users": {OPERATOR: "telegram:42", VIEWER: "telegram:7"},
+                   **(github_extra or {})},
         **extra})
 
 

@@ -20,7 +20,7 @@ from tests.bots.github_env import (
     seq_of,
     serving,
 )
-from tests.conftest import wait_state
+from tests.conftest import git, wait_state
 from tests.fakes import scripts as s
 from tests.fakes.github import BOT_LOGIN, FakeGitHub
 from tests.fakes.model_server import ScriptedModelServer
@@ -121,3 +121,104 @@ async def test_an_unmapped_or_viewer_login_gets_a_polite_reply_and_no_run(
     assert replies[0].count("@stranger") == 1 and "not linked" in replies[0]
     assert "viewer role" in replies[1] and "operator role" in replies[1]
     assert await served.rt.runs.find() == []
+
+
+async def test_a_later_comment_steers_the_live_run_and_then_resumes_it_once_ended(
+        served: Served, github: FakeGitHub, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:gh-steer", [s.bash("echo working"), s.slow_text(3),
+                                            s.text("took the hint")])
+    issue = github.add_issue(REPO, "Improve the docs")
+    first = await served.post("issue_comment", github.issue_comment(
+        REPO, issue.number, "@gluon SCRIPT:gh-steer", user=OPERATOR))
+    run_id = (await served.delivery(seq_of(first))).run_id
+    assert run_id is not None
+    await model_server.await_request(lambda r: r.script_key == "SCRIPT:gh-steer"
+                                     and r.step == 1)
+    steer = await served.post("issue_comment", github.issue_comment(
+        REPO, issue.number, "@Gluon also update the README", user=OPERATOR))
+    steered = await served.delivery(seq_of(steer))
+    assert (steered.outcome, steered.run_id) == (f"steered run {run_id}", run_id)
+    run = await wait_state(served.rt, run_id)
+    assert run.state is RunState.REVIEW
+    assert any("also update the README" in r.all_text() for r in model_server.requests
+               if r.script_key == "SCRIPT:gh-steer")
+
+    model_server.script("SCRIPT:gh-more", [s.text("Added the test too.")])
+    more = await served.post("issue_comment", github.issue_comment(
+        REPO, issue.number, "@gluon add a test SCRIPT:gh-more", user=OPERATOR))
+    resumed = await served.delivery(seq_of(more))
+    assert resumed.outcome == f"resumed run {run_id}"
+    await github.wait_for(lambda g: any("Added the test too." in b
+                                        for b in bot_comments(g, issue.number)))
+    assert len(bot_comments(github, issue.number)) == 1
+    assert len(await served.rt.runs.find()) == 1
+    logged = (await served.rt.events.latest(50, run_id=run_id)).events
+    assert [e.text for e in logged if type(e).__name__ == "RunComment"] == [  # type: ignore[attr-defined]
+        "also update the README", "add a test SCRIPT:gh-more"]
+
+
+async def test_an_issue_labelled_gluon_starts_a_run(
+        served: Served, github: FakeGitHub, model_server: ScriptedModelServer) -> None:
+    issue = github.add_issue(REPO, "Rename the module SCRIPT:gh-label", "to app_core")
+    model_server.script("SCRIPT:gh-label", [s.text("Renamed.")])
+    other = await served.post("issues", github.issues_labeled(REPO, issue.number, "bug",
+                                                              user=OPERATOR))
+    assert other.status_code == 202 and other.json()["message"].startswith("nothing to do")
+    answer = await served.post("issues", github.issues_labeled(REPO, issue.number, "gluon",
+                                                               user=OPERATOR))
+    delivery = await served.delivery(seq_of(answer))
+    assert delivery.run_id is not None, delivery.outcome
+    run = await wait_state(served.rt, delivery.run_id)
+    assert "Rename the module" in run.prompt and "to app_core" in run.prompt
+    await github.wait_for(lambda g: any("Renamed." in b for b in bot_comments(g, issue.number)))
+
+
+async def test_a_pull_request_run_works_on_its_branch_and_failed_checks_resume_it_once(
+        tmp_path: Path, repo: Path, model_server: ScriptedModelServer,
+        github: FakeGitHub) -> None:
+    bare = link_origin(repo, tmp_path)
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "feature.txt").write_text("the feature\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "feature")
+    git(repo, "push", "-q", "origin", "feature")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "branch", "-q", "-D", "feature")
+    pull = github.add_pull(REPO, "Add the feature", "feature")
+    model_server.script("SCRIPT:gh-pr", [s.write("more.txt", "more\n"), s.text("Done on the PR."),
+                                         s.write("fixed.txt", "ok\n"), s.text("CI fixed.")])
+    config = github_config(tmp_path / "home", model_server, github,
+                           github_extra={"fix_ci_attempts": 1})
+    async with serving(config, repo, github) as served:
+        answer = await served.post("issue_comment", github.issue_comment(
+            REPO, pull.number, "@gluon finish it SCRIPT:gh-pr", user=OPERATOR))
+        run_id = (await served.delivery(seq_of(answer))).run_id
+        assert run_id is not None
+        run = await wait_state(served.rt, run_id)
+        assert run.base_branch == "feature" and "pull request" in run.prompt
+        await github.wait_for(lambda g: any("Pushed to `feature`" in b
+                                            for b in bot_comments(g, pull.number)))
+        assert git(bare, "show", "feature:more.txt") == "more"
+        assert git(bare, "show", "feature:feature.txt") == "the feature"
+        pushed = git(bare, "rev-parse", "feature")
+
+        failed = github.check_run_completed(REPO, "feature", "tests", "failure",
+                                            "2 tests failed: test_login", head_sha=pushed)
+        ci = await served.delivery(seq_of(await served.post("check_run", failed)))
+        assert ci.outcome == f"resumed run {run_id} to fix failed checks", ci.outcome
+        fixed = await model_server.await_request(
+            lambda r: "CI failed on branch feature" in r.all_text())
+        assert "2 tests failed: test_login" in fixed.all_text()
+        run = await wait_state(served.rt, run_id, RunState.REVIEW, RunState.FAILED)
+        await github.wait_for(lambda g: git(bare, "rev-parse", "feature") != pushed)
+        assert git(bare, "show", "feature:fixed.txt") == "ok"
+
+        same = await served.post("check_run", github.check_run_completed(
+            REPO, "feature", "lint", "failure", head_sha=pushed))
+        assert "already asked" in (await served.delivery(seq_of(same))).outcome
+        newer = await served.post("check_run", github.check_run_completed(
+            REPO, "feature", "tests", "failure", head_sha=git(bare, "rev-parse", "feature")))
+        assert "github.fix_ci_attempts = 1" in (await served.delivery(seq_of(newer))).outcome
+        [link] = await served.rt.github.links()
+        assert (link.kind, link.fix_attempts, link.push_to) == ("pull", 1, "feature")
+        assert len(bot_comments(github, pull.number)) == 1
