@@ -141,6 +141,7 @@ class Runtime:
         try:
             await self.runs.close()
         finally:
+            await self.github.client.close()
             await self._close_queue()
             await self.db.close()
             self.lock.release()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from core.config import GitHubConfig
 from core.errors import UserError
 
@@ -39,6 +41,8 @@ class GitHubClient:
     def __init__(self, config: GitHubConfig) -> None:
         self.config = config
         self._gh: GitHub[Any] | None = None
+        # One connection pool for every request (githubkit makes a client per request).
+        self._transport: httpx.AsyncHTTPTransport | None = None
 
     @property
     def configured(self) -> bool:
@@ -51,10 +55,18 @@ class GitHubClient:
                                   "in Gluon's environment")
             from githubkit import GitHub
 
+            self._transport = httpx.AsyncHTTPTransport()
             self._gh = GitHub(self.config.token.get_secret_value(),
                               base_url=self.config.api_url + "/", timeout=TIMEOUT,
-                              auto_retry=False, http_cache=False)
+                              auto_retry=False, http_cache=False,
+                              async_transport=self._transport)
         return self._gh
+
+    async def close(self) -> None:
+        """Close the connections (idempotent); a later request opens new ones."""
+        transport, self._transport, self._gh = self._transport, None, None
+        if transport is not None:
+            await transport.aclose()
 
     async def request(self, method: str, path: str, *, json: Any = None,
                       params: dict[str, Any] | None = None) -> Any:

@@ -32,6 +32,7 @@ from core.github.repos import RepoIndex
 from core.github.store import GitHubLink, GitHubStore
 from core.github.triggers import Triggers, relevant
 from core.hooks.answer import Answer, Headers, body_hash
+from core.hooks.answer import delivery_id as clean_id
 from core.hooks.signature import verify
 from core.hooks.store import Delivery, DeliveryState, DeliveryStore, Incoming
 from core.hooks.worker import Outcome
@@ -79,7 +80,7 @@ class GitHubHooks:
             return Answer(401, "bad or missing X-Hub-Signature-256: the webhook's secret must be "
                           "Gluon's github.webhook_secret")
         event = headers.get("x-github-event", "").strip()
-        delivery_id = headers.get("x-github-delivery", "").strip()[:200]
+        delivery_id = clean_id(headers.get("x-github-delivery", ""))
         if not event or not delivery_id:
             return Answer(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
         if payload is None:

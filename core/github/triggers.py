@@ -222,7 +222,10 @@ class Triggers:
         if issue.is_pull:
             kind = LinkKind.PULL
             base, push_to = await self._pull_branch(d.project, repo, issue.number)
-        run = await self.runs.start_run(d.project, prompt, base=base, actor=actor)
+        # The key makes the start idempotent: a delivery worked on twice (Gluon stopped
+        # between the start and recording it) starts one run.
+        run = await self.runs.start_run(d.project, prompt, base=base, actor=actor,
+                                        key=f"gh:{d.delivery_id}", source="webhook")
         await self.store.link(run.id, d.project, repo=repo, number=issue.number, kind=kind,
                               branch=base if kind is LinkKind.PULL else run.branch,
                               push_to=push_to, delivery_id=d.delivery_id)

@@ -20,5 +20,10 @@ class Answer:
     queued: bool = False
 
 
+def delivery_id(value: str) -> str:
+    """A sender's delivery id as Gluon keeps it: printable, at most 128 characters."""
+    return "".join(c for c in value.strip() if c.isprintable())[:128]
+
+
 def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()

@@ -17,7 +17,7 @@ import time
 
 from core.config import Config, HookConfig
 from core.errors import UserError
-from core.hooks.answer import Answer, Headers, body_hash
+from core.hooks.answer import Answer, Headers, body_hash, delivery_id
 from core.hooks.signature import same_token, verify
 from core.hooks.store import Delivery, DeliveryState, DeliveryStore, Incoming
 from core.hooks.template import render
@@ -67,7 +67,7 @@ class GenericHooks:
             log.warning("webhook %s: delivery refused: %s", name, exc)
             return Answer(422, f"{exc}; nothing was queued")
         now = time.time() if now is None else now
-        given = headers.get(hook.id_header.lower(), "").strip()[:200]
+        given = delivery_id(headers.get(hook.id_header.lower(), ""))
         digest = body_hash(body)
         received = await self.store.receive(Incoming(
             source=name, delivery_id=given or f"body:{digest[:32]}:{now:.6f}",
@@ -83,6 +83,10 @@ class GenericHooks:
         if hook is None:
             return Outcome(DeliveryState.IGNORED, f"hook {delivery.source!r} is no longer "
                            "configured")
-        run = await self.runs.start_run(hook.project, payload["prompt"], model=hook.model,
-                                        actor=f"hook:{delivery.source}")
+        # The key makes the start idempotent: a delivery worked on twice (Gluon stopped
+        # between the start and recording it) starts one run.
+        run = await self.runs.start_run(
+            hook.project, payload["prompt"], model=hook.model, actor=f"hook:{delivery.source}",
+            priority=hook.priority, key=f"hook:{delivery.source}:{delivery.delivery_id}",
+            source="webhook")
         return Outcome(DeliveryState.DONE, f"started run {run.id}", run.id)

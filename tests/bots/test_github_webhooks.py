@@ -222,3 +222,53 @@ async def test_a_pull_request_run_works_on_its_branch_and_failed_checks_resume_i
         [link] = await served.rt.github.links()
         assert (link.kind, link.fix_attempts, link.push_to) == ("pull", 1, "feature")
         assert len(bot_comments(github, pull.number)) == 1
+
+
+async def test_a_burst_of_deliveries_queues_exactly_the_right_runs_in_order(
+        tmp_path: Path, repo: Path, model_server: ScriptedModelServer,
+        github: FakeGitHub) -> None:
+    link_origin(repo, tmp_path)
+    model_server.script("SCRIPT:burst", [s.hold("burst")])  # the first run holds the rest
+    config = github_config(tmp_path / "home", model_server, github,
+                           agents={"max_concurrent_per_project": 1, "warm": 0})
+    wanted = []
+    async with serving(config, repo, github) as served, httpx.AsyncClient() as http:
+        for n in range(50):
+            issue = github.add_issue(REPO, f"Task {n} SCRIPT:burst")
+            if n % 7 == 3:
+                payload, event = github.issue_comment(REPO, issue.number, "@gluon go",
+                                                      user="stranger"), "issue_comment"
+            elif n % 5 == 1:
+                payload, event = github.issue_comment(REPO, issue.number, "no mention",
+                                                      user=OPERATOR), "issue_comment"
+            elif n % 11 == 4:
+                payload, event = github.issues_labeled(REPO, issue.number, "gluon",
+                                                       user=OPERATOR), "issues"
+                wanted.append(issue.number)
+            else:
+                payload, event = github.issue_comment(REPO, issue.number, "@gluon go",
+                                                      user=OPERATOR), "issue_comment"
+                wanted.append(issue.number)
+            headers, body = github.delivery(event, payload)
+            answer = await http.post(served.url + "/hooks/github", content=body,
+                                     headers=headers)
+            assert answer.status_code in (200, 202), answer.text
+        await served.rt.hooks.worker.drain()
+        runs = sorted(await served.rt.runs.find(limit=100), key=lambda r: r.created_at)
+        assert [int(r.prompt.split("#", 1)[1].split(":", 1)[0]) for r in runs] == wanted
+        links = await served.rt.github.links(limit=100)
+        assert sorted(link.number or 0 for link in links) == wanted
+        model_server.release("burst")
+
+
+async def test_a_delivery_worked_on_twice_starts_one_run(
+        served: Served, github: FakeGitHub) -> None:
+    issue = github.add_issue(REPO, "Only once")
+    payload = github.issue_comment(REPO, issue.number, "@gluon go", user=OPERATOR)
+    answer = await served.post("issue_comment", payload, delivery_id="twice")
+    first = await served.delivery(seq_of(answer))
+    # As if Gluon had stopped after starting the run and before recording it.
+    again = await served.rt.github.handle(first, payload)
+    assert again.run_id == first.run_id
+    assert len(await served.rt.runs.find()) == 1
+    assert len(bot_comments(github, issue.number)) == 1
