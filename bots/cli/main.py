@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from bots.cli import hook_commands
 from bots.cli import output as fmt
 from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
@@ -350,6 +351,11 @@ async def pair(c: Session, a: argparse.Namespace) -> int:
     out(a, code, f"Send this to the bot within 10 minutes:  /pair {code['code']}\n"
                  f"(one person, one time; they get the {code['role']} role)")
     return 0
+
+
+HANDLERS["hooks list"] = hook_commands.hooks_list
+HANDLERS["hooks deliveries"] = hook_commands.hooks_deliveries
+HANDLERS["github status"] = hook_commands.github_status
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
