@@ -376,7 +376,8 @@ def _explain(err: Any, path: Path | None) -> str:
                 model = model.model_fields[part].annotation  # type: ignore[assignment]
         known = ", ".join(model.model_fields)
         return f"unknown config key {key!r}{where}; known keys there: {known}"
-    secret = any(word in key for word in ("token", "key", "redis_url", "secret"))
+    secret = any(word in key for word in ("token", "key", "redis_url", "secret")) or (
+        loc[0] == "hooks" and len(loc) <= 2)  # a hook's whole table holds its secret
     shown = "***" if secret else repr(err.get("input"))
     message = str(err["msg"]).lower().removeprefix("value error, ")
     return f"config key {key!r}{where} has value {shown}: {message}"
