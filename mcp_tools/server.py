@@ -15,6 +15,7 @@ from mcp_tools import (
     review_tools,
     run_tools,
     system_tools,
+    web_tools,
 )
 from mcp_tools.callers import Callers
 from mcp_tools.registry import CallerResolver, GluonServer, ToolKit, resolve_default
@@ -50,6 +51,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     git_tools.register(kit, rt)
     system_tools.register(kit, rt)
     access_tools.register(kit, rt)
+    web_tools.register(kit, rt)
     hook_tools.register(kit, rt)
     return server, kit
 

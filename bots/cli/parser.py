@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--list", action="store_true", help="who may use the bots")
     x.add_argument("--revoke", metavar="PLATFORM:ID", help="take a paired user's access away")
     x.add_argument("--yes", action="store_true")
+    x = cmd("web-link", "a one-time link that signs you in to the status page")
+    x.add_argument("--list", action="store_true",
+                   help="the browsers signed in to the status page, everyone's")
+    x.add_argument("--revoke", nargs="?", const="", metavar="SESSION_ID",
+                   help="sign out: that session (anyone's), or all of yours without an id")
+    x.add_argument("--yes", action="store_true")
     hooks = sub.add_parser("hooks", help="webhook endpoints and the deliveries received")
     hsub = hooks.add_subparsers(dest="action", required=True, metavar="ACTION")
     cmd("list", "the webhook endpoints (GitHub's and the generic hooks)", hsub)
