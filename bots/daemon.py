@@ -112,8 +112,8 @@ class Daemon:
         http: HttpServer | None = None
         try:
             tools = build_tools(runtime)
-            http = HttpServer(build_app(config, tools.server, status_page(runtime, tools)),
-                              config)
+            http = HttpServer(build_app(config, tools.server, status_page(runtime, tools),
+                                        hooks=runtime.hooks), config)
             try:
                 self.url = await http.start()
             except OSError as exc:  # taken since check_port
@@ -125,6 +125,7 @@ class Daemon:
             try:
                 supervisor.core("the HTTP server", functools.partial(_serve_http, http))
                 supervisor.core("housekeeping", functools.partial(_housekeeping, runtime))
+                supervisor.restarting("webhooks", runtime.hooks.run)
                 if config.telegram.token is not None:
                     supervisor.restarting("the Telegram bot", functools.partial(
                         _telegram, runtime, tools, make_llm(config),

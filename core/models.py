@@ -96,6 +96,10 @@ class Run(_Record):
     commits: list[CommitInfo] = Field(default_factory=list)
     changed_files: list[FileChange] = Field(default_factory=list)
     worktree_removed: bool = False
+    priority: int = 0
+    not_before: float | None = None
+    key: str | None = None
+    source: str = ""
 
     @property
     def short(self) -> str:

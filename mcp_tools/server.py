@@ -10,6 +10,7 @@ from mcp_tools import (
     access_tools,
     event_tools,
     git_tools,
+    hook_tools,
     project_tools,
     review_tools,
     run_tools,
@@ -51,6 +52,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     system_tools.register(kit, rt)
     access_tools.register(kit, rt)
     web_tools.register(kit, rt)
+    hook_tools.register(kit, rt)
     return server, kit
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from bots.cli import hook_commands
 from bots.cli import output as fmt
 from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
@@ -372,6 +373,11 @@ async def web_link(c: Session, a: argparse.Namespace) -> int:
     link = await c.call("create_web_link")
     out(a, link, f"{link['url']}\n{link['note']}")
     return 0
+
+
+HANDLERS["hooks list"] = hook_commands.hooks_list
+HANDLERS["hooks deliveries"] = hook_commands.hooks_deliveries
+HANDLERS["github status"] = hook_commands.github_status
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

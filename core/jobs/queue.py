@@ -20,7 +20,9 @@ Guarantees:
   starts two jobs. Keys are kept as long as their job.
 - **Order.** The highest ``priority`` (-100 to 100, default 0) first; within a priority, jobs
   in the order they became ready (their enqueue or ``not_before`` time; a retried job is ready
-  again at its retry time). No job is claimed before its ``not_before``.
+  again at its retry time). No job is claimed before its ``not_before``. A job moved to
+  another priority (``reprioritize``) goes behind the jobs already waiting at that priority;
+  one not yet due keeps its ``not_before`` and lines up when it comes due.
 - **Retries.** ``fail`` puts a job back at ``retry_at``, by default after an exponential
   backoff (:class:`RetryPolicy`); its ``max_tries``-th failure makes it dead, with the error
   kept. A job whose lease runs out ``max_tries`` times is dead too (a job that kills its worker
@@ -49,6 +51,12 @@ class JobQueue(Protocol):
 
     async def claim(self, worker: str, *, lease_seconds: float) -> Lease | None:
         """Lease the next ready job to ``worker``, or return None when none is ready."""
+        ...
+
+    async def reprioritize(self, job_id: JobId, priority: int) -> Job:
+        """Move a waiting (queued) job to ``priority``: it goes behind the jobs already
+        waiting there (a job not yet due keeps its time); the same priority changes nothing.
+        NotFound without such a job; Conflict when it is leased, done or dead."""
         ...
 
     async def renew(self, lease: Lease, *, lease_seconds: float | None = None) -> Lease:

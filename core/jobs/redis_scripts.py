@@ -3,8 +3,8 @@
 Keys, all under a prefix ``P`` (``gluon:jobs``):
 
 - ``P:job:<id>``      hash: kind, payload, key, priority, state, tries, token, ready_at,
-                      worker, entry (its stream entry while leased), leased_until, lease_ms,
-                      error, seq, enqueued_at, updated_at
+                      worker, entry (its stream entry while it has one), leased_until,
+                      lease_ms, error, seq, enqueued_at, updated_at
 - ``P:key:<key>``     the id of the job enqueued under an idempotency key (``SET NX``)
 - ``P:stream:<prio>`` one stream per priority in use, each with the consumer group; an entry
                       is a ready job, pending (in the group's PEL) while a worker holds it
@@ -75,18 +75,20 @@ end
 if tonumber(ready) > tonumber(now) then
   redis.call('ZADD', P .. ':delayed', ready, id)
 else
-  redis.call('XADD', stream_key(prio), '*', 'job', id)
+  redis.call('HSET', job, 'entry', redis.call('XADD', stream_key(prio), '*', 'job', id))
 end
 return id
 """
 
 # ARGV: 3 worker, 4 now, 5 lease_ms, 6 leased_until, 7 max_tries
-# Returns {id, token, tries, kind, payload}, or false when nothing is ready.
+# Returns {id, token, tries, kind, payload, priority}, or false when nothing is ready.
 CLAIM = _PRELUDE + """
 local worker, now, lease_ms, max_tries = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[7])
 -- Jobs that came due join the back of their priority's stream.
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', now, 'LIMIT', 0, 100)) do
-  redis.call('XADD', stream_key(redis.call('HGET', job_key(id), 'priority')), '*', 'job', id)
+  local job = job_key(id)
+  local entry = redis.call('XADD', stream_key(redis.call('HGET', job, 'priority')), '*', 'job', id)
+  redis.call('HSET', job, 'entry', entry)
   redis.call('ZREM', P .. ':delayed', id)
 end
 local function grant(id, stream, entry)
@@ -97,8 +99,8 @@ local function grant(id, stream, entry)
              'lease_ms', lease_ms, 'updated_at', now)
   set_state(id, job, 'leased')
   redis.call('SET', lease_key(id), token, 'PX', lease_ms)
-  local h = redis.call('HMGET', job, 'kind', 'payload')
-  return {id, token, tries, h[1], h[2]}
+  local h = redis.call('HMGET', job, 'kind', 'payload', 'priority')
+  return {id, token, tries, h[1], h[2], h[3]}
 end
 for _, prio in ipairs(redis.call('ZREVRANGE', P .. ':priorities', 0, -1)) do
   local stream = stream_key(prio)
@@ -128,13 +130,44 @@ for _, prio in ipairs(redis.call('ZREVRANGE', P .. ':priorities', 0, -1)) do
       end
     end
   until cursor == '0-0'
-  local got = redis.call('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', 1, 'STREAMS', stream, '>')
-  if got and got[1][2][1] then
+  -- New entries; one left behind by a job moved to another priority is dropped.
+  while true do
+    local got = redis.call('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', 1, 'STREAMS', stream,
+                           '>')
+    if not (got and got[1][2][1]) then break end
     local e = got[1][2][1]
-    return grant(e[2][2], stream, e[1])
+    local current = redis.call('HGET', job_key(e[2][2]), 'entry')
+    if current == e[1] or current == '' then return grant(e[2][2], stream, e[1]) end
+    redis.call('XACK', stream, GROUP, e[1])
+    redis.call('XDEL', stream, e[1])
   end
 end
 return false
+"""
+
+# ARGV: 3 id, 4 priority, 5 now. Returns 'moved', 'same', the job's state when it is not
+# queued, or false when there is no such job.
+# A queued job not yet due is in P:delayed and only changes its priority; a ready one (an entry
+# in its priority's stream, unread or released) moves to the back of the new priority's stream.
+REPRIORITIZE = _PRELUDE + """
+local id, prio, now = ARGV[3], ARGV[4], ARGV[5]
+local job = job_key(id)
+local h = redis.call('HMGET', job, 'state', 'priority', 'entry', 'ready_at')
+if not h[1] then return false end
+if h[1] ~= 'queued' then return h[1] end
+if h[2] == prio then return 'same' end
+if redis.call('ZADD', P .. ':priorities', prio, prio) == 1 then
+  redis.pcall('XGROUP', 'CREATE', stream_key(prio), GROUP, '0', 'MKSTREAM')
+end
+redis.call('HSET', job, 'priority', prio, 'updated_at', now)
+if tonumber(h[4]) < tonumber(now) then redis.call('HSET', job, 'ready_at', now) end
+if redis.call('ZSCORE', P .. ':delayed', id) then return 'moved' end
+if h[3] ~= '' then
+  redis.call('XACK', stream_key(h[2]), GROUP, h[3])
+  redis.call('XDEL', stream_key(h[2]), h[3])
+end
+redis.call('HSET', job, 'entry', redis.call('XADD', stream_key(prio), '*', 'job', id))
+return 'moved'
 """
 
 # ARGV: 3 id, 4 token, 5 now, 6 lease_ms, 7 leased_until. Returns 1, or 0 when stale.

@@ -66,6 +66,7 @@ from core.jobs.types import (
     SystemClock,
     lease_lost,
     new_job_id,
+    not_waiting,
 )
 
 GROUP = "workers"
@@ -97,7 +98,7 @@ class RedisJobQueue:
             retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2))
         self._scripts = {name: self.redis.register_script(getattr(redis_scripts, name))
                          for name in ("ENQUEUE", "CLAIM", "RENEW", "ACK", "FAIL", "RELEASE",
-                                      "EXPIRE")}
+                                      "EXPIRE", "REPRIORITIZE")}
 
     async def open(self) -> RedisJobQueue:
         """Check that Redis answers (QueueUnavailable if not)."""
@@ -140,10 +141,10 @@ class RedisJobQueue:
                               repr(now + seconds), self.policy.max_tries)
         if not got:
             return None
-        job_id, token, tries, kind, payload = got
+        job_id, token, tries, kind, payload, priority = got
         return Lease(job_id=JobId(job_id), kind=kind, payload=decode_payload(payload),
                      token=int(token), tries=int(tries), leased_until=now + seconds,
-                     lease_seconds=seconds, worker=worker)
+                     lease_seconds=seconds, worker=worker, priority=int(priority))
 
     async def renew(self, lease: Lease, *, lease_seconds: float | None = None) -> Lease:
         seconds = check_lease_seconds(lease.lease_seconds if lease_seconds is None
@@ -154,7 +155,15 @@ class RedisJobQueue:
             raise lease_lost(lease, "renew", await self._job(lease.job_id))
         return Lease(job_id=lease.job_id, kind=lease.kind, payload=lease.payload,
                      token=lease.token, tries=lease.tries, leased_until=now + seconds,
-                     lease_seconds=seconds, worker=lease.worker)
+                     lease_seconds=seconds, worker=lease.worker, priority=lease.priority)
+
+    async def reprioritize(self, job_id: JobId, priority: int) -> Job:
+        check_priority(priority)
+        outcome = await self._run("REPRIORITIZE", job_id, priority, repr(self.clock.now()))
+        job = await self.get(job_id)  # NotFound when there is none
+        if outcome not in ("moved", "same"):
+            raise not_waiting(job)
+        return job
 
     async def ack(self, lease: Lease) -> None:
         if not await self._run("ACK", lease.job_id, lease.token, repr(self.clock.now())):

@@ -36,6 +36,7 @@ from core.jobs.types import (
     SystemClock,
     lease_lost,
     new_job_id,
+    not_waiting,
 )
 from core.store.db import Database
 
@@ -90,7 +91,7 @@ class SqliteJobQueue:
             return None
         return Lease(job_id=got.id, kind=got.kind, payload=decode_payload(got.payload),
                      token=got.fence, tries=got.tries, leased_until=now + seconds,
-                     lease_seconds=seconds, worker=worker)
+                     lease_seconds=seconds, worker=worker, priority=got.priority)
 
     async def renew(self, lease: Lease, *, lease_seconds: float | None = None) -> Lease:
         seconds = check_lease_seconds(lease.lease_seconds if lease_seconds is None
@@ -100,7 +101,17 @@ class SqliteJobQueue:
             raise await self._lost(lease, "renew")
         return Lease(job_id=lease.job_id, kind=lease.kind, payload=lease.payload,
                      token=lease.token, tries=lease.tries, leased_until=now + seconds,
-                     lease_seconds=seconds, worker=lease.worker)
+                     lease_seconds=seconds, worker=lease.worker, priority=lease.priority)
+
+    async def reprioritize(self, job_id: JobId, priority: int) -> Job:
+        check_priority(priority)
+        job = await self.get(job_id)
+        if job.state is not JobState.QUEUED:
+            raise not_waiting(job)
+        if job.priority != priority and not await self.store.move(job_id, priority,
+                                                                   self.clock.now()):
+            raise not_waiting(await self.get(job_id))  # claimed meanwhile
+        return await self.get(job_id)
 
     async def ack(self, lease: Lease) -> None:
         if not await self.store.done(lease.job_id, lease.token, self.clock.now()):

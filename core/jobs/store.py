@@ -31,6 +31,7 @@ class Claimed:
     payload: str
     fence: int
     tries: int
+    priority: int
 
 
 def _job(row: aiosqlite.Row) -> Job:
@@ -83,11 +84,20 @@ class JobStore:
                 "tries = tries + 1, fence = fence + 1, updated_at = :now "
                 f"WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_claim WHERE {_CLAIMABLE} "
                 "              ORDER BY priority DESC, ready_at, seq LIMIT 1) "
-                "RETURNING id, kind, payload, fence, tries", params)
+                "RETURNING id, kind, payload, fence, tries, priority", params)
         if row is None:
             return None
         return Claimed(JobId(row["id"]), row["kind"], row["payload"], row["fence"],
-                       row["tries"])
+                       row["tries"], row["priority"])
+
+    async def move(self, job_id: JobId, priority: int, now: float) -> bool:
+        """A queued job to ``priority``, behind the jobs already ready there: its ``seq``
+        becomes the newest and a ready job's ``ready_at`` now (a job not yet due keeps its
+        time). False when the job is not queued."""
+        return await self.db.execute(
+            "UPDATE jobs SET priority = ?, ready_at = max(ready_at, ?), updated_at = ?, "
+            "seq = (SELECT max(seq) + 1 FROM jobs) WHERE id = ? AND state = 'queued'",
+            (priority, now, now, job_id)) == 1
 
     async def renew(self, job_id: JobId, fence: int, until: float, now: float) -> bool:
         return await self._held(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NewType, Protocol, TypeAlias
 
-from core.errors import GluonError, UserError
+from core.errors import Conflict, GluonError, UserError
 
 JobId = NewType("JobId", str)
 
@@ -49,6 +49,7 @@ class Lease:
     leased_until: float
     lease_seconds: float
     worker: str
+    priority: int = 0  # the job's priority when it was claimed
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,14 @@ class LeaseLost(GluonError):
 
 class QueueUnavailable(UserError):
     """The job queue's backend (Redis) does not answer."""
+
+
+def not_waiting(job: Job) -> Conflict:
+    """Why a job that is not waiting in the queue cannot be moved in it, in one line."""
+    if job.state is JobState.LEASED:
+        return Conflict(f"job {job.id!r} cannot be moved: worker {job.worker!r} holds it "
+                        "(it is being worked on)")
+    return Conflict(f"job {job.id!r} cannot be moved: it is already {job.state}")
 
 
 def lease_lost(lease: Lease, action: str, job: Job | None) -> LeaseLost:

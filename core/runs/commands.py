@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from core.events.bus import EventBus, RunStateChanged
 from core.runs.command_store import CommandStore
+from core.runs.store import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -180,3 +182,15 @@ class SqliteCommandChannel:
         finally:
             if self._poller is asyncio.current_task():
                 self._poller = None
+
+
+async def until_ended(bus: EventBus, store: RunStore, run_id: str,
+                      timeout: float) -> None:  # noqa: ASYNC109
+    """Wait until the run has ended: told by the bus when it runs in this process, seen in the
+    store (a short poll) when it runs elsewhere."""
+    with bus.subscribe(lambda e: e.run_id == run_id and isinstance(e, RunStateChanged)
+                       and not e.new.is_live) as sub:
+        async with asyncio.timeout(timeout):
+            while (await store.get(run_id)).state.is_live:
+                with contextlib.suppress(TimeoutError):
+                    await sub.get(timeout=POLL_SECONDS)

@@ -23,7 +23,7 @@ here than the global limit. A claimed job whose run is
   lease renewed, in the order it was claimed, and the held jobs are looked at first on every
   pass. So runs start first in, first out within a priority, and a run of another project
   behind a held one still starts when its project has room (claiming goes on past a held job).
-  At most :data:`MAX_HELD` jobs are held at once.
+  At most :data:`MAX_HELD` jobs are held at once, in claim order (highest priority first).
 
 **Leases.** Every :data:`RENEW_EVERY` seconds the leases of live and held jobs are renewed
 (the heartbeat). On close, live runs are stopped (their supervisors record them interrupted)
@@ -59,8 +59,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import NotFound
-from core.jobs import JobQueue, Lease, LeaseLost, QueueUnavailable
+from core.errors import Conflict, NotFound
+from core.jobs import JobId, JobQueue, Lease, LeaseLost, QueueUnavailable
 from core.models import Run
 from core.runs.gate import Capacity, Gate, Hold
 from core.runs.store import RunStore
@@ -172,13 +172,28 @@ class Executor:
         """QueueUnavailable (one line naming cluster.redis_url) when a run cannot be queued."""
         await self.queue.ping()
 
-    async def submit(self, run_id: str, *, priority: int = 0) -> None:
-        """Enqueue the start job of the run's current attempt (idempotent); the run runs in this
-        process even when it is a command's own runtime."""
+    async def submit(self, run_id: str, *, priority: int = 0,
+                     not_before: float | None = None) -> None:
+        """Enqueue the start job of the run's current attempt (idempotent), due at
+        ``not_before``; the run runs in this process even when it is a command's own runtime."""
         self._adopted.add(run_id)
         attempt = await self.store.times_queued(run_id)
-        await self.queue.enqueue(START, {"run_id": run_id, "attempt": attempt},
-                                 key=start_key(run_id, attempt), priority=priority)
+        job_id = await self.queue.enqueue(START, {"run_id": run_id, "attempt": attempt},
+                                          key=start_key(run_id, attempt), priority=priority,
+                                          not_before=not_before)
+        await self.store.update(run_id, start_job=job_id)
+
+    async def reprioritize(self, run_id: str, job_id: JobId, priority: int) -> None:
+        """Move a queued run's start job to ``priority``: a job held here goes back to the
+        queue first. Conflict when the run has started meanwhile."""
+        async with self._lock:
+            if run_id in self._live:
+                raise Conflict(f"run {run_id!r} has started; it is no longer in the queue")
+            for lease in [held for held in self._held if held.job_id == job_id]:
+                self._held.remove(lease)
+                await self.queue.release(lease)
+            await self.queue.reprioritize(job_id, priority)
+        self.wake()
 
     def adopt(self, run_id: str) -> None:
         """Run this queued run here (a command's own runtime takes on a run left queued)."""
@@ -249,8 +264,10 @@ class Executor:
             same = [i for i, held in enumerate(self._held) if held.job_id == lease.job_id]
             if same:
                 self._held[same[0]] = lease
-            else:
-                self._held.append(lease)
+            else:  # behind the held jobs of its priority and above
+                at = next((i for i, held in enumerate(self._held)
+                           if held.priority < lease.priority), len(self._held))
+                self._held.insert(at, lease)
 
     async def _pump_adopted(self) -> None:
         cap = await self.gate.capacity(live.project for live in self._live.values())
@@ -320,7 +337,7 @@ class Executor:
                 log.info("%d job leases of a previous Gluon ran out", expired)
         states = [RunState.QUEUED, RunState.RUNNING, RunState.WAITING, RunState.INTERRUPTED]
         for run in reversed(await self.store.find(states=states, limit=100_000)):
-            await self.submit(run.id)
+            await self.submit(run.id, priority=run.priority, not_before=run.not_before)
         self._synced = True
 
     # -- the heartbeat ----------------------------------------------------------------------

@@ -8,10 +8,12 @@ Nothing here ever answers on a person's behalf.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core.errors import Ambiguous, Conflict, InvalidInput, NotFound
@@ -135,3 +137,13 @@ class Interactions:
         """Pending requests not answered or reminded about for ``older_than`` seconds."""
         now = time.time()
         return await self.store.due_reminders(now - older_than, now)
+
+    async def remind(self, every: float, project_of: Callable[[str], Awaitable[str]]) -> None:
+        """Forever: ask again about each request nobody answered for ``every`` seconds."""
+        while True:
+            await asyncio.sleep(min(every, 60.0))
+            for item in await self.due_reminders(every):
+                self.bus.publish(InteractionRequested(
+                    run_id=item.run_id, project=await project_of(item.run_id),
+                    interaction_id=item.id, kind=item.kind, title=item.title,
+                    options=item.options, reminder=True))

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Coroutine
 from functools import partial
@@ -32,20 +33,22 @@ from core.budget.store import BudgetStore
 from core.budget.usage import Usage
 from core.config import Config, resolve_model
 from core.errors import Conflict, InvalidInput
-from core.events.bus import EventBus, InteractionRequested, RunStateChanged
+from core.events.bus import EventBus
 from core.git import ops as gitops
 from core.git.worktree_pool import WorktreePool
 from core.jobs import JobQueue
 from core.models import Interaction, Project, Run
 from core.projects.service import ProjectService
+from core.runs import workplace
 from core.runs.command_store import CommandStore
-from core.runs.commands import POLL_SECONDS, CommandChannel, CommandKind, SqliteCommandChannel
+from core.runs.commands import CommandChannel, CommandKind, SqliteCommandChannel, until_ended
 from core.runs.executor import RECOVERED_PRIORITY, Executor
 from core.runs.gate import Gate
 from core.runs.interaction_store import InteractionStore
 from core.runs.interactions import Interactions
 from core.runs.prompts import RESTART_PROMPT, start_message, with_undelivered
 from core.runs.prompts import next_prompt as _next_prompt
+from core.runs.requests import StartRequest
 from core.runs.store import RunEvent, RunStore
 from core.runs.supervisor import RunSupervisor
 from core.runs.uploads import attached_files, stage_attachments, unstage_attachments
@@ -120,7 +123,8 @@ class RunManager:
             except Exception as exc:
                 log.warning("spare worktrees of %s: %s", project.name, exc)
         await self.warm.start()
-        self._reminder = asyncio.create_task(self._remind_loop(), name="gluon-reminders")
+        self._reminder = asyncio.create_task(self.interactions.remind(
+            self.config.agents.remind_after_seconds, self._project_of), name="gluon-reminders")
         await self.executor.start(coordinator=resume_interrupted)
 
     @property
@@ -155,7 +159,7 @@ class RunManager:
         await self.interactions.expire_for_run(run.id)
         try:
             await self._requeue(run, RESTART_PROMPT, "recovery", keep_place=True,
-                                priority=RECOVERED_PRIORITY)
+                                priority=max(run.priority, RECOVERED_PRIORITY))
         except Exception as exc:
             log.warning("could not resume run %s after restart: %s", run.id, exc)
 
@@ -173,15 +177,8 @@ class RunManager:
         return await self.transition(run.id, RunState.INTERRUPTED,
                                      f"{STOPPED_BY_GLUON} while the run was live")
 
-    async def _remind_loop(self) -> None:
-        every = self.config.agents.remind_after_seconds
-        while True:
-            await asyncio.sleep(min(every, 60.0))
-            for item in await self.interactions.due_reminders(every):
-                run = await self.store.get(item.run_id)
-                self.bus.publish(InteractionRequested(
-                    run_id=run.id, project=run.project, interaction_id=item.id,
-                    kind=item.kind, title=item.title, options=item.options, reminder=True))
+    async def _project_of(self, run_id: str) -> str:
+        return (await self.store.get(run_id)).project
 
     # -- state ------------------------------------------------------------------------------
 
@@ -196,11 +193,19 @@ class RunManager:
     async def start_run(self, project: str, prompt: str, *, model: str | None = None,
                         worktree: bool = True, base: str | None = None,
                         budget_usd: float | None = None, actor: str = "cli",
-                        attachments: list[str] | None = None) -> Run:
+                        attachments: list[str] | None = None, priority: int = 0,
+                        not_before: float | None = None, key: str | None = None,
+                        source: str = "cli") -> Run:
+        """Queue a run (see :mod:`core.runs.requests` for the work-queue parameters): it starts
+        when the gate lets it, highest ``priority`` first, not before ``not_before``. A second
+        start with the same ``key`` returns the run the first one made and adds nothing."""
         prompt = check_text(prompt, "prompt").strip()
         check_optional(model, "model")
         check_optional(base, "base")
         check_all(attachments or [], "attachments")
+        request = StartRequest.checked(priority, not_before, key, source, time.time())
+        if request.key is not None and (made := await self.store.by_key(request.key)):
+            return made
         proj = await self.projects.get(project)
         if not prompt:
             raise InvalidInput("the prompt is empty; say what the agent should do")
@@ -216,36 +221,31 @@ class RunManager:
         sandbox.plan(self.config.agents.sandbox)  # refuses when required but unavailable
         await self.usage.check_budgets(proj.name)
         await self.executor.check()
-        repo = Path(proj.path)
-        run_id = await self.store.new_id()
-        branch = None
-        if worktree:
-            base = base or await gitops.current_branch(repo)
-            if base is None:
-                raise Conflict(f"project {proj.name!r} is on a detached HEAD; pass --base BRANCH")
-            if not await gitops.branch_exists(repo, base):
-                raise InvalidInput(f"base branch {base!r} does not exist in project "
-                                   f"{proj.name!r}; pass an existing branch with --base")
-            base_sha = await gitops.head_sha(repo, base)
-            # A warm agent's worktree holds no attachments: only runs without take one.
-            run_id = (None if files else self.warm.claim(proj.name, repo, base_sha)) or run_id
-            branch = f"gluon/{run_id}"
-            cwd = self.config.worktrees_dir / proj.name / run_id
-        else:
-            if base is not None:
-                raise InvalidInput("--base needs a worktree; drop --no-worktree or --base")
-            cwd = repo
-            base = await gitops.current_branch(repo)
-            base_sha = await gitops.head_sha(repo)
+        # A warm agent's worktree holds no attachments: only runs without take one; nor does
+        # a run that starts later, nor one a replayed request could make twice.
+        where = await workplace.plan(self.config, self.warm, proj, await self.store.new_id(),
+                                     worktree=worktree, base=base,
+                                     take_warm=not (files or request.later or request.key))
+        run_id = where.run_id
         budget = budget_usd if budget_usd is not None else self.config.agents.run_budget_usd
         stage_attachments(self.config.home, run_id, files)
-        run = await self.store.insert(
+        fields: dict[str, Any] = dict(
             id=run_id, project=proj.name, prompt=prompt, model=model_id,
-            use_worktree=int(worktree), cwd=str(cwd), branch=branch, base_branch=base,
-            base_sha=base_sha, session_id=str(uuid.uuid4()), budget_usd=budget,
-            created_by=actor, pending_prompt=prompt, state_reason=f"started by {actor}")
+            use_worktree=int(worktree), cwd=str(where.cwd), branch=where.branch,
+            base_branch=where.base,
+            # A run that starts later starts from its base branch as it is then.
+            base_sha=None if request.later else where.base_sha, session_id=str(uuid.uuid4()),
+            budget_usd=budget, created_by=actor, pending_prompt=prompt,
+            state_reason=request.reason(actor), priority=request.priority,
+            not_before=request.not_before, source=request.source)
+        if request.key is None:
+            run = await self.store.insert(**fields)
+        else:
+            run, new = await self.store.insert_keyed(request.key, **fields)
+            if not new:
+                return run
         await self.activity.record(actor, "run.start", run.id, "ok", f"{proj.name}: {prompt}")
-        await self.executor.submit(run.id)
+        await self.executor.submit(run.id, priority=run.priority, not_before=run.not_before)
         await self.executor.pump()
         return await self.store.get(run.id)
 
@@ -264,11 +264,16 @@ class RunManager:
         finally:
             self._supervisors.pop(sup.run.id, None)
 
-    async def prepare_worktree(self, run: Run) -> None:
-        """Give a run its worktree (called by its supervisor, outside the queue's lock)."""
+    async def prepare_worktree(self, run: Run) -> Run:
+        """Give a run its worktree (called by its supervisor, outside the queue's lock); a
+        run queued to start later takes its base commit now. Returns the run as stored."""
         cwd = Path(run.cwd)
+        if run.base_sha is None:
+            project = await self.projects.get(run.project)
+            await self.store.update(run.id, base_sha=await workplace.base_commit(project, run))
+            run = await self.store.get(run.id)
         if not run.use_worktree or cwd.is_dir():
-            return
+            return run
         project = await self.projects.get(run.project)
         repo = Path(project.path)
         assert run.branch is not None and run.base_sha is not None
@@ -281,6 +286,7 @@ class RunManager:
         if run.worktree_removed:
             await self.store.update(run.id, worktree_removed=0)
         await unstage_attachments(self.config.home, run.id, cwd / sandbox.ATTACHMENTS_DIR)
+        return await self.store.get(run.id)
 
     async def agent_spec(self, run: Run, *, resume: bool, fork_from: str | None,
                          stderr: TextIO) -> AgentSpec:
@@ -341,7 +347,7 @@ class RunManager:
         run = await self.cancellable(run_id)
         if self.is_live(run.id):
             sent = await self.commands.send(run.id, CommandKind.CANCEL, actor)
-            await self._until_ended(run.id, CANCEL_TIMEOUT)
+            await until_ended(self.bus, self.store, run.id, CANCEL_TIMEOUT)
             if (await self.store.get(run.id)).state is not RunState.INTERRUPTED:
                 # It ended otherwise just before: the cancel must not stop its next life.
                 await self.commands.complete(sent)
@@ -350,17 +356,6 @@ class RunManager:
             await self.interactions.expire_for_run(run.id)
         await self.activity.record(actor, "run.cancel", run.id, "ok")
         return await self.store.get(run.id)
-
-    async def _until_ended(self, run_id: str, timeout: float) -> None:  # noqa: ASYNC109
-        """Wait until the run has ended: told by the bus when it runs in this process, seen
-        in the store (a short poll) when it runs elsewhere."""
-        with self.bus.subscribe(lambda e: e.run_id == run_id
-                                and isinstance(e, RunStateChanged)
-                                and not e.new.is_live) as sub:
-            async with asyncio.timeout(timeout):
-                while (await self.store.get(run_id)).state.is_live:
-                    with contextlib.suppress(TimeoutError):
-                        await sub.get(timeout=POLL_SECONDS)
 
     async def resume(self, run_id: str, message: str, actor: str = "cli") -> Run:
         """A follow-up in the same session and worktree."""
@@ -380,9 +375,10 @@ class RunManager:
         return await self.store.get(run.id)
 
     async def _requeue(self, run: Run, message: str, actor: str, *, keep_place: bool = False,
-                       priority: int = 0) -> None:
-        """Queue an ended run again with ``message``; ``keep_place``: in the queue's order
-        where it was when it last started (after a restart), not at the end."""
+                       priority: int | None = None) -> None:
+        """Queue an ended run again with ``message``, at its own priority unless ``priority``
+        says otherwise; ``keep_place``: in the queue's order where it was when it last
+        started (after a restart), not at the end."""
         if not run.state.is_resumable:
             raise Conflict(f"run {run.id!r} is {run.state}; it cannot be resumed")
         self.setup.check_credentials()
@@ -398,8 +394,10 @@ class RunManager:
         if keep_place and hidden["queued_at"] is not None:
             fields["queued_at"] = hidden["queued_at"]
         await self.transition(run.id, RunState.QUEUED, f"resumed by {actor}",
-                              pending_prompt=message, ended_at=None, error=None, **fields)
-        await self.executor.submit(run.id, priority=priority)
+                              pending_prompt=message, ended_at=None, error=None,
+                              not_before=None, **fields)
+        await self.executor.submit(run.id, priority=run.priority if priority is None
+                                   else priority)
         await self.activity.record(actor, "run.resume", run.id, "ok", message)
 
     async def fork(self, run_id: str, message: str, *, model: str | None = None,

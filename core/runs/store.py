@@ -32,7 +32,8 @@ COLUMNS = frozenset({
     "pending_prompt", "queued_at", "parent_id", "budget_usd", "created_by", "created_at",
     "started_at", "ended_at", "last_activity_at", "turns", "tool_calls", "input_tokens",
     "output_tokens", "cost_usd", "session_cost_usd", "result_text", "error", "last_message",
-    "commits", "changed_files", "worktree_removed"})
+    "commits", "changed_files", "worktree_removed", "priority", "not_before", "key", "source",
+    "start_job"})
 _BOOL = ("use_worktree", "worktree_removed", "session_started")
 
 
@@ -49,7 +50,7 @@ def _run(row: aiosqlite.Row) -> Run:
         data[key] = bool(data[key])
     data["commits"] = [CommitInfo(**c) for c in json.loads(data["commits"])]
     data["changed_files"] = [FileChange(**c) for c in json.loads(data["changed_files"])]
-    for key in ("fork_from", "pending_prompt", "queued_at"):
+    for key in ("fork_from", "pending_prompt", "queued_at", "start_job"):
         data.pop(key, None)
     return Run(**data)
 
@@ -104,6 +105,23 @@ class RunStore:
         self.event_log.publish(event)
         return await self.get(fields["id"])
 
+    async def insert_keyed(self, key: str, **fields: Any) -> tuple[Run, bool]:
+        """Insert a run made for the request ``key``, or return the run already made for it:
+        (the run, whether it is new). Both in one transaction, so two requests with the same
+        key, from any process, make one run."""
+        async with self.db.transaction():
+            row = await self.db.fetchone("SELECT id FROM runs WHERE key = ?", (key,))
+            if row is None:
+                await self.insert(key=key, **fields)
+                run_id = fields["id"]
+            else:
+                run_id = row["id"]
+        return await self.get(run_id), row is None
+
+    async def by_key(self, key: str) -> Run | None:
+        row = await self.db.fetchone("SELECT * FROM runs WHERE key = ?", (key,))
+        return _run(row) if row is not None else None
+
     async def get(self, run_id: str) -> Run:
         row = await self.db.fetchone("SELECT * FROM runs WHERE id = ?", (run_id,))
         if row is None:
@@ -153,6 +171,15 @@ class RunStore:
             "SELECT * FROM runs WHERE state = ? ORDER BY queued_at, created_at",
             (RunState.QUEUED,))
         return [_run(r) for r in rows]
+
+    async def waiting(self, limit: int) -> list[tuple[Run, str | None, float]]:
+        """Queued runs in the order their start jobs are claimed (priority, then when they are
+        due, then when they were queued), each with its start job and when it was queued."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM runs WHERE state = ? ORDER BY priority DESC, "
+            "max(coalesce(not_before, 0), coalesce(queued_at, created_at)), queued_at, "
+            "created_at LIMIT ?", (RunState.QUEUED, limit))
+        return [(_run(r), r["start_job"], r["queued_at"] or r["created_at"]) for r in rows]
 
     async def times_queued(self, run_id: str) -> int:
         """How many times the run was queued (started, resumed, recovered): its start attempt.

@@ -109,7 +109,7 @@ class RunSupervisor:
                                              name=f"commands-{self.run.id}")
         try:
             try:
-                await port.prepare_worktree(self.run)
+                self.run = await port.prepare_worktree(self.run)
             except Exception as exc:
                 raise _Stop(RunState.FAILED, f"could not create the worktree: {exc}",
                             str(exc)) from exc

@@ -202,4 +202,12 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_actor ON web_sessions(actor);
 """),
+    ("run_queue", """
+ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;  -- -100..100, higher first
+ALTER TABLE runs ADD COLUMN not_before REAL;  -- earliest start of the current attempt
+ALTER TABLE runs ADD COLUMN key TEXT;         -- idempotency key of the request that made it
+ALTER TABLE runs ADD COLUMN source TEXT NOT NULL DEFAULT '';  -- chat, cli, mcp, cron, ...
+ALTER TABLE runs ADD COLUMN start_job TEXT;   -- the job of its current start attempt
+CREATE UNIQUE INDEX runs_key ON runs(key) WHERE key IS NOT NULL;
+"""),
 ]

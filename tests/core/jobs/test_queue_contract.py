@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.jobs import JobId, JobQueue, JobState, Lease, LeaseLost, RetryPolicy, SystemClock
 from tests.core.jobs.conftest import LEASE, Backend, claim_when_ready
 
@@ -405,3 +405,74 @@ async def test_expiring_a_dead_workers_leases_lets_a_claim_take_its_jobs_without
         assert lease is not None
         with pytest.raises(LeaseLost):
             await queue.renew(lease)
+
+
+# -- moving jobs ---------------------------------------------------------------------------------
+
+
+async def test_a_job_moved_to_another_priority_goes_behind_the_jobs_waiting_there(
+        backend: Backend) -> None:
+    queue = await backend.open()
+    a, b, c = [await queue.enqueue("run.start", {"n": n}) for n in range(3)]
+    urgent = await queue.enqueue("run.start", {"n": 3}, priority=5)
+    moved = await queue.reprioritize(c, 5)
+    assert (moved.id, moved.priority, moved.state) == (c, 5, JobState.QUEUED)
+    await queue.reprioritize(a, -1)
+    leases = await claim_all(queue)
+    assert [lease.job_id for lease in leases] == [urgent, c, b, a]
+    assert [lease.priority for lease in leases] == [5, 5, 0, -1]
+
+
+async def test_moving_a_job_to_its_own_priority_keeps_its_place(backend: Backend) -> None:
+    queue = await backend.open()
+    a, b = [await queue.enqueue("run.start", {"n": n}) for n in range(2)]
+    assert (await queue.reprioritize(a, 0)).priority == 0
+    assert [lease.job_id for lease in await claim_all(queue)] == [a, b]
+
+
+async def test_a_job_not_yet_due_keeps_its_time_when_moved_and_lines_up_when_due(
+        backend: Backend) -> None:
+    queue = await backend.open()
+    due_at = backend.clock.now() + 600
+    later = await queue.enqueue("run.start", {"n": 0}, not_before=due_at)
+    now = await queue.enqueue("run.start", {"n": 1}, priority=2)
+    moved = await queue.reprioritize(later, 2)
+    assert moved.not_before == pytest.approx(due_at)
+    [lease] = await claim_all(queue)
+    assert lease.job_id == now
+    await queue.ack(lease)
+    backend.clock.advance(600)
+    again = await queue.enqueue("run.start", {"n": 2})
+    assert [(x.job_id, x.priority) for x in await claim_all(queue)] == [(later, 2), (again, 0)]
+
+
+async def test_a_released_job_can_be_moved_and_is_claimed_once(backend: Backend) -> None:
+    queue = await backend.open()
+    first = await queue.enqueue("run.start", {"n": 1})
+    second = await queue.enqueue("run.start", {"n": 2}, priority=1)
+    held = await claimed(queue)
+    assert held.job_id == second
+    await queue.release(held)
+    await queue.reprioritize(second, -3)
+    leases = await claim_all(queue)
+    assert [lease.job_id for lease in leases] == [first, second]
+    assert await queue.claim("w", lease_seconds=LEASE) is None
+
+
+async def test_only_a_waiting_job_can_be_moved(backend: Backend) -> None:
+    queue = await backend.open()
+    held_id = await queue.enqueue("run.start", {"n": 1})
+    done_id = await queue.enqueue("run.start", {"n": 2})
+    held = await claimed(queue, "worker-a")
+    await queue.ack(await claimed(queue))
+    with pytest.raises(Conflict, match="worker 'worker-a' holds it") as caught:
+        await queue.reprioritize(held_id, 9)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(Conflict, match="already done"):
+        await queue.reprioritize(done_id, 9)
+    with pytest.raises(NotFound, match="no job with id 'nope'"):
+        await queue.reprioritize(JobId("nope"), 9)
+    with pytest.raises(InvalidInput, match="from -100 to 100"):
+        await queue.reprioritize(held_id, 101)
+    assert (await queue.get(held_id)).priority == 0
+    await queue.ack(held)
