@@ -24,7 +24,8 @@ from playwright.async_api import BrowserContext, Page, async_playwright, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from tests.fakes.threaded import ThreadedServer
 from web import pwa
@@ -61,8 +62,10 @@ def base_url() -> Iterator[str]:
         server.ready()
         yield
 
-    app = Starlette(routes=[*pwa.routes, Route("/", page), Route("/runs/{run_id}", page),
-                          Route("/behind-a-proxy", bad_gateway)],
+    # The page's own stylesheet and script are served beside the app's files, as web.app does.
+    app = Starlette(routes=[*pwa.routes, Mount("/static", StaticFiles(directory=pwa.STATIC)),
+                            Route("/", page), Route("/runs/{run_id}", page),
+                            Route("/behind-a-proxy", bad_gateway)],
                     lifespan=lifespan)
     server = ThreadedServer(app, "pwa-page")
     server.start()
