@@ -126,7 +126,7 @@ async def review_times(d: Daemon, run_ids: list[str]) -> dict[str, float]:
     for run_id in run_ids:
         events = json.loads(d.gluon("events", "--run", run_id, "--json", "--limit", "50"))
         for e in events["events"]:
-            if e.get("kind") == "RunStateChanged" and e.get("new") == "review":
+            if e["kind"] == "RunStateChanged" and e["data"].get("new") == "review":
                 found[run_id] = e["at"]
     return found
 
