@@ -38,9 +38,11 @@ async def main() -> None:
     model.script("fix the flaky login test", [s.bash("pytest -q tests/test_login.py"),
                                  s.text("The login test waited on a fixed sleep; it now waits "
                                         "for the session cookie. 40 runs, no failure.")])
-    model.script("add retries to the payment client", [s.bash("rg -n 'retry' src/"), s.hold("work")])
-    model.script("cache the product list", [s.ask("Which database should the cache use?",
-                                      ["Postgres", "SQLite"]), s.text("Done.")])
+    model.script("add retries to the payment client",
+                 [s.bash("rg -n 'retry' src/"), s.hold("work")])
+    model.script("cache the product list",
+                 [s.ask("Which database should the cache use?", ["Postgres", "SQLite"]),
+                  s.text("Done.")])
     model.script("bump the SDK to 2.4", [s.text("Done.")])
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
