@@ -28,6 +28,7 @@ from bots.http_server import HttpServer
 from bots.owner import lock_held
 from bots.supervisor import Backoff, Supervisor
 from bots.telegram.bot import TelegramBot
+from bots.web import status_page
 from core.config import Config
 from core.errors import ConfigError
 from core.runtime import Runtime
@@ -99,18 +100,20 @@ class Daemon:
         self.config = config
         self.backoff = backoff
         self.url: str | None = None  # of /mcp, once listening
+        self.runtime: Runtime | None = None  # while it runs
         self.started = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set; raises :class:`TaskCrashed` when a core task ended."""
         config = self.config
         check_port(config)
-        runtime = Runtime(config, tables=[CHAT_TABLES])
+        runtime = self.runtime = Runtime(config, tables=[CHAT_TABLES])
         await runtime.open(resume_interrupted=True)
         http: HttpServer | None = None
         try:
             tools = build_tools(runtime)
-            http = HttpServer(build_app(config, tools.server), config)
+            http = HttpServer(build_app(config, tools.server, status_page(runtime, tools),
+                                        hooks=runtime.hooks), config)
             try:
                 self.url = await http.start()
             except OSError as exc:  # taken since check_port
@@ -122,6 +125,7 @@ class Daemon:
             try:
                 supervisor.core("the HTTP server", functools.partial(_serve_http, http))
                 supervisor.core("housekeeping", functools.partial(_housekeeping, runtime))
+                supervisor.restarting("webhooks", runtime.hooks.run)
                 supervisor.core("the scheduler", runtime.schedules.run)
                 if config.telegram.token is not None:
                     supervisor.restarting("the Telegram bot", functools.partial(

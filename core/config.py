@@ -79,6 +79,8 @@ class ProjectConfig(_Section):
     allowed_tools: list[str] = Field(default_factory=list)
     env_allow: list[str] = Field(default_factory=list)
     trusted: bool = False
+    # The secret of this project's GitHub webhook, when it is not `github.webhook_secret`.
+    webhook_secret: SecretStr | None = None
 
 
 class AnthropicConfig(_Section):
@@ -184,6 +186,65 @@ class WebConfig(_Section):
         return v.rstrip("/") if v else v
 
 
+class GitHubConfig(_Section):
+    """GitHub: webhooks at ``POST /hooks/github`` and the REST API the bridge writes through.
+
+    ``users`` maps a GitHub login to a Gluon chat user (``{ octocat = "telegram:42" }``): that
+    person's role decides what their comments may do. ``api_url`` is GitHub Enterprise's
+    ``https://HOST/api/v3``, or a fake in tests."""
+
+    token: SecretStr | None = None  # or GH_TOKEN
+    api_url: str = "https://api.github.com"
+    webhook_secret: SecretStr | None = None
+    trigger: Annotated[str, Field(min_length=1)] = "@gluon"
+    label: Annotated[str, Field(min_length=1)] = "gluon"
+    users: dict[str, str] = Field(default_factory=dict)
+    # How many times failed checks may resume one run ("fix CI") before Gluon stops trying.
+    fix_ci_attempts: Annotated[int, Field(ge=0, le=20)] = 3
+    # Push a run started from a pull request onto the pull request's branch when it finishes.
+    push_pull_requests: bool = True
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, such as "
+                             "'https://api.github.com'")
+        return v.rstrip("/")
+
+    @field_validator("users")
+    @classmethod
+    def _chat_users(cls, v: dict[str, str]) -> dict[str, str]:
+        for login, user in v.items():
+            platform, _, user_id = user.partition(":")
+            if platform not in ("telegram", "discord") or not user_id:
+                raise ValueError(f"{login!r} maps to {user!r}; expected a chat user such as "
+                                 "'telegram:42' or 'discord:1234'")
+        return v
+
+
+HOOK_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class HookConfig(_Section):
+    """A generic webhook at ``POST /hooks/<name>``: a JSON body that starts a run.
+
+    ``auth = "hmac"``: the ``signature_header`` carries ``sha256=<hex HMAC-SHA256 of the body
+    with secret>``, as GitHub signs; ``"bearer"``: ``Authorization: Bearer <secret>``. The
+    prompt's ``{field.path}`` placeholders are filled from the body (``{{`` is a brace)."""
+
+    project: str
+    secret: SecretStr
+    auth: Literal["hmac", "bearer"] = "hmac"
+    signature_header: str = "X-Gluon-Signature-256"
+    id_header: str = "X-Delivery-Id"
+    prompt: Annotated[str, Field(min_length=1)]
+    model: str | None = None
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    # A body seen again within this window (and no delivery id header) is a replay.
+    dedupe_window_seconds: Annotated[float, Field(ge=0)] = 600.0
+
+
 class Config(BaseModel):
     """The whole configuration. ``home`` is the data dir (``GLUON_HOME``, default ``~/.gluon``)."""
 
@@ -198,7 +259,18 @@ class Config(BaseModel):
     chat: ChatConfig = Field(default_factory=ChatConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    github: GitHubConfig = Field(default_factory=GitHubConfig)
+    hooks: dict[Annotated[str, Field(pattern=HOOK_NAME)], HookConfig] = Field(
+        default_factory=dict)
     projects: dict[str, ProjectConfig] = Field(default_factory=dict)
+
+    @field_validator("hooks")
+    @classmethod
+    def _not_github(cls, v: dict[str, HookConfig]) -> dict[str, HookConfig]:
+        if "github" in v:
+            raise ValueError("'github' is the GitHub endpoint (configure it under [github]); "
+                             "name this hook otherwise")
+        return v
 
     @field_validator("home")
     @classmethod
@@ -226,8 +298,10 @@ class Config(BaseModel):
 
 
 _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
-                "ANTHROPIC_BASE_URL": ("anthropic", "base_url")}
-_SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "web")
+                "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
+                "GH_TOKEN": ("github", "token")}
+_SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "web",
+             "github")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -306,7 +380,8 @@ def _explain(err: Any, path: Path | None) -> str:
                 model = model.model_fields[part].annotation  # type: ignore[assignment]
         known = ", ".join(model.model_fields)
         return f"unknown config key {key!r}{where}; known keys there: {known}"
-    secret = any(word in key for word in ("token", "key", "redis_url"))
+    secret = any(word in key for word in ("token", "key", "redis_url", "secret")) or (
+        loc[0] == "hooks" and len(loc) <= 2)  # a hook's whole table holds its secret
     shown = "***" if secret else repr(err.get("input"))
     message = str(err["msg"]).lower().removeprefix("value error, ")
     return f"config key {key!r}{where} has value {shown}: {message}"

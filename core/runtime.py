@@ -27,6 +27,13 @@ from core.errors import Conflict
 from core.events.bus import EventBus
 from core.events.log import EventLog
 from core.events.store import EventStore
+from core.github.migrations import GITHUB_TABLES
+from core.github.service import GitHubHooks
+from core.github.store import GitHubStore
+from core.hooks.generic import GenericHooks
+from core.hooks.migrations import HOOK_TABLES
+from core.hooks.service import Webhooks
+from core.hooks.store import DeliveryStore
 from core.jobs import Clock, JobQueue, open_job_queue
 from core.models import Run
 from core.projects.service import ProjectService
@@ -104,6 +111,12 @@ class Runtime:
         self.access = Access(access, self.activity, {
             "telegram": config.telegram.roles(), "discord": config.discord.roles()})
         self.web = WebAccess(WebStore(self.db), self.access, self.activity, config.web)
+        deliveries = DeliveryStore(self.db)
+        self.github = GitHubHooks(config, GitHubStore(self.db), deliveries, self.runs,
+                                  self.projects, self.access, self.events, self.bus)
+        self.hooks = Webhooks(config, deliveries, self.github,
+                              GenericHooks(config, deliveries, self.runs, self.projects),
+                              self.events)
         self.queue: JobQueue | None = None
         self._open = False
 
@@ -120,7 +133,7 @@ class Runtime:
             for sub in ("logs", "worktrees", "agent-homes", "launchers"):
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
-            await self.db.open((SCHEDULE_TABLES, *self.table_sets))
+            await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
@@ -146,6 +159,7 @@ class Runtime:
         try:
             await self.runs.close()
         finally:
+            await self.github.client.close()
             await self._close_queue()
             await self.db.close()
             self.lock.release()

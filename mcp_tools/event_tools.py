@@ -15,7 +15,8 @@ from mcp_tools.registry import ToolKit
 
 class LoggedEvent(BaseModel):
     seq: int = Field(description="the event's place in the log; strictly increasing")
-    kind: str = Field(description="RunStateChanged, InteractionRequested, InteractionAnswered")
+    kind: str = Field(description="RunStateChanged, InteractionRequested, InteractionAnswered, "
+                      "RunComment")
     run_id: str
     project: str
     at: float = Field(description="when it happened, in seconds since the epoch")

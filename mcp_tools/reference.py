@@ -36,7 +36,8 @@ def render(tools: list[Any], kit: ToolKit) -> str:
     lines = ["# Gluon tools", "",
              "Generated from the code by `uv run python -m mcp_tools.reference`; do not edit.",
              "", f"{len(tools)} tools. Roles: a viewer may call the read-only tools, an "
-             "operator all but the admin ones, an admin every tool. On chat surfaces the "
+             "operator all but the admin ones, an admin every tool; a few tools that touch "
+             "only the caller's own sign-ins name a lower role. On chat surfaces the "
              "destructive ones wait for the user's confirmation.", ""]
     for tool in sorted(tools, key=lambda t: t.name):
         hints = tool.annotations

@@ -54,6 +54,7 @@ class Caller:
     confirm: Callable[[PendingAction], Awaitable[str]] | None = None
     confirmed: bool = False
     where: str = ""  # the conversation a chat call came from (platform:chat:thread)
+    name: str = ""  # how the person is called there (a chat user's first name), if known
 
 
 
@@ -89,7 +90,7 @@ def resolve_default(ctx: Context) -> Caller:
         headers = None
     label = (headers or {}).get("x-gluon-actor")
     if label and _ACTOR.fullmatch(label):
-        return Caller(label, base.role, base.confirm, base.confirmed, base.where)
+        return Caller(label, base.role, base.confirm, base.confirmed, base.where, base.name)
     return base
 
 
@@ -210,7 +211,9 @@ class ToolKit:
     """Registers tools on one server; each tool is a small typed async function.
 
     Roles: a viewer may call read-only tools, an operator every tool but the admin ones
-    (projects, workspaces, settings, budgets, tool policy, cleanup), an admin all of them.
+    (projects, workspaces, settings, budgets, tool policy, cleanup), an admin all of them. A
+    tool that changes only the caller's own things (their sign-in links to the status page)
+    names the least role it needs with ``role``, which may be below what its effects imply.
     """
 
     def __init__(self, server: MCPServer, activity: ActivityLog,
@@ -222,16 +225,28 @@ class ToolKit:
         self.destructive: set[str] = set()
         self.read_only: set[str] = set()
         self.admin: set[str] = set()
+        self.roles: dict[str, Role] = {}  # tools that name their least role themselves
+        # Per tool: the parameter that, left empty, means the caller (see ``tool``).
+        self.caller_params: dict[str, str] = {}
         self.previews: dict[str, Preview] = {}
 
     def required_role(self, name: str) -> Role:
+        if name in self.roles:
+            return self.roles[name]
         if name in self.read_only:
             return Role.VIEWER
         return Role.ADMIN if name in self.admin else Role.OPERATOR
 
     def tool(self, *, read_only: bool = False, destructive: bool = False,
-             idempotent: bool = False, admin: bool = False, preview: Preview | None = None
+             idempotent: bool = False, admin: bool = False, role: Role | None = None,
+             preview: Preview | None = None, caller_param: str | None = None,
              ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+        """Register a tool. ``role`` is the least role that may call it (default: viewer for
+        read-only tools, admin for ``admin`` ones, else operator). ``caller_param`` names a
+        parameter that, left empty, means the caller: a call held for confirmation gets it
+        filled in, so whoever confirms it (an admin, say) acts on what the person who asked
+        meant, not on their own things."""
+
         def register(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             name = fn.__name__
 
@@ -266,6 +281,10 @@ class ToolKit:
                 self.read_only.add(name)
             if admin:
                 self.admin.add(name)
+            if role is not None:
+                self.roles[name] = role
+            if caller_param is not None:
+                self.caller_params[name] = caller_param
             return wrapper
 
         return register
@@ -280,7 +299,10 @@ class ToolKit:
             raise ToolError(message)
         if name in self.destructive and who.confirm is not None and not who.confirmed:
             preview = await self.preview(name, kwargs)
-            told = await who.confirm(PendingAction(name, dict(kwargs), preview))
+            held = dict(kwargs)
+            if (param := self.caller_params.get(name)) is not None and not held.get(param):
+                held[param] = who.actor
+            told = await who.confirm(PendingAction(name, held, preview))
             await self._audit(who, name, kwargs, "held for confirmation")
             raise ToolError(told)
         try:

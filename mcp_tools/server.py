@@ -10,12 +10,14 @@ from mcp_tools import (
     access_tools,
     event_tools,
     git_tools,
+    hook_tools,
     project_tools,
     queue_tools,
     review_tools,
     run_tools,
     schedule_tools,
     system_tools,
+    web_tools,
 )
 from mcp_tools.callers import Callers
 from mcp_tools.registry import CallerResolver, GluonServer, ToolKit, resolve_default
@@ -53,6 +55,8 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     git_tools.register(kit, rt)
     system_tools.register(kit, rt)
     access_tools.register(kit, rt)
+    web_tools.register(kit, rt)
+    hook_tools.register(kit, rt)
     return server, kit
 
 

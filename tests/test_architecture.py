@@ -41,7 +41,8 @@ DB_EXCEPTIONS = frozenset({
     "core/jobs/sqlite.py",  # the job queue's SQLite backend (its SQL is in core/jobs/store.py)
 })
 # Features built on runs; the run layer never knows about them.
-RUN_FEATURES = ("core.formulas", "core.witness", "core.merge_queue", "core.schedules")
+RUN_FEATURES = ("core.formulas", "core.witness", "core.merge_queue", "core.schedules",
+                "core.github", "core.hooks")
 MCP_TOOLS_FORBIDDEN = frozenset({"bots", "web", *CHAT_SDKS, "uvicorn"})  # bots serves HTTP
 WEB_FORBIDDEN = frozenset({"mcp_tools", "bots", *CHAT_SDKS})
 # Leaf modules: the vocabulary of their package, importing nothing else from it, so every other

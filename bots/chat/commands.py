@@ -13,7 +13,12 @@ from typing import Any
 
 from mcp import Client
 
-from bots.chat.orchestrator import Confirmation, Orchestrator, confirmation_buttons
+from bots.chat.orchestrator import (
+    Confirmation,
+    Orchestrator,
+    confirmation_buttons,
+    web_link_text,
+)
 from bots.chat.types import Reply, Speaker
 from core.types import Role
 
@@ -32,6 +37,8 @@ Commands:
 /queue - queued runs in start order, and why each waits
 /schedules - prompts run on a schedule, and when they fire next
 /model [M] - this chat's default model
+/web - a sign-in link to the status page, sent to you privately
+/web signout - sign your browsers out of the status page
 /clear - forget this conversation
 /start - your user id and how to get access"""
 
@@ -187,14 +194,39 @@ async def clear(orch: Orchestrator, client: Client, speaker: Speaker, rest: str)
     return Reply("Forgotten. This conversation starts afresh (runs are not affected).")
 
 
+SIGN_OUT = ("signout", "sign out", "logout", "log out")
+
+
+async def web(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    """/web: a sign-in link to the status page, only ever where the speaker alone reads it
+    (whoever opens it first is signed in as them); /web signout: sign their browsers out."""
+    if " ".join(rest.lower().replace("-", " ").split()) in SIGN_OUT:
+        held: list[Confirmation] = []
+        ok, data, text = await _call(orch, client, speaker, "revoke_web_sessions",
+                                     {"actor": speaker.actor}, held)
+        if held:
+            return Reply(f"Confirm: {held[0].action.preview}?", confirmation_buttons(held))
+        if not ok:
+            return Reply(text, error=True)
+        return Reply(f"Signed you out of {data['ended']} browser(s).")
+    if rest:
+        return Reply("usage: /web for a sign-in link to the status page, /web signout to "
+                     "sign your browsers out", error=True)
+    if speaker.private:
+        ok, data, text = await _call(orch, client, speaker, "create_web_link", {})
+        return Reply(web_link_text(data)) if ok else Reply(text, error=True)
+    sent, said = await orch.give_web_link(client, speaker)
+    return Reply(said, error=not sent)
+
+
 async def help_(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
     return Reply(HELP)
 
 
 COMMANDS: dict[str, Handler] = {
     "help": help_, "projects": projects, "runs": runs, "status": status, "run": start,
-    "cancel": cancel, "resume": resume, "model": model, "clear": clear, "queue": queue,
-    "schedules": schedules,
+    "cancel": cancel, "resume": resume, "model": model, "clear": clear, "web": web,
+    "queue": queue, "schedules": schedules,
 }
 DESCRIPTIONS = {
     "help": "what I can do", "projects": "the projects", "runs": "recent runs",
@@ -203,6 +235,7 @@ DESCRIPTIONS = {
     "queue": "queued runs and why they wait",
     "schedules": "prompts run on a schedule",
     "model": "this chat's default model", "clear": "forget this conversation",
+    "web": "a sign-in link to the status page (sent privately)",
     "start": "your id and how to get access",
 }
 

@@ -130,7 +130,7 @@ async def chat(config: Config) -> int:
     if runtime is None:
         return 1
     user = getpass.getuser()
-    speaker = Speaker("console", user, user, Role.ADMIN, chat_id="local")
+    speaker = Speaker("console", user, user, Role.ADMIN, chat_id="local", private=True)
     orch = Orchestrator(runtime, make_llm(config))
     reporter = asyncio.create_task(_report(runtime, orch.store, speaker))
     show(escape(BANNER))

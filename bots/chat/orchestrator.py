@@ -68,11 +68,14 @@ ended one with resume_run, merge finished work with merge_run.
 - The agent's questions and permission requests reach the user as buttons; you may answer \
 them with answer_question or decide_permission only when the user tells you the answer.
 - Destructive tools (merge_run, cancel_run, cancel_queued, remove_schedule, archive_run, \
-delete_branch, remove_project, cleanup) wait for the user to press a confirmation button. \
-When a tool says it is waiting for confirmation, tell the user what will happen and do not call \
-it again.
+delete_branch, remove_project, cleanup, revoke_web_sessions) wait for the user to press a \
+confirmation button. When a tool says it is waiting for confirmation, tell the user what will \
+happen and do not call it again.
 - Never claim something happened unless a tool result says so. If a tool fails, say why in \
 one line and what the user can do.
+- A link to the status page (the board of runs in a browser): call create_web_link. The \
+link goes to the person privately and is never shown to you; say where it went. Signing \
+them out of the page is revoke_web_sessions. Never write a sign-in link yourself.
 - If the request is ambiguous (several matching runs or projects), ask which one.
 - Be brief: this is a chat. Plain sentences, short lists, `code` for ids and branch names.
 """
@@ -142,6 +145,9 @@ class Orchestrator:
         self.link_hooks: dict[str, Callable[[str, Speaker], Awaitable[str | None]]] = {}
         # Per platform: the defaults of where the speaker is (a channel's project and model).
         self.defaults_hooks: dict[str, Callable[[Speaker], Awaitable[Hints]]] = {}
+        # Per platform: send a message only the speaker reads (their private chat with the
+        # bot); False when the platform refuses (they never started a chat with the bot).
+        self.private_hooks: dict[str, Callable[[Speaker, Reply], Awaitable[bool]]] = {}
         self._tools: dict[Role, list[dict[str, Any]]] = {}
         self._client: asyncio.Future[Client] | None = None
         self._closing = asyncio.Event()
@@ -191,7 +197,7 @@ class Orchestrator:
                     f"button shown with your reply. It would {action.preview}.")
 
         who = Caller(speaker.actor, speaker.role, confirm=confirm, confirmed=confirmed,
-                     where=speaker.conversation)
+                     where=speaker.conversation, name=speaker.name)
         with self._callers.bound(who) as key:
             result = await client.call_tool(name, arguments, meta=RequestParamsMeta(
                 **{CALLER_META: key}))  # type: ignore[misc]
@@ -269,8 +275,12 @@ class Orchestrator:
                                          project_hint)
                 if use.name == "start_run" and attachments:
                     args["attachments"] = attachments
-                ok, data, out = await self.call_tool(client, speaker, use.name, args,
-                                                     held=held)
+                if use.name == "create_web_link":  # for the speaker's eyes only
+                    ok, out = await self.give_web_link(client, speaker)
+                    data, out = None, f"{out} (The link is not shown to you.)"
+                else:
+                    ok, data, out = await self.call_tool(client, speaker, use.name, args,
+                                                         held=held)
                 if ok and use.name in RUN_STARTERS and data and data.get("id"):
                     reply.runs.append(str(data["id"]))
                     await self.link_run(str(data["id"]), speaker)
@@ -352,6 +362,25 @@ class Orchestrator:
         await self.store.follow(run_id, speaker.conversation, speaker.platform,
                                 speaker.chat_id, topic or speaker.thread_id, topic is not None)
 
+    async def give_web_link(self, client: Client, speaker: Speaker) -> tuple[bool, str]:
+        """A sign-in link to the status page for the speaker, sent where only they read it:
+        (sent, what to say where they asked). Whoever opens a link first is signed in as the
+        person, so it never goes to a group, to the model or into the conversation's history:
+        only to their private chat with the bot."""
+        send = self.private_hooks.get(speaker.platform)
+        if send is None:
+            return False, ("I cannot send you a sign-in link from here; send /web, or run "
+                           "`gluon web-link` in a terminal.")
+        ok, data, text = await self.call_tool(client, speaker, "create_web_link", {})
+        if not ok or data is None:
+            return False, text
+        if not await send(speaker, Reply(web_link_text(data))):
+            return False, (f"I could not send {speaker.name} a private message, and a sign-in "
+                           "link must not be posted here: start a private chat with me and "
+                           "send /web there.")
+        where = "in this private chat" if speaker.private else "in a private message"
+        return True, f"I sent {speaker.name} a sign-in link to the status page {where}."
+
     # -- confirmations ---------------------------------------------------------------------
 
     async def confirm(self, confirmation_id: str, presser: Speaker, yes: bool) -> Outcome:
@@ -387,6 +416,11 @@ class Orchestrator:
         speaker["role"] = Role(speaker["role"])  # stored as its name
         return Confirmation(call.id, Speaker(**speaker), PendingAction(
             call.tool, json.loads(call.arguments), call.preview), call.created_at)
+
+
+def web_link_text(link: dict[str, Any]) -> str:
+    """The message that gives a person their sign-in link (a create_web_link result)."""
+    return f"Your sign-in link to Gluon's status page:\n{link['url']}\n{link['note']}"
 
 
 def confirmation_buttons(held: list[Confirmation]) -> list[list[Button]]:

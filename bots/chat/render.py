@@ -181,6 +181,10 @@ _HEADING = re.compile(r" {0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t\r]*")
 _BULLET = re.compile(r"([ \t]*)[-*+][ \t]+(.*)")
 _LANGUAGE = re.compile(r"[\w+#.-]+")
 _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+# A bare URL (not the target of a [text](url) link) is shown exactly as written, never
+# formatted: a sign-in link or a branch URL with _ or * in it must survive. As in GitHub's
+# Markdown, trailing punctuation is not part of it.
+_BARE_URL = re.compile(r"(?<!\]\()https?://[^\s<>`()\[\]]*[^\s<>`()\[\]?!.,:;*_~'\"]")
 # Tried at the same start in this order. Emphasis needs non-space just inside its markers, and
 # single * and _ also a non-word character outside them, so 2*3*4 and snake_case_names stay.
 # It spans at most 1000 characters of one line, which keeps a long line of stars linear.
@@ -243,9 +247,12 @@ def _line_html(line: str) -> str:
 
 
 def _inline(text: str) -> str:
-    spans = [(m.start(), m.end(), m[2]) for m in _CODE_SPAN.finditer(text)]
+    spans = [(m.start(), m.end(), m[2], True) for m in _CODE_SPAN.finditer(text)]
+    spans += [(m.start(), m.end(), m[0], False) for m in _BARE_URL.finditer(text)
+              if not any(a < m.end() and m.start() < b for a, b, _, _ in spans)]
+    spans.sort()
     masked, last = [], 0
-    for start, end, _ in spans:  # hide code from the emphasis patterns
+    for start, end, _, _ in spans:  # hide code and URLs from the emphasis patterns
         masked += [text[last:start], "\0" * (end - start)]
         last = end
     return _Inline(text, "".join(masked) + text[last:], spans).render(0, len(text), False)
@@ -255,9 +262,11 @@ class _Inline:
     """Inline Markdown of one line. Tags are only ever written in pairs around a recursively
     rendered inner part, so they balance by construction."""
 
-    def __init__(self, text: str, masked: str, spans: list[tuple[int, int, str]]) -> None:
+    def __init__(self, text: str, masked: str, spans: list[tuple[int, int, str, bool]]
+                 ) -> None:
+        """``spans``: (start, end, content, is code) of code spans and bare URLs."""
         self.text, self.masked, self.spans = text, masked, spans
-        self.span_starts = [start for start, _, _ in spans]
+        self.span_starts = [start for start, _, _, _ in spans]
 
     def render(self, lo: int, hi: int, in_link: bool) -> str:
         out: list[str] = []
@@ -272,8 +281,12 @@ class _Inline:
             k = bisect_left(self.span_starts, pos)
             span = self.spans[k] if k < len(self.spans) and self.spans[k][0] < hi else None
             if span and (not matches or span[0] <= min(matches)[0]):
-                start, end, content = span
+                start, end, content, is_code = span
                 out.append(_escape(self.text[pos:start]))
+                if not is_code:  # a bare URL
+                    out.append(_escape(content))
+                    pos = end
+                    continue
                 if len(content) > 2 and content[0] == content[-1] == " " and content.strip():
                     content = content[1:-1]  # CommonMark drops one space on each side
                 code = _escape(content)

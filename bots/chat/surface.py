@@ -5,7 +5,8 @@ about once a second (it shows a retry of the model API as it happens, until the 
 through); a ping when the run finishes, fails or is cancelled (mentioning who started
 it, where the platform can); the agent's questions and permission requests as buttons, closed
 with a note once answered (from any surface). Replying to a run's message steers it, or
-resumes it once it has ended; replying to a question answers it.
+resumes it once it has ended; replying to a question answers it. A comment written to the run
+from GitHub (which steers or resumes it there) is shown under its status message too.
 
 Pings and questions are read from the durable event log with this bot's own cursor (consumer
 ``chat:<platform>``), moved only once a report was sent: a run that finished, failed or asked
@@ -35,6 +36,7 @@ from core.events.bus import (
     Event,
     InteractionAnswered,
     InteractionRequested,
+    RunComment,
     RunStateChanged,
     ToolCalled,
     TurnFinished,
@@ -55,7 +57,8 @@ ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
                RunState.CANCELLED: "was cancelled", RunState.INTERRUPTED: "was interrupted",
                RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}
 CATCH_UP_EVERY = 30.0  # seconds between reads of the event log when the bus is silent
-REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered)  # from the event log
+REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered,
+            RunComment)  # from the event log
 
 
 @dataclass
@@ -249,6 +252,12 @@ class ChatSurface:
             return
         if isinstance(event, InteractionAnswered):
             await self._answered(followed, event)
+            return
+        if isinstance(event, RunComment):  # someone wrote to the run on GitHub
+            link = f" ({event.url})" if event.url else ""
+            await self.send_reply(followed, Reply(
+                f"💬 {event.author} on {event.source}{link}:\n{event.text}"),
+                followed.status_message)
             return
         final = isinstance(event, RunStateChanged) and event.new.is_ended
         if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished

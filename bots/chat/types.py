@@ -28,6 +28,9 @@ class Speaker:
     chat_id: str
     thread_id: str | None = None
     forum: bool = False  # a chat with topics (a Telegram forum)
+    # Only this person reads what the bot answers here: their private chat with the bot, or
+    # an answer only they see (a Discord ephemeral one). A sign-in link goes nowhere else.
+    private: bool = False
 
     @property
     def actor(self) -> str:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from bots.cli import hook_commands
 from bots.cli import output as fmt
 from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
@@ -350,6 +351,31 @@ async def pair(c: Session, a: argparse.Namespace) -> int:
     return 0
 
 
+@handler("web-link")
+async def web_link(c: Session, a: argparse.Namespace) -> int:
+    if a.revoke is not None:
+        which = f"session {a.revoke}" if a.revoke else "all your browsers"
+        confirm(a, f"Sign {which} out of the status page?")
+        data = await c.call("revoke_web_sessions", {"session_id": a.revoke})
+        out(a, data, f"signed {data['actor']} out of {data['ended']} session(s)")
+        return 0
+    if a.list:
+        data = await c.call("list_web_sessions", {"everyone": True})
+        rows = [[s["id"], s["actor"], fmt.one_line(s["name"], 20), s["role"],
+                 fmt.ago(s["created_at"]), fmt.ago(s["seen_at"])] for s in data["sessions"]]
+        out(a, data, fmt.table(rows, ["session", "who", "name", "role", "signed in",
+                                      "last seen"])
+            if rows else "nobody is signed in to the status page; `gluon web-link` makes a "
+                         "sign-in link")
+        return 0
+    link = await c.call("create_web_link")
+    out(a, link, f"{link['url']}\n{link['note']}")
+    return 0
+
+
+HANDLERS["hooks list"] = hook_commands.hooks_list
+HANDLERS["hooks deliveries"] = hook_commands.hooks_deliveries
+HANDLERS["github status"] = hook_commands.github_status
 HANDLERS.update(WORK_HANDLERS)
 
 

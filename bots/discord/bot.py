@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import logging
 import re
 from collections import OrderedDict
@@ -42,6 +43,7 @@ from bots.discord.ui import (
     question_text,
     question_view,
     run_card,
+    send_privately,
     send_to,
 )
 from core.errors import UserError
@@ -56,7 +58,8 @@ PLATFORM = "discord"
 SEEN = 2048  # message ids remembered, so a redelivered message is handled once
 # Words for the bot itself, only as the whole message ("link the button to the page" is a
 # request for the agent, not a link).
-WORDS = re.compile(r"^(help|unlink|link\s+[\w.\-]+|pair\s+[\w\-]+)$", re.IGNORECASE)
+WORDS = re.compile(r"^(help|unlink|link\s+[\w.\-]+|pair\s+[\w\-]+|/?web(\s+(sign|log)"
+                   r"[\s-]*out)?)$", re.IGNORECASE)
 
 class _NoVoiceNotice(logging.Filter):
     """discord.py warns at every start that voice support is missing; Gluon has no voice."""
@@ -102,6 +105,8 @@ class DiscordBot(ChatSurface):
         self._seen: OrderedDict[int, None] = OrderedDict()
         orchestrator.link_hooks[PLATFORM] = self._on_linked
         orchestrator.defaults_hooks[PLATFORM] = self._defaults
+        orchestrator.private_hooks[PLATFORM] = lambda speaker, reply: send_privately(
+            self.client, int(speaker.user_id), reply)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -221,7 +226,8 @@ class DiscordBot(ChatSurface):
             return None
         chat, thread = self._place_of(channel)
         return Speaker(PLATFORM, str(user.id), user.display_name, role, chat_id=str(chat),
-                       thread_id=str(thread) if thread is not None else None)
+                       thread_id=str(thread) if thread is not None else None,
+                       private=isinstance(channel, discord.DMChannel))
 
     async def refuse(self, user: discord.abc.User, where: str) -> str:
         await self.runtime.activity.record(f"{PLATFORM}:{user.id}", "access.denied", where,
@@ -322,6 +328,8 @@ class DiscordBot(ChatSurface):
     async def _word(self, speaker: Speaker, word: str, rest: str) -> Reply:
         if word == "help":
             return Reply(DISCORD_HELP)
+        if word in ("web", "/web"):  # a link goes to a DM (see Orchestrator.give_web_link)
+            return await run_command(self.orch, speaker, "web", rest)
         if speaker.thread_id is not None and word in ("link", "unlink"):
             return Reply("Link the channel itself, not a thread: say it in the channel.",
                          error=True)
@@ -409,7 +417,7 @@ class DiscordBot(ChatSurface):
     # -- slash commands --------------------------------------------------------------------
 
     async def on_slash(self, interaction: discord.Interaction[Any], name: str,
-                       rest: str) -> None:
+                       rest: str, *, private: bool = False) -> None:  # private: ephemeral
         if not self._serves(interaction.guild_id):
             await interaction.response.send_message("I do not serve this server.",
                                                     ephemeral=True)
@@ -419,20 +427,21 @@ class DiscordBot(ChatSurface):
             await interaction.response.send_message(
                 await self.refuse(interaction.user, f"/{name}"), ephemeral=True)
             return
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(thinking=True, ephemeral=private)
         if name in ("link", "unlink", "help"):
             reply = await self._word(speaker, name, rest)
         else:
+            speaker = dataclasses.replace(speaker, private=private or speaker.private)
             reply = await run_command(self.orch, speaker, name, rest)
-        await self._followup(interaction, speaker, reply)
+        await self._followup(interaction, speaker, reply, private)
 
     async def on_pair_slash(self, interaction: discord.Interaction[Any], code: str) -> None:
         reply = await self._pair_reply(interaction.user, code)
         await interaction.response.send_message(reply.text, ephemeral=True)
 
     async def _followup(self, interaction: discord.Interaction[Any], speaker: Speaker,
-                        reply: Reply) -> None:
-        last = await follow_up(interaction, reply)
+                        reply: Reply, ephemeral: bool = False) -> None:
+        last = await follow_up(interaction, reply, ephemeral)
         for run_id in reply.runs:
             if last is not None:
                 await self.remember(int(speaker.chat_id), last, run_id)

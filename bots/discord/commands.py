@@ -91,6 +91,11 @@ def build_tree(client: discord.Client, bot: DiscordBot) -> app_commands.CommandT
     async def unlink(interaction: Interaction) -> None:
         await bot.on_slash(interaction, "unlink", "")
 
+    @tree.command(name="web", description="A sign-in link to the status page, only for you")
+    @app_commands.describe(signout="sign your browsers out of the status page instead")
+    async def web(interaction: Interaction, signout: bool = False) -> None:
+        await bot.on_slash(interaction, "web", "signout" if signout else "", private=True)
+
     @tree.command(name="pair", description="Get access with a code from `gluon pair`")
     @app_commands.describe(code="the code the daemon or `gluon pair` printed")
     async def pair(interaction: Interaction, code: str) -> None:

@@ -10,6 +10,7 @@ once (deferred) and answered after.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ from core.types import InteractionKind, RunState
 
 if TYPE_CHECKING:
     from bots.discord.bot import DiscordBot
+
+log = logging.getLogger(__name__)
 
 LIMIT = 2000  # characters of a message's content
 MAX_BUTTON_OPTIONS = 10  # more options, or a multi-select question: a select menu
@@ -238,9 +241,24 @@ async def send_to(channel: discord.abc.Messageable, reply: Reply,
     return last
 
 
-async def follow_up(interaction: discord.Interaction[Any], reply: Reply) -> int | None:
-    """Answer a deferred slash command with a reply; returns the last message's id."""
+async def follow_up(interaction: discord.Interaction[Any], reply: Reply,
+                    ephemeral: bool = False) -> int | None:
+    """Answer a deferred slash command with a reply (``ephemeral``: only the person who used
+    the command sees it); returns the last message's id."""
     last: int | None = None
     for chunk, extra in _parts(reply):
-        last = (await interaction.followup.send(chunk, wait=True, **extra)).id
+        last = (await interaction.followup.send(chunk, wait=True, ephemeral=ephemeral,
+                                                **extra)).id
     return last
+
+
+async def send_privately(client: discord.Client, user_id: int, reply: Reply) -> bool:
+    """Send a reply to the user's DM channel with the bot; False when Discord refuses (they
+    take no DMs from this server's members, or blocked the bot)."""
+    try:
+        channel = await client.create_dm(discord.Object(user_id))
+        return await send_to(channel, reply) is not None
+    except discord.HTTPException as exc:
+        log.info("could not message discord user %s privately: %s", user_id,
+                 exc.text or exc.status)
+        return False

@@ -26,7 +26,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
@@ -93,6 +93,7 @@ class TelegramBot(ChatSurface):
         self.app.add_handler(CallbackQueryHandler(self.on_button))
         self.app.add_error_handler(self.on_error)
         orchestrator.link_hooks[PLATFORM] = self._on_linked
+        orchestrator.private_hooks[PLATFORM] = self._send_private
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ class TelegramBot(ChatSurface):
             else None
         return Speaker(PLATFORM, str(user.id), user.first_name or str(user.id), role,
                        chat_id=str(chat.id), thread_id=str(thread) if thread else None,
-                       forum=bool(chat.is_forum))
+                       forum=bool(chat.is_forum), private=chat.type == ChatType.PRIVATE)
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -304,6 +305,15 @@ class TelegramBot(ChatSurface):
         for run_id in reply.runs:
             if sent is not None:
                 await self.remember(chat_id, sent, run_id)
+
+    async def _send_private(self, speaker: Speaker, reply: Reply) -> bool:
+        """Send to the speaker's private chat with the bot (its id is their user id); False
+        when Telegram refuses, as it does until they have started a chat with the bot."""
+        try:
+            return await self.send(int(speaker.user_id), None, reply) is not None
+        except TelegramError as exc:
+            log.info("could not message telegram user %s privately: %s", speaker.user_id, exc)
+            return False
 
     async def _on_linked(self, run_id: str, speaker: Speaker) -> str | None:
         """A chat starts following a run: in a forum (outside a topic) the run gets a topic

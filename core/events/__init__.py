@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from core.events.bus import EventBus as EventBus
     from core.events.bus import InteractionAnswered as InteractionAnswered
     from core.events.bus import InteractionRequested as InteractionRequested
+    from core.events.bus import RunComment as RunComment
     from core.events.bus import RunStateChanged as RunStateChanged
     from core.events.bus import Subscription as Subscription
     from core.events.bus import ToolCalled as ToolCalled
@@ -28,6 +29,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "EventBus": "bus",
     "Subscription": "bus",
     "RunStateChanged": "bus",
+    "RunComment": "bus",
     "AgentText": "bus",
     "ToolCalled": "bus",
     "ApiRetry": "bus",

@@ -78,6 +78,17 @@ class InteractionAnswered(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunComment(Event):
+    """Someone wrote to a run from outside chat (a GitHub comment that steers or resumes it),
+    so the chats that follow the run show it too."""
+
+    source: str  # "github"
+    author: str  # as the source names them (a GitHub login)
+    text: str
+    url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class TurnFinished(Event):
     subtype: str
     is_error: bool

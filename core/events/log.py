@@ -32,6 +32,7 @@ from core.events.bus import (
     EventBus,
     InteractionAnswered,
     InteractionRequested,
+    RunComment,
     RunStateChanged,
 )
 from core.events.store import EventStore, StoredEvent
@@ -43,6 +44,7 @@ DURABLE: dict[str, type[Event]] = {cls.__name__: cls for cls in (
     RunStateChanged,
     InteractionRequested,
     InteractionAnswered,
+    RunComment,
 )}
 KEEP_DAYS = 30.0
 FORGET_CONSUMER_DAYS = 90.0
@@ -86,6 +88,8 @@ def describe(event: Event) -> str:
     if isinstance(event, InteractionAnswered):
         return (f"run {event.run_id}: {event.interaction_id} answered by "
                 f"{event.answered_by}: {event.answer}")
+    if isinstance(event, RunComment):
+        return f"run {event.run_id}: {event.author} on {event.source}: {event.text[:200]}"
     return f"run {event.run_id}: {type(event).__name__}"
 
 

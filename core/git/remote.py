@@ -132,14 +132,20 @@ async def sync(path: Path) -> SyncResult:
                       after=status.head, ahead=status.ahead)
 
 
-async def push(repo: Path, branch: str, remote: str = "origin") -> PushResult:
+async def push(repo: Path, branch: str, remote: str = "origin", *,
+               to: str | None = None) -> PushResult:
     """Push the local ``branch`` to the branch of the same name on ``remote`` and make that its
-    upstream. A push the remote rejects (not a fast-forward, protected) is a Conflict."""
+    upstream; with ``to``, to that branch of the remote instead (no upstream is set). A push
+    the remote rejects (not a fast-forward, protected) is a Conflict."""
     root = await repo_root(repo)
     head = await _branch_sha(root, branch, "branch")
     url = await _require_remote(root, remote)
-    pushed = await _git(root, "push", "--quiet", "--set-upstream", "--porcelain", remote,
-                        f"refs/heads/{branch}:refs/heads/{branch}", ok=None,
+    target = to or branch
+    if target.startswith("-"):
+        raise Conflict(f"{target!r} is not a branch name")
+    upstream = () if to else ("--set-upstream",)
+    pushed = await _git(root, "push", "--quiet", *upstream, "--porcelain", remote,
+                        f"refs/heads/{branch}:refs/heads/{target}", ok=None,
                         time_limit=SLOW_TIMEOUT)
     if pushed.code != 0:
         detail = ("the remote has commits the branch does not have"
@@ -147,7 +153,26 @@ async def push(repo: Path, branch: str, remote: str = "origin") -> PushResult:
                   else _first_line(pushed.err or pushed.out))
         raise Conflict(f"pushing {branch!r} to {remote!r} ({url}) failed: {detail}; fetch and "
                        "integrate the remote's changes, or check the credentials")
-    return PushResult(remote=remote, url=url, branch=branch, head=head)
+    return PushResult(remote=remote, url=url, branch=target, head=head)
+
+
+async def fetch_branch(repo: Path, source: str, branch: str, remote: str = "origin") -> str:
+    """Fetch ``source`` (a ref of ``remote``: ``refs/heads/x``, ``refs/pull/7/head``) into the
+    local ``branch``, fast-forward only; the sha it ends on. A local branch that cannot be
+    fast-forwarded (it has commits of its own, or it is checked out) is kept as it is."""
+    root = await repo_root(repo)
+    await _require_remote(root, remote)
+    if branch.startswith("-") or source.startswith("-"):
+        raise Conflict(f"{branch!r} is not a branch name")
+    fetched = await _git(root, "fetch", "--quiet", remote, f"{source}:refs/heads/{branch}",
+                         ok=None, time_limit=SLOW_TIMEOUT)
+    if fetched.code != 0:
+        kept = await _git(root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}",
+                          ok=None)
+        if kept.code != 0:
+            raise Conflict(f"`git fetch {remote} {source}` failed: {_first_line(fetched.err)}; "
+                           "check the remote's URL, the network and the credentials")
+    return await _branch_sha(root, branch, "branch")
 
 
 async def _github_remote(repo: Path) -> str:

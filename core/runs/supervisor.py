@@ -42,6 +42,8 @@ from core.types import RunState
 
 log = logging.getLogger(__name__)
 
+RESULT_CHARS = 1000  # of a tool's result kept in the run's log
+
 STOP_TIMEOUT = 5.0
 """Seconds to wait for the agent to stop its turn when a run is cancelled or Gluon stops."""
 
@@ -277,8 +279,10 @@ class RunSupervisor:
             self.port.bus.publish(ToolCalled(run_id=run_id, project=project, tool=event.name,
                                              summary=summary))
         elif isinstance(event, AgentToolResult):
-            if event.is_error:
-                await self.port.store.add_event(run_id, "tool_error", event.text[:1000])
+            # Every result is kept (cut short), so a log shows each tool call with what it
+            # gave back; a failed one is its own kind.
+            kind = "tool_error" if event.is_error else "tool_result"
+            await self.port.store.add_event(run_id, kind, event.text[:RESULT_CHARS])
         elif isinstance(event, AgentApiRetry):
             self._last_retry = event
             summary = api_errors.retry_line(event, self._api_endpoint())

@@ -123,6 +123,7 @@ COMMANDS = [
     lambda t: ["cancel", t, "--yes"], lambda t: ["close", t, "--yes"],
     lambda t: ["merge", t, "--yes"], lambda t: ["usage", "--days", t], lambda t: [t],
     lambda t: ["project", t], lambda t: ["show", t, "--json"],
+    lambda t: ["web-link", "--revoke", t, "--yes"],
 ]
 
 

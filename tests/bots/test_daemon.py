@@ -96,7 +96,8 @@ async def test_the_daemon_serves_mcp_and_its_other_routes_from_one_app_on_one_po
     assert stranger.json() == {"ok": True}
     assert holder.json()["pid"] == os.getpid() and "max_sessions" in holder.json()
     assert no_token.status_code == 401
-    assert elsewhere.status_code == 404
+    # Any other path is the status page's, which asks whoever has no session to sign in.
+    assert elsewhere.status_code == 401 and "gluon web-link" in elsewhere.text
     assert not (config.home / "daemon.json").exists()
 
 

@@ -288,6 +288,16 @@ def test_ambiguous_stars_and_underscores_stay_as_written() -> None:
     assert telegram_html(text) == text
 
 
+def test_a_bare_url_is_shown_exactly_as_written_whatever_it_holds() -> None:
+    link = "http://127.0.0.1:8765/signin/-_Ab*c-_x_-*d_"
+    assert telegram_html(f"Your link:\n{link}\nIt works once.") == (
+        f"Your link:\n{link}\nIt works once.")
+    assert telegram_html("**go to https://e.com/*x* now**") == (
+        "<b>go to https://e.com/*x* now</b>")
+    assert telegram_html("[https://e.com/_a_](https://e.com/_a_)") == (
+        '<a href="https://e.com/_a_">https://e.com/_a_</a>')
+
+
 def test_a_link_url_cannot_break_out_of_its_attribute() -> None:
     assert telegram_html('[x](https://e.com/?q="a"&r=1)') == (
         '<a href="https://e.com/?q=&quot;a&quot;&amp;r=1">x</a>')

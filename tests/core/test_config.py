@@ -230,3 +230,34 @@ def test_config_can_be_built_directly_and_is_immutable(tmp_path: Path) -> None:
     assert cfg.agents.max_concurrent == 2
     with pytest.raises(ValueError):
         cfg.agents.max_concurrent = 3
+
+
+def test_github_reads_its_token_from_gh_token_and_maps_logins_to_chat_users(
+        tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[github]\nwebhook_secret = "w-secret"\n'
+                                'api_url = "https://ghe.example.com/api/v3/"\n'
+                                'users = { octocat = "telegram:42" }\n'
+                                '[hooks.sentry]\nproject = "api"\nsecret = "h-secret"\n'
+                                'prompt = "{event.title}"\n')
+    config = load_config(env={"GLUON_HOME": str(tmp_path), "GH_TOKEN": "ghp_from_env"},
+                         path=path)
+    assert config.github.token is not None
+    assert config.github.token.get_secret_value() == "ghp_from_env"
+    assert config.github.api_url == "https://ghe.example.com/api/v3"
+    assert (config.github.trigger, config.github.label) == ("@gluon", "gluon")
+    assert config.github.users == {"octocat": "telegram:42"}
+    assert config.hooks["sentry"].auth == "hmac"
+    assert "w-secret" not in repr(config) and "h-secret" not in repr(config)
+
+
+def test_bad_github_and_hook_settings_are_named_and_secrets_never_shown(
+        tmp_path: Path) -> None:
+    assert config_error(tmp_path, '[github]\nusers = { octocat = "42" }\n') == (
+        f"config key 'github.users' in {str(tmp_path / 'config.toml')!r} has value "
+        "{'octocat': '42'}: 'octocat' maps to '42'; expected a chat user such as "
+        "'telegram:42' or 'discord:1234'")
+    message = config_error(tmp_path, '[hooks.github]\nproject = "a"\nsecret = "s-e-c"\n'
+                                     'prompt = "x"\n')
+    assert "'github' is the github endpoint" in message and "s-e-c" not in message
+    message = config_error(tmp_path, '[github]\nwebhook_secret = 12345\n')
+    assert "github.webhook_secret" in message and "12345" not in message

@@ -1,0 +1,8 @@
+"""The board's panels, in the order shown. A panel is a small module with a ``PANEL``
+(:class:`web.panels.base.Panel`) and a template under ``web/templates/panels/``; adding one
+is adding it here."""
+
+from web.panels import activity, needs_you, queue, usage
+from web.panels.base import Panel
+
+PANELS: list[Panel] = [needs_you.PANEL, queue.PANEL, activity.PANEL, usage.PANEL]
