@@ -1,7 +1,9 @@
 """What a person does on the page, each a call of one of Gluon's tools as that person.
 
-``POST /runs/<id>/<action>`` (steer, interrupt, resume, cancel, merge, pr) and
-``POST /answer/<request id>`` (a question's option or free text, a permission's decision).
+``POST /runs/<id>/<action>`` (steer, interrupt, resume, cancel, merge, pr),
+``POST /answer/<request id>`` (a question's option or free text, a permission's decision) and
+``POST /do/<tool>`` (the buttons of the board's panels: the tools in :data:`PANEL_TOOLS`, with
+the form fields each takes).
 A destructive tool is first held: the page shows what it would do and a Confirm button that
 posts the same form again with ``confirmed=1``. Whatever the tool says (done, or refused and
 why: a viewer's role, a run that already ended) is shown on the page the person came from.
@@ -78,6 +80,31 @@ def said(action: RunAction, run: Run, result: ActionResult) -> str:
     return action.done.format(short=run.short)
 
 
+# The tools the board's panels call, and the form fields each takes (as text; ``int`` fields
+# are converted). Anything else posted to /do/ is refused.
+PANEL_TOOLS: dict[str, dict[str, type]] = {
+    "reprioritize_queued": {"run": str, "priority": int},
+    "cancel_queued": {"run": str},
+    "pause_schedule": {"schedule": str},
+    "resume_schedule": {"schedule": str},
+    "remove_schedule": {"schedule": str},
+}
+
+
+def panel_arguments(tool: str, form: Form) -> dict[str, Any]:
+    """The tool's arguments from the form; raises ValueError naming a field that is wrong."""
+    args: dict[str, Any] = {}
+    for name, kind in PANEL_TOOLS[tool].items():
+        value = form.get(name).strip()
+        if not value:
+            raise ValueError(f"{name} is missing")
+        try:
+            args[name] = kind(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    return args
+
+
 Find = Callable[[Request, str], Awaitable[Run | Response]]
 
 
@@ -135,5 +162,28 @@ def routes(web: WebAccess, actions: Actions, find: Find) -> list[Route]:
                                     web.secure)
         return notices.redirect(back, f"Answered: {shown}", True, web.secure)
 
+    async def do(request: Request) -> Response:
+        who = signed_in(request).session
+        form = form_of(request)
+        back = notices.safe_path(form.get("back", "/"))
+        tool = request.path_params["tool"]
+        if tool not in PANEL_TOOLS:
+            return notices.redirect(back, f"The page has no button for {tool}.", False,
+                                    web.secure)
+        try:
+            arguments = panel_arguments(tool, form)
+        except ValueError as exc:
+            return notices.redirect(back, f"Nothing was done: {exc}.", False, web.secure)
+        result = await actions.call(tool, arguments, who, confirmed=form.flag("confirmed"))
+        if result.held_preview is not None:
+            return private_page(request, "confirm.html", preview=result.held_preview,
+                                action=f"/do/{tool}", back=back,
+                                fields=[(k, v) for k, v in form.pairs if k not in (
+                                    "csrf", "confirmed")])
+        if not result.ok:
+            return notices.redirect(back, result.text, False, web.secure)
+        return notices.redirect(back, f"Done: {tool.replace('_', ' ')}.", True, web.secure)
+
     return [Route("/runs/{run_id}/{action}", act, methods=["POST"]),
-            Route("/answer/{request_id}", answer, methods=["POST"])]
+            Route("/answer/{request_id}", answer, methods=["POST"]),
+            Route("/do/{tool}", do, methods=["POST"])]

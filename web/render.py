@@ -44,6 +44,17 @@ def clock(at: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) if at else ""
 
 
+def when(at: float | None, now: float | None = None) -> str:
+    """A coming moment: its UTC time and how far off it is ("2026-12-03 07:00 UTC, in 9 h")."""
+    if at is None:
+        return ""
+    seconds = max(0.0, at - (time.time() if now is None else now))
+    off = ("in under a minute" if seconds < 60 else f"in {int(seconds // 60)} min"
+           if seconds < 3600 else f"in {int(seconds // 3600)} h" if seconds < 86400
+           else f"in {int(seconds // 86400)} d")
+    return f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(at))} UTC, {off}"
+
+
 def shorten(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
@@ -71,7 +82,7 @@ def questions_of(interaction: Interaction) -> tuple[list[dict[str, Any]], bool]:
     return questions, any(q.get("multiSelect") for q in questions)
 
 
-environment.filters.update(ago=ago, money=money, clock=clock, shorten=shorten)
+environment.filters.update(ago=ago, money=money, clock=clock, shorten=shorten, when=when)
 environment.globals.update(dots=DOTS, health_of=health_of, questions_of=questions_of,
                            permission_labels=list(PERMISSION_LABELS.items()))
 

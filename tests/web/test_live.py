@@ -38,7 +38,8 @@ async def test_the_board_and_a_run_page_stream_what_happens_and_resume_after_the
         [card] = last["patch"]["cards"]
         assert card["id"] == run.id and card["column"] == "review"
         assert f'id="run-{run.id}"' in card["html"] and "ready for review" in card["html"]
-        assert set(last["patch"]["panels"]) == {"needs-you", "queue", "activity", "usage"}
+        assert set(last["patch"]["panels"]) == {"needs-you", "queue", "schedules", "activity",
+                                               "usage"}
 
         # A run page that saw its first log event gets the rest after the run's head.
         log = await runtime.runs.logs(run.id)

@@ -1,0 +1,90 @@
+"""The board's queue and schedules panels over HTTP, as a browser sends the forms: they show
+what waits and why and what fires next, and their buttons act through the same tools as chat:
+a priority moves a queued run, taking one out or removing a schedule asks to confirm first, and a
+viewer sees the panels without buttons and is refused if they post anyway."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from core.runtime import Runtime
+from core.types import Role, RunState
+from tests.web.site import serving
+
+
+async def test_the_queue_panel_moves_and_takes_out_queued_runs(runtime: Runtime,
+                                                               repo: Path) -> None:
+    await runtime.projects.add("demo", str(repo))
+    later = time.time() + 3 * 3600
+    first = await runtime.runs.start_run("demo", "tidy the changelog", not_before=later,
+                                         actor="telegram:5", source="chat")
+    second = await runtime.runs.start_run("demo", "bump the parser", not_before=later)
+    async with serving(runtime) as site, site.person() as (http, csrf):
+        board = (await http.get("/")).text
+        panel = board.split('id="panel-queue"', 1)[1].split("</section>", 1)[0]
+        assert "tidy the changelog" in panel and "telegram:5 via chat" in panel
+        assert "starts" in panel  # why it waits: its start time
+
+        moved = await http.post("/do/reprioritize_queued", data={
+            "csrf": csrf, "back": "/", "run": second.id, "priority": "50"})
+        assert moved.status_code == 303
+        assert [i.id for i in await runtime.work.items()] == [second.id, first.id]
+        bad = await http.post("/do/reprioritize_queued", data={
+            "csrf": csrf, "back": "/", "run": second.id, "priority": "soon"})
+        assert bad.status_code == 303
+        assert "must be a whole number" in (await http.get("/")).text
+
+        held = await http.post("/do/cancel_queued", data={"csrf": csrf, "back": "/",
+                                                          "run": first.id})
+        assert held.status_code == 200 and ">Confirm</button>" in held.text
+        assert (await runtime.runs.get(first.id)).state is RunState.QUEUED  # not yet
+        done = await http.post("/do/cancel_queued", data={
+            "csrf": csrf, "back": "/", "run": first.id, "confirmed": "1"})
+        assert done.status_code == 303
+        assert (await runtime.runs.get(first.id)).state is RunState.CANCELLED
+
+        forged = await http.post("/do/cancel_queued", data={
+            "csrf": "forged", "run": second.id, "confirmed": "1"})
+        assert forged.status_code == 403
+        unknown = await http.post("/do/remove_project", data={"csrf": csrf, "name": "demo"})
+        assert unknown.status_code == 303
+        assert "no button for remove_project." in (await http.get("/")).text
+    assert (await runtime.runs.get(second.id)).state is RunState.QUEUED
+    assert [p.name for p in await runtime.projects.all()] == ["demo"]
+    entries = [(e.actor, e.action, e.outcome) for e in await runtime.activity.recent(
+        action_prefix="tool.cancel_queued")]
+    assert entries[0] == ("cli", "tool.cancel_queued", "ok")
+
+
+async def test_the_schedules_panel_pauses_resumes_and_removes_and_a_viewer_only_looks(
+        runtime: Runtime, repo: Path) -> None:
+    await runtime.projects.add("demo", str(repo))
+    made = await runtime.schedules.add("demo", "0 7 * * mon-fri", "hunt the flaky tests",
+                                       tz="Europe/Berlin")
+    code = await runtime.access.create_code("viewer")
+    await runtime.access.pair("telegram", "7", "Vic", code.code)
+    async with serving(runtime) as site:
+        async with site.person("telegram:7", Role.VIEWER, "Vic") as (http, csrf):
+            board = (await http.get("/")).text
+            panel = board.split('id="panel-schedules"', 1)[1].split("</section>", 1)[0]
+            assert "0 7 * * mon-fri" in panel and "Europe/Berlin" in panel and "next " in panel
+            assert "<button" not in panel
+            refused = await http.post("/do/pause_schedule", data={
+                "csrf": csrf, "back": "/", "schedule": made.id})
+            assert refused.status_code == 303
+            assert "needs the operator role" in (await http.get("/")).text
+            assert not (await runtime.schedules.get(made.id)).paused
+
+        async with site.person() as (http, csrf):
+            await http.post("/do/pause_schedule", data={"csrf": csrf, "schedule": made.id})
+            assert (await runtime.schedules.get(made.id)).paused
+            assert "paused" in (await http.get("/")).text.split('id="panel-schedules"')[1]
+            await http.post("/do/resume_schedule", data={"csrf": csrf, "schedule": made.id})
+            assert not (await runtime.schedules.get(made.id)).paused
+            held = await http.post("/do/remove_schedule", data={"csrf": csrf,
+                                                                 "schedule": made.id})
+            assert ">Confirm</button>" in held.text and "hunt the flaky tests" in held.text
+            await http.post("/do/remove_schedule", data={"csrf": csrf, "schedule": made.id,
+                                                         "confirmed": "1"})
+    assert await runtime.schedules.list() == []
