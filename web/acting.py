@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.access.web import WebAccess
+from core.access.web import WebAccess, WebSession
 from core.models import Run
 from core.types import RunState
 from web import notices
@@ -106,10 +106,12 @@ def panel_arguments(tool: str, form: Form) -> dict[str, Any]:
 
 
 Find = Callable[[Request, str], Awaitable[Run | Response]]
+MayAnswer = Callable[[WebSession, str], Awaitable[str | None]]
 
 
-def routes(web: WebAccess, actions: Actions, find: Find) -> list[Route]:
-    """``find``: the run of an id, as the run page finds it (a Run, or its 404 page)."""
+def routes(web: WebAccess, actions: Actions, find: Find, may_answer: MayAnswer) -> list[Route]:
+    """``find``: the run of an id, as the run page finds it (a Run, or its 404 page);
+    ``may_answer``: why a person may not answer a request (their chat's ``answers`` rule)."""
 
     async def act(request: Request) -> Response:
         who = signed_in(request).session
@@ -156,6 +158,9 @@ def routes(web: WebAccess, actions: Actions, find: Find) -> list[Route]:
         if not choice:
             return notices.redirect(back, "Pick an option or write an answer; nothing was "
                                     "sent.", False, web.secure)
+        refused = await may_answer(who, request_id)
+        if refused is not None:
+            return notices.redirect(back, refused, False, web.secure)
         result = await actions.call(tool, arguments, who)
         if not result.ok:
             return notices.redirect(back, f"Could not answer: {result.text}", False,

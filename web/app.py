@@ -30,6 +30,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from core.access.answers import why_not_answer
+from core.access.web import WebSession
 from core.errors import Conflict, NotFound, UserError
 from core.models import Run
 from core.runtime import Runtime
@@ -51,12 +53,17 @@ class StatusPage:
         async def find(request: Request, wanted: str) -> Run | Response:
             return await runs.find_run(request, runtime, wanted)
 
+        async def may_answer(who: WebSession, request_id: str) -> str | None:
+            interaction = await runtime.runs.interactions.get(request_id)
+            run = await runtime.runs.get(interaction.run_id)
+            return why_not_answer(runtime.config, who.actor, who.role, run)
+
         async def sign_out(request: Request) -> Response:
             return await signin.sign_out(request, runtime.web)
 
         private: list[BaseRoute] = [
             *board.routes(runtime, self.feed), *runs.routes(runtime),
-            *acting.routes(runtime.web, actions, find),
+            *acting.routes(runtime.web, actions, find, may_answer),
             Route("/signout", sign_out, methods=["POST"])]
         inner = Starlette(routes=private, middleware=[Middleware(Guard, web=runtime.web)],
                           exception_handlers={HTTPException: _http_error,

@@ -30,6 +30,7 @@ from typing import Any
 
 from bots.chat.orchestrator import Orchestrator
 from bots.chat.types import PERMISSION_LABELS, Outcome, Reply, Speaker
+from core.access.answers import why_not_answer
 from core.errors import NotFound, UserError
 from core.events.bus import (
     ApiRetry,
@@ -45,7 +46,7 @@ from core.events.log import Consumer
 from core.models import Interaction, Run
 from core.runs.health import assess
 from core.runtime import Runtime
-from core.types import InteractionStatus, Role, RunState
+from core.types import InteractionStatus, RunState
 
 log = logging.getLogger(__name__)
 
@@ -371,14 +372,8 @@ class ChatSurface:
 
     async def may_answer(self, speaker: Speaker, run_id: str) -> str | None:
         """Why this person may not answer this run's questions, or None if they may."""
-        policy = getattr(self.runtime.config, self.platform).answers
-        if policy == "anyone" or speaker.role is Role.ADMIN:
-            return None
         run = await self.runtime.runs.get(run_id)
-        if run.created_by == speaker.actor:
-            return None
-        return (f"Only the person who started run {run.short} or an admin can answer it "
-                "here; nothing was changed.")
+        return why_not_answer(self.runtime.config, speaker.actor, speaker.role, run)
 
     async def answer_choice(self, speaker: Speaker, interaction_id: str,
                             choice: str) -> Outcome:

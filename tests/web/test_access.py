@@ -204,3 +204,29 @@ async def test_a_permission_request_is_decided_on_the_page_as_the_person_who_pre
     assert not (Path(done.cwd).parent / "outside.txt").exists()
     answered = await runtime.runs.interactions.get(request.id)
     assert (answered.answer, answered.answered_by) == ("deny", "cli")
+
+
+async def test_a_chats_answers_rule_follows_its_people_to_the_page(
+        config: Config, repo: Path, model_server: ScriptedModelServer) -> None:
+    # telegram.answers = "requester": only who started a run (or an admin) answers it.
+    config = config.model_copy(update={"telegram": config.telegram.model_copy(
+        update={"answers": "requester", "users": [1, 2]})})
+    model_server.script("SCRIPT:pick", [s.ask("Which database?", ["Postgres", "SQLite"]),
+                                        s.text("Going with SQLite.")])
+    async with Runtime(config, environ=daemon_environ()) as runtime, \
+            serving(runtime) as site:
+        await runtime.projects.add("demo", str(repo))
+        run = await runtime.runs.start_run("demo", "SCRIPT:pick set up storage",
+                                           actor="telegram:1")
+        await wait_state(runtime, run.id, RunState.WAITING)
+        [asked] = await runtime.runs.interactions.pending()
+        form = {"kind": "question", "answer": "SQLite", "back": f"/runs/{run.id}"}
+        async with site.person("telegram:2", Role.OPERATOR, "Bo") as (http, csrf):
+            await http.post(f"/answer/{asked.id}", data={**form, "csrf": csrf})
+            page = await http.get(f"/runs/{run.id}")
+            assert f"Only the person who started run {run.short} or an admin" in page.text
+        assert [i.id for i in await runtime.runs.interactions.pending()] == [asked.id]
+        async with site.person("telegram:1", Role.OPERATOR, "Ada") as (http, csrf):
+            await http.post(f"/answer/{asked.id}", data={**form, "csrf": csrf})
+        done = await wait_state(runtime, run.id)
+        assert done.result_text == "Going with SQLite."
