@@ -6,11 +6,11 @@ CPU with 100 live streams while runs work.
 A real ``gluon serve`` (its own process, so its CPU is measured alone) with the scripted model
 server in this process, the real Claude Code CLI for every run, and Debian's headless Chromium.
 
-1. **Event to DOM**: ``--pages`` tabs of one signed-in browser show the board. ``--runs`` runs
+1. **Event to DOM**: ``--pages`` signed-in browsers (contexts) show the board. ``--runs`` runs
    start one after another and each ends in review. For every run and every tab: the time from
    the ``RunStateChanged ... -> review`` event (its ``at``, stamped when the change is stored)
    to the tab's board showing the card in the Review column (a MutationObserver in the tab).
-   Prints p50, p99 and max over runs x tabs.
+   Prints p50, p99 and max over runs x pages.
 2. **CPU with live streams**: ``--working`` runs that work for a few seconds each (two tool
    calls, then streamed text), started together, first with no page open, then with
    ``--streams`` board streams (``GET /events``, Server-Sent Events, as many open pages would
@@ -157,9 +157,14 @@ async def latency(d: Daemon, model: ScriptedModelServer, pages: int, runs: int) 
         await first.goto(d.link())
         await first.get_by_role("button", name="Sign in").click()
         await first.wait_for_url(f"{d.base}/")
+        # One browser context per page, as if each were another person's browser: a browser
+        # holds at most six connections to one host, and a shown page keeps its stream open.
+        cookies = await context.cookies()
         tabs: list[Page] = [first]
         for _ in range(pages - 1):
-            tab = await context.new_page()
+            other = await browser.new_context()
+            await other.add_cookies(cookies)  # type: ignore[arg-type]
+            tab = await other.new_page()
             await tab.goto(f"{d.base}/")
             tabs.append(tab)
         for tab in tabs:

@@ -283,7 +283,14 @@ class RunStore:
             (run_id, kind, summary, time.time()))
 
     async def events(self, run_id: str, after: int = 0, limit: int = 200) -> list[RunEvent]:
+        """Oldest first: from the start of the log, its last ``limit`` events (its tail); after
+        an event id, the next ``limit`` events (a reader going through it page by page)."""
+        if after > 0:
+            rows = await self.db.fetchall(
+                "SELECT id, kind, summary, at FROM run_events WHERE run_id = ? AND id > ? "
+                "ORDER BY id LIMIT ?", (run_id, after, limit))
+            return [RunEvent(**dict(r)) for r in rows]
         rows = await self.db.fetchall(
-            "SELECT id, kind, summary, at FROM run_events WHERE run_id = ? AND id > ? "
-            "ORDER BY id DESC LIMIT ?", (run_id, after, limit))
+            "SELECT id, kind, summary, at FROM run_events WHERE run_id = ? "
+            "ORDER BY id DESC LIMIT ?", (run_id, limit))
         return [RunEvent(**dict(r)) for r in reversed(rows)]

@@ -426,3 +426,25 @@ async def test_a_concurrency_limit_changed_at_runtime_applies_to_the_queue(
     model_server.release("rt1")
     assert (await wait_state(runtime, first)).state is RunState.REVIEW
     assert (await wait_state(runtime, second)).state is RunState.REVIEW
+
+
+async def test_a_runs_log_is_read_as_its_tail_or_page_by_page_after_an_event(
+        runtime: Runtime, repo: Path) -> None:
+    await runtime.projects.add("demo", str(repo))
+    await runtime.runs.store.insert(id="feed0001", project="demo", prompt="p", model="sonnet",
+                                    state=RunState.REVIEW, use_worktree=0, cwd=str(repo),
+                                    session_id="00000000-0000-0000-0000-000000000002")
+    for n in range(7):
+        await runtime.runs.store.add_event("feed0001", "text", f"line {n}")
+    tail = await runtime.runs.logs("feed0001", limit=3)
+    assert [e.summary for e in tail] == ["line 4", "line 5", "line 6"]
+    pages, after = [], 0
+    while True:  # a reader that keeps its place never skips an event
+        page = await runtime.runs.logs("feed0001", after, 3) if after else (
+            await runtime.runs.logs("feed0001", limit=100))[:3]
+        if not page:
+            break
+        pages.append([e.summary for e in page])
+        after = page[-1].id
+    assert pages == [["line 0", "line 1", "line 2"], ["line 3", "line 4", "line 5"],
+                     ["line 6"]]

@@ -60,6 +60,17 @@ class Visits:
         return bool(self.urls) and all(u.startswith(base + "/") for u in self.urls)
 
 
+# A page going to the background and coming back, as a browser tells it.
+HIDE = """() => {
+  Object.defineProperty(document, "hidden", {value: true, configurable: true});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+SHOW = """() => {
+  Object.defineProperty(document, "hidden", {value: false, configurable: true});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
 async def sign_in(page: Page, base: str, token: str) -> None:
     await page.goto(f"{base}/signin/{token}")
     await page.get_by_role("button", name="Sign in").click()
@@ -91,8 +102,17 @@ async def test_a_run_moves_from_running_to_review_on_the_board_and_its_log_grows
         await expect(log.locator("#log li.tool summary")).to_have_text("Run: echo working hard")
         await expect(log.locator("#run-head .state")).to_have_text("running")
 
+        # The run page goes to the background: it lets go of its stream (browsers open six
+        # connections to a host at most), and takes it up where it left off when shown.
+        streams: list[str] = []
+        log.on("request", lambda r: streams.append(r.url) if "/events" in r.url else None)
+        await log.evaluate(HIDE)
         model_server.release("board")
         await expect(board.locator(f"#col-review #run-{run.id}")).to_be_visible()
+        await expect(log.locator("#run-head .state")).to_have_text("running")  # not yet
+        await log.evaluate(SHOW)
+        await expect(log.locator("#log")).to_contain_text("Finished the task.")
+        assert len(streams) == 1 and "after=" in streams[0], streams
         await expect(board.locator("#col-running .card")).to_have_count(0)
         await expect(board.locator("#col-review .count")).to_have_text("1")
         await expect(log.locator("#log")).to_contain_text("Finished the task.")

@@ -83,45 +83,77 @@
     }
   }
 
-  function board() {
-    const source = new EventSource(body.dataset.stream);
-    source.onmessage = (message) => {
-      const data = JSON.parse(message.data);
-      if (data.patch) patchBoard(data.patch);
-      announce(data.event);
+  // Browsers open at most six connections to one host, and each open page's stream holds
+  // one: a page in the background lets go of its stream (unless it is the one page that
+  // keeps notifying) and picks it up again where it left off when it is shown.
+  let notifier = false;
+  if (navigator.locks) {
+    navigator.locks.request("gluon-notifier", () => new Promise(() => { notifier = true; }));
+  }
+
+  function live(url, attach) {
+    let source = null;
+    let last = null;
+    const seen = (message) => { if (message.lastEventId) last = message.lastEventId; };
+    const open = () => {
+      const at = new URL(url, location.href);
+      if (last !== null) at.searchParams.set("after", last);
+      source = new EventSource(at);
+      attach(source, seen);
+      watch(source);
     };
-    source.addEventListener("reload", () => { source.close(); location.reload(); });
-    watch(source);
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden && source && !notifier) {
+        source.close();
+        source = null;
+      } else if (!document.hidden && !source) {
+        open();
+      }
+    });
+    open();
+  }
+
+  function board() {
+    live(body.dataset.stream, (source, seen) => {
+      source.onmessage = (message) => {
+        seen(message);
+        const data = JSON.parse(message.data);
+        if (data.patch) patchBoard(data.patch);
+        announce(data.event);
+      };
+      source.addEventListener("reload", () => { source.close(); location.reload(); });
+    });
   }
 
   function run() {
     const log = document.getElementById("log");
-    const source = new EventSource(body.dataset.stream);
-    source.addEventListener("log", (message) => {
-      const data = JSON.parse(message.data);
-      if (document.getElementById("e" + message.lastEventId)) return;
-      const bottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
-      const waiting = data.attach && log.querySelector("li.tool.open");
-      if (waiting) {
-        waiting.querySelector("details").append(fragment(data.attach));
-        waiting.classList.remove("open");
-        if (data.kind === "tool_error") waiting.classList.add("failed");
-      } else {
-        if (data.kind === "result" || data.kind === "interrupt") {
-          log.querySelectorAll("li.tool.open").forEach((li) => li.classList.remove("open"));
+    live(body.dataset.stream, (source, seen) => {
+      source.addEventListener("log", (message) => {
+        seen(message);
+        const data = JSON.parse(message.data);
+        if (document.getElementById("e" + message.lastEventId)) return;
+        const bottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+        const waiting = data.attach && log.querySelector("li.tool.open");
+        if (waiting) {
+          waiting.querySelector("details").append(fragment(data.attach));
+          waiting.classList.remove("open");
+          if (data.kind === "tool_error") waiting.classList.add("failed");
+        } else {
+          if (data.kind === "result" || data.kind === "interrupt") {
+            log.querySelectorAll("li.tool.open").forEach((li) => li.classList.remove("open"));
+          }
+          log.append(fragment(data.html));
         }
-        log.append(fragment(data.html));
-      }
-      if (bottom) window.scrollTo(0, document.body.scrollHeight);
+        if (bottom) window.scrollTo(0, document.body.scrollHeight);
+      });
+      source.addEventListener("run", (message) => {
+        const data = JSON.parse(message.data);
+        swap(document.getElementById("run-head"), data.head);
+        swap(document.getElementById("pending"), data.pending);
+        body.dataset.state = data.state;
+      });
+      source.addEventListener("state", (message) => announce(JSON.parse(message.data)));
     });
-    source.addEventListener("run", (message) => {
-      const data = JSON.parse(message.data);
-      swap(document.getElementById("run-head"), data.head);
-      swap(document.getElementById("pending"), data.pending);
-      body.dataset.state = data.state;
-    });
-    source.addEventListener("state", (message) => announce(JSON.parse(message.data)));
-    watch(source);
   }
 
   // SameSite=Strict keeps the session cookie off a page opened from another site (a chat
