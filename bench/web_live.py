@@ -275,6 +275,11 @@ async def main() -> None:
         finally:
             d.stop()
             model.stop()
+            errors = [line for line in (tmp / "daemon.log").read_text().splitlines()
+                      if "Traceback" in line or " ERROR " in line or "Error" in line]
+            if errors:
+                print((tmp / "daemon.log").read_text()[-3000:])
+                print(f"the daemon logged {len(errors)} error lines; the first: {errors[0]}")
 
 
 if __name__ == "__main__":

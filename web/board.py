@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup, escape
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,9 +31,10 @@ from core.models import Run
 from core.runtime import Runtime
 from core.types import RunState
 from web.feed import Feed, event_json
-from web.guard import SessionCheck
-from web.panels import PANELS
+from web.guard import SessionCheck, signed_in
+from web.panels import PANELS as PANELS
 from web.panels.base import Panel, View
+from web.render import render
 from web.views import private_page, shared_fragment
 
 COLUMNS: list[tuple[str, str, frozenset[RunState]]] = [
@@ -45,6 +49,8 @@ SHOWN = 30  # cards of a column, the newest (a filter narrows the board to the r
 DONE_SHOWN = 20
 PING_SECONDS = 15
 SEND_TIMEOUT = 30  # a page that takes no data for this long is dropped
+
+log = logging.getLogger(__name__)
 
 
 def column_of(state: RunState) -> str:
@@ -83,7 +89,7 @@ def routes(runtime: Runtime, feed: Feed) -> list[Route]:
             columns = await cards(view)
         except NotFound as exc:
             columns, said = {name: ([], False) for name, _, _ in COLUMNS}, str(exc)
-        panels = [(panel, await panel.load(view)) for panel in PANELS]
+        panels = [(panel, await _panel_html(request, panel, view)) for panel in PANELS]
         recent = await runtime.runs.find(limit=500)
         people = sorted({r.created_by for r in recent})
         projects = [p.name for p in await runtime.projects.all()]
@@ -152,10 +158,31 @@ async def _patch(runtime: Runtime, feed: Feed, view: View,
     panels = {}
     for panel in PANELS:
         if kinds & panel.refresh_on:
-            data = await feed.shared(_panel_key(panel, view), functools.partial(panel.load, view))
-            panels[panel.id] = shared_fragment(panel.template, panel=panel, data=data,
-                                               back=board_path(view))
+            try:
+                data = await feed.shared(_panel_key(panel, view),
+                                         functools.partial(panel.load, view))
+                panels[panel.id] = shared_fragment(panel.template, panel=panel, data=data,
+                                                   back=board_path(view))
+            except Exception:  # one panel's fault leaves the board and its other panels live
+                log.exception("the %s panel could not be updated", panel.id)
     return {"cards": found, "panels": panels}
+
+
+PANEL_FAILED = ('<h2>{title}</h2><p class="empty">This panel could not be shown; the daemon\'s '
+                'log says why.</p>')
+
+
+async def _panel_html(request: Request, panel: Panel, view: View) -> Markup:
+    """A panel as the person sees it, or a line saying it could not be shown: one panel's
+    fault never takes the board down."""
+    signed = signed_in(request)
+    try:
+        data = await panel.load(view)
+        return Markup(render(panel.template, panel=panel, data=data, me=signed.session,
+                             csrf=signed.csrf, now=time.time(), back=board_path(view)))
+    except Exception:
+        log.exception("the %s panel could not be shown", panel.id)
+        return Markup(PANEL_FAILED.format(title=escape(panel.title)))
 
 
 def _panel_key(panel: Panel, view: View) -> tuple[str, str | None, str | None]:

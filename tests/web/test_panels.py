@@ -1,16 +1,23 @@
 """The board's queue and schedules panels over HTTP, as a browser sends the forms: they show
 what waits and why and what fires next, and their buttons act through the same tools as chat:
 a priority moves a queued run, taking one out or removing a schedule asks to confirm first, and a
-viewer sees the panels without buttons and is refused if they post anyway."""
+viewer sees them too and is refused, with the reason, when they press one. Both panels come
+live with every board update."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from core.runtime import Runtime
 from core.types import Role, RunState
-from tests.web.site import serving
+from tests.web.site import messages, serving
+from web import board
+from web.panels.base import Panel, View
 
 
 async def test_the_queue_panel_moves_and_takes_out_queued_runs(runtime: Runtime,
@@ -69,7 +76,6 @@ async def test_the_schedules_panel_pauses_resumes_and_removes_and_a_viewer_only_
             board = (await http.get("/")).text
             panel = board.split('id="panel-schedules"', 1)[1].split("</section>", 1)[0]
             assert "0 7 * * mon-fri" in panel and "Europe/Berlin" in panel and "next " in panel
-            assert "<button" not in panel
             refused = await http.post("/do/pause_schedule", data={
                 "csrf": csrf, "back": "/", "schedule": made.id})
             assert refused.status_code == 303
@@ -88,3 +94,39 @@ async def test_the_schedules_panel_pauses_resumes_and_removes_and_a_viewer_only_
             await http.post("/do/remove_schedule", data={"csrf": csrf, "schedule": made.id,
                                                          "confirmed": "1"})
     assert await runtime.schedules.list() == []
+
+
+async def test_the_panels_come_live_with_a_board_update(runtime: Runtime, repo: Path) -> None:
+    await runtime.projects.add("demo", str(repo))
+    await runtime.schedules.add("demo", "30 6 * * *", "hunt the flaky tests", tz="UTC")
+    async with serving(runtime) as site, site.person() as (http, _):
+        after = await runtime.events.last_seq()
+        queued = await runtime.runs.start_run("demo", "tidy the changelog",
+                                              not_before=time.time() + 3600)
+        async with http.stream("GET", "/events", params={"after": after}) as board:
+            [update] = await messages(board, 1)
+    panels = json.loads(update.data)["patch"]["panels"]
+    assert queued.id in panels["queue"] and "tidy the changelog" in panels["queue"]
+    assert "30 6 * * *" in panels["schedules"] and 'name="csrf"' in panels["schedules"]
+
+
+async def test_a_panel_that_fails_leaves_the_board_live(
+        runtime: Runtime, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(view: View) -> dict[str, Any]:
+        raise RuntimeError("a panel with a bug")
+
+    # A panel added the way every panel is: listed with the others.
+    monkeypatch.setattr(board, "PANELS", [Panel("broken", "Broken", "panels/queue.html",
+                                                 broken), *board.PANELS])
+    await runtime.projects.add("demo", str(repo))
+    async with serving(runtime) as site, site.person() as (http, _):
+        page = (await http.get("/")).text
+        assert "This panel could not be shown; the daemon's log says why." in page
+        after = await runtime.events.last_seq()
+        queued = await runtime.runs.start_run("demo", "tidy the changelog",
+                                              not_before=time.time() + 3600)
+        async with http.stream("GET", "/events", params={"after": after}) as stream:
+            [update] = await messages(stream, 1)
+    patch = json.loads(update.data)["patch"]
+    assert "broken" not in patch["panels"] and queued.id in patch["panels"]["queue"]
+    assert [c["id"] for c in patch["cards"]] == [queued.id]
