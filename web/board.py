@@ -123,6 +123,7 @@ def _cursor(request: Request, default: int) -> int:
 
 async def _board_stream(runtime: Runtime, feed: Feed, view: View, seq: int,
                         check: SessionCheck) -> AsyncIterator[ServerSentEvent]:
+    shown: dict[str, str] = {}  # each panel as this page last got it: only changes are sent
     while True:
         events = await feed.wait(seq)
         if events is None:  # further behind than the feed remembers: start afresh
@@ -132,10 +133,12 @@ async def _board_stream(runtime: Runtime, feed: Feed, view: View, seq: int,
             return  # the browser asks again, and is told to sign in
         key = ("patch", events[0].seq, events[-1].seq, view.project, view.person)
         patch = await feed.shared(key, functools.partial(_patch, runtime, feed, view, events))
+        changed = {k: html for k, html in patch["panels"].items() if shown.get(k) != html}
+        shown.update(changed)
         for n, event in enumerate(events):
             message: dict[str, Any] = {"event": event_json(event)}
             if n == len(events) - 1:
-                message["patch"] = patch
+                message["patch"] = {**patch, "panels": changed}
             yield ServerSentEvent(data=json.dumps(message), id=str(event.seq))
         seq = events[-1].seq or seq
 

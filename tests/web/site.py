@@ -73,13 +73,15 @@ class Message:
     id: str | None
 
 
-async def messages(response: httpx.Response, count: int,
+async def messages(stream: httpx.Response | AsyncIterator[str], count: int,
                    timeout: float = 60) -> list[Message]:  # noqa: ASYNC109
-    """The first ``count`` events of a stream (keep-alive comments skipped)."""
+    """The first ``count`` events of a stream (keep-alive comments skipped); pass the same
+    ``response.aiter_lines()`` again to read on."""
     found: list[Message] = []
     fields: dict[str, str] = {}
+    lines = stream.aiter_lines() if isinstance(stream, httpx.Response) else stream
     async with asyncio.timeout(timeout):
-        async for line in response.aiter_lines():
+        async for line in lines:
             if line.startswith(":"):
                 continue
             if line:

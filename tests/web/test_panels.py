@@ -104,10 +104,17 @@ async def test_the_panels_come_live_with_a_board_update(runtime: Runtime, repo: 
         queued = await runtime.runs.start_run("demo", "tidy the changelog",
                                               not_before=time.time() + 3600)
         async with http.stream("GET", "/events", params={"after": after}) as board:
-            [update] = await messages(board, 1)
+            lines = board.aiter_lines()
+            [update] = await messages(lines, 1)
+            second = await runtime.runs.start_run("demo", "bump the parser",
+                                                  not_before=time.time() + 3600)
+            [again] = await messages(lines, 1)
     panels = json.loads(update.data)["patch"]["panels"]
     assert queued.id in panels["queue"] and "tidy the changelog" in panels["queue"]
     assert "30 6 * * *" in panels["schedules"] and 'name="csrf"' in panels["schedules"]
+    # A page is sent only the panels that changed since it last got them.
+    changed = json.loads(again.data)["patch"]["panels"]
+    assert second.id in changed["queue"] and "usage" in panels and "usage" not in changed
 
 
 async def test_a_panel_that_fails_leaves_the_board_live(
