@@ -1,5 +1,6 @@
-"""The ``gluon`` command against a running daemon: what it loads, where its paths point, what it
-says when the daemon stops under it, and ``gluon serve`` on a port that is taken."""
+"""``gluon serve`` and the ``gluon`` command against it: runs going on in the background, what a
+command loads, where its paths point, what it says when the daemon stops under it, and
+``gluon serve`` on a port that is taken."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.bots.conftest import Gluon, finish, refused, run_id_of, stop
+from tests.bots.conftest import COMMIT_HELLO, Gluon, finish, refused, run_id_of, stop
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 from tests.fakes.telegram_api import FakeTelegram
@@ -45,8 +46,9 @@ def test_a_command_talking_to_the_daemon_loads_no_mcp_sdk_and_its_relative_paths
     assert [e["actor"] for e in entries] == ["cli"]
 
 
-async def test_sigterm_ends_serve_within_seconds_and_a_follower_says_so_in_one_line(
+async def test_serve_runs_agents_in_the_background_and_sigterm_ends_it_within_seconds(
         gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:bg", [s.bash(COMMIT_HELLO), s.text("Committed in the background.")])
     model_server.script("SCRIPT:long", [s.bash("echo started"), s.hold("long")])
     with FakeTelegram() as telegram:
         gluon.env |= {"GLUON_TELEGRAM_TOKEN": telegram.token,
@@ -54,11 +56,30 @@ async def test_sigterm_ends_serve_within_seconds_and_a_follower_says_so_in_one_l
         daemon = gluon.serve()
         follower = None
         try:
+            url = json.loads((gluon.home / "daemon.json").read_text())["url"]
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/mcp", url) and not url.endswith(":0/mcp")
             await telegram.wait_for(lambda f: any(c[0] == "setMyCommands" for c in f.calls),
                                     timeout=60)  # the bot polls Telegram
             # Subprocesses: this test's own event loop waits on the fake Telegram meanwhile.
             added = await asyncio.to_thread(gluon.process, "project", "add", str(repo))
             assert added.code == 0, added
+
+            # A run in the daemon goes on by itself: the command returns at once, and
+            # `gluon logs -f` follows the run to its end.
+            bg = await asyncio.to_thread(gluon.process, "run", "demo", "SCRIPT:bg commit hello",
+                                         "--json")
+            assert bg.code == 0, bg
+            bg_run = json.loads(bg.out)
+            assert bg_run["state"] in ("queued", "running")
+            logged = await asyncio.to_thread(gluon.process, "logs", bg_run["id"], "-f")
+            assert logged.code == 0, logged
+            assert "Committed in the background." in logged.out
+            assert f"run {bg_run['id']} review: " in logged.out
+            shown = await asyncio.to_thread(gluon.process, "show", bg_run["id"], "--json")
+            ran = json.loads(shown.out)["run"]
+            assert ran["state"] == "review" and ran["commits"][0]["subject"] == "Add hello.txt"
+
+            # SIGTERM with a run live and a command following it.
             started = await asyncio.to_thread(gluon.process, "run", "demo",
                                               "SCRIPT:long a long task")
             assert started.code == 0, started
@@ -82,6 +103,7 @@ async def test_sigterm_ends_serve_within_seconds_and_a_follower_says_so_in_one_l
     # follower's long request, the agent is stopped (about 2 s on a busy machine).
     assert took < 10, f"gluon serve took {took:.1f} s to stop"
     assert "Traceback" not in err and "shutting down" in err, err
+    assert "Gluon is serving" in err and not (gluon.home / "daemon.json").exists()
     # The follower says so in one line and does not take the data dir over.
     assert followed.code == 1, followed
     lines = followed.err.strip().splitlines()
