@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from tests.bots.conftest import COMMIT_HELLO, Gluon, finish, refused, run_id_of, stop
+from tests.conftest import make_repo
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 from tests.fakes.telegram_api import FakeTelegram
@@ -79,8 +80,12 @@ async def test_serve_runs_agents_in_the_background_and_sigterm_ends_it_within_se
             ran = json.loads(shown.out)["run"]
             assert ran["state"] == "review" and ran["commits"][0]["subject"] == "Add hello.txt"
 
-            # SIGTERM with a run live and a command following it.
-            started = await asyncio.to_thread(gluon.process, "run", "demo",
+            # SIGTERM with a run live and a command following it. The run is in a project of
+            # its own, so it starts cold, while demo's warm agent waits for demo's next run.
+            other = make_repo(gluon.cwd / "other")
+            added = await asyncio.to_thread(gluon.process, "project", "add", str(other))
+            assert added.code == 0, added
+            started = await asyncio.to_thread(gluon.process, "run", "other",
                                               "SCRIPT:long a long task")
             assert started.code == 0, started
             run_id = run_id_of(started)
