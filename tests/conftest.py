@@ -143,6 +143,14 @@ async def wait_state(rt: Runtime, run_id: str, *states: RunState,
     return run
 
 
+def session_saved(home: Path, session_id: str | None) -> bool:
+    """Whether Claude Code has written session ``session_id`` of a run in the data dir ``home``
+    to disk. It does so a moment after the turn's first answer, and only a saved session can be
+    resumed: a Gluon killed before that starts the run afresh with its task."""
+    return session_id is not None and any(
+        home.glob(f"agent-homes/*/.claude/projects/*/{session_id}.jsonl"))
+
+
 # A Bash command that runs until the test lets it end; it says when it has begun.
 INSIDE_BASH = "echo started > started.flag; while [ ! -e release.flag ]; do sleep 0.1; done"
 

@@ -18,7 +18,7 @@ from bots.cli.client import connect
 from core.config import Config, load_config
 from core.jobs import JobState, SqliteJobQueue
 from core.runs.executor import LEASE_SECONDS, RECOVERED_PRIORITY, START, start_key
-from tests.conftest import INSIDE_BASH, git, until
+from tests.conftest import INSIDE_BASH, git, session_saved, until
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -99,11 +99,7 @@ async def test_a_run_survives_its_daemon_being_killed_and_the_next_daemon_resume
         run = await client.call("start_run", {"project": "demo", "prompt": "SCRIPT:recover"})
     held = await model_server.await_request(lambda r: r.script_key == "SCRIPT:recover"
                                             and r.step == 1)
-    # Claude Code writes the session to disk a moment after its first turn: the next Gluon
-    # resumes that (without it, the run would start afresh with its task).
-    transcripts = config.agent_homes_dir / run["id"] / ".claude" / "projects"
-    await until(lambda: any(transcripts.glob(f"*/{held.session_id}.jsonl")),
-                "Claude Code saving the session")
+    await until(lambda: session_saved(config.home, held.session_id), "the session saved")
 
     assert daemon.kill(signal.SIGKILL) == -signal.SIGKILL
     model_server.release("crash")  # an orphaned agent would now go on; it must be gone

@@ -13,7 +13,7 @@ from core.config import Config
 from core.errors import Conflict, InvalidInput, NotFound
 from core.runtime import Runtime
 from core.types import InteractionStatus, RunState
-from tests.conftest import daemon_environ, git, make_config, wait_state
+from tests.conftest import daemon_environ, git, make_config, session_saved, until, wait_state
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -272,6 +272,7 @@ async def test_a_killed_agent_process_fails_the_run_and_it_can_be_resumed(
     run_id = await started(runtime, repo, "SCRIPT:kill")
     held = await model_server.await_request(lambda r: r.script_key == "SCRIPT:kill"
                                             and r.step == 1)
+    await until(lambda: session_saved(runtime.config.home, held.session_id), "the session saved")
     cwd = (await runtime.runs.get(run_id)).cwd
     os.kill(agent_pid(cwd), signal.SIGKILL)
     run = await wait_state(runtime, run_id)
