@@ -131,6 +131,13 @@ async def measure(url: str) -> None:
             # A profile on disk: Chromium keeps no service worker for an incognito context.
             context = await playwright.chromium.launch_persistent_context(
                 profile, executable_path="/usr/bin/chromium", headless=True)
+            if "/signin/" in parts.path:  # sign in (the link's page has a button), then measure
+                tab = await context.new_page()  # the board it leads to
+                await tab.goto(url)
+                await tab.get_by_role("button", name="Sign in").click()
+                await tab.wait_for_url(f"{origin}/")
+                await tab.close()
+                url = f"{origin}/"
             first, page_url, shell = await visit(context, url)
             report(f"First visit: {page_url}", first, origin)
             again, _, _ = await visit(context, page_url)

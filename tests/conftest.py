@@ -4,8 +4,13 @@ model server."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
+import signal
 import subprocess
+import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +24,16 @@ from core.runtime import Runtime
 from core.types import RunState
 from tests import outside_world
 from tests.fakes.model_server import ScriptedModelServer
+
+# Test modules are compiled (and their asserts rewritten) once, not by every worker on every
+# run, even where the environment says PYTHONDONTWRITEBYTECODE: about 5 s of CPU per worker.
+sys.dont_write_bytecode = False
+
+# Ctrl-C reaches the commands the tests start as it does in a terminal, even when the suite
+# itself was started with SIGINT ignored (in the background of a script), which every child
+# would inherit.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +52,7 @@ def git(cwd: Path, *args: str) -> str:
                           env={**os.environ, **GIT_ENV}).stdout.strip()
 
 
-def make_repo(path: Path) -> Path:
+def _build_repo(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.name", "Test User")
@@ -46,6 +61,21 @@ def make_repo(path: Path) -> Path:
     (path / "app.py").write_text("def add(a, b):\n    return a + b\n")
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+_template: Path | None = None
+
+
+def make_repo(path: Path) -> Path:
+    """A git repository at ``path``: branch main, one commit of README.md and app.py. A copy
+    of one built once per process (six git commands), which costs a tenth of building it."""
+    global _template
+    if _template is None:
+        where = Path(tempfile.mkdtemp(prefix="gluon-test-repo-"))
+        atexit.register(shutil.rmtree, where, ignore_errors=True)
+        _template = _build_repo(where / "demo")
+    shutil.copytree(_template, path, symlinks=True, dirs_exist_ok=True)
     return path
 
 
@@ -111,6 +141,14 @@ async def wait_state(rt: Runtime, run_id: str, *states: RunState,
                 await sub.get()
                 run = await rt.runs.get(run_id)
     return run
+
+
+def session_saved(home: Path, session_id: str | None) -> bool:
+    """Whether Claude Code has written session ``session_id`` of a run in the data dir ``home``
+    to disk. It does so a moment after the turn's first answer, and only a saved session can be
+    resumed: a Gluon killed before that starts the run afresh with its task."""
+    return session_id is not None and any(
+        home.glob(f"agent-homes/*/.claude/projects/*/{session_id}.jsonl"))
 
 
 # A Bash command that runs until the test lets it end; it says when it has begun.

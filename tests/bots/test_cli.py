@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -200,38 +199,6 @@ def test_doctor_says_plainly_when_agents_are_not_sandboxed(gluon: Gluon) -> None
     gluon.env["GLUON_AGENTS_SANDBOX"] = "off"
     line = gluon.ok("doctor").out.splitlines()[2]
     assert re.match(r"warn\s+sandbox\s+off .*agents run on the host", line), line
-
-
-def test_the_daemon_runs_agents_in_the_background_and_stops_on_sigterm(
-        gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:bg", [s.bash(COMMIT_HELLO), s.text("Committed in the background.")])
-    gluon.env["GLUON_SERVER_PORT"] = "0"
-    daemon = gluon.start("serve")
-    try:
-        deadline = time.monotonic() + 30
-        while not (gluon.home / "daemon.json").exists() and time.monotonic() < deadline:
-            assert daemon.poll() is None, daemon.communicate()
-            time.sleep(0.1)
-        url = json.loads((gluon.home / "daemon.json").read_text())["url"]
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/mcp", url) and not url.endswith(":0/mcp")
-
-        gluon.ok("project", "add", str(repo))
-        started = gluon.json("run", "demo", "SCRIPT:bg commit hello")  # returns at once
-        run_id = started["id"]
-        assert started["state"] in ("queued", "running")
-        followed = gluon.ok("logs", run_id, "-f")  # follows until the run ends
-        assert "Committed in the background." in followed.out
-        assert f"run {run_id} review: " in followed.out
-        run = gluon.json("show", run_id)["run"]
-        assert run["state"] == "review" and run["commits"][0]["subject"] == "Add hello.txt"
-
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=20)
-        assert daemon.returncode == 0, err
-    finally:
-        stop(daemon)
-    assert not (gluon.home / "daemon.json").exists()
-    assert "Gluon is serving" in err
 
 
 def test_pairing_codes_and_the_audit_log_from_the_command_line(gluon: Gluon) -> None:

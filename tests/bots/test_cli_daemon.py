@@ -1,5 +1,6 @@
-"""The ``gluon`` command against a running daemon: what it loads, where its paths point, what it
-says when the daemon stops under it, and ``gluon serve`` on a port that is taken."""
+"""``gluon serve`` and the ``gluon`` command against it: runs going on in the background, what a
+command loads, where its paths point, what it says when the daemon stops under it, and
+``gluon serve`` on a port that is taken."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.bots.conftest import Gluon, finish, refused, run_id_of, stop
+from tests.bots.conftest import COMMIT_HELLO, Gluon, finish, refused, run_id_of, stop
+from tests.conftest import make_repo
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 from tests.fakes.telegram_api import FakeTelegram
@@ -27,9 +29,11 @@ def imported(stderr: str) -> set[str]:
     return {name.split(".")[0] for name in found}
 
 
-def test_a_command_talking_to_the_daemon_loads_no_mcp_sdk_and_no_pydantic(
+def test_a_command_talking_to_the_daemon_loads_no_mcp_sdk_and_its_relative_paths_are_its_own(
         gluon: Gluon, daemon: subprocess.Popen[str], repo: Path) -> None:
-    gluon.ok("project", "add", str(repo))
+    # A relative path means the command's folder, not the daemon's.
+    assert gluon("project", "add", ".", cwd=repo).code == 0
+    assert gluon.json("project", "show", "demo")["path"] == str(repo)
     profiled = gluon.process("runs", env={**gluon.env, "PYTHONPROFILEIMPORTTIME": "1"})
     assert profiled.code == 0 and profiled.out == "no runs\n", profiled
     loaded = imported(profiled.err)
@@ -43,41 +47,9 @@ def test_a_command_talking_to_the_daemon_loads_no_mcp_sdk_and_no_pydantic(
     assert [e["actor"] for e in entries] == ["cli"]
 
 
-def test_a_relative_path_means_the_commands_folder_not_the_daemons(
-        gluon: Gluon, daemon: subprocess.Popen[str], repo: Path) -> None:
-    added = gluon("project", "add", ".", cwd=repo)
-    assert added.code == 0, added
-    assert gluon.json("project", "show", "demo")["path"] == str(repo)
-
-
-def test_a_follower_says_in_one_line_that_the_daemon_stopped_and_leaves_the_data_dir_to_it(
-        gluon: Gluon, daemon: subprocess.Popen[str], repo: Path,
-        model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:long", [s.bash("echo started"), s.hold("long")])
-    gluon.ok("project", "add", str(repo))
-    run_id = run_id_of(gluon.ok("run", "demo", "SCRIPT:long a long task"))
-    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:long" and r.step == 1, 60)
-    follower = gluon.start("logs", run_id, "-f")
-    try:
-        assert follower.stdout is not None
-        assert "echo started" in follower.stdout.readline()  # it follows the daemon's run
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=30)
-        done = finish(follower)
-    finally:
-        stop(follower)
-    assert done.code == 1, done
-    lines = done.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gluon: "), done.err
-    line = lines[0]
-    assert f"the Gluon daemon with pid {daemon.pid} stopped" in line, line
-    assert f"gluon logs -f {run_id}" in line
-    assert gluon.daemon_pid() is None  # the follower did not take the data dir over
-    assert gluon.json("show", run_id)["run"]["state"] == "interrupted"
-
-
-async def test_sigterm_ends_serve_within_seconds_with_its_live_run_interrupted(
+async def test_serve_runs_agents_in_the_background_and_sigterm_ends_it_within_seconds(
         gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:bg", [s.bash(COMMIT_HELLO), s.text("Committed in the background.")])
     model_server.script("SCRIPT:long", [s.bash("echo started"), s.hold("long")])
     with FakeTelegram() as telegram:
         gluon.env |= {"GLUON_TELEGRAM_TOKEN": telegram.token,
@@ -85,12 +57,35 @@ async def test_sigterm_ends_serve_within_seconds_with_its_live_run_interrupted(
         daemon = gluon.serve()
         follower = None
         try:
+            url = json.loads((gluon.home / "daemon.json").read_text())["url"]
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+/mcp", url) and not url.endswith(":0/mcp")
             await telegram.wait_for(lambda f: any(c[0] == "setMyCommands" for c in f.calls),
                                     timeout=60)  # the bot polls Telegram
             # Subprocesses: this test's own event loop waits on the fake Telegram meanwhile.
             added = await asyncio.to_thread(gluon.process, "project", "add", str(repo))
             assert added.code == 0, added
-            started = await asyncio.to_thread(gluon.process, "run", "demo",
+
+            # A run in the daemon goes on by itself: the command returns at once, and
+            # `gluon logs -f` follows the run to its end.
+            bg = await asyncio.to_thread(gluon.process, "run", "demo", "SCRIPT:bg commit hello",
+                                         "--json")
+            assert bg.code == 0, bg
+            bg_run = json.loads(bg.out)
+            assert bg_run["state"] in ("queued", "running")
+            logged = await asyncio.to_thread(gluon.process, "logs", bg_run["id"], "-f")
+            assert logged.code == 0, logged
+            assert "Committed in the background." in logged.out
+            assert f"run {bg_run['id']} review: " in logged.out
+            shown = await asyncio.to_thread(gluon.process, "show", bg_run["id"], "--json")
+            ran = json.loads(shown.out)["run"]
+            assert ran["state"] == "review" and ran["commits"][0]["subject"] == "Add hello.txt"
+
+            # SIGTERM with a run live and a command following it. The run is in a project of
+            # its own, so it starts cold, while demo's warm agent waits for demo's next run.
+            other = make_repo(gluon.cwd / "other")
+            added = await asyncio.to_thread(gluon.process, "project", "add", str(other))
+            assert added.code == 0, added
+            started = await asyncio.to_thread(gluon.process, "run", "other",
                                               "SCRIPT:long a long task")
             assert started.code == 0, started
             run_id = run_id_of(started)
@@ -113,7 +108,13 @@ async def test_sigterm_ends_serve_within_seconds_with_its_live_run_interrupted(
     # follower's long request, the agent is stopped (about 2 s on a busy machine).
     assert took < 10, f"gluon serve took {took:.1f} s to stop"
     assert "Traceback" not in err and "shutting down" in err, err
-    assert followed.code == 1 and "stopped" in followed.err, followed
+    assert "Gluon is serving" in err and not (gluon.home / "daemon.json").exists()
+    # The follower says so in one line and does not take the data dir over.
+    assert followed.code == 1, followed
+    lines = followed.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gluon: "), followed.err
+    assert f"the Gluon daemon with pid {daemon.pid} stopped" in lines[0], lines[0]
+    assert f"gluon logs -f {run_id}" in lines[0]
     assert gluon.daemon_pid() is None
     shown = await asyncio.to_thread(gluon.process, "show", run_id, "--json")
     assert json.loads(shown.out)["run"]["state"] == "interrupted", shown

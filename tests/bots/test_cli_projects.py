@@ -4,7 +4,6 @@ that are too long, model names typed in any case."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 from tests.bots.conftest import COMMIT_HELLO, Gluon, refused, run_id_of
@@ -43,8 +42,7 @@ def test_a_name_too_long_says_the_limit_and_the_help_states_it(
         gluon.ok("project", "add", "--help").out.split())
 
 
-def test_a_model_alias_is_taken_in_any_case(
-        gluon: Gluon, repo: Path, daemon: subprocess.Popen[str]) -> None:
+def test_a_model_alias_is_taken_in_any_case(gluon: Gluon, repo: Path) -> None:
     gluon.ok("project", "add", str(repo))
-    run = gluon.json("run", "demo", "SCRIPT:none say hi", "--model", "Opus")
+    run = gluon.json("run", "demo", "SCRIPT:none say hi", "--model", "Opus", "--wait")["run"]
     assert run["model"] == "opus"

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from tests.bots.conftest import RUN_ID, Gluon, finish, stop
+from tests.conftest import session_saved
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -52,7 +53,7 @@ def test_two_waiting_runs_without_a_daemon_both_see_their_run_to_the_end(
 def test_a_run_started_in_a_killed_commands_gluon_is_taken_over_by_the_command_following_it(
         gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:owner", [s.hold("owner")])
-    # The run has done a step (its session is on disk) when its Gluon is killed.
+    # The run has done a step, and its session is on disk, when its Gluon is killed.
     model_server.script("SCRIPT:taken", [s.bash("echo first step"),
                                          s.hold("taken", then=s.text("Finished elsewhere.")),
                                          s.text("Finished elsewhere.")])
@@ -64,8 +65,12 @@ def test_a_run_started_in_a_killed_commands_gluon_is_taken_over_by_the_command_f
         model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:owner", 60)
         # Without --wait too: with no daemon, a command stays with the run it started.
         follower = gluon.start("run", "demo", "SCRIPT:taken the task")
-        model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:taken" and r.step == 1,
-                                      60)
+        stepped = model_server.wait_for_request(
+            lambda r: r.script_key == "SCRIPT:taken" and r.step == 1, 60)
+        deadline = time.monotonic() + 60
+        while not session_saved(gluon.home, stepped.session_id):
+            assert time.monotonic() < deadline, "the session was not saved in 60 s"
+            time.sleep(0.05)
         assert gluon.daemon_pid() == owner.pid
 
         owner.send_signal(signal.SIGKILL)

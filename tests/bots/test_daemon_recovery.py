@@ -18,7 +18,7 @@ from bots.cli.client import connect
 from core.config import Config, load_config
 from core.jobs import JobState, SqliteJobQueue
 from core.runs.executor import LEASE_SECONDS, RECOVERED_PRIORITY, START, start_key
-from tests.conftest import INSIDE_BASH, git, until
+from tests.conftest import INSIDE_BASH, git, session_saved, until
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -82,7 +82,7 @@ def config_for(env: dict[str, str]) -> Config:
     return load_config(env=dict(env))
 
 
-async def test_a_run_survives_its_daemon_being_killed(
+async def test_a_run_survives_its_daemon_being_killed_and_the_next_daemon_resumes_it_once(
         env: dict[str, str], daemon: Daemon, repo: Path,
         model_server: ScriptedModelServer) -> None:
     after = s.write("after.txt", "after the restart\n")
@@ -99,21 +99,27 @@ async def test_a_run_survives_its_daemon_being_killed(
         run = await client.call("start_run", {"project": "demo", "prompt": "SCRIPT:recover"})
     held = await model_server.await_request(lambda r: r.script_key == "SCRIPT:recover"
                                             and r.step == 1)
+    await until(lambda: session_saved(config.home, held.session_id), "the session saved")
 
     assert daemon.kill(signal.SIGKILL) == -signal.SIGKILL
     model_server.release("crash")  # an orphaned agent would now go on; it must be gone
     await daemon.start()
+    restarted = time.monotonic()
+    resumed = await model_server.await_request(
+        lambda r: r.script_key == "SCRIPT:recover" and "Gluon restarted" in r.last_user_text())
+    # The dead daemon's lease was let run out at the start, not waited out.
+    assert time.monotonic() - restarted < LEASE_SECONDS
     async with connect(config) as client:
         for _ in range(60):
             waited = await client.call("wait_for_run", {"run": run["id"], "timeout_seconds": 30})
             if waited["done"]:
                 break
         detail = await client.call("get_run", {"run": run["id"]})
+    daemon.kill(signal.SIGTERM)
 
     states = [t["to_state"] for t in detail["transitions"]]
     assert states[:4] == ["queued", "running", "interrupted", "queued"], states
     assert detail["run"]["state"] == "review", detail["run"]["state_reason"]
-    resumed = model_server.wait_for_request(lambda r: "Gluon restarted" in r.last_user_text())
     assert resumed.session_id == held.session_id
     files = {f["path"] for f in detail["run"]["changed_files"]}
     assert files == {"before.txt", "after.txt"}
@@ -121,6 +127,20 @@ async def test_a_run_survives_its_daemon_being_killed(
     after_crash = [r for r in model_server.requests
                    if r.script_key == "SCRIPT:recover" and r.step >= 1]
     assert all("Gluon restarted" in r.all_text() for r in after_crash[1:])
+    # One agent resumed the session, once: a second agent would have sent its own restart.
+    restarts = [r for r in model_server.requests if r.script_key == "SCRIPT:recover"
+                and "Gluon restarted" in r.last_user_text()]
+    assert len(restarts) == 1, [r.session_id for r in restarts]
+    queue = await SqliteJobQueue.open_file(config.db_path)
+    try:
+        jobs = sorted((j for j in await queue.list(kind=START)
+                       if j.payload["run_id"] == run["id"]), key=lambda j: j.enqueued_at)
+    finally:
+        await queue.close()
+    # The first start job was claimed again after the kill; the recovery is a second attempt.
+    assert [(j.key, j.state, j.tries, j.priority) for j in jobs] == [
+        (start_key(run["id"], 1), JobState.DONE, 2, 0),
+        (start_key(run["id"], 2), JobState.DONE, 1, RECOVERED_PRIORITY)]
 
 
 async def test_the_daemon_shuts_down_cleanly_and_its_live_runs_resume_at_the_next_start(
@@ -224,47 +244,3 @@ async def test_a_queued_run_keeps_its_task_and_its_place_when_the_daemon_is_kill
              if r.script_key in ("SCRIPT:older", "SCRIPT:newer")]
     last_older = max(i for i, key in enumerate(order) if key == "SCRIPT:older")
     assert order.index("SCRIPT:newer") > last_older
-
-
-async def test_after_a_kill_the_restarted_daemon_takes_the_runs_start_job_over_and_resumes_it_once(
-        env: dict[str, str], daemon: Daemon, repo: Path,
-        model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:once", [s.write("before.txt", "1\n"),
-                                        s.hold("once", then=s.text("done once")),
-                                        s.text("done once"), s.text("done once")])
-    await daemon.start()
-    config = config_for(env)
-    async with connect(config) as client:
-        await client.call("add_project", {"path": str(repo), "name": "demo"})
-        run = await client.call("start_run", {"project": "demo", "prompt": "SCRIPT:once"})
-    held = await model_server.await_request(lambda r: r.script_key == "SCRIPT:once"
-                                            and r.step == 1)
-    assert daemon.kill(signal.SIGKILL) == -signal.SIGKILL
-    model_server.release("once")
-
-    await daemon.start()
-    restarted = time.monotonic()
-    resumed = await model_server.await_request(
-        lambda r: r.script_key == "SCRIPT:once" and "Gluon restarted" in r.last_user_text())
-    # The dead daemon's lease was let run out at the start, not waited out.
-    assert time.monotonic() - restarted < LEASE_SECONDS
-    async with connect(config) as client:
-        waited = await client.call("wait_for_run", {"run": run["id"], "timeout_seconds": 120})
-    assert waited["run"]["state"] == "review", waited["run"]["state_reason"]
-    daemon.kill(signal.SIGTERM)
-
-    # One agent resumed the session, once: a second agent would have sent its own restart.
-    assert resumed.session_id == held.session_id
-    restarts = [r for r in model_server.requests if r.script_key == "SCRIPT:once"
-                and "Gluon restarted" in r.last_user_text()]
-    assert len(restarts) == 1, [r.session_id for r in restarts]
-    queue = await SqliteJobQueue.open_file(config.db_path)
-    try:
-        jobs = sorted((j for j in await queue.list(kind=START)
-                       if j.payload["run_id"] == run["id"]), key=lambda j: j.enqueued_at)
-    finally:
-        await queue.close()
-    # The first start job was claimed again after the kill; the recovery is a second attempt.
-    assert [(j.key, j.state, j.tries, j.priority) for j in jobs] == [
-        (start_key(run["id"], 1), JobState.DONE, 2, 0),
-        (start_key(run["id"], 2), JobState.DONE, 1, RECOVERED_PRIORITY)]

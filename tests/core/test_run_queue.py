@@ -114,9 +114,10 @@ async def test_a_queued_run_waits_while_todays_budget_is_spent_and_starts_when_i
         assert run.state is RunState.QUEUED
         assert run.state_reason.startswith("waiting: today's budget of $0.00 is spent")
         assert not [r for r in model_server.requests if r.script_key == "SCRIPT:patient"]
-        # New runs are still refused at once, as before.
-        with pytest.raises(BudgetExceeded, match="today's budget"):
+        # New runs are refused at once, with a clear message, and nothing is created.
+        with pytest.raises(BudgetExceeded, match=r"today's budget of \$0\.00 is spent"):
             await rt.runs.start_run("demo", "SCRIPT:patient again")
+        assert len(await rt.runs.find()) == 2
 
         await rt.runs.usage.settings.change("agents.daily_budget_usd", 100.0)
         run = await wait_state(rt, patient)

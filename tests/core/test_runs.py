@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from core.config import Config
-from core.errors import BudgetExceeded, Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.runtime import Runtime
 from core.types import InteractionStatus, RunState
-from tests.conftest import daemon_environ, git, make_config, wait_state
+from tests.conftest import daemon_environ, git, make_config, session_saved, until, wait_state
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -235,57 +235,14 @@ async def test_a_run_budget_stops_the_run(
     assert "budget of $0.00" in run.state_reason
 
 
-async def test_a_spent_daily_budget_refuses_new_runs_with_a_clear_message(
-        tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:day", [s.text("hi")])
-    config = make_config(tmp_path / "home", model_server, daily_budget_usd=0.001)
-    async with Runtime(config, environ=daemon_environ()) as rt:
-        run_id = await started(rt, repo, "SCRIPT:day")
-        await wait_state(rt, run_id)
-        with pytest.raises(BudgetExceeded, match=r"today's budget of \$0\.00 is spent"):
-            await rt.runs.start_run("demo", "SCRIPT:day again")
-        assert len(await rt.runs.find()) == 1
-
-
-async def test_runs_beyond_the_concurrency_limit_wait_in_the_queue_in_order(
-        tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:q1", [s.hold("q1")])
-    model_server.script("SCRIPT:q2", [s.text("second")])
-    model_server.script("SCRIPT:q3", [s.text("third")])
-    config = make_config(tmp_path / "home", model_server, max_concurrent=1)
-    async with Runtime(config, environ=daemon_environ()) as rt:
-        ids = [await started(rt, repo, f"SCRIPT:q{n}") for n in (1, 2, 3)]
-        await model_server.await_request(lambda r: r.script_key == "SCRIPT:q1")
-        assert [(await rt.runs.get(i)).state for i in ids] == [
-            RunState.RUNNING, RunState.QUEUED, RunState.QUEUED]
-        model_server.release("q1")
-        runs = [await wait_state(rt, i) for i in ids]
-    assert [r.state for r in runs] == [RunState.REVIEW] * 3
-    started_at = [r.started_at or 0 for r in runs]
-    assert started_at == sorted(started_at)
-    assert (runs[1].started_at or 0) >= (runs[0].ended_at or 0)
-
-
-async def test_merging_a_run_brings_its_commits_to_the_base_branch(
+async def test_a_merge_conflict_changes_nothing_and_a_clean_merge_brings_the_runs_commits(
         runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:merge", [s.write("feature.txt", "new\n"), s.text("done")])
+    model_server.script("SCRIPT:merge", [s.write("feature.txt", "new\n"),
+                                         s.write("README.md", "agent version\n"),
+                                         s.text("done")])
     run_id = await started(runtime, repo, "SCRIPT:merge")
     run = await wait_state(runtime, run_id)
-    outcome = await runtime.review.merge(run_id)
-
-    assert outcome.merged and outcome.run.state is RunState.MERGED
-    assert (repo / "feature.txt").read_text() == "new\n"
-    assert not Path(run.cwd).exists()
-    with pytest.raises(Conflict, match="merged"):
-        await runtime.review.merge(run_id)
-
-
-async def test_a_merge_conflict_is_reported_and_changes_nothing(
-        runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:clash", [s.write("README.md", "agent version\n"),
-                                         s.text("done")])
-    run_id = await started(runtime, repo, "SCRIPT:clash")
-    await wait_state(runtime, run_id)
+    base = git(repo, "rev-parse", "HEAD")
     (repo / "README.md").write_text("user version\n")
     git(repo, "commit", "-qam", "user edit")
     head = git(repo, "rev-parse", "HEAD")
@@ -295,7 +252,17 @@ async def test_a_merge_conflict_is_reported_and_changes_nothing(
     assert "README.md" in outcome.message
     assert git(repo, "rev-parse", "HEAD") == head
     assert (repo / "README.md").read_text() == "user version\n"
+    assert not (repo / "feature.txt").exists()
     assert (await runtime.runs.get(run_id)).state is RunState.REVIEW
+
+    git(repo, "reset", "-q", "--hard", base)
+    outcome = await runtime.review.merge(run_id)
+    assert outcome.merged and outcome.run.state is RunState.MERGED
+    assert (repo / "feature.txt").read_text() == "new\n"
+    assert (repo / "README.md").read_text() == "agent version\n"
+    assert not Path(run.cwd).exists()
+    with pytest.raises(Conflict, match="merged"):
+        await runtime.review.merge(run_id)
 
 
 async def test_a_killed_agent_process_fails_the_run_and_it_can_be_resumed(
@@ -305,6 +272,7 @@ async def test_a_killed_agent_process_fails_the_run_and_it_can_be_resumed(
     run_id = await started(runtime, repo, "SCRIPT:kill")
     held = await model_server.await_request(lambda r: r.script_key == "SCRIPT:kill"
                                             and r.step == 1)
+    await until(lambda: session_saved(runtime.config.home, held.session_id), "the session saved")
     cwd = (await runtime.runs.get(run_id)).cwd
     os.kill(agent_pid(cwd), signal.SIGKILL)
     run = await wait_state(runtime, run_id)
@@ -414,18 +382,22 @@ async def test_old_worktrees_are_cleaned_up_and_come_back_when_the_run_is_resume
     assert Path(run.cwd, "old.txt").read_text() == "old\n"
 
 
-async def test_a_concurrency_limit_changed_at_runtime_applies_to_the_queue(
+async def test_runs_beyond_a_concurrency_limit_changed_at_runtime_wait_in_the_queue_in_order(
         runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
     await runtime.runs.usage.settings.change("agents.max_concurrent", 1)
-    model_server.script("SCRIPT:rt1", [s.hold("rt1")])
-    model_server.script("SCRIPT:rt2", [s.text("second")])
-    first = await started(runtime, repo, "SCRIPT:rt1")
-    second = await started(runtime, repo, "SCRIPT:rt2")
-    await model_server.await_request(lambda r: r.script_key == "SCRIPT:rt1")
-    assert (await runtime.runs.get(second)).state is RunState.QUEUED
-    model_server.release("rt1")
-    assert (await wait_state(runtime, first)).state is RunState.REVIEW
-    assert (await wait_state(runtime, second)).state is RunState.REVIEW
+    model_server.script("SCRIPT:q1", [s.hold("q1")])
+    model_server.script("SCRIPT:q2", [s.text("second")])
+    model_server.script("SCRIPT:q3", [s.text("third")])
+    ids = [await started(runtime, repo, f"SCRIPT:q{n}") for n in (1, 2, 3)]
+    await model_server.await_request(lambda r: r.script_key == "SCRIPT:q1")
+    assert [(await runtime.runs.get(i)).state for i in ids] == [
+        RunState.RUNNING, RunState.QUEUED, RunState.QUEUED]
+    model_server.release("q1")
+    runs = [await wait_state(runtime, i) for i in ids]
+    assert [r.state for r in runs] == [RunState.REVIEW] * 3
+    started_at = [r.started_at or 0 for r in runs]
+    assert started_at == sorted(started_at)
+    assert (runs[1].started_at or 0) >= (runs[0].ended_at or 0)
 
 
 async def test_a_runs_log_is_read_as_its_tail_or_page_by_page_after_an_event(
