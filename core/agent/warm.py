@@ -112,6 +112,9 @@ class WarmSession:
         self._reader.cancel()
         with contextlib.suppress(BaseException):
             await self._reader
+        if not self.ended:  # a reader of events() ends now, as with a session of its own
+            self.ended = True
+            self._items.put_nowait(_Ended(None))
         await self._inner.close()
 
 
