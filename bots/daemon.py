@@ -14,32 +14,22 @@ import gc
 import logging
 import signal
 import socket
-from typing import Any
-
-import aiohttp
-import discord
-from telegram.error import InvalidToken, TelegramError
 
 from bots.app import build_app
 from bots.chat.migrations import CHAT_TABLES
-from bots.chat.orchestrator import Orchestrator, make_llm
-from bots.discord.bot import DiscordBot
 from bots.http_server import HttpServer
 from bots.owner import lock_held
 from bots.supervisor import Backoff, Supervisor
-from bots.telegram.bot import TelegramBot
 from bots.web import status_page
 from core.config import Config
 from core.errors import ConfigError
 from core.runtime import Runtime
-from core.types import Role
-from mcp_tools.server import Tools, build_tools
+from mcp_tools.server import build_tools
 
 log = logging.getLogger(__name__)
 
 
 HOUSEKEEPING_EVERY = 6 * 3600.0
-STOP_TIMEOUT = 15.0  # seconds a chat bot gets to stop
 
 
 async def _housekeeping(runtime: Runtime) -> None:
@@ -127,14 +117,17 @@ class Daemon:
                 supervisor.core("housekeeping", functools.partial(_housekeeping, runtime))
                 supervisor.restarting("webhooks", runtime.hooks.run)
                 supervisor.core("the scheduler", runtime.schedules.run)
-                if config.telegram.token is not None:
-                    supervisor.restarting("the Telegram bot", functools.partial(
-                        _telegram, runtime, tools, make_llm(config),
-                        config.telegram.token.get_secret_value()))
-                if config.discord.token is not None:
-                    supervisor.restarting("the Discord bot", functools.partial(
-                        _discord, runtime, tools, make_llm(config),
-                        config.discord.token.get_secret_value()))
+                if config.telegram.token is not None or config.discord.token is not None:
+                    from bots import chat_bots  # the chat SDKs, only for a daemon with chat
+                    llm = chat_bots.llm_of(config)
+                    if config.telegram.token is not None:
+                        supervisor.restarting("the Telegram bot", functools.partial(
+                            chat_bots.telegram_bot, runtime, tools, llm,
+                            config.telegram.token.get_secret_value()))
+                    if config.discord.token is not None:
+                        supervisor.restarting("the Discord bot", functools.partial(
+                            chat_bots.discord_bot, runtime, tools, llm,
+                            config.discord.token.get_secret_value()))
                 self.started.set()
                 await supervisor.run_until(stop)
             finally:
@@ -167,101 +160,3 @@ async def _serve_http(http: HttpServer) -> None:
         await http.wait()
     finally:
         await http.stop()
-
-
-async def _telegram(runtime: Runtime, tools: Tools, llm: Any, token: str) -> None:
-    """The Telegram bot, from its start to the daemon's stop (python-telegram-bot polls and
-    recovers from network errors by itself meanwhile)."""
-    bot = TelegramBot(runtime, Orchestrator(runtime, llm, tools=tools), token,
-                      base_url=runtime.config.telegram.api_base_url)
-    try:
-        if await _start_telegram(runtime, bot):
-            await asyncio.Event().wait()
-    finally:
-        await _stop(bot, "the Telegram bot")
-
-
-async def _discord(runtime: Runtime, tools: Tools, llm: Any, token: str) -> None:
-    """The Discord bot, from its start until the daemon stops or its gateway connection ends
-    for good (a close discord.py does not recover from, which the supervisor answers by
-    starting a fresh bot)."""
-    bot = DiscordBot(runtime, Orchestrator(runtime, llm, tools=tools), token)
-    try:
-        if await _start_discord(runtime, bot):
-            await bot.wait_closed()
-            raise ConnectionError("the Discord gateway connection ended")
-    finally:
-        await _stop(bot, "the Discord bot")
-
-
-async def _stop(bot: TelegramBot | DiscordBot, name: str) -> None:
-    try:
-        async with asyncio.timeout(STOP_TIMEOUT):
-            if bot.started:
-                await bot.stop()
-            else:
-                await bot.orch.close()
-    except Exception:
-        log.exception("%s did not stop cleanly", name)
-
-
-async def _start_telegram(runtime: Runtime, bot: TelegramBot) -> bool:
-    """Start the bot; while Telegram cannot be reached, keep trying (the rest of Gluon works
-    meanwhile). A token Telegram refuses is reported once and not retried: False."""
-    delay = 5.0
-    while True:
-        try:
-            await bot.start()
-        except InvalidToken:
-            log.error("Telegram refused the bot token (telegram.token); fix it and restart")
-            return False
-        except (TelegramError, OSError) as exc:
-            log.error("the Telegram bot could not start (%s); retrying in %.0f s", exc, delay)
-            await bot.reset()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 300)
-            continue
-        log.info("the Telegram bot @%s is listening", bot.app.bot.username)
-        await _first_admin_code(runtime, "telegram")
-        return True
-
-
-async def _start_discord(runtime: Runtime, bot: DiscordBot) -> bool:
-    """Start the bot; while Discord cannot be reached, keep trying. A token Discord refuses,
-    or a privileged intent not enabled for the application, is reported once: False."""
-    delay = 5.0
-    while True:
-        try:
-            await bot.start()
-        except discord.LoginFailure:
-            log.error("Discord refused the bot token (discord.token); fix it and restart")
-            await bot.reset()
-            return False
-        except discord.PrivilegedIntentsRequired:
-            log.error("enable the Message Content intent of the Discord application (Developer "
-                      "Portal > Bot > Privileged Gateway Intents) and restart")
-            await bot.reset()
-            return False
-        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-            log.error("the Discord bot could not start (%s); retrying in %.0f s", exc, delay)
-            await bot.reset()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 300)
-            continue
-        user = bot.client.user
-        log.info("the Discord bot %s is connected to %d guild(s)", user,
-                 len(bot.client.guilds))
-        await _first_admin_code(runtime, "discord")
-        return True
-
-
-async def _first_admin_code(runtime: Runtime, platform: str) -> None:
-    """With nobody allowed in yet, print a code that makes its sender the admin."""
-    if runtime.access.anyone_configured(platform) or \
-            getattr(getattr(runtime.config, platform), "role_map", None):
-        return
-    if any(u.platform == platform for u in await runtime.access.users()):
-        return
-    code = await runtime.access.create_code(Role.ADMIN, actor="serve")
-    log.warning("nobody may use the %s bot yet: send it  /pair %s  within 10 minutes to "
-                "become its admin (or list user ids in the config)", platform, code.code)
