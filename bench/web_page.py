@@ -93,9 +93,15 @@ async def visit(context: BrowserContext, url: str) -> tuple[list[Loaded], str, i
     tab = await context.new_page()
     responses: list[Response] = []
     tab.on("response", lambda response: responses.append(response))
-    await tab.goto(url, wait_until="networkidle")
+    # A board keeps its live stream open, so the network never idles: wait for the page's
+    # load, then a moment for what it asks for after (the worker's files, icons).
+    await tab.goto(url, wait_until="load")
+    await tab.wait_for_timeout(1500)
     loaded = []
     for response in responses:
+        streaming = response.headers.get("content-type", "").startswith("text/event-stream")
+        if streaming:  # the live stream: it never ends, and is not part of the page's weight
+            continue
         body = b"" if 300 <= response.status < 400 else await response.body()
         loaded.append(Loaded(response.request.resource_type, response.url, len(body),
                              response.from_service_worker))
