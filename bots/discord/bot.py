@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 SEEN = 2048  # message ids remembered, so a redelivered message is handled once
+HANDLING_GRACE = 5.0  # seconds the messages being answered get when the bot stops
 # Words for the bot itself, only as the whole message ("link the button to the page" is a
 # request for the agent, not a link).
 WORDS = re.compile(r"^(help|unlink|link\s+[\w.\-]+|pair\s+[\w\-]+|/?web(\s+(sign|log)"
@@ -102,6 +103,7 @@ class DiscordBot(ChatSurface):
         self._ready_timeout = guild_ready_timeout
         self.client = self._make_client()
         self._runner: asyncio.Task[None] | None = None
+        self._handling: set[asyncio.Task[Any]] = set()  # messages being answered
         self._seen: OrderedDict[int, None] = OrderedDict()
         orchestrator.link_hooks[PLATFORM] = self._on_linked
         orchestrator.defaults_hooks[PLATFORM] = self._defaults
@@ -170,6 +172,8 @@ class DiscordBot(ChatSurface):
 
     async def stop(self, closing_orchestrator: bool = True) -> None:
         await self.stop_reports()
+        if self._handling:  # answers being sent get to arrive before the connection closes
+            await asyncio.wait(self._handling, timeout=HANDLING_GRACE)
         with contextlib.suppress(Exception):
             await self.client.close()
         if self._runner is not None:
@@ -247,6 +251,9 @@ class DiscordBot(ChatSurface):
         return True
 
     async def on_message(self, message: discord.Message) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handling.add(task)
         try:
             await self._on_message(message)
         except Exception:
@@ -255,6 +262,8 @@ class DiscordBot(ChatSurface):
                 await self.send(message.channel.id, Reply(
                     "Something went wrong on my side; nothing more was done. Try again, or "
                     "check `gluon serve`'s log.", error=True), reference=message)
+        finally:
+            self._handling.discard(task)
 
     async def _on_message(self, message: discord.Message) -> None:
         if message.author.bot or not self._first_time(message.id):

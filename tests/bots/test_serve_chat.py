@@ -110,4 +110,5 @@ async def test_serve_connects_to_discord_and_its_first_user_pairs_as_admin(
         finally:
             daemon.stop()
     log = daemon.log.read_text()
-    assert fake.token not in log and "Traceback" not in log
+    assert fake.token not in log, "the bot token is in the daemon's log"
+    assert "Traceback" not in log, log
