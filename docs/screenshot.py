@@ -5,7 +5,7 @@
 Real runs (the real Claude Code CLI against the scripted model server in tests/fakes) on a
 throwaway data dir, served as ``gluon serve`` serves the page, photographed by Debian's headless
 Chromium: one run in review, one working, one asking a question, one queued behind the
-project's limit.
+project's limit, one queued for later, and a schedule.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from playwright.async_api import async_playwright
@@ -65,6 +66,11 @@ async def main() -> None:
             await model.await_request(lambda r: r.script_key == "cache the product list")
             await rt.runs.start_run("api", "bump the SDK to 2.4",
                                     actor="cli")
+            await rt.runs.start_run("web", "translate the checkout page",
+                                    not_before=time.time() + 2 * 3600, actor="telegram:42",
+                                    source="chat")
+            await rt.schedules.add("api", "0 7 * * mon-fri", "hunt the flaky tests",
+                                   tz="Europe/Berlin", actor="telegram:42")
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path="/usr/bin/chromium")
                 page = await browser.new_page(viewport={"width": 1280, "height": 800})
