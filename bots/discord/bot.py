@@ -35,7 +35,8 @@ from bots.chat.orchestrator import Hints, Orchestrator, parse_hints
 from bots.chat.render import truncate_line
 from bots.chat.surface import ChatSurface, Followed, as_int
 from bots.chat.types import Reply, Speaker
-from bots.discord.commands import DISCORD_HELP, build_tree
+from bots.discord.client import GluonClient
+from bots.discord.commands import DISCORD_HELP
 from bots.discord.ui import (
     DYNAMIC_ITEMS,
     clip,
@@ -62,30 +63,8 @@ HANDLING_GRACE = 5.0  # seconds the messages being answered get when the bot sto
 WORDS = re.compile(r"^(help|unlink|link\s+[\w.\-]+|pair\s+[\w\-]+|/?web(\s+(sign|log)"
                    r"[\s-]*out)?)$", re.IGNORECASE)
 
-class _NoVoiceNotice(logging.Filter):
-    """discord.py warns at every start that voice support is missing; Gluon has no voice."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "voice will NOT be supported" not in record.getMessage()
-
-
-logging.getLogger("discord.client").addFilter(_NoVoiceNotice())
-
 _request: contextvars.ContextVar[discord.Message | None] = contextvars.ContextVar(
     "discord_request", default=None)
-
-
-class GluonClient(discord.Client):
-    def __init__(self, bot: DiscordBot, **options: Any) -> None:
-        super().__init__(**options)
-        self.gluon = bot
-        self.tree = build_tree(self, bot)
-
-    async def setup_hook(self) -> None:
-        await self.gluon.setup()
-
-    async def on_message(self, message: discord.Message) -> None:
-        await self.gluon.on_message(message)
 
 
 class DiscordBot(ChatSurface):
