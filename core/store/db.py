@@ -80,11 +80,14 @@ class Database:
         # already use the connection.
         async with self._tx_lock:
             await self._begin()
+            token = _in_transaction.set(True)
             try:
                 applied = [name for table_set in sets for name in await self._apply(table_set)]
             except BaseException:
                 await asyncio.shield(self.conn.execute("ROLLBACK"))
                 raise
+            finally:
+                _in_transaction.reset(token)
             await asyncio.shield(self.conn.execute("COMMIT"))
         return applied
 
@@ -180,12 +183,20 @@ class Database:
         # One hop, like fetchall: a statement left open between hops would keep its read
         # snapshot while another task's BEGIN IMMEDIATE runs, and that write then fails as
         # soon as a second connection (another process) has written meanwhile.
-        rows = list(await self.conn.execute_fetchall(sql, params))
+        rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        # One hop to the database thread instead of three (execute, fetch, close).
-        return list(await self.conn.execute_fetchall(sql, params))
+        """Rows as committed: a read from outside another task's open transaction waits for
+        it to end. The connection is shared, so it would otherwise see that transaction's
+        uncommitted rows, and could report (a question to answer, a run started) what a
+        crash a moment later loses."""
+        if _in_transaction.get() or not self._tx_lock.locked():
+            # One hop to the database thread instead of three (execute, fetch, close),
+            # queued before any transaction that begins after this check.
+            return list(await self.conn.execute_fetchall(sql, params))
+        async with self._tx_lock:
+            return list(await self.conn.execute_fetchall(sql, params))
 
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")

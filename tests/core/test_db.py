@@ -217,6 +217,28 @@ async def test_concurrent_transactions_never_overlap(db: Database) -> None:
     assert await count(db, "workspaces") == 2
 
 
+async def test_another_task_never_reads_what_an_open_transaction_has_not_committed(
+        db: Database) -> None:
+    # The connection is shared: without waiting, a reader (a `list_pending` call) would see
+    # a row that a crash before COMMIT loses, and tell a person about it.
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction():
+            await add_workspace(db, "/not-yet")
+            inside.set()
+            await release.wait()
+
+    async with asyncio.timeout(10), asyncio.TaskGroup() as tg:
+        tg.create_task(writer())
+        await inside.wait()
+        read = tg.create_task(count(db, "workspaces"))
+        await asyncio.sleep(0.05)
+        assert not read.done(), "the read did not wait for the open transaction"
+        release.set()
+    assert read.result() == 1
+
+
 async def test_a_migration_that_fails_leaves_none_of_the_pending_ones_applied(
         db: Database) -> None:
     await add_workspace(db, "/kept")
