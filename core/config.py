@@ -81,6 +81,23 @@ class ProjectConfig(_Section):
     trusted: bool = False
     # The secret of this project's GitHub webhook, when it is not `github.webhook_secret`.
     webhook_secret: SecretStr | None = None
+    # The merge queue's test command for a project without GitHub checks (run in the
+    # sandbox on the rebased branch); None: detected (pytest, npm test, go test, cargo test).
+    test_command: str | None = None
+    # How the merge queue merges a pull request on GitHub.
+    merge_method: Literal["merge", "squash", "rebase"] = "merge"
+
+
+class MergeConfig(_Section):
+    """The merge queue: how many times it lets a run's agent fix a conflict or failed checks,
+    rebases again when the base moved, and how long it waits for tests and checks."""
+
+    conflict_fixes: Annotated[int, Field(ge=0, le=10)] = 2
+    check_fixes: Annotated[int, Field(ge=0, le=10)] = 2
+    rebases: Annotated[int, Field(ge=1, le=20)] = 3
+    test_timeout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 20.0
+    checks_timeout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 60.0
+    poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
 
 
 class AnthropicConfig(_Section):
@@ -260,6 +277,7 @@ class Config(BaseModel):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
+    merge: MergeConfig = Field(default_factory=MergeConfig)
     hooks: dict[Annotated[str, Field(pattern=HOOK_NAME)], HookConfig] = Field(
         default_factory=dict)
     projects: dict[str, ProjectConfig] = Field(default_factory=dict)
@@ -301,7 +319,7 @@ _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
                 "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
                 "GH_TOKEN": ("github", "token")}
 _SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "web",
-             "github")
+             "github", "merge")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

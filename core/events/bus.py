@@ -89,6 +89,27 @@ class RunComment(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MergeStep(Event):
+    """A merge-queue entry of the run moved to ``state`` (see :mod:`core.merges.states`)."""
+
+    entry_id: str
+    state: str
+    reason: str
+    base: str  # the base branch it merges into
+    files: list[str] = field(default_factory=list)  # conflicting files, when there are
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilesOverlap(Event):
+    """The run changes files that another live run on the same base changes too: merging the
+    second of them will likely conflict (the merge queue's forecast)."""
+
+    other_run_id: str
+    base: str
+    files: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class TurnFinished(Event):
     subtype: str
     is_error: bool

@@ -30,8 +30,10 @@ from pydantic import TypeAdapter
 from core.events.bus import (
     Event,
     EventBus,
+    FilesOverlap,
     InteractionAnswered,
     InteractionRequested,
+    MergeStep,
     RunComment,
     RunStateChanged,
 )
@@ -45,6 +47,8 @@ DURABLE: dict[str, type[Event]] = {cls.__name__: cls for cls in (
     InteractionRequested,
     InteractionAnswered,
     RunComment,
+    MergeStep,
+    FilesOverlap,
 )}
 KEEP_DAYS = 30.0
 FORGET_CONSUMER_DAYS = 90.0
@@ -90,6 +94,12 @@ def describe(event: Event) -> str:
                 f"{event.answered_by}: {event.answer}")
     if isinstance(event, RunComment):
         return f"run {event.run_id}: {event.author} on {event.source}: {event.text[:200]}"
+    if isinstance(event, MergeStep):
+        return (f"run {event.run_id}: merge into {event.base} (entry {event.entry_id}) "
+                f"{event.state}: {event.reason}")
+    if isinstance(event, FilesOverlap):
+        return (f"run {event.run_id} also changes {', '.join(event.files[:5])} with run "
+                f"{event.other_run_id} (on {event.base})")
     return f"run {event.run_id}: {type(event).__name__}"
 
 
