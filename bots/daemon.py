@@ -117,6 +117,7 @@ class Daemon:
                 supervisor.core("housekeeping", functools.partial(_housekeeping, runtime))
                 supervisor.restarting("webhooks", runtime.hooks.run)
                 supervisor.core("the scheduler", runtime.schedules.run)
+                supervisor.core("the forecast of overlapping runs", runtime.forecast.run)
                 if config.telegram.token is not None or config.discord.token is not None:
                     from bots import chat_bots  # the chat SDKs, only for a daemon with chat
                     llm = chat_bots.llm_of(config)

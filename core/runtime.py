@@ -35,6 +35,7 @@ from core.hooks.migrations import HOOK_TABLES
 from core.hooks.service import Webhooks
 from core.hooks.store import DeliveryStore
 from core.jobs import Clock, JobQueue, open_job_queue
+from core.merges.forecast import Forecast
 from core.models import Run
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
@@ -103,6 +104,8 @@ class Runtime:
                                commands=CommandStore(self.db), budget=BudgetStore(self.db),
                                environ=environ)
         self.review = Review(self.runs)
+        # Which runs change the same files (its loop runs in the daemon).
+        self.forecast = Forecast(self.runs, self.events)
         self.work = WorkQueue(runs, self.runs.gate, lambda: self.runs.executor, self.activity,
                               self.runs.cancel)
         self.schedules = Schedules(ScheduleStore(self.db), runs, self.projects, self.activity,

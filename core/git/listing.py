@@ -1,8 +1,10 @@
-"""Read-only listings of a repository: uncommitted paths and branches."""
+"""Read-only listings of a repository: uncommitted paths, branches, and the paths a branch
+changed."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,3 +60,32 @@ async def list_branches(repo: Path, prefix: str | None = None, limit: int = 100)
         if len(branches) < limit and name.startswith(prefix or ""):
             branches.append(Branch(name, sha, subject, ref in merged_refs))
     return branches
+
+
+async def branch_heads(repo: Path, branches: Iterable[str]) -> dict[str, str]:
+    """The head commit of each of ``branches`` that exists, in one git command (a missing
+    branch is left out)."""
+    wanted = set(branches)
+    for name in wanted:
+        gitops._check_ref(name, "branch")
+    if not wanted:
+        return {}
+    result = await gitops._git(repo, "for-each-ref", "--format=%(refname)%1f%(objectname)",
+                               *(f"refs/heads/{name}" for name in sorted(wanted)))
+    heads: dict[str, str] = {}
+    for line in result.out.splitlines():
+        ref, sha = line.split("\x1f", 1)
+        name = ref.removeprefix("refs/heads/")
+        if name in wanted:  # a pattern also matches the branches under it (a/b under a)
+            heads[name] = sha
+    return heads
+
+
+async def changed_paths(repo: Path, base: str, head: str) -> list[str]:
+    """The paths ``head`` changed since it forked from ``base`` (merge-base..head), sorted;
+    a renamed file counts under its old and its new path, as a merge would see them."""
+    gitops._check_ref(base, "base")
+    gitops._check_ref(head, "head")
+    result = await gitops._git(repo, "diff", "--name-only", "-z", "--no-renames",
+                               "--no-ext-diff", "--no-relative", f"{base}...{head}")
+    return sorted(set(gitops._split_z(result.out)))

@@ -440,9 +440,11 @@ async def tracked_paths(worktree: Path, paths: Sequence[str]) -> set[str]:
     return set(_split_z(result.out))
 
 
-async def uncommitted_paths(worktree: Path) -> list[str]:
-    """Paths with uncommitted changes or untracked (not ignored) in ``worktree``, sorted."""
-    result = await _git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=normal")
+async def uncommitted_paths(worktree: Path, *, every_file: bool = False) -> list[str]:
+    """Paths with uncommitted changes or untracked (not ignored) in ``worktree``, sorted; an
+    untracked folder is one path ending in "/", or with ``every_file`` each file in it."""
+    result = await _git(worktree, "status", "--porcelain=v1", "-z",
+                        f"--untracked-files={'all' if every_file else 'normal'}")
     paths: list[str] = []
     fields = iter(_split_z(result.out))
     for field in fields:
