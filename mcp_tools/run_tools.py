@@ -26,11 +26,20 @@ class RunList(BaseModel):
         default=None, description="pass as `cursor` to get the next page; null on the last")
 
 
+class RunOverlap(BaseModel):
+    run_id: str = Field(description="another run on the same project and base branch")
+    state: RunState
+    files: list[str] = Field(description="the files both runs change: merging the second "
+                             "of them will likely conflict there")
+
+
 class RunDetail(BaseModel):
     run: Run
     live: bool
     pending: list[Interaction]
     transitions: list[Transition]
+    overlaps: list[RunOverlap] = Field(
+        default_factory=list, description="live or reviewed runs that change the same files")
 
 
 class RunLogs(BaseModel):
@@ -54,9 +63,11 @@ def register(kit: ToolKit, rt: Runtime) -> None:
     runs = rt.runs
 
     async def detail(run: Run) -> RunDetail:
+        overlaps = [RunOverlap(run_id=o.other_run_id, state=o.other_state, files=o.files)
+                    for o in await rt.forecast.overlaps(run.id)]
         return RunDetail(run=run, live=runs.is_live(run.id),
                          pending=await runs.interactions.pending(run.id),
-                         transitions=await runs.store.transitions(run.id))
+                         transitions=await runs.store.transitions(run.id), overlaps=overlaps)
 
     @kit.tool()
     async def start_run(
@@ -110,7 +121,9 @@ def register(kit: ToolKit, rt: Runtime) -> None:
     @kit.tool(read_only=True)
     async def get_run(run: RunRef) -> RunDetail:
         """Everything about one run (id or unique id prefix): state and why, cost, tokens,
-        turns, commits and changed files, open questions, and its state history."""
+        turns, commits and changed files, open questions, its state history, and the other
+        live or reviewed runs on its base branch that change the same files (merging the
+        second of two such runs will likely conflict)."""
         return await detail(await runs.get(run))
 
     @kit.tool(read_only=True)

@@ -97,6 +97,11 @@ async def status(orch: Orchestrator, client: Client, speaker: Speaker, rest: str
         lines.append(str(run["result_text"]))
     for pending in data.get("pending", []):
         lines.append(f"waiting for an answer: {pending['title']}")
+    for other in data.get("overlaps", []):
+        more = len(other["files"]) - 1
+        lines.append(f"⚠ also changing `{other['files'][0]}`"
+                     f"{f' (and {more} more)' if more else ''}: run `{other['run_id']}` "
+                     f"({other['state']})")
     return Reply("\n".join(line for line in lines if line))
 
 

@@ -6,7 +6,8 @@ through); a ping when the run finishes, fails or is cancelled (mentioning who st
 it, where the platform can); the agent's questions and permission requests as buttons, closed
 with a note once answered (from any surface). Replying to a run's message steers it, or
 resumes it once it has ended; replying to a question answers it. A comment written to the run
-from GitHub (which steers or resumes it there) is shown under its status message too.
+from GitHub (which steers or resumes it there) is shown under its status message too, and so
+is the forecast that another run changes the same files.
 
 Pings and questions are read from the durable event log with this bot's own cursor (consumer
 ``chat:<platform>``), moved only once a report was sent: a run that finished, failed or asked
@@ -35,6 +36,7 @@ from core.errors import NotFound, UserError
 from core.events.bus import (
     ApiRetry,
     Event,
+    FilesOverlap,
     InteractionAnswered,
     InteractionRequested,
     RunComment,
@@ -59,7 +61,7 @@ ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
                RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}
 CATCH_UP_EVERY = 30.0  # seconds between reads of the event log when the bus is silent
 REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered,
-            RunComment)  # from the event log
+            RunComment, FilesOverlap)  # from the event log
 
 
 @dataclass
@@ -260,6 +262,9 @@ class ChatSurface:
                 f"💬 {event.author} on {event.source}{link}:\n{event.text}"),
                 followed.status_message)
             return
+        if isinstance(event, FilesOverlap):
+            await self._overlap(followed, event)
+            return
         final = isinstance(event, RunStateChanged) and event.new.is_ended
         if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
                                      | ApiRetry):
@@ -340,6 +345,21 @@ class ChatSurface:
                                      f.status_message)
         if sent is not None:
             await self.remember(f.chat_id, sent, run.id)
+
+    async def _overlap(self, f: Followed, event: FilesOverlap) -> None:
+        """Warn that another run changes some of the same files (the merge queue's
+        forecast), under the run's status message."""
+        try:
+            state = f" ({(await self.runtime.runs.get(event.other_run_id)).state})"
+        except NotFound:  # removed since
+            state = ""
+        first = event.files[0].replace("`", "'") if event.files else "a file"
+        more = f" (and {len(event.files) - 1} more)" if len(event.files) > 1 else ""
+        sent = await self.send_reply(f, Reply(
+            f"⚠ Also changing `{first}`{more}: run `{event.other_run_id[:8]}`{state}. "
+            "Merging the second one will likely conflict."), f.status_message)
+        if sent is not None:
+            await self.remember(f.chat_id, sent, event.run_id)
 
     async def _ask(self, f: Followed, event: InteractionRequested) -> None:
         interaction = await self.runtime.runs.interactions.get(event.interaction_id)

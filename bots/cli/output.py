@@ -114,9 +114,18 @@ def run_detail(d: dict[str, Any]) -> str:
                      f"-{f['deletions']})")
     if r["result_text"]:
         lines.append(f"  result:   {one_line(r['result_text'], 200)}")
+    for o in d.get("overlaps", []):
+        lines.append(f"  also changing {files_named(o['files'])}: run {o['run_id']} "
+                     f"({o['state']})")
     for p in d["pending"]:
         lines.append(pending_line(p))
     return "\n".join(lines)
+
+
+def files_named(files: list[str], most: int = 3) -> str:
+    """``a.py, b.py (and 4 more)``."""
+    more = f" (and {len(files) - most} more)" if len(files) > most else ""
+    return ", ".join(files[:most]) + more
 
 
 def pending_line(p: dict[str, Any]) -> str:
