@@ -3,6 +3,7 @@ branches, syncing and pushing, and pull requests on GitHub."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from core.git import merge as git_merge
 from core.git import ops as gitops
 from core.git import remote as git_remote
 from core.git.remote import PullRequest
+from core.merges.pr import pr_body, pr_title
 from core.models import Run
 from core.runtime import Runtime
 from mcp_tools.registry import ToolKit, actor
@@ -224,7 +226,8 @@ def register(kit: ToolKit, rt: Runtime) -> None:
             title: Annotated[str | None, Field(
                 description="the pull request's title; default: the run's task")] = None,
             body: Annotated[str | None, Field(
-                description="the description (Markdown); default: the task and commits")] = None,
+                description="the description (Markdown); default: the task, the run's cost, "
+                            "its commits and changed files")] = None,
             draft: Annotated[bool, Field(description="open it as a draft")] = False,
     ) -> PullRequestStatus:
         """Open a GitHub pull request from a run's branch into its base branch, with the `gh`
@@ -233,13 +236,13 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         found = await rt.runs.get(run)
         branch, base = await branch_of(found)
         repo = await repo_of(found)
-        task = found.prompt.strip().splitlines()[0] if found.prompt.strip() else found.id
         if body is None:
-            commits = await gitops.commits_between(repo, found.base_sha or base, branch)
-            listed = "\n".join(f"- {c.subject} ({c.sha[:8]})" for c in commits)
-            body = f"{found.prompt.strip()}\n\nCommits:\n{listed}\n\nMade by Gluon run {found.id}."
-        pr = await git_remote.create_pull_request(repo, branch, base, title or task[:72], body,
-                                                  draft)
+            since = found.base_sha or base
+            commits, files = await asyncio.gather(gitops.commits_between(repo, since, branch),
+                                                  gitops.changed_files(repo, since, branch))
+            body = pr_body(found, commits, files)
+        pr = await git_remote.create_pull_request(repo, branch, base, title or pr_title(found),
+                                                  body, draft)
         return PullRequestStatus(run_id=found.id, branch=branch, pull_request=pr)
 
     @kit.tool(read_only=True)

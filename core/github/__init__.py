@@ -10,6 +10,8 @@ from core.exports import lazy_exports
 if TYPE_CHECKING:
     from core.github.client import GitHubClient as GitHubClient
     from core.github.client import GitHubError as GitHubError
+    from core.github.client import PullHeadMoved as PullHeadMoved
+    from core.github.client import PullNotMergeable as PullNotMergeable
     from core.github.service import GitHubHooks as GitHubHooks
     from core.github.store import GitHubLink as GitHubLink
     from core.github.store import GitHubStore as GitHubStore
@@ -20,4 +22,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "GitHubHooks": "service",
     "GitHubLink": "store",
     "GitHubStore": "store",
+    "PullHeadMoved": "client",
+    "PullNotMergeable": "client",
 })

@@ -7,17 +7,16 @@ issue or pull request 404 ``Not Found``; a body missing a required field 422, as
 
 REST: ``GET /repos/{o}/{r}``; issues ``GET /repos/{o}/{r}/issues/{n}``; comments ``GET|POST
 /repos/{o}/{r}/issues/{n}/comments``, ``PATCH|GET /repos/{o}/{r}/issues/comments/{id}``;
-reactions ``POST /repos/{o}/{r}/issues/comments/{id}/reactions``; pull requests ``GET|POST
-/repos/{o}/{r}/pulls`` (``?head=owner:branch&state=``), ``GET|PATCH /repos/{o}/{r}/pulls/{n}``,
-``PUT /repos/{o}/{r}/pulls/{n}/merge`` (405 when not mergeable, 409 when the head moved);
-check runs ``GET /repos/{o}/{r}/commits/{ref}/check-runs``. Anything else is a 404.
+reactions ``POST /repos/{o}/{r}/issues/comments/{id}/reactions``; pull requests, branch
+deletion and check runs as :mod:`tests.fakes.github_pulls` serves them (backed by a real bare
+git repository when the test links one: ``add_repo(..., bare=path)``). Anything else is a 404.
 
 Webhooks: :func:`sign` and :meth:`FakeGitHub.delivery` build a delivery (headers and the raw
 body) from the real payload shapes in ``tests/fixtures/github`` (from
 ``@octokit/webhooks-examples``, MIT), with the fields a test cares about filled in. Tests play
-GitHub's users (``add_issue``, ``set_checks``), send deliveries with any HTTP client, read
-what Gluon did (``comments``, ``pulls``, ``merges``, ``calls``) and ``await wait_for(pred)``
-instead of sleeping.
+GitHub's users (``add_issue``, ``set_checks``, ``checks_by``, ``close_pull``), send
+deliveries with any HTTP client, read what Gluon did (``comments``, ``pulls``, ``pull_of``,
+``calls``) and ``await wait_for(pred)`` instead of sleeping.
 """
 
 from __future__ import annotations
@@ -27,26 +26,41 @@ import hashlib
 import hmac
 import itertools
 import json
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.github_git import BareRepo
+from tests.fakes.github_pulls import PullRoutes, refresh
+from tests.fakes.github_state import (
+    BOT_LOGIN,
+    JSON,
+    Check,
+    CheckRun,
+    ChecksHook,
+    Comment,
+    Issue,
+    Pull,
+    Repo,
+    State,
+    error,
+    iso,
+    page,
+)
 from tests.fakes.threaded import ThreadedServer, wait_until
 
-JSON = dict[str, Any]
+__all__ = ["BOT_LOGIN", "Check", "Comment", "FakeGitHub", "Issue", "Pull", "Repo", "example",
+           "sign"]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github"
-BOT_LOGIN = "gluon-bot"
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -60,69 +74,13 @@ def example(name: str) -> JSON:
     return loaded
 
 
-@dataclass
-class Issue:
-    number: int
-    title: str
-    body: str
-    user: str
-    labels: list[str] = field(default_factory=list)
-    pull: bool = False
-    state: str = "open"
-
-
-@dataclass
-class Comment:
-    id: int
-    issue: int
-    body: str
-    user: str
-    created_at: float
-    updated_at: float
-    reactions: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Pull:
-    number: int
-    title: str
-    body: str
-    head: str
-    base: str
-    head_sha: str
-    state: str = "open"
-    merged: bool = False
-    mergeable: bool | None = True
-    merge_method: str | None = None
-
-
-@dataclass
-class Repo:
-    owner: str
-    name: str
-    default_branch: str = "main"
-    clone_url: str = ""
-    issues: dict[int, Issue] = field(default_factory=dict)
-    comments: dict[int, Comment] = field(default_factory=dict)
-    pulls: dict[int, Pull] = field(default_factory=dict)
-    checks: dict[str, list[JSON]] = field(default_factory=dict)  # by ref or sha
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
 class FakeGitHub:
     def __init__(self, token: str = "ghp_fake_token_for_tests", *,
                  webhook_secret: str = "It's a Secret to Everybody") -> None:
-        self.token = token
         self.webhook_secret = webhook_secret
-        self.repos: dict[str, Repo] = {}
-        self.calls: list[tuple[str, str]] = []  # (method, path), in order
-        self._ids = itertools.count(1001)
-        self._numbers: dict[str, itertools.count[int]] = {}
-        self._cond = threading.Condition()
-        self._listeners: list[Callable[[], None]] = []
+        self.state = State(token)
+        self._cond = self.state.cond
+        pulls = PullRoutes(self.state)
         self.app = Starlette(routes=[
             Route("/repos/{owner}/{repo}", self._repo),
             Route("/repos/{owner}/{repo}/issues/comments/{id:int}", self._comment,
@@ -132,14 +90,22 @@ class FakeGitHub:
             Route("/repos/{owner}/{repo}/issues/{number:int}", self._issue),
             Route("/repos/{owner}/{repo}/issues/{number:int}/comments", self._comments,
                   methods=["GET", "POST"]),
-            Route("/repos/{owner}/{repo}/pulls", self._pulls, methods=["GET", "POST"]),
-            Route("/repos/{owner}/{repo}/pulls/{number:int}", self._pull,
-                  methods=["GET", "PATCH"]),
-            Route("/repos/{owner}/{repo}/pulls/{number:int}/merge", self._merge,
-                  methods=["PUT"]),
-            Route("/repos/{owner}/{repo}/commits/{ref:path}/check-runs", self._check_runs),
+            *pulls.routes(),
         ], lifespan=self._lifespan)
         self._http = ThreadedServer(self.app, "fake-github")
+
+    @property
+    def token(self) -> str:
+        return self.state.token
+
+    @property
+    def repos(self) -> dict[str, Repo]:
+        return self.state.repos
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """(method, path) of every request, in order."""
+        return self.state.calls
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -169,17 +135,29 @@ class FakeGitHub:
     # -- what a test sets up ---------------------------------------------------------------
 
     def add_repo(self, full_name: str, *, default_branch: str = "main",
-                 clone_url: str = "") -> Repo:
+                 clone_url: str = "", bare: Path | None = None,
+                 mergeable_delay: int = 0) -> Repo:
+        """A repository; with ``bare``, served from that bare git repository (see
+        :mod:`tests.fakes.github_pulls`). The first ``mergeable_delay`` reads of a pull request
+        at each head answer ``mergeable: null``, as GitHub does while it computes it."""
         owner, name = full_name.split("/")
         with self._cond:
-            repo = self.repos[full_name] = Repo(owner, name, default_branch, clone_url)
-            self._numbers[full_name] = itertools.count(1)
+            repo = self.repos[full_name] = Repo(
+                owner, name, default_branch, clone_url,
+                BareRepo(bare) if bare is not None else None, mergeable_delay)
+            self.state.numbers[full_name] = itertools.count(1)
         return repo
+
+    def link_bare(self, full_name: str, bare: Path) -> None:
+        """Serve an added repository from the bare git repository ``bare`` from now on."""
+        with self._cond:
+            self.repos[full_name].bare = BareRepo(bare)
+            self._changed()
 
     def add_issue(self, full_name: str, title: str, body: str = "", *, user: str = "octocat",
                   labels: list[str] | None = None) -> Issue:
         with self._cond:
-            number = next(self._numbers[full_name])
+            number = self.state.next_number(full_name)
             issue = Issue(number, title, body, user, list(labels or []))
             self.repos[full_name].issues[number] = issue
             self._changed()
@@ -187,14 +165,27 @@ class FakeGitHub:
 
     def add_pull(self, full_name: str, title: str, head: str, *, base: str = "main",
                  body: str = "", user: str = "octocat", head_sha: str = "") -> Pull:
+        """A pull request someone opened (its head is the branch's commit in a linked bare
+        repository, else ``head_sha`` or a made-up sha)."""
         with self._cond:
-            number = next(self._numbers[full_name])
-            pull = Pull(number, title, body, head, base, head_sha or _sha())
             repo = self.repos[full_name]
-            repo.pulls[number] = pull
-            repo.issues[number] = Issue(number, title, body, user, pull=True)
+            pull = Pull(self.state.next_number(full_name), title, body, head, base, head_sha,
+                        user=user)
+            PullRoutes.link(repo, pull)
             self._changed()
         return pull
+
+    def close_pull(self, full_name: str, number: int, *, user: str = "octocat") -> None:
+        """Someone closes a pull request by hand on GitHub (without merging it)."""
+        with self._cond:
+            repo = self.repos[full_name]
+            pull = repo.pulls[number]
+            refresh(repo, pull)
+            if pull.state == "open":
+                pull.state, pull.closed_at = "closed", time.time()
+                pull.updated_at = pull.closed_at
+                repo.issues[number].state = "closed"
+            self._changed()
 
     def add_comment(self, full_name: str, number: int, body: str,
                     user: str = "octocat") -> Comment:
@@ -205,12 +196,30 @@ class FakeGitHub:
         """The completed check runs of a ref or sha: (name, conclusion, output summary)."""
         with self._cond:
             self.repos[full_name].checks[ref] = [
-                {"id": next(self._ids), "name": name, "head_sha": ref, "status": "completed",
-                 "conclusion": conclusion, "html_url": f"https://github.test/checks/{name}",
-                 "output": {"title": f"{name}: {conclusion}", "summary": summary,
-                            "text": None}}
+                CheckRun(next(self.state.ids), name, ref, conclusion, f"{name}: {conclusion}",
+                         summary, completed_at=time.time())
                 for name, conclusion, summary in runs]
             self._changed()
+
+    def checks_by(self, decide: ChecksHook | None) -> None:
+        """Let ``decide(full_name, sha)`` give the check runs of every commit whose checks are
+        asked for and that ``set_checks`` did not set: a list of :class:`Check` (kept for that
+        sha: asked once per commit), or None for "none yet, ask me again". It runs under the
+        fake's lock and may call ``file_at`` to decide by the commit's content."""
+        with self._cond:
+            self.state.checks_hook = decide
+
+    def complete_check(self, full_name: str, sha: str, name: str, conclusion: str,
+                       summary: str = "") -> None:
+        """Finish an in-progress check run of a commit (one its ``Check`` left open)."""
+        with self._cond:
+            for run in self.repos[full_name].checks.get(sha, []):
+                if run.name == name:
+                    run.conclusion, run.summary, run.reads_left = conclusion, summary, 0
+                    run.title, run.completed_at = f"{name}: {conclusion}", time.time()
+                    self._changed()
+                    return
+            raise KeyError(f"no check run {name!r} on {sha} of {full_name}")
 
     # -- what a test reads -----------------------------------------------------------------
 
@@ -221,11 +230,30 @@ class FakeGitHub:
 
     def pulls(self, full_name: str) -> list[Pull]:
         with self._cond:
-            return [copy.copy(p) for p in self.repos[full_name].pulls.values()]
+            repo = self.repos[full_name]
+            for pull in repo.pulls.values():
+                refresh(repo, pull)
+            return [copy.copy(p) for p in repo.pulls.values()]
+
+    def pull_of(self, full_name: str, head: str) -> Pull | None:
+        """The newest pull request from branch ``head``, if any."""
+        found = [p for p in self.pulls(full_name) if p.head == head]
+        return found[-1] if found else None
+
+    def checked(self, full_name: str) -> list[str]:
+        """The commits whose check runs were asked for, first asked first."""
+        with self._cond:
+            return list(self.repos[full_name].checked)
+
+    def file_at(self, full_name: str, sha: str, path: str) -> str | None:
+        """A file of a commit in the linked bare repository (None when it has no such file)."""
+        bare = self.repos[full_name].bare
+        assert bare is not None, f"{full_name} has no bare repository (add_repo(bare=...))"
+        return bare.file_at(sha, path)
 
     async def wait_for(self, predicate: Callable[[FakeGitHub], bool],
                        timeout: float = 20.0) -> None:  # noqa: ASYNC109
-        await wait_until(self._cond, self._listeners, lambda: predicate(self), self.dump,
+        await wait_until(self._cond, self.state.listeners, lambda: predicate(self), self.dump,
                          timeout)
 
     def dump(self) -> str:
@@ -287,13 +315,18 @@ class FakeGitHub:
 
     def check_run_completed(self, full_name: str, branch: str, name: str, conclusion: str,
                             summary: str = "", *, head_sha: str = "") -> JSON:
+        """A ``check_run.completed`` payload for a check of ``branch`` (its head commit in a
+        linked bare repository, else its pull request's)."""
+        pulls = [p for p in self.pulls(full_name) if p.head == branch]
         repo = self.repos[full_name]
+        sha = head_sha or (repo.bare.sha(branch) if repo.bare is not None else None) or (
+            pulls[-1].head_sha if pulls else "0" * 40)
         payload = example("check_run.completed")
         self._fill_repo(payload, repo, "github-actions[bot]")
         run = payload["check_run"]
-        pulls = [p for p in repo.pulls.values() if p.head == branch]
+        pulls = [p for p in pulls if p.state == "open"] or pulls
         run.update({"name": name, "status": "completed", "conclusion": conclusion,
-                    "head_sha": head_sha or (pulls[0].head_sha if pulls else "0" * 40),
+                    "head_sha": sha,
                     "output": {**run.get("output", {}), "title": f"{name}: {conclusion}",
                                "summary": summary},
                     "pull_requests": [{"number": p.number, "head": {"ref": p.head},
@@ -307,21 +340,8 @@ class FakeGitHub:
 
     # -- the REST API ----------------------------------------------------------------------
 
-    def _authorized(self, request: Request) -> bool:
-        given = request.headers.get("authorization", "")
-        scheme, _, value = given.partition(" ")
-        return scheme.lower() in ("token", "bearer") and hmac.compare_digest(
-            value.encode(), self.token.encode())
-
     async def _enter(self, request: Request) -> Repo | Response:
-        with self._cond:
-            self.calls.append((request.method, request.url.path))
-            self._changed()
-        if not self._authorized(request):
-            return _error(401, "Bad credentials")
-        name = f"{request.path_params['owner']}/{request.path_params['repo']}"
-        repo = self.repos.get(name)
-        return repo if repo is not None else _error(404, "Not Found")
+        return await self.state.enter(request)
 
     async def _repo(self, request: Request) -> Response:
         repo = await self._enter(request)
@@ -334,7 +354,7 @@ class FakeGitHub:
         if isinstance(repo, Response):
             return repo
         issue = repo.issues.get(request.path_params["number"])
-        return JSONResponse(self._issue_json(repo, issue)) if issue else _error(404,
+        return JSONResponse(self._issue_json(repo, issue)) if issue else error(404,
                                                                                 "Not Found")
 
     async def _comments(self, request: Request) -> Response:
@@ -343,14 +363,14 @@ class FakeGitHub:
             return repo
         number = request.path_params["number"]
         if number not in repo.issues:
-            return _error(404, "Not Found")
+            return error(404, "Not Found")
         if request.method == "GET":
             with self._cond:
-                return JSONResponse([self._comment_json(repo, c)
-                                     for c in repo.comments.values() if c.issue == number])
+                return JSONResponse([self._comment_json(repo, c) for c in page(
+                    request, [c for c in repo.comments.values() if c.issue == number])])
         body = (await request.json()).get("body")
         if not isinstance(body, str) or not body:
-            return _error(422, "Validation Failed")
+            return error(422, "Validation Failed")
         with self._cond:
             comment = self._add_comment(repo, number, body, BOT_LOGIN)
         return JSONResponse(self._comment_json(repo, comment), status_code=201)
@@ -362,11 +382,11 @@ class FakeGitHub:
         with self._cond:
             comment = repo.comments.get(request.path_params["id"])
             if comment is None:
-                return _error(404, "Not Found")
+                return error(404, "Not Found")
             if request.method == "PATCH":
                 body = (await request.json()).get("body")
                 if not isinstance(body, str) or not body:
-                    return _error(422, "Validation Failed")
+                    return error(422, "Validation Failed")
                 comment.body, comment.updated_at = body, time.time()
                 self._changed()
             return JSONResponse(self._comment_json(repo, comment))
@@ -379,87 +399,10 @@ class FakeGitHub:
         with self._cond:
             comment = repo.comments.get(request.path_params["id"])
             if comment is None:
-                return _error(404, "Not Found")
+                return error(404, "Not Found")
             comment.reactions.append(str(content))
             self._changed()
-        return JSONResponse({"id": next(self._ids), "content": content}, status_code=201)
-
-    async def _pulls(self, request: Request) -> Response:
-        repo = await self._enter(request)
-        if isinstance(repo, Response):
-            return repo
-        if request.method == "GET":
-            head = request.query_params.get("head", "")
-            state = request.query_params.get("state", "open")
-            branch = head.split(":", 1)[-1]
-            with self._cond:
-                found = [p for p in repo.pulls.values()
-                         if (not head or p.head == branch)
-                         and (state == "all" or p.state == state)]
-                return JSONResponse([self._pull_json(repo, p) for p in found])
-        data = await request.json()
-        if not all(isinstance(data.get(k), str) and data[k] for k in ("title", "head", "base")):
-            return _error(422, "Validation Failed")
-        with self._cond:
-            if any(p.head == data["head"] and p.state == "open" for p in repo.pulls.values()):
-                return _error(422, f"A pull request already exists for {data['head']}.")
-            number = next(self._numbers[repo.full_name])
-            pull = Pull(number, data["title"], data.get("body") or "", data["head"],
-                        data["base"], _sha())
-            repo.pulls[number] = pull
-            repo.issues[number] = Issue(number, pull.title, pull.body, BOT_LOGIN, pull=True)
-            self._changed()
-        return JSONResponse(self._pull_json(repo, pull), status_code=201)
-
-    async def _pull(self, request: Request) -> Response:
-        repo = await self._enter(request)
-        if isinstance(repo, Response):
-            return repo
-        with self._cond:
-            pull = repo.pulls.get(request.path_params["number"])
-            if pull is None:
-                return _error(404, "Not Found")
-            if request.method == "PATCH":
-                data = await request.json()
-                for key in ("title", "body", "state", "base"):
-                    if isinstance(data.get(key), str):
-                        setattr(pull, key, data[key])
-                self._changed()
-            return JSONResponse(self._pull_json(repo, pull))
-
-    async def _merge(self, request: Request) -> Response:
-        repo = await self._enter(request)
-        if isinstance(repo, Response):
-            return repo
-        data = await request.json() if await request.body() else {}
-        with self._cond:
-            pull = repo.pulls.get(request.path_params["number"])
-            if pull is None:
-                return _error(404, "Not Found")
-            if pull.merged or pull.state != "open" or not pull.mergeable:
-                return _error(405, "Pull Request is not mergeable")
-            if data.get("sha") and data["sha"] != pull.head_sha:
-                return _error(409, "Head branch was modified. Review and try the merge again.")
-            method = data.get("merge_method", "merge")
-            if method not in ("merge", "squash", "rebase"):
-                return _error(422, "Validation Failed")
-            pull.merged, pull.state, pull.merge_method = True, "closed", method
-            self._changed()
-        return JSONResponse({"sha": _sha(), "merged": True,
-                             "message": "Pull Request successfully merged"})
-
-    async def _check_runs(self, request: Request) -> Response:
-        repo = await self._enter(request)
-        if isinstance(repo, Response):
-            return repo
-        ref = request.path_params["ref"]
-        with self._cond:
-            sha = next((p.head_sha for p in repo.pulls.values() if p.head == ref), ref)
-            runs = repo.checks.get(ref) or repo.checks.get(sha) or []
-            status = request.query_params.get("status")
-            if status:
-                runs = [r for r in runs if r["status"] == status]
-            return JSONResponse({"total_count": len(runs), "check_runs": copy.deepcopy(runs)})
+        return JSONResponse({"id": next(self.state.ids), "content": content}, status_code=201)
 
     # -- JSON shapes (the fields Gluon reads, as GitHub names them) ------------------------
 
@@ -484,15 +427,7 @@ class FakeGitHub:
                 "author_association": "OWNER" if comment.user == repo.owner else "MEMBER",
                 "html_url": f"https://github.test/{repo.full_name}/issues/{comment.issue}"
                             f"#issuecomment-{comment.id}",
-                "created_at": _iso(comment.created_at), "updated_at": _iso(comment.updated_at)}
-
-    def _pull_json(self, repo: Repo, pull: Pull) -> JSON:
-        return {"number": pull.number, "title": pull.title, "body": pull.body,
-                "state": pull.state, "merged": pull.merged, "mergeable": pull.mergeable,
-                "mergeable_state": "clean" if pull.mergeable else "dirty",
-                "head": {"ref": pull.head, "sha": pull.head_sha},
-                "base": {"ref": pull.base},
-                "html_url": f"https://github.test/{repo.full_name}/pull/{pull.number}"}
+                "created_at": iso(comment.created_at), "updated_at": iso(comment.updated_at)}
 
     def _fill_repo(self, payload: JSON, repo: Repo, sender: str) -> None:
         payload["repository"].update({
@@ -503,25 +438,10 @@ class FakeGitHub:
 
     def _add_comment(self, repo: Repo, number: int, body: str, user: str) -> Comment:
         now = time.time()
-        comment = Comment(next(self._ids), number, body, user, now, now)
+        comment = Comment(next(self.state.ids), number, body, user, now, now)
         repo.comments[comment.id] = comment
         self._changed()
         return comment
 
     def _changed(self) -> None:
-        for notify in self._listeners:
-            notify()
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"message": message,
-                         "documentation_url": "https://docs.github.com/rest"},
-                        status_code=status)
-
-
-def _sha() -> str:
-    return (uuid.uuid4().hex + uuid.uuid4().hex)[:40]
-
-
-def _iso(at: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+        self.state.changed()

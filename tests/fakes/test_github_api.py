@@ -113,3 +113,16 @@ def test_a_delivery_is_a_real_payload_signed_over_its_raw_body(github: FakeGitHu
                                         "test_login failed")
     assert failed["check_run"]["pull_requests"][0]["number"] == pull.number
     assert failed["check_run"]["check_suite"]["head_branch"] == "gluon/ab12cd34"
+
+
+async def test_a_deleted_branch_closes_its_pull_requests_and_is_gone_the_second_time(
+        github: FakeGitHub) -> None:
+    pull = github.add_pull("octo/api", "Fix login", "gluon/ab12cd34")
+    async with client(github) as gh:
+        url = "/repos/octo/api/git/refs/heads/gluon/ab12cd34"
+        assert (await gh.delete(url)).status_code == 204
+        gone = await gh.delete(url)
+        assert (gone.status_code, gone.json()["message"]) == (422, "Reference does not exist")
+        listed = (await gh.get("/repos/octo/api/pulls", params={"state": "closed"})).json()
+    assert [(p["number"], p["state"], "merged" in p) for p in listed] == [
+        (pull.number, "closed", False)]

@@ -229,6 +229,7 @@ async def test_a_pull_request_is_opened_and_read_back_with_gh(
     assert create[:8] == ["pr", "create", "--head", "gluon/abc123", "--base", "main",
                           "--title", "Make add() handle strings"]
     assert create[8] == "--body" and "- run work (" in create[9] and create[10:] == ["--draft"]
+    assert "- `x.txt` +1/-0 (new)" in create[9] and "Made by Gluon run `abc123`" in create[9]
     assert view == ["pr", "view", "gluon/abc123", "--json",
                     "number,url,state,mergeable,statusCheckRollup"]
     assert created["pull_request"]["number"] == 7
