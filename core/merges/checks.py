@@ -93,17 +93,20 @@ async def run_tests(config: Config, project: str, worktree: Path, *, agent_home:
     # Output goes to a pipe of our own, not asyncio's: asyncio's wait() also waits for its pipes
     # to close, which a process that escaped the group could put off for ever.
     read_end, write_end = os.pipe()
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=worktree, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=write_end,
-            stderr=write_end, start_new_session=True)  # its own process group, killed whole
-    except BaseException:
-        os.close(read_end)
-        raise
-    finally:
-        os.close(write_end)
     tail = _Tail()
-    transport, reader = await _read_pipe(read_end, tail)
+    try:
+        transport, reader = await _read_pipe(read_end, tail)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=worktree, env=env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_end, stderr=write_end,
+                start_new_session=True)  # its own process group, killed as a whole
+        except BaseException:
+            reader.cancel()
+            transport.close()
+            raise
+    finally:
+        os.close(write_end)  # the command holds it now; EOF comes when it is done with it
     timed_out = False
     try:
         try:
@@ -131,7 +134,7 @@ async def run_tests(config: Config, project: str, worktree: Path, *, agent_home:
 
 
 def command_environment(config: Config, project: str, agent_home: Path,
-                     source: Mapping[str, str]) -> dict[str, str]:
+                        source: Mapping[str, str]) -> dict[str, str]:
     """The whole environment of a test command: HOME, PATH, locale and the names the config
     lets agents have (``env_allow``); never a model key, bot token or other daemon secret."""
     env = {"HOME": str(agent_home), "USER": "agent", "SHELL": "/bin/sh",
@@ -177,8 +180,13 @@ def _chosen(command: str | None) -> str | None:
 async def _read_pipe(fd: int, tail: _Tail) -> tuple[asyncio.ReadTransport, asyncio.Task[None]]:
     loop = asyncio.get_running_loop()
     stream = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(stream), os.fdopen(fd, "rb", buffering=0))
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    try:
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream), pipe)
+    except BaseException:
+        pipe.close()
+        raise
     return transport, asyncio.create_task(tail.read(stream))
 
 
