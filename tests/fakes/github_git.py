@@ -43,7 +43,8 @@ class BareRepo:
     def git(self, *args: str, env: dict[str, str] | None = None, check: bool = True,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        command = ["git", *args] if cwd else ["git", f"--git-dir={self.path}", *args]
+        where = [] if cwd else [f"--git-dir={self.path}"]
+        command = ["git", "-c", "commit.gpgSign=false", *where, *args]
         return subprocess.run(command, cwd=cwd, check=check, capture_output=True, text=True,
                               env={**base, **_NO_PROMPT, **(env or {})})
 
