@@ -36,6 +36,9 @@ from core.hooks.service import Webhooks
 from core.hooks.store import DeliveryStore
 from core.jobs import Clock, JobQueue, open_job_queue
 from core.merges.forecast import Forecast
+from core.merges.migrations import MERGE_TABLES
+from core.merges.service import MergeQueue
+from core.merges.store import MergeStore
 from core.models import Run
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
@@ -120,6 +123,9 @@ class Runtime:
         self.hooks = Webhooks(config, deliveries, self.github,
                               GenericHooks(config, deliveries, self.runs, self.projects),
                               self.events)
+        self.merges = MergeQueue(config, MergeStore(self.db), self.runs, self.review,
+                                 self.events, self.bus, self.activity, self.github.client,
+                                 self.github.repos)
         self.queue: JobQueue | None = None
         self._open = False
 
@@ -136,11 +142,14 @@ class Runtime:
             for sub in ("logs", "worktrees", "agent-homes", "launchers"):
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
-            await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, *self.table_sets])
+            await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
+                                *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
+            await self.merges.start(resume=resume_interrupted)
         except BaseException:
+            await self.merges.close()
             await self._close_queue()
             await self.db.close()
             self.lock.release()
@@ -160,6 +169,7 @@ class Runtime:
             return
         self._open = False
         try:
+            await self.merges.close()
             await self.runs.close()
         finally:
             await self.github.client.close()

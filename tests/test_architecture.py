@@ -41,7 +41,7 @@ DB_EXCEPTIONS = frozenset({
     "core/jobs/sqlite.py",  # the job queue's SQLite backend (its SQL is in core/jobs/store.py)
 })
 # Features built on runs; the run layer never knows about them.
-RUN_FEATURES = ("core.formulas", "core.witness", "core.merge_queue", "core.schedules",
+RUN_FEATURES = ("core.formulas", "core.witness", "core.merges", "core.schedules",
                 "core.github", "core.hooks")
 MCP_TOOLS_FORBIDDEN = frozenset({"bots", "web", *CHAT_SDKS, "uvicorn"})  # bots serves HTTP
 WEB_FORBIDDEN = frozenset({"mcp_tools", "bots", *CHAT_SDKS})
@@ -250,7 +250,7 @@ def test_the_modules_allowed_to_reach_the_database_all_still_do() -> None:
     ("bots/telegram/bot.py", "from core.tables import Tables",
      "(only the chat package's store and migrations use core.tables)"),
     ("core/runs/supervisor.py", "from core.formulas import steps", "imports core.formulas"),
-    ("core/runs/service.py", "def f() -> None:\n    import core.merge_queue",
+    ("core/runs/service.py", "def f() -> None:\n    import core.merges",
      "(core.runs never imports the features built on runs)"),
     ("core/runs/store.py", "from core.schedules.cron import next_fire", "core.schedules"),
     ("core/runs/review.py", "from core import witness", "imports core.witness"),

@@ -29,6 +29,7 @@ CREATE TABLE merge_entries (
     expected_head   TEXT,                     -- the branch head Gluon last saw or made
     head            TEXT,                     -- the rebased head that is checked and merged
     onto            TEXT,                     -- the base commit it was rebased onto
+    pushed          TEXT,                     -- the head Gluon last pushed to the remote
     pull_request    INTEGER,
     pull_request_url TEXT,
     merged_commit   TEXT,

@@ -16,7 +16,7 @@ from core.store.db import Database
 
 _OPEN = "state NOT IN ({})".format(", ".join(f"'{s}'" for s in sorted(ENDED)))
 FIELDS = frozenset({"reason", "ended_at", "conflict_fixes", "check_fixes", "rebases", "files",
-                    "expected_head", "head", "onto", "pull_request", "pull_request_url",
+                    "expected_head", "head", "onto", "pushed", "pull_request", "pull_request_url",
                     "merged_commit", "cleaned"})
 
 
@@ -85,6 +85,17 @@ class MergeStore:
         row = await self.db.fetchone("SELECT expected_head FROM merge_entries WHERE id = ?",
                                      (entry_id,))
         return row["expected_head"] if row is not None else None
+
+    async def pushed(self, entry_id: str) -> str | None:
+        row = await self.db.fetchone("SELECT pushed FROM merge_entries WHERE id = ?",
+                                     (entry_id,))
+        return row["pushed"] if row is not None else None
+
+    async def requeue(self, entry_id: str) -> None:
+        """Move the entry to the end of the line."""
+        await self.db.execute(
+            "UPDATE merge_entries SET seq = (SELECT max(seq) + 1 FROM merge_entries) "
+            "WHERE id = ?", (entry_id,))
 
     async def find(self, *, project: str | None = None, open_only: bool = False,
                    limit: int = 200) -> list[MergeEntry]:
