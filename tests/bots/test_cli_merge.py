@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from tests.bots.conftest import COMMIT_HELLO, Gluon, refused, run_id_of
@@ -101,3 +102,27 @@ def test_a_merge_that_fails_its_tests_exits_1_and_is_retried_or_cancelled(
     assert cancelled.out.strip() == (f"cancelled entry {entry['id']}: run {run_id} into main "
                                      "(cancelled): cancelled by cli")
     assert gluon.json("show", run_id)["run"]["state"] == "review"
+
+
+def test_with_a_daemon_merge_add_returns_at_once_and_wait_follows_the_entry_to_its_end(
+        gluon: Gluon, daemon: subprocess.Popen[str], repo: Path,
+        model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:hello", [s.bash(COMMIT_HELLO), s.text("Committed.")])
+    model_server.script("SCRIPT:notes", [s.write("NOTES.md", "notes\n"), s.text("Done.")])
+    gluon.ok("project", "add", str(repo))
+    first = run_id_of(gluon.ok("run", "demo", "SCRIPT:hello commit hello", "--wait"))
+    second = run_id_of(gluon.ok("run", "demo", "SCRIPT:notes write notes", "--wait"))
+
+    queued = gluon.ok("merge", "add", first, "--yes")
+    [line] = queued.out.splitlines()
+    assert line.startswith("queued entry ") and f": run {first} into main (" in line
+    followed = gluon.ok("merge", "add", second, "--yes", "--wait")
+
+    assert "no Gluon daemon is running" not in followed.out
+    assert followed.out.splitlines()[-1] == "1 of 1 merged"
+    assert f"(run {second}) merged: " in followed.out and f"(run {first})" not in followed.out
+    listed = gluon.json("merge", "list", "--all")["entries"]
+    assert sorted((e["run_id"], e["state"], e["created_by"]) for e in listed) == sorted(
+        [(first, "merged", "cli"), (second, "merged", "cli")])
+    assert git(repo, "show", "main:hello.txt") == "hello"
+    assert git(repo, "show", "main:NOTES.md") == "notes"
