@@ -58,9 +58,10 @@ class Gate:
 
     async def capacity(self, live_projects: Iterable[str]) -> Capacity:
         """The limits read now, with one live run counted for each entry of ``live_projects``."""
+        live = list(live_projects)  # before awaiting: the runs it is made from may change meanwhile
         agents = await self.usage.settings.agents(self.config)
         cap = Capacity(agents.max_concurrent, agents.max_concurrent_per_project)
-        for project in live_projects:
+        for project in live:
             cap.take(project)
         return cap
 
