@@ -11,6 +11,7 @@ from mcp_tools import (
     event_tools,
     git_tools,
     hook_tools,
+    merge_tools,
     project_tools,
     queue_tools,
     review_tools,
@@ -26,7 +27,8 @@ INSTRUCTIONS = (
     "Gluon runs Claude Code agents on registered git projects, each in its own worktree. "
     "Start work with start_run, watch it with get_run/get_run_logs/wait_for_run, steer or "
     "stop it, answer its questions with answer_question or decide_permission, and merge "
-    "finished work with merge_run.")
+    "finished work through the merge queue with enqueue_merge (list_merge_queue shows it), "
+    "or at once with merge_run.")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     schedule_tools.register(kit, rt)
     event_tools.register(kit, rt)
     review_tools.register(kit, rt)
+    merge_tools.register(kit, rt)
     git_tools.register(kit, rt)
     system_tools.register(kit, rt)
     access_tools.register(kit, rt)

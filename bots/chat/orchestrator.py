@@ -65,19 +65,16 @@ a 5-field cron expression you write from the user's words ('0 7 * * mon-fri') an
 zone if they name one; list_schedules, pause_schedule, resume_schedule, remove_schedule.
 - Steer a working run with steer_run, stop it with interrupt_run or cancel_run, continue an \
 ended one with resume_run.
-- Merge finished work through the merge queue, which rebases each run onto its base branch, \
-checks it (tests or the pull request's checks) and merges it, one at a time per branch: \
-enqueue_merge with runs=[...] for the runs the user names, or with project=... for "merge the \
-green ones" (every finished run of the project). "What's in the merge queue?": \
-list_merge_queue. retry_merge puts a failed entry back in line (for conflicts: lets the agent \
-try again), cancel_merge takes one out. merge_run merges one branch at once, without the \
-queue's checks: only when the user asks for exactly that.
+- Merging goes through the merge queue: enqueue_merge with the runs ("merge it"), or with the \
+project for "merge the green ones" (every finished run of it); "what's in the merge queue?": \
+list_merge_queue; retry_merge and cancel_merge for an entry. merge_run merges one run at once \
+without rebasing or checks: only when the user asks for exactly that.
 - The agent's questions and permission requests reach the user as buttons; you may answer \
 them with answer_question or decide_permission only when the user tells you the answer.
-- Destructive tools (enqueue_merge, merge_run, cancel_run, cancel_queued, remove_schedule, \
-archive_run, delete_branch, remove_project, cleanup, revoke_web_sessions) wait for the user to \
-press a confirmation button. When a tool says it is waiting for confirmation, tell the user \
-what will happen and do not call it again.
+- Destructive tools (enqueue_merge, cancel_merge, merge_run, cancel_run, cancel_queued, \
+remove_schedule, archive_run, delete_branch, remove_project, cleanup, revoke_web_sessions) \
+wait for the user to press a confirmation button. When a tool says it is waiting for \
+confirmation, tell the user what will happen and do not call it again.
 - Never claim something happened unless a tool result says so. If a tool fails, say why in \
 one line and what the user can do.
 - A link to the status page (the board of runs in a browser): call create_web_link. The \

@@ -15,12 +15,12 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import hook_commands
+from bots.cli import hook_commands, merge_commands
 from bots.cli import output as fmt
 from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
 from bots.cli.output import say
-from bots.cli.parser import build_parser, command_name
+from bots.cli.parser import command_name, parse_args
 from bots.cli.streams import (
     check_arguments,
     confirm,
@@ -284,17 +284,6 @@ async def run_diff(c: Session, a: argparse.Namespace) -> int:
     return 0
 
 
-@handler("merge")
-async def run_merge(c: Session, a: argparse.Namespace) -> int:
-    confirm(a, f"Merge run {a.run} into its base branch?")
-    data = await c.call("merge_run", {"run": a.run})
-    if data["merged"] or a.json:
-        out(a, data, data["message"])
-    else:
-        say(f"gluon: {data['message']}", err=True)
-    return 0 if data["merged"] else 1
-
-
 @handler("close")
 async def run_close(c: Session, a: argparse.Namespace) -> int:
     what = " and delete its branch" if a.delete_branch else ""
@@ -377,6 +366,7 @@ HANDLERS["hooks list"] = hook_commands.hooks_list
 HANDLERS["hooks deliveries"] = hook_commands.hooks_deliveries
 HANDLERS["github status"] = hook_commands.github_status
 HANDLERS.update(WORK_HANDLERS)
+HANDLERS.update(merge_commands.HANDLERS)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -407,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else argv
         check_arguments(argv)
-        args = build_parser().parse_args(argv)
+        args = parse_args(argv)
         logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         for noisy in ("mcp", "httpx", "httpx2", "uvicorn"):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from bots.cli import work
+from bots.cli import merge_commands, work
 from bots.cli.output import clean
 from core.types import Role
 
@@ -119,9 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = cmd("diff", "a run's changes against its base")
     x.add_argument("run")
     x.add_argument("path", nargs="?")
-    x = cmd("merge", "merge a finished run's branch into its base branch")
-    x.add_argument("run")
-    x.add_argument("--yes", action="store_true")
+    merge_commands.add_commands(sub)
     x = cmd("close", "close a finished run without merging")
     x.add_argument("run")
     x.add_argument("--delete-branch", action="store_true")
@@ -169,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "HTTP endpoint.")
     x.add_argument("action", nargs="?", choices=["token"], help="print the HTTP bearer token")
     return p
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(merge_commands.normalize(argv))
 
 
 def command_name(args: argparse.Namespace) -> str:

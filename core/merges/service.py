@@ -83,6 +83,7 @@ class MergeQueue:
         self._lanes: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._wake: dict[tuple[str, str], asyncio.Event] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._finishing: set[asyncio.Future[None]] = set()
         self._closing = False
         # A link to the chat thread that follows a run, for its pull request (set by the chat
         # layer, which knows the threads).
@@ -96,6 +97,7 @@ class MergeQueue:
         run = await self.runs.get(run_ref)
         existing = await self.store.open_of_run(run.id)
         if existing is not None:
+            self._start_lane(existing)  # a command's own runtime works on it too
             return existing
         if not run.branch or not run.base_branch:
             raise Conflict(f"run {run.id!r} worked without a worktree; its changes are already "
@@ -208,6 +210,8 @@ class MergeQueue:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
         self._lanes.clear()
         self._watcher = None
 
@@ -538,7 +542,11 @@ class MergeQueue:
         entry = await self._move(entry, S.MERGED, f"{how} into {entry.base}",
                                  merged_commit=commit, ended_at=time.time())
         await self.activity.record(entry.created_by, "merge.merged", entry.run_id, "ok", commit)
-        await self._finish(entry)
+        # A shutdown now waits for the run to be marked merged and cleaned up (see close).
+        finishing = asyncio.ensure_future(self._finish(entry))
+        self._finishing.add(finishing)
+        finishing.add_done_callback(self._finishing.discard)
+        await asyncio.shield(finishing)
 
     async def _finish(self, entry: MergeEntry) -> None:
         """Mark the run merged and remove its branch (here and on the remote) and worktree;

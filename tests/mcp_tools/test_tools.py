@@ -13,7 +13,7 @@ from tests.mcp_tools.client import connected, error
 
 DESTRUCTIVE = {"remove_project", "cancel_run", "merge_run", "archive_run", "delete_branch",
                "cleanup", "revoke_chat_user", "revoke_web_sessions", "cancel_queued",
-               "remove_schedule"}
+               "remove_schedule", "enqueue_merge", "cancel_merge"}
 
 
 async def test_every_tool_describes_itself_and_declares_its_effects(runtime: Runtime) -> None:

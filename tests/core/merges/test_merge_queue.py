@@ -158,3 +158,35 @@ async def test_a_branch_that_keeps_failing_stops_with_the_reason_and_can_be_retr
         assert cancelled.state is MergeState.CANCELLED
         with pytest.raises(Conflict, match="only a failed entry"):
             await rt.merges.retry(entry.id)
+
+
+async def test_a_base_that_moved_during_the_checks_is_rebased_onto_again_before_merging(
+        tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
+    # The tests wait for a flag in the worktree (all the sandbox sees), so the base can move
+    # while they run.
+    config = with_tests(make_config(tmp_path / "home", model_server),
+                        "while [ ! -e release.flag ]; do sleep 0.1; done")
+    async with Runtime(config, environ=daemon_environ()) as rt:
+        await rt.projects.add("demo", str(repo))
+        run_id = await finished_run(rt, model_server, "SCRIPT:x", s.write("x.txt", "x\n"))
+        worktree = Path((await rt.runs.get(run_id)).cwd)
+        with rt.bus.subscribe(lambda e: isinstance(e, MergeStep)) as sub:
+            entry = await rt.merges.enqueue(run_id)
+            async with asyncio.timeout(60):
+                while True:
+                    event = await sub.get()
+                    if isinstance(event, MergeStep) and event.state == "checking":
+                        break
+        (repo / "other.txt").write_text("someone else's work\n")
+        git(repo, "add", "other.txt")
+        git(repo, "commit", "-qm", "Someone else's commit")
+        (worktree / "release.flag").touch()
+
+        entry = await ended(rt, entry)
+        states = [t[1] for t in await rt.merges.transitions(entry.id)]
+
+    assert entry.state is MergeState.MERGED, entry.reason
+    assert entry.rebases == 1
+    assert states == ["waiting", "rebasing", "checking", "merging", "rebasing", "checking",
+                      "merging", "merged"], states
+    assert set(git(repo, "ls-tree", "--name-only", "main").split()) >= {"x.txt", "other.txt"}
