@@ -1,7 +1,8 @@
 """The board's merge queue panel over HTTP, as a browser sends its forms, over a real runtime
 with real runs and real git: the entries in line on a base branch in the order they merge,
 with where each is and why; Cancel takes one out and Retry puts a failed one back, through
-the same tools as chat; the panel comes live with each step."""
+the same tools as chat (cancelling after a confirmation); the panel comes live with each
+step."""
 
 from __future__ import annotations
 
@@ -78,11 +79,11 @@ async def test_the_merge_queue_panel_shows_the_line_and_cancels_and_retries_entr
             assert f'name="entry" value="{behind.id}"' in panel
 
             form = {"csrf": csrf, "back": "/", "entry": behind.id}
-            done = await http.post("/do/cancel_merge", data=form)
-            if done.status_code == 200:  # the tool asks to confirm: the page's Confirm button
-                assert ">Confirm</button>" in done.text
-                assert (await runtime.merges.get(behind.id)).state is MergeState.WAITING
-                done = await http.post("/do/cancel_merge", data={**form, "confirmed": "1"})
+            held = await http.post("/do/cancel_merge", data=form)  # first says what it does
+            assert held.status_code == 200 and ">Confirm</button>" in held.text
+            assert f"take run {second[:8]}" in held.text and "out of the merge queue" in held.text
+            assert (await runtime.merges.get(behind.id)).state is MergeState.WAITING
+            done = await http.post("/do/cancel_merge", data={**form, "confirmed": "1"})
             assert done.status_code == 303
             assert (await runtime.merges.get(behind.id)).state is MergeState.CANCELLED
             page = (await http.get("/")).text
