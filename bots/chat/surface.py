@@ -45,6 +45,7 @@ from core.events.bus import (
     InteractionRequested,
     MergeStep,
     RunComment,
+    RunNote,
     RunStateChanged,
     ToolCalled,
     TurnFinished,
@@ -66,7 +67,7 @@ ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
                RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}
 CATCH_UP_EVERY = 30.0  # seconds between reads of the event log when the bus is silent
 REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered,
-            RunComment, FilesOverlap, MergeStep)  # from the event log
+            RunComment, RunNote, FilesOverlap, MergeStep)  # from the event log
 
 
 @dataclass
@@ -275,6 +276,9 @@ class ChatSurface:
             return
         if isinstance(event, FilesOverlap):
             await self._overlap(followed, event)
+            return
+        if isinstance(event, RunNote):  # a formula step, a gate, the loop, a policy
+            await self.send_reply(followed, Reply(event.text), followed.status_message)
             return
         final = isinstance(event, RunStateChanged) and event.new.is_ended
         if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
