@@ -42,7 +42,7 @@ DB_EXCEPTIONS = frozenset({
 })
 # Features built on runs; the run layer never knows about them.
 RUN_FEATURES = ("core.formulas", "core.witness", "core.merges", "core.schedules",
-                "core.github", "core.hooks")
+                "core.github", "core.hooks", "core.gates", "core.loops")
 MCP_TOOLS_FORBIDDEN = frozenset({"bots", "web", *CHAT_SDKS, "uvicorn"})  # bots serves HTTP
 WEB_FORBIDDEN = frozenset({"mcp_tools", "bots", *CHAT_SDKS})
 # Leaf modules: the vocabulary of their package, importing nothing else from it, so every other

@@ -88,6 +88,8 @@ PANEL_TOOLS: dict[str, dict[str, type]] = {
     "pause_schedule": {"schedule": str},
     "resume_schedule": {"schedule": str},
     "remove_schedule": {"schedule": str},
+    "retry_merge": {"entry": str},
+    "cancel_merge": {"entry": str},
 }
 
 

@@ -6,6 +6,7 @@ Telegram returns a button's ``callback_data`` (at most 64 bytes), Discord a comp
     gluon:a:<interaction>:<option>   answer a question with its option number <option>
     gluon:s:<interaction>            a menu of a question's options
     gluon:c:<confirmation>:y|n       confirm or drop a held destructive call
+    gluon:m:<verb>:<id>              a merge-queue action (see ``Verb``) on a run or an entry
 
 Ids are lowercase hex. Telegram buttons sent before this format had no ``gluon:`` prefix
 (``a:…``, ``c:…``); they are still understood, so buttons already on screen keep working.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from bots.chat.types import Answer, ButtonAction, Choose, Confirm
+from bots.chat.types import Act, Answer, ButtonAction, Choose, Confirm, Verb
 from core.errors import UserError
 
 PREFIX = "gluon:"
@@ -30,6 +31,7 @@ _FORMS = {
     "a": re.compile(rf"a:(?P<id>{_ID}):(?P<option>0|[1-9]\d{{0,2}})"),
     "s": re.compile(rf"s:(?P<id>{_ID})"),
     "c": re.compile(rf"c:(?P<id>{_ID}):(?P<yes>[yn])"),
+    "m": re.compile(rf"m:(?P<verb>[{''.join(Verb)}]):(?P<id>{_ID})"),
 }
 _LEGACY = ("a", "c")  # the Telegram forms without the prefix
 
@@ -49,6 +51,8 @@ def encode(action: ButtonAction) -> str:
             data = f"{PREFIX}s:{_checked(interaction_id)}"
         case Confirm(confirmation_id, yes):
             data = f"{PREFIX}c:{_checked(confirmation_id)}:{'y' if yes else 'n'}"
+        case Act(verb, target):
+            data = f"{PREFIX}m:{Verb(verb).value}:{_checked(target)}"
     assert len(data.encode()) <= TELEGRAM_LIMIT and len(data) <= DISCORD_LIMIT, data
     return data
 
@@ -66,6 +70,8 @@ def parse(data: str) -> ButtonAction:
         return Answer(found["id"], int(found["option"]))
     if kind == "s":
         return Choose(found["id"])
+    if kind == "m":
+        return Act(Verb(found["verb"]), found["id"])
     return Confirm(found["id"], found["yes"] == "y")
 
 

@@ -35,6 +35,7 @@ Commands:
 /cancel RUN - stop a run (asks to confirm)
 /resume RUN MESSAGE - continue an ended run
 /queue - queued runs in start order, and why each waits
+/merges [PROJECT] [all] - the merge queue (all: with the entries that ended)
 /schedules - prompts run on a schedule, and when they fire next
 /model [M] - this chat's default model
 /web - a sign-in link to the status page, sent to you privately
@@ -181,6 +182,36 @@ async def schedules(orch: Orchestrator, client: Client, speaker: Speaker, rest: 
                  "No schedules. Say e.g. \"every weekday at 7 run the test hunt on api\".")
 
 
+async def merges(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    """/merges [PROJECT] [all]: the merge queue's entries, per base branch in line order;
+    with ``all`` the ones that ended (merged, failed, cancelled) too."""
+    words = rest.split()
+    args: dict[str, Any] = {"include_ended": "all" in words}
+    if project := next((w for w in words if w != "all"), None):
+        args["project"] = project
+    ok, data, text = await _call(orch, client, speaker, "list_merge_queue", args)
+    if not ok:
+        return Reply(text, error=True)
+    lines: list[str] = []
+    line_of: tuple[str, str] | None = None  # the base branch whose line is listed, or none
+    for e in data["entries"]:
+        pr = f" · PR #{e['pull_request']}" if e.get("pull_request") else ""
+        what = (f"`{str(e['run_id'])[:8]}` {e['state']}{pr} · "
+                f"{' '.join(str(e['reason']).split())[:120]}")
+        if e["position"]:
+            if line_of != (e["project"], e["base"]):
+                line_of = (e["project"], e["base"])
+                lines.append(f"{e['project']} → {e['base']}:")
+            lines.append(f"{e['position']}. {what}")
+        else:
+            if "Ended:" not in lines:
+                lines.append("Ended:")
+            lines.append(f"- {what}")
+    return Reply("\n".join(lines) if lines else
+                 "The merge queue is empty. Press Merge under a finished run, or say "
+                 "\"merge the green ones\".")
+
+
 async def model(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
     prefs = await orch.conversations.prefs(speaker.conversation)
     if not rest:
@@ -231,13 +262,14 @@ async def help_(orch: Orchestrator, client: Client, speaker: Speaker, rest: str)
 COMMANDS: dict[str, Handler] = {
     "help": help_, "projects": projects, "runs": runs, "status": status, "run": start,
     "cancel": cancel, "resume": resume, "model": model, "clear": clear, "web": web,
-    "queue": queue, "schedules": schedules,
+    "queue": queue, "schedules": schedules, "merges": merges,
 }
 DESCRIPTIONS = {
     "help": "what I can do", "projects": "the projects", "runs": "recent runs",
     "status": "a run, or what is live", "run": "PROJECT PROMPT: start a run",
     "cancel": "RUN: stop a run", "resume": "RUN MESSAGE: continue a run",
     "queue": "queued runs and why they wait",
+    "merges": "the merge queue",
     "schedules": "prompts run on a schedule",
     "model": "this chat's default model", "clear": "forget this conversation",
     "web": "a sign-in link to the status page (sent privately)",

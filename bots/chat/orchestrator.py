@@ -327,6 +327,9 @@ class Orchestrator:
             args["model"] = model
         if tool in ("start_run", "queue_work") and project and not args.get("project"):
             args["project"] = project
+        if tool == "enqueue_merge" and project and not args.get("runs") \
+                and not args.get("project"):  # "merge the green ones" in a project's channel
+            args["project"] = project
         return args
 
     async def live_context(self, speaker: Speaker, model: str | None,

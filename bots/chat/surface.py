@@ -9,6 +9,9 @@ resumes it once it has ended; replying to a question answers it. A comment writt
 from GitHub (which steers or resumes it there) is shown under its status message too, and so
 is the forecast that another run changes the same files.
 
+The merge queue's steps of a run are reported there too (see ``bots.chat.merging``): the
+ping of a finished run has a Merge button.
+
 Pings and questions are read from the durable event log with this bot's own cursor (consumer
 ``chat:<platform>``), moved only once a report was sent: a run that finished, failed or asked
 something while the bot was stopped or disconnected is reported when it is back, once, and a
@@ -29,8 +32,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bots.chat import merging
 from bots.chat.orchestrator import Orchestrator
-from bots.chat.types import PERMISSION_LABELS, Outcome, Reply, Speaker
+from bots.chat.types import PERMISSION_LABELS, Act, Button, Outcome, Reply, Speaker
 from core.access.answers import why_not_answer
 from core.errors import NotFound, UserError
 from core.events.bus import (
@@ -39,7 +43,9 @@ from core.events.bus import (
     FilesOverlap,
     InteractionAnswered,
     InteractionRequested,
+    MergeStep,
     RunComment,
+    RunNote,
     RunStateChanged,
     ToolCalled,
     TurnFinished,
@@ -61,7 +67,7 @@ ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
                RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}
 CATCH_UP_EVERY = 30.0  # seconds between reads of the event log when the bus is silent
 REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered,
-            RunComment, FilesOverlap)  # from the event log
+            RunComment, RunNote, FilesOverlap, MergeStep)  # from the event log
 
 
 @dataclass
@@ -77,6 +83,8 @@ class Followed:
     retry: str = ""  # the model API retry under way, until the agent gets through
     pending_edit: asyncio.Task[None] | None = None
     questions: dict[str, int] = field(default_factory=dict)  # interaction id -> message id
+    merge_step: str = ""  # where its merge-queue entry is, while it is in line
+    merge_failures: dict[str, int] = field(default_factory=dict)  # entry id -> message id
 
     def health(self, run: Run) -> str:
         """The status message's health (see ``core.runs.health``), now."""
@@ -84,9 +92,10 @@ class Followed:
 
     def activity(self, run: Run) -> str:
         """The status message's line on what the agent is doing: the model API retry under
-        way, else its last tool call; "" once the run has ended."""
+        way, else its last tool call; once the run has ended, its merge-queue step, if it is
+        in line."""
         if not run.state.is_live:
-            return ""
+            return self.merge_step if run.state is RunState.REVIEW else ""
         if self.retry:
             return f"⚠ {self.retry}"
         return f"last: {self.last_tool}" if self.last_tool else ""
@@ -256,6 +265,9 @@ class ChatSurface:
         if isinstance(event, InteractionAnswered):
             await self._answered(followed, event)
             return
+        if isinstance(event, MergeStep):
+            await self._merge_step(followed, event)
+            return
         if isinstance(event, RunComment):  # someone wrote to the run on GitHub
             link = f" ({event.url})" if event.url else ""
             await self.send_reply(followed, Reply(
@@ -264,6 +276,9 @@ class ChatSurface:
             return
         if isinstance(event, FilesOverlap):
             await self._overlap(followed, event)
+            return
+        if isinstance(event, RunNote):  # a formula step, a gate, the loop, a policy
+            await self.send_reply(followed, Reply(event.text), followed.status_message)
             return
         final = isinstance(event, RunStateChanged) and event.new.is_ended
         if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
@@ -315,11 +330,16 @@ class ChatSurface:
     async def _ping(self, f: Followed, run: Run, state: RunState) -> None:
         """Say that the run reached ``state`` (it may have moved on since, when this is
         reported late)."""
+        words = ENDED_WORDS[state]
         if state is RunState.FAILED:  # why, in one line; not the agent's last words
             body = run.state_reason or run.error or run.result_text or ""
+        elif state is RunState.MERGED:  # where to and by whom ("merged into main by ...")
+            body = ""
+            if run.state_reason.startswith("merged "):
+                words = f"was {run.state_reason}"
         else:
             body = run.result_text or run.error or run.state_reason or ""
-        text = f"{icon(state)} Run `{run.short}` on {run.project} {ENDED_WORDS[state]}."
+        text = f"{icon(state)} Run `{run.short}` on {run.project} {words}."
         if run.commits:
             text += f" {len(run.commits)} commit(s) on `{run.branch}`."
         who = self.mention(run.created_by)
@@ -327,13 +347,41 @@ class ChatSurface:
             text = f"{who} {text}"
         if body:
             text += "\n\n" + body
+        buttons: list[list[Button]] = []
         if state is RunState.REVIEW:
-            text += (f"\n\nWrite here to continue it, or {self.ask_me} to merge it." if
-                     f.thread_id is not None and (f.chat_id, f.thread_id) in self.thread_runs
-                     else "\n\nReply to this message to continue it, or ask me to merge it.")
-        sent = await self.send_reply(f, Reply(text), f.status_message)
+            own = f.thread_id is not None and (f.chat_id, f.thread_id) in self.thread_runs
+            text += ("\n\nWrite here to continue it" if own
+                     else "\n\nReply to this message to continue it")
+            if await merging.has_it(self.runtime, run):
+                text += "; the merge queue takes it from here."
+            elif buttons := merging.merge_buttons(run):
+                text += ", or press Merge to queue it for merging."
+            else:
+                text += "."
+        sent = await self.send_reply(f, Reply(text, buttons), f.status_message)
         if sent is not None:
             await self.remember(f.chat_id, sent, run.id)
+
+    async def _merge_step(self, f: Followed, event: MergeStep) -> None:
+        """A step of the run's merge-queue entry: on its status message, and said under it
+        when it needs saying (see ``bots.chat.merging``). The step after a failure (a retry,
+        a cancel, from any surface) takes the failure's buttons away."""
+        f.merge_step = merging.step_line(event)
+        await self._status(f)
+        run = await self.runtime.runs.get(event.run_id)
+        failure = f.merge_failures.pop(event.entry_id, None)
+        if failure is not None:
+            with contextlib.suppress(Exception):  # the message may be gone meanwhile
+                await self.close_question(f, failure, merging.after_failure(event))
+            return  # the note says it (a retried entry waits; a cancelled one is done)
+        report = merging.step_report(event, run, self.mention(run.created_by))
+        if report is None:
+            return
+        sent = await self.send_reply(f, report, f.status_message)
+        if sent is not None:
+            await self.remember(f.chat_id, sent, run.id)
+            if report.buttons:
+                f.merge_failures[event.entry_id] = sent
 
     async def _parked(self, f: Followed, event: RunStateChanged) -> None:
         """Say that a live run was parked ("paused until 14:00: usage limit")."""
@@ -426,6 +474,10 @@ class ChatSurface:
             ok, _, out = await self.orch.call_tool(client, speaker, "answer_pending",
                                                    {"id": interaction_id, "choice": text})
         return Reply(f"Answered: {text}" if ok else out, error=not ok)
+
+    async def act(self, speaker: Speaker, action: Act) -> Outcome:
+        """A merge-queue button was pressed (see ``bots.chat.merging.press``)."""
+        return await merging.press(self.orch, speaker, action)
 
     async def steer(self, speaker: Speaker, run_id: str, text: str) -> Reply:
         """A message about a run: steers it while it works, resumes it once it has ended."""

@@ -9,6 +9,7 @@ button's action travels through a platform (Telegram's ``callback_data``, Discor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from core.types import Role
 
@@ -66,7 +67,23 @@ class Confirm:
     yes: bool
 
 
-ButtonAction = Answer | Choose | Confirm
+class Verb(StrEnum):
+    """What an :class:`Act` button does; the value is its letter in the button's data."""
+
+    MERGE = "q"  # queue a finished run for merging (enqueue_merge; it asks to confirm)
+    RETRY_MERGE = "r"  # put a failed merge-queue entry back in line (retry_merge)
+    CANCEL_MERGE = "x"  # take an entry out of the merge queue (cancel_merge)
+
+
+@dataclass(frozen=True)
+class Act:
+    """Call the tool of ``verb`` on one thing: a run (merge) or a merge-queue entry."""
+
+    verb: Verb
+    target: str
+
+
+ButtonAction = Answer | Choose | Confirm | Act
 
 
 @dataclass(frozen=True)
@@ -86,7 +103,10 @@ class Reply:
 @dataclass(frozen=True)
 class Outcome:
     """What pressing a button did: ``settled`` when the question it asked is closed (so its
-    buttons can go), false when the press changed nothing (stale, or not theirs to press)."""
+    buttons can go), false when the press changed nothing (stale, or not theirs to press).
+    ``follow_up`` is a message to send after the press, under the pressed one (a destructive
+    call the press asked for, with its confirmation buttons)."""
 
     text: str
     settled: bool
+    follow_up: Reply | None = None

@@ -61,6 +61,14 @@ def build_tree(client: discord.Client, bot: DiscordBot) -> app_commands.CommandT
     async def queue(interaction: Interaction, project: str | None = None) -> None:
         await bot.on_slash(interaction, "queue", project or "")
 
+    @tree.command(name="merges", description="The merge queue, per base branch in line order")
+    @app_commands.describe(project="only this project's entries",
+                           ended="also the entries that ended (merged, failed, cancelled)")
+    async def merges(interaction: Interaction, project: str | None = None,
+                     ended: bool = False) -> None:
+        await bot.on_slash(interaction, "merges",
+                           " ".join(w for w in (project, "all" if ended else None) if w))
+
     @tree.command(name="schedules", description="Prompts run on a schedule, next fire times")
     async def schedules(interaction: Interaction) -> None:
         await bot.on_slash(interaction, "schedules", "")

@@ -21,12 +21,14 @@ from bots.chat.render import discord_markdown_chunks, needs_file, truncate_line
 from bots.chat.surface import Followed, icon
 from bots.chat.types import (
     PERMISSION_LABELS,
+    Act,
     Answer,
     Button,
     ButtonAction,
     Choose,
     Confirm,
     Reply,
+    Verb,
 )
 from core.errors import UserError
 from core.models import Interaction, Run
@@ -48,6 +50,9 @@ PERMISSION_STYLES = {"allow": discord.ButtonStyle.success,
                      "allow_run": discord.ButtonStyle.primary,
                      "allow_project": discord.ButtonStyle.secondary,
                      "deny": discord.ButtonStyle.danger}
+ACT_STYLES = {Verb.MERGE: discord.ButtonStyle.success,
+              Verb.RETRY_MERGE: discord.ButtonStyle.primary,
+              Verb.CANCEL_MERGE: discord.ButtonStyle.secondary}
 
 
 def run_card(run: Run, f: Followed) -> discord.Embed:
@@ -109,10 +114,16 @@ def reply_view(buttons: list[list[Button]]) -> discord.ui.View | None:
     view = discord.ui.View(timeout=None)
     for row in buttons:
         for b in row:
-            dangerous = isinstance(b.action, Confirm) and b.action.yes
-            view.add_item(button(b.label, b.action, discord.ButtonStyle.danger if dangerous
-                                 else discord.ButtonStyle.secondary))
+            view.add_item(button(b.label, b.action, _style(b.action)))
     return view
+
+
+def _style(action: ButtonAction) -> discord.ButtonStyle:
+    if isinstance(action, Confirm) and action.yes:
+        return discord.ButtonStyle.danger
+    if isinstance(action, Act):
+        return ACT_STYLES[action.verb]
+    return discord.ButtonStyle.secondary
 
 
 def button(label: str, action: ButtonAction,
@@ -156,6 +167,8 @@ class Press(discord.ui.DynamicItem[discord.ui.Item[Any]], template=rf"{PREFIX}.+
                 await on_answer(interaction, question, picked)
             case Confirm(confirmation, yes):
                 await on_confirm(interaction, confirmation, yes)
+            case Act():
+                await on_act(interaction, action)
 
 
 # -- presses ---------------------------------------------------------------------------------
@@ -202,6 +215,28 @@ async def on_confirm(interaction: discord.Interaction[Any], confirmation: str,
     await interaction.edit_original_response(
         content=clip(original, 1000) + f"\n\n*{truncate_line(outcome.text, 900)}*",
         view=None, allowed_mentions=discord.AllowedMentions.none())
+
+
+async def on_act(interaction: discord.Interaction[Any], action: Act) -> None:
+    """A merge-queue button (merge a finished run, retry or cancel its entry)."""
+    bot = _bot(interaction)
+    await interaction.response.defer()
+    speaker = await bot.speaker_for(interaction.user, interaction.channel)
+    if speaker is None:
+        text = await bot.refuse(interaction.user, f"button {action.verb.name.lower()}")
+        await interaction.followup.send(text, ephemeral=True)
+        return
+    outcome = await bot.act(speaker, action)
+    if outcome.follow_up is not None:  # the confirmation of a merge, in the channel
+        await follow_up(interaction, outcome.follow_up)
+    if not outcome.settled:
+        if outcome.follow_up is None:
+            await interaction.followup.send(outcome.text, ephemeral=True)
+    else:
+        original = interaction.message.content if interaction.message else ""
+        await interaction.edit_original_response(
+            content=clip(original, 1000) + f"\n\n*{truncate_line(outcome.text, 900)}*",
+            view=None, allowed_mentions=discord.AllowedMentions.none())
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (Press,)

@@ -44,6 +44,7 @@ from bots.chat.render import needs_file, split_telegram_html, truncate_line
 from bots.chat.surface import ChatSurface, Followed, as_int, icon
 from bots.chat.types import (
     PERMISSION_LABELS,
+    Act,
     Answer,
     Button,
     Choose,
@@ -267,6 +268,8 @@ class TelegramBot(ChatSurface):
                     outcome = await self.orch.confirm(confirmation, speaker, yes=yes)
                 case Answer(question, option):
                     outcome = await self._answer_button(speaker, question, option)
+                case Act():
+                    outcome = await self.act(speaker, action)
                 case Choose():  # a menu: Telegram has none, so not one of this bot's
                     outcome = Outcome("This button is not one of mine; nothing was changed.",
                                       False)
@@ -276,6 +279,9 @@ class TelegramBot(ChatSurface):
             text = f"{html.escape(message.text or '')}\n\n<i>{html.escape(outcome.text)}</i>"
             await self.outbox.do(message.chat.id, lambda: message.edit_text(
                 text[-LIMIT:], parse_mode=ParseMode.HTML, reply_markup=None))
+        if outcome.follow_up is not None and isinstance(message, Message):
+            await self.send(message.chat.id, message.message_thread_id, outcome.follow_up,
+                            reply_to=message.message_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram handler failed: %s", context.error, exc_info=context.error)

@@ -89,6 +89,16 @@ class RunComment(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunNote(Event):
+    """Something a feature built on runs did to a run, said to the people who follow it: a
+    formula's step, a quality gate's outcome, the autonomous loop's breaker, a supervision
+    policy's resume."""
+
+    source: str  # "formula", "gates", "loop", "policy", ...
+    text: str  # one or two lines, shown as they are
+
+
+@dataclass(frozen=True, kw_only=True)
 class MergeStep(Event):
     """A merge-queue entry of the run moved to ``state`` (see :mod:`core.merges.states`)."""
 

@@ -35,6 +35,7 @@ from core.events.bus import (
     InteractionRequested,
     MergeStep,
     RunComment,
+    RunNote,
     RunStateChanged,
 )
 from core.events.store import EventStore, StoredEvent
@@ -47,6 +48,7 @@ DURABLE: dict[str, type[Event]] = {cls.__name__: cls for cls in (
     InteractionRequested,
     InteractionAnswered,
     RunComment,
+    RunNote,
     MergeStep,
     FilesOverlap,
 )}
@@ -94,6 +96,8 @@ def describe(event: Event) -> str:
                 f"{event.answered_by}: {event.answer}")
     if isinstance(event, RunComment):
         return f"run {event.run_id}: {event.author} on {event.source}: {event.text[:200]}"
+    if isinstance(event, RunNote):
+        return f"run {event.run_id} ({event.source}): {event.text[:300]}"
     if isinstance(event, MergeStep):
         return (f"run {event.run_id}: merge into {event.base} (entry {event.entry_id}) "
                 f"{event.state}: {event.reason}")

@@ -6,6 +6,7 @@ supervisor never reaches further than this.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
 from core.agent.redact import Redactor
@@ -15,6 +16,7 @@ from core.config import Config
 from core.events.bus import EventBus
 from core.models import Run
 from core.runs.commands import CommandChannel
+from core.runs.follow_ups import FollowUpHook
 from core.runs.interactions import Interactions
 from core.runs.store import RunStore
 from core.types import RunState
@@ -46,6 +48,11 @@ class SupervisorPort(Protocol):
 
     @property
     def runner(self) -> AgentRunner: ...
+
+    @property
+    def follow_ups(self) -> Sequence[FollowUpHook]:
+        """What the features built on runs say when a turn ends well (core.runs.follow_ups)."""
+        ...
 
     @property
     def redact(self) -> Redactor:

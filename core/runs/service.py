@@ -43,6 +43,7 @@ from core.runs import workplace
 from core.runs.command_store import CommandStore
 from core.runs.commands import CommandChannel, CommandKind, SqliteCommandChannel, until_ended
 from core.runs.executor import RECOVERED_PRIORITY, Executor
+from core.runs.follow_ups import FollowUpHook
 from core.runs.gate import Gate
 from core.runs.interaction_store import InteractionStore
 from core.runs.interactions import Interactions
@@ -83,6 +84,8 @@ class RunManager:
         self.usage = Usage(budget, config)
         self._supervisors: dict[str, RunSupervisor] = {}
         self.gate = Gate(config, self.usage)
+        # Asked in order when a turn ends well (formulas, gates, loops: core.runs.follow_ups).
+        self.follow_ups: list[FollowUpHook] = []
         self._executor: Executor | None = None
         self._closed = False
         self._reminder: asyncio.Task[None] | None = None

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -34,6 +35,7 @@ from core.events.bus import ApiRetry, ToolCalled
 from core.models import Run
 from core.runs import usage_limit, wrapup
 from core.runs.commands import POLL_SECONDS, CommandKind, RunCommand
+from core.runs.follow_ups import Finish, FollowUp
 from core.runs.interactions import describe_tool_call
 from core.runs.permissions import PermissionGate, follow_up
 from core.runs.port import SupervisorPort
@@ -338,7 +340,29 @@ class RunSupervisor:
         if result.is_error:
             detail = "; ".join(result.errors) or result.result or result.subtype
             raise _Stop(RunState.FAILED, f"the agent failed: {detail}"[:500], detail)
+        await self._follow_up(result)
         raise _Stop(RunState.REVIEW, "the agent finished its task")
+
+    async def _follow_up(self, result: AgentResult) -> None:
+        """Ask the features built on runs whether the run goes on (see core.runs.follow_ups);
+        raises the _Stop of their answer, returns when none has one."""
+        for hook in self.port.follow_ups:
+            try:
+                answer = await hook(self.run, result)
+            except Exception:
+                log.exception("a follow-up of run %s failed; it is skipped", self.run.id)
+                continue
+            if isinstance(answer, Finish):
+                raise _Stop(answer.state, answer.reason[:1000])
+            if isinstance(answer, FollowUp):
+                fields: dict[str, Any] = {"pending_prompt": answer.message,
+                                          "not_before": answer.not_before}
+                if answer.fresh_session:
+                    fields.update(session_id=str(uuid.uuid4()), session_started=0,
+                                  session_cost_usd=0.0)  # the run's cost goes on adding up
+                if answer.model:
+                    fields["model"] = answer.model
+                raise _Stop(RunState.QUEUED, answer.reason[:1000], **fields)
 
     # -- state ------------------------------------------------------------------------------
 

@@ -102,12 +102,11 @@ async def test_serve_connects_to_discord_and_its_first_user_pairs_as_admin(
                 await asyncio.sleep(0.05)
             assert found, daemon.log.read_text()
             fake.user_message(600, 5, "hello", mentions_bot=True)
+            await fake.wait_for(lambda f: any("not allowed" in m.content
+                                              for m in f.messages(600).values()))
             fake.user_message(700, 5, f"pair {found.group(1)}")
             await fake.wait_for(lambda f: any("Paired: you are in as admin" in m.content
                                               for m in f.messages(700).values()))
-            # The two messages are handled concurrently: the refusal may come second.
-            await fake.wait_for(lambda f: any("not allowed" in m.content
-                                              for m in f.messages(600).values()))
             assert daemon.kill(signal.SIGTERM) == 0
         finally:
             daemon.stop()
