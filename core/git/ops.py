@@ -380,7 +380,7 @@ async def remove_worktree(repo: Path, worktree: Path) -> None:
 
     Only registered worktrees are deleted; a plain folder at ``worktree`` is left alone.
     """
-    if _is_registered(await list_worktrees(repo), worktree):
+    if _is_registered(await list_worktrees(repo), worktree) and not _move_aside(worktree):
         await _git(repo, "worktree", "remove", "--force", str(worktree), ok=None,
                    time_limit=SLOW_TIMEOUT)
     await _git(repo, "worktree", "prune")
@@ -388,6 +388,39 @@ async def remove_worktree(repo: Path, worktree: Path) -> None:
         result = await _git(repo, "worktree", "remove", "--force", str(worktree), ok=None)
         raise GitError(["worktree", "remove", "--force", str(worktree)], repo, result.code,
                        result.err)
+
+
+_deleting: set[asyncio.Task[None]] = set()
+
+
+def _move_aside(worktree: Path) -> bool:
+    """Rename an unlocked worktree out of the way (instant, on the same file system) and delete
+    its files in the background: removing a large checkout takes seconds that nobody needs to
+    wait for. ``git worktree prune`` then forgets it. False when it must be removed in place
+    (locked, or not a folder of its own)."""
+    try:
+        admin = Path((worktree / ".git").read_text().removeprefix("gitdir:").strip())
+    except (OSError, ValueError):
+        return False
+    if not admin.is_dir() or (admin / "locked").exists():
+        return False
+    aside = worktree.with_name(f".{worktree.name}.removing-{os.urandom(4).hex()}")
+    try:
+        worktree.rename(aside)
+    except OSError:
+        return False
+    task = asyncio.get_running_loop().create_task(
+        asyncio.to_thread(shutil.rmtree, aside, ignore_errors=True))
+    _deleting.add(task)
+    task.add_done_callback(_deleting.discard)
+    return True
+
+
+def sweep_removed(folder: Path) -> None:
+    """Delete what a worktree moved aside left behind when its Gluon stopped before the files
+    were gone (at the next start)."""
+    for leftover in folder.glob("*/.*.removing-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 async def delete_branch(repo: Path, branch: str, force: bool = False) -> None:

@@ -116,6 +116,8 @@ class RunManager:
         self._executor = Executor(queue, self.store, self.gate, home=str(self.config.home),
                                   launch=self._launch, recover=self._recover,
                                   note=self._note_waiting)
+        if resume_interrupted:  # the coordinator: what a stopped Gluon was still deleting
+            await asyncio.to_thread(gitops.sweep_removed, self.config.worktrees_dir)
         status = sandbox.probe()
         if self.config.agents.sandbox != "off" and not status.available:
             log.warning("SANDBOX: %s (agents.sandbox = %r; see `gluon doctor`)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -173,6 +174,37 @@ async def test_remove_worktree_forgets_a_worktree_whose_folder_was_deleted(
 
     assert len(await gitops.list_worktrees(repo)) == 1
     await gitops.delete_branch(repo, "gluon/x")  # no longer "checked out" anywhere
+
+
+async def test_a_removed_worktree_is_gone_at_once_and_its_files_are_deleted_after(
+        repo: Path, tmp_path: Path) -> None:
+    worktree = tmp_path / "worktrees" / "demo" / "run"
+    await gitops.create_worktree(repo, worktree, "gluon/x", "main")
+    write(worktree / "big" / "file.txt", "x\n")
+
+    await gitops.remove_worktree(repo, worktree)
+
+    assert not exists(worktree)
+    assert [w.path for w in await gitops.list_worktrees(repo)] == [repo]
+    await gitops.delete_branch(repo, "gluon/x")  # not checked out anywhere any more
+    await asyncio.gather(*gitops._deleting)
+    assert list(worktree.parent.iterdir()) == []  # the files moved aside are deleted too
+    # What a Gluon stopped mid-deletion left is swept at the next start.
+    (worktree.parent / ".run.removing-0a1b2c3d" / "deep").mkdir(parents=True)
+    gitops.sweep_removed(tmp_path / "worktrees")
+    assert list(worktree.parent.iterdir()) == []
+
+
+async def test_a_locked_worktree_is_not_moved_aside(repo: Path, tmp_path: Path) -> None:
+    worktree = tmp_path / "wt"
+    await gitops.create_worktree(repo, worktree, "gluon/x", "main")
+    git(repo, "worktree", "lock", str(worktree))
+
+    with pytest.raises(gitops.GitError, match="locked"):
+        await gitops.remove_worktree(repo, worktree)
+
+    assert exists(worktree / "README.md")
+    assert [p.name for p in tmp_path.iterdir() if "removing" in p.name] == []
 
 
 # The safety-net commit
