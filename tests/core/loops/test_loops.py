@@ -73,19 +73,24 @@ async def test_the_breaker_opens_when_the_agent_changes_nothing_and_says_why(
     assert any("breaker opens after one more" in n for n in said)
 
 
-async def test_a_ticked_checklist_ends_the_loop_and_the_cost_cap_stops_one(
+async def test_a_ticked_checklist_ends_a_loop_and_the_cost_and_iteration_caps_stop_one(
         runtime: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:todo", [
         s.write("TODO.md", "# Auth\n- [x] login\n- [x] logout\n"),
         s.text("Ticked everything.")])
     model_server.script("SCRIPT:pricey", [s.write("a.py", "a = 1\n"), s.text("Working.")])
+    model_server.script("SCRIPT:short", [s.write("b.py", "b = 1\n"), s.text("Working.")])
     await runtime.projects.add("demo", str(repo))
     todo = await runtime.loops.start("demo", "SCRIPT:todo do the list", max_loops=5,
                                      max_cost_usd=None, max_calls_per_hour=None, actor="ada")
     pricey = await runtime.loops.start("demo", "SCRIPT:pricey spend", max_loops=5,
                                        max_cost_usd=0.000001, max_calls_per_hour=None,
                                        actor="ada")
+    short = await runtime.loops.start("demo", "SCRIPT:short go", max_loops=1, max_cost_usd=None,
+                                      max_calls_per_hour=None, actor="ada")
     ticked = await wait_state(runtime, todo.id, RunState.REVIEW, RunState.FAILED, timeout=120)
+    one = await wait_state(runtime, short.id, RunState.REVIEW, RunState.FAILED, timeout=120)
+    assert one.state_reason == "loop stopped: it reached its limit of 1 iterations"
     capped = await wait_state(runtime, pricey.id, RunState.REVIEW, RunState.FAILED, timeout=120)
 
     assert ticked.state is RunState.REVIEW and ticked.state_reason == "the agent finished its task"
