@@ -24,6 +24,7 @@ dies between the two asks again after the turn it resumes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -137,7 +138,8 @@ class Loops:
         breaker = signals.next_breaker(loop.no_progress, progressed, cfg.breaker_after)
         spent = max(0.0, run.cost_usd - loop.spend_at_start)
         fields: dict[str, object] = dict(breaker=breaker.state, no_progress=breaker.no_progress,
-                                         last_head=head, last_fingerprint=digest,
+                                         last_head=head,
+                                         last_fingerprint=digest or loop.last_fingerprint,
                                          last_error=error)
         if breaker.state is BreakerState.OPEN:
             same = f" (same error: {error})" if error else ""
@@ -195,7 +197,11 @@ class Loops:
         cwd = Path(run.cwd)
         try:
             head = await gitops.head_sha(cwd)
-            return head, await listing.work_digest(cwd, run.base_sha or head)
+            if run.base_sha is not None:
+                return head, await listing.work_digest(cwd, run.base_sha)
+            # No base to compare with: the head's moves count as well as the files'.
+            digest = await listing.work_digest(cwd, head)
+            return head, hashlib.sha256(f"{head}:{digest}".encode()).hexdigest()
         except Exception as exc:  # a worktree gone or broken: no progress can be seen
             log.warning("the loop of run %s cannot read its worktree: %s", run.id, exc)
             return None, None
