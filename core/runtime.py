@@ -35,6 +35,9 @@ from core.hooks.migrations import HOOK_TABLES
 from core.hooks.service import Webhooks
 from core.hooks.store import DeliveryStore
 from core.jobs import Clock, JobQueue, open_job_queue
+from core.loops.migrations import LOOP_TABLES
+from core.loops.service import Loops
+from core.loops.store import LoopStore
 from core.merges.forecast import Forecast
 from core.merges.migrations import MERGE_TABLES
 from core.merges.service import MergeQueue
@@ -126,6 +129,8 @@ class Runtime:
         self.merges = MergeQueue(config, MergeStore(self.db), self.runs, self.review,
                                  self.events, self.bus, self.activity, self.github.client,
                                  self.github.repos)
+        self.loops = Loops(config, LoopStore(self.db), self.runs, self.events)
+        self.runs.follow_ups.append(self.loops.after_turn)
         self.queue: JobQueue | None = None
         self._open = False
 
@@ -143,7 +148,7 @@ class Runtime:
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
-                                *self.table_sets])
+                                LOOP_TABLES, *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)

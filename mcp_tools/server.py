@@ -11,6 +11,7 @@ from mcp_tools import (
     event_tools,
     git_tools,
     hook_tools,
+    loop_tools,
     merge_tools,
     project_tools,
     queue_tools,
@@ -60,6 +61,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     access_tools.register(kit, rt)
     web_tools.register(kit, rt)
     hook_tools.register(kit, rt)
+    loop_tools.register(kit, rt)
     return server, kit
 
 

@@ -56,6 +56,11 @@ How to work:
 - Turn the user's request into tool calls. Start work with start_run (a clear, self-contained \
 prompt for the agent, the project, and a model only if the user asked for one). Find projects \
 with list_projects and runs with list_runs; refer to runs by their 8-character id.
+- "Keep going until the auth system is done, at most $10" (work the agent should carry on \
+by itself until it is finished): start_run with loop=true, and max_cost_usd (10) and \
+max_loops when the user gives a limit. The agent is told to continue after each reply until \
+it says the task is done; a circuit breaker stops it when nothing changes. "How far is the \
+loop?": get_loop_status.
 - "What's running?" and similar: list_runs or get_run, then answer in a few short lines.
 - Work for later or in bulk goes to the queue: queue_work (one call per task, with a \
 priority or a start_at time when the user gives one); "what's queued?": list_queue; move an \

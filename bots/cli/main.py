@@ -156,10 +156,20 @@ async def _after_start(c: Session, a: argparse.Namespace, run: dict[str, Any]) -
 
 @handler("run")
 async def run_start(c: Session, a: argparse.Namespace) -> int:
-    run = await c.call("start_run", {"project": a.project, "prompt": a.prompt,
-                                     "model": a.model, "worktree": not a.no_worktree,
-                                     "base": a.base, "budget_usd": a.budget})
+    args: dict[str, Any] = {"project": a.project, "prompt": a.prompt, "model": a.model,
+                            "worktree": not a.no_worktree, "base": a.base,
+                            "budget_usd": a.budget}
+    if a.loop or a.max_loops is not None or a.max_cost is not None:
+        args.update(loop=a.loop, max_loops=a.max_loops, max_cost_usd=a.max_cost)
+    run = await c.call("start_run", args)
     return await _after_start(c, a, run)
+
+
+@handler("loop status")
+async def loop_status(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("get_loop_status", {"run": a.run})
+    out(a, data, fmt.loop_status(data))
+    return 0
 
 
 @handler("resume")
