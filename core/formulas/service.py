@@ -24,7 +24,7 @@ from core.config import Config, resolve_model
 from core.errors import InvalidInput
 from core.events.bus import RunNote
 from core.events.log import EventLog
-from core.formulas import catalogue
+from core.formulas.catalogue import SUFFIXES, Found, Place, every, find, places
 from core.formulas.loader import InvalidFormula, load
 from core.formulas.model import Formula
 from core.formulas.store import FormulaStore
@@ -52,24 +52,24 @@ class Formulas:
 
     # -- the catalogue ------------------------------------------------------------------------
 
-    async def _places(self, project: str | None) -> list[catalogue.Place]:
+    async def _places(self, project: str | None) -> list[Place]:
         path = Path((await self.projects.get(project)).path) if project else None
-        return catalogue.places(self.config.home, path)
+        return places(self.config.home, path)
 
-    async def list(self, project: str | None = None) -> list[catalogue.Found]:
+    async def list(self, project: str | None = None) -> list[Found]:
         """Every formula (a project's own too, when given), a file that cannot be used with
         its error."""
-        return catalogue.every(await self._places(project))
+        return every(await self._places(project))
 
     async def show(self, name: str, project: str | None = None) -> FormulaView:
-        found = catalogue.find(name, await self._places(project))
+        found = find(name, await self._places(project))
         return FormulaView.of(_usable(found), found.source)
 
     async def validate(self, path_or_name: str, project: str | None = None) -> FormulaView:
         """Check a formula file (a path) or a formula by name; an InvalidFormula names the
         file and line of the first problem."""
         path = Path(path_or_name).expanduser()
-        if path.suffix in catalogue.SUFFIXES or "/" in path_or_name:
+        if path.suffix in SUFFIXES or "/" in path_or_name:
             if not path.is_file():
                 raise InvalidInput(f"no formula file at {path_or_name!r}")
             return FormulaView.of(load(path), f"file: {path}")
@@ -83,7 +83,7 @@ class Formulas:
         missing variable, an invalid file, an unknown model) is refused before anything
         runs."""
         proj = await self.projects.get(project)
-        found = catalogue.find(name, catalogue.places(self.config.home, Path(proj.path)))
+        found = find(name, places(self.config.home, Path(proj.path)))
         formula = _usable(found)
         values = resolve_vars(formula, vars)
         agents = await self.settings.agents(self.config)
@@ -152,7 +152,7 @@ class Formulas:
                                                 source="formula", text=text))
 
 
-def _usable(found: catalogue.Found) -> Formula:
+def _usable(found: Found) -> Formula:
     if found.formula is None:
         raise InvalidFormula(found.error or f"{found.path.name}: cannot be used")
     return found.formula
