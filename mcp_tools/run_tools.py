@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import InvalidInput
 from core.events.bus import InteractionRequested, RunStateChanged
+from core.formulas import FormulaProgress
 from core.models import Interaction, Run, RunSummary, Transition, UsageReport
 from core.runs.store import RunEvent
 from core.runtime import Runtime
@@ -40,6 +41,8 @@ class RunDetail(BaseModel):
     transitions: list[Transition]
     overlaps: list[RunOverlap] = Field(
         default_factory=list, description="live or reviewed runs that change the same files")
+    formula: FormulaProgress | None = Field(
+        default=None, description="the formula the run follows, and its current step")
 
 
 class RunLogs(BaseModel):
@@ -67,7 +70,8 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                     for o in await rt.forecast.overlaps(run.id)]
         return RunDetail(run=run, live=runs.is_live(run.id),
                          pending=await runs.interactions.pending(run.id),
-                         transitions=await runs.store.transitions(run.id), overlaps=overlaps)
+                         transitions=await runs.store.transitions(run.id), overlaps=overlaps,
+                         formula=await rt.formulas.progress(run.id))
 
     @kit.tool()
     async def start_run(
