@@ -84,6 +84,7 @@ class Followed:
     pending_edit: asyncio.Task[None] | None = None
     questions: dict[str, int] = field(default_factory=dict)  # interaction id -> message id
     merge_step: str = ""  # where its merge-queue entry is, while it is in line
+    formula: str = ""  # the formula's step, for a run that follows one ("step 2/4: implement")
     merge_failures: dict[str, int] = field(default_factory=dict)  # entry id -> message id
 
     def health(self, run: Run) -> str:
@@ -316,6 +317,8 @@ class ChatSurface:
             return
         f.last_edit = time.monotonic()
         run = await self.runtime.runs.get(f.run_id)
+        if (progress := await self.runtime.formulas.progress(run.id)) is not None:
+            f.formula = progress.card
         if f.status_message is None:
             f.status_message = await self.send_status(f, run)
             await self.remember(f.chat_id, f.status_message, f.run_id)

@@ -15,7 +15,7 @@ session, and its next good turn end moves on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from core.agent.session import AgentResult
@@ -108,6 +108,12 @@ class Formulas:
         """Where a formula run is (None for a run that follows no formula)."""
         state = await self.store.get(run_id)
         return state.progress() if state is not None else None
+
+    async def labels(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """What a run card says of each formula run among ``run_ids``: "bugfix: step 2/3:
+        fix", or "bugfix: all 3 steps done"."""
+        return {state.run_id: state.progress().card
+                for state in await self.store.of_runs(run_ids)}
 
     async def profile(self, run: Run) -> str:
         """The current step's profile (planning, standard, review); "standard" for a run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import aiosqlite
@@ -43,6 +43,14 @@ class FormulaStore:
     async def get(self, run_id: str) -> FormulaRun | None:
         row = await self.db.fetchone("SELECT * FROM formula_runs WHERE run_id = ?", (run_id,))
         return _state(row) if row is not None else None
+
+    async def of_runs(self, run_ids: Sequence[str]) -> list[FormulaRun]:
+        if not run_ids:
+            return []
+        marks = ", ".join("?" * len(run_ids))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM formula_runs WHERE run_id IN ({marks})", run_ids)
+        return [_state(r) for r in rows]
 
     async def advance(self, run_id: str, from_step: int, results: list[str]) -> bool:
         """Record the end of step ``from_step`` with ``results``; False when another turn end

@@ -52,6 +52,13 @@ class FormulaProgress(BaseModel):
     def label(self) -> str:
         return f"step {self.step}/{self.steps}: {self.step_name}"
 
+    @property
+    def card(self) -> str:
+        """The line a run card shows."""
+        if self.finished:
+            return f"{self.name}: all {self.steps} steps done"
+        return f"{self.name}: {self.label}"
+
 
 @dataclass(frozen=True)
 class FormulaRun:
