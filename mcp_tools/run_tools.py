@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import InvalidInput
 from core.events.bus import InteractionRequested, RunStateChanged
+from core.formulas import FormulaProgress
 from core.loops.types import LoopStatus
 from core.models import Interaction, Run, RunSummary, Transition, UsageReport
 from core.runs.store import RunEvent
@@ -43,6 +44,8 @@ class RunDetail(BaseModel):
         default_factory=list, description="live or reviewed runs that change the same files")
     loop: LoopStatus | None = Field(
         default=None, description="the run's autonomous loop, when it was started as one")
+    formula: FormulaProgress | None = Field(
+        default=None, description="the formula the run follows, and its current step")
 
 
 class RunLogs(BaseModel):
@@ -71,7 +74,8 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         return RunDetail(run=run, live=runs.is_live(run.id),
                          pending=await runs.interactions.pending(run.id),
                          transitions=await runs.store.transitions(run.id), overlaps=overlaps,
-                         loop=await rt.loops.status_of(run))
+                         loop=await rt.loops.status_of(run),
+                         formula=await rt.formulas.progress(run.id))
 
     @kit.tool()
     async def start_run(

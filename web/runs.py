@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from core.errors import Ambiguous, GluonError, NotFound
 from core.events.bus import TurnFinished
+from core.formulas import FormulaProgress
 from core.models import Run
 from core.runs.health import assess
 from core.runs.store import RunEvent
@@ -72,8 +73,8 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
     return out
 
 
-def head_context(run: Run) -> dict[str, Any]:
-    return {"run": run, "health": assess(run, time.time()),
+def head_context(run: Run, formula: FormulaProgress | None = None) -> dict[str, Any]:
+    return {"run": run, "health": assess(run, time.time()), "formula": formula,
             "actions": [a for a in RUN_ACTIONS if a.shown(run)]}
 
 
@@ -88,7 +89,7 @@ def routes(runtime: Runtime) -> list[Route]:
         events = await runtime.runs.logs(found.id, 0, LOG_SHOWN)
         diff, diff_note = await diff_of(runtime, found)
         return private_page(
-            request, "run.html", **head_context(found),
+            request, "run.html", **head_context(found, await runtime.formulas.progress(found.id)),
             pending=await runtime.runs.interactions.pending(found.id),
             log=fold(events), last_event=events[-1].id if events else 0,
             cut=len(events) == LOG_SHOWN,
@@ -141,8 +142,7 @@ async def close_matches(runtime: Runtime, wanted: str) -> list[Run]:
 async def _run_stream(request: Request, runtime: Runtime, run: Run, after: int,
                       check: SessionCheck) -> AsyncIterator[ServerSentEvent]:
     with runtime.bus.subscribe(lambda e: e.run_id == run.id, maxsize=256) as sub:
-        yield _head(request, await runtime.runs.get(run.id),
-                    await runtime.runs.interactions.pending(run.id))
+        yield await _head(request, runtime, run.id)
         last = after
         while True:
             if not await check.holds():
@@ -161,13 +161,15 @@ async def _run_stream(request: Request, runtime: Runtime, run: Run, after: int,
             if woke.seq is not None:
                 yield ServerSentEvent(data=json.dumps(event_json(woke)), event="state")
             if woke.seq is not None or isinstance(woke, TurnFinished):
-                yield _head(request, await runtime.runs.get(run.id),
-                            await runtime.runs.interactions.pending(run.id))
+                yield await _head(request, runtime, run.id)
 
 
-def _head(request: Request, run: Run, pending: list[Any]) -> ServerSentEvent:
+async def _head(request: Request, runtime: Runtime, run_id: str) -> ServerSentEvent:
+    run = await runtime.runs.get(run_id)
+    pending = await runtime.runs.interactions.pending(run_id)
+    formula = await runtime.formulas.progress(run_id)
     return ServerSentEvent(event="run", data=json.dumps({
-        "head": fragment(request, "run_head.html", **head_context(run)),
+        "head": fragment(request, "run_head.html", **head_context(run, formula)),
         "pending": fragment(request, "pending.html", pending=pending, back=f"/runs/{run.id}"),
         "state": run.state}))
 

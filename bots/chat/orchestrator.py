@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 CONFIRM_TTL_SECONDS = 15 * 60
 MAX_TOOL_RESULT_CHARS = 16_000
 MAX_MESSAGE_CHARS = 20_000
-RUN_STARTERS = {"start_run", "fork_run", "resume_run", "resolve_conflicts", "queue_work"}
+RUN_STARTERS = {"start_run", "fork_run", "resume_run", "resolve_conflicts", "queue_work",
+                "run_formula"}
 
 SYSTEM_PROMPT = """\
 You are Gluon, a chat assistant that runs Claude Code coding agents on the user's git \
@@ -68,6 +69,10 @@ item with reprioritize_queued, take one out with cancel_queued.
 - Recurring work ("every weekday at 7 run the flaky test hunt on api"): add_schedule, with \
 a 5-field cron expression you write from the user's words ('0 7 * * mon-fri') and the time \
 zone if they name one; list_schedules, pause_schedule, resume_schedule, remove_schedule.
+- Formulas are multi-step workflows run as one run (bugfix: diagnose, fix, test; feature: \
+plan, implement, test, review; list_formulas shows them all). "run the bugfix formula on api: \
+login fails on expired tokens" is run_formula(name="bugfix", project="api", vars={"description": \
+"login fails on expired tokens"}); show_formula tells a formula's variables.
 - Steer a working run with steer_run, stop it with interrupt_run or cancel_run, continue an \
 ended one with resume_run.
 - Merging goes through the merge queue: enqueue_merge with the runs ("merge it"), or with the \
@@ -328,9 +333,10 @@ class Orchestrator:
 
     def _apply_hints(self, tool: str, args: dict[str, Any], model: str | None,
                      project: str | None) -> dict[str, Any]:
-        if tool in ("start_run", "fork_run", "queue_work") and model:
+        if tool in ("start_run", "fork_run", "queue_work", "run_formula") and model:
             args["model"] = model
-        if tool in ("start_run", "queue_work") and project and not args.get("project"):
+        if tool in ("start_run", "queue_work", "run_formula") and project and not args.get(
+                "project"):
             args["project"] = project
         if tool == "enqueue_merge" and project and not args.get("runs") \
                 and not args.get("project"):  # "merge the green ones" in a project's channel

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import hook_commands, merge_commands
+from bots.cli import formula_commands, hook_commands, merge_commands
 from bots.cli import output as fmt
 from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
@@ -170,6 +170,12 @@ async def loop_status(c: Session, a: argparse.Namespace) -> int:
     data = await c.call("get_loop_status", {"run": a.run})
     out(a, data, fmt.loop_status(data))
     return 0
+@handler("formula run")
+async def formula_run(c: Session, a: argparse.Namespace) -> int:
+    run = await c.call("run_formula", {"name": a.name, "project": a.project,
+                                       "vars": formula_commands.variables(a.var),
+                                       "model": a.model})
+    return await _after_start(c, a, run)
 
 
 @handler("resume")
@@ -377,6 +383,7 @@ HANDLERS["hooks deliveries"] = hook_commands.hooks_deliveries
 HANDLERS["github status"] = hook_commands.github_status
 HANDLERS.update(WORK_HANDLERS)
 HANDLERS.update(merge_commands.HANDLERS)
+HANDLERS.update(formula_commands.HANDLERS)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
