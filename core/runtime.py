@@ -27,6 +27,9 @@ from core.errors import Conflict
 from core.events.bus import EventBus
 from core.events.log import EventLog
 from core.events.store import EventStore
+from core.gates.migrations import GATE_TABLES
+from core.gates.service import Gates
+from core.gates.store import GateStore
 from core.github.migrations import GITHUB_TABLES
 from core.github.service import GitHubHooks
 from core.github.store import GitHubStore
@@ -126,6 +129,9 @@ class Runtime:
         self.merges = MergeQueue(config, MergeStore(self.db), self.runs, self.review,
                                  self.events, self.bus, self.activity, self.github.client,
                                  self.github.repos)
+        # Lint and tests after a run's work (core/gates), asked when a turn ends well.
+        self.gates = Gates(config, GateStore(self.db), self.runs, self.events)
+        self.runs.follow_ups.append(self.gates.after_turn)
         self.queue: JobQueue | None = None
         self._open = False
 
@@ -143,7 +149,7 @@ class Runtime:
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
-                                *self.table_sets])
+                                GATE_TABLES, *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
