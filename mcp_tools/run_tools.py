@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import InvalidInput
 from core.events.bus import InteractionRequested, RunStateChanged
+from core.gates.types import GateSummary
 from core.models import Interaction, Run, RunSummary, Transition, UsageReport
 from core.runs.store import RunEvent
 from core.runtime import Runtime
@@ -40,6 +41,9 @@ class RunDetail(BaseModel):
     transitions: list[Transition]
     overlaps: list[RunOverlap] = Field(
         default_factory=list, description="live or reviewed runs that change the same files")
+    gates: list[GateSummary] = Field(
+        default_factory=list, description="the quality gates' latest outcomes on the run's "
+        "work (lint auto-fix, lint, tests); details with get_gate_results")
 
 
 class RunLogs(BaseModel):
@@ -67,7 +71,8 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                     for o in await rt.forecast.overlaps(run.id)]
         return RunDetail(run=run, live=runs.is_live(run.id),
                          pending=await runs.interactions.pending(run.id),
-                         transitions=await runs.store.transitions(run.id), overlaps=overlaps)
+                         transitions=await runs.store.transitions(run.id), overlaps=overlaps,
+                         gates=await rt.gates.summary(run.id))
 
     @kit.tool()
     async def start_run(
@@ -121,9 +126,10 @@ def register(kit: ToolKit, rt: Runtime) -> None:
     @kit.tool(read_only=True)
     async def get_run(run: RunRef) -> RunDetail:
         """Everything about one run (id or unique id prefix): state and why, cost, tokens,
-        turns, commits and changed files, open questions, its state history, and the other
-        live or reviewed runs on its base branch that change the same files (merging the
-        second of two such runs will likely conflict)."""
+        turns, commits and changed files, open questions, its state history, the quality
+        gates' outcomes (lint, tests), and the other live or reviewed runs on its base branch
+        that change the same files (merging the second of two such runs will likely
+        conflict)."""
         return await detail(await runs.get(run))
 
     @kit.tool(read_only=True)

@@ -9,6 +9,7 @@ from core.runtime import Runtime
 from mcp_tools import (
     access_tools,
     event_tools,
+    gate_tools,
     git_tools,
     hook_tools,
     merge_tools,
@@ -60,6 +61,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     access_tools.register(kit, rt)
     web_tools.register(kit, rt)
     hook_tools.register(kit, rt)
+    gate_tools.register(kit, rt)
     return server, kit
 
 

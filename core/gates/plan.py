@@ -15,8 +15,8 @@ The file is the one on the run's branch: a change the agent makes to it shows in
 
 A command not given there is detected: ruff (``[tool.ruff]`` in pyproject.toml, or ruff.toml),
 else eslint (its config files or package.json ``eslintConfig``) for lint; the merge queue's
-detection (:func:`core.merges.checks.detect_test_command`) for tests, after the config's
-``[projects.X] test_command``.
+detection (:func:`core.merges.checks.detect_test_command`) for tests. (The merge queue's
+``[projects.X] test_command`` is not a gate: it may need what only a merge has.)
 """
 
 from __future__ import annotations
@@ -63,9 +63,7 @@ def plan_for(config: Config, project: str, worktree: Path) -> GatePlan:
     if not enabled:
         return GatePlan(False, {}, supervision, problem)
     lint_fix, lint = _detect_lint(worktree)
-    test = (settings.test_command or "").strip() or None
-    found = {Gate.LINT_FIX: lint_fix, Gate.LINT: lint,
-             Gate.TEST: test or detect_test_command(worktree)}
+    found = {Gate.LINT_FIX: lint_fix, Gate.LINT: lint, Gate.TEST: detect_test_command(worktree)}
     commands: dict[Gate, str] = {}
     for gate in Gate:
         command = gates[gate.value].strip() if gate.value in gates else found[gate]

@@ -265,8 +265,7 @@ def summarize(results: list[GateResult]) -> list[GateSummary]:
         latest[r.gate] = r
         counts[r.gate] = counts.get(r.gate, 0) + 1
     return [GateSummary(gate=g, passed=latest[g].passed, attempts=counts[g],
-                        command=latest[g].command, summary=_line(latest[g]),
-                        outcome=latest[g].outcome)
+                        command=latest[g].command, summary=_line(latest[g]))
             for g in Gate if g in latest]
 
 

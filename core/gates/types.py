@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Gate(StrEnum):
@@ -36,17 +37,19 @@ class Outcome(StrEnum):
     FIXED = "fixed"  # the auto-fix changed files (committed)
 
 
-@dataclass(frozen=True)
-class GateResult:
+class GateResult(BaseModel):
     """One run of one gate's command on a run's worktree."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: int
     run_id: str
     gate: Gate
-    attempt: int  # 1 + the fixes the agent was asked for on this gate before it, this round
+    attempt: int = Field(description="1 + the fixes the agent was asked for on this gate "
+                         "before it, in this round of gates")
     outcome: Outcome
     command: str
-    output: str  # the end of what the command printed
+    output: str = Field(description="the end of what the command printed")
     seconds: float
     at: float
 
@@ -55,13 +58,14 @@ class GateResult:
         return self.outcome in (Outcome.PASSED, Outcome.FIXED)
 
 
-@dataclass(frozen=True)
-class GateSummary:
+class GateSummary(BaseModel):
     """A gate's latest outcome on a run, and how many times it ran."""
+
+    model_config = ConfigDict(frozen=True)
 
     gate: Gate
     passed: bool
-    attempts: int
+    attempts: int = Field(description="how many times the gate's command ran on the run")
     command: str
-    summary: str  # one line: "passed", "2 errors left", "skipped: program not found", ...
-    outcome: Outcome
+    summary: str = Field(description='one line: "passed", "2 errors left", "1 failure", '
+                         '"skipped: its program is not installed", ...')

@@ -33,12 +33,14 @@ def test_ruff_and_pytest_are_detected_from_pyproject(tmp_path: Path) -> None:
     assert plan.commands == {Gate.LINT_FIX: RUFF_FIX, Gate.LINT: RUFF, Gate.TEST: PYTEST}
 
 
-def test_eslint_is_detected_from_its_config_and_the_test_command_comes_from_the_config(
+def test_eslint_is_detected_from_its_config_and_npm_test_from_package_json(
         tmp_path: Path) -> None:
     write(tmp_path, "eslint.config.js", "export default [];\n")
+    write(tmp_path, "package.json", '{"scripts": {"test": "node --test"}}')
+    # The merge queue's test_command (which may need what only a merge has) is not a gate.
     plan = plan_for(config(tmp_path, test_command="make test"), "demo", tmp_path)
     assert plan.commands == {Gate.LINT_FIX: ESLINT_FIX, Gate.LINT: ESLINT,
-                             Gate.TEST: "make test"}
+                             Gate.TEST: "npm test"}
 
 
 def test_the_project_file_names_commands_turns_gates_off_and_sets_the_policy(
