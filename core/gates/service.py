@@ -168,12 +168,12 @@ class Gates:
         await self._say(run, "policy", decision.text)
         if decision.resume:
             state.extra += 1
+            state.fixes[gate.value] = fixes + 1  # so the next attempt is numbered on
             state.asking = True
             return FollowUp(fix_request(gate, outcome),
                             f"{failing}; {plan.supervision} supervision resumed the agent")
-        tries = fixes + state.extra
-        return Finish(RunState.REVIEW, f"quality gates failed: {failing} after {tries} "
-                                       f"fix{'es' if tries != 1 else ''}")
+        return Finish(RunState.REVIEW, f"quality gates failed: {failing} after {fixes} "
+                                       f"fix{'es' if fixes != 1 else ''}")
 
     # -- doing and saying --------------------------------------------------------------------
 

@@ -192,6 +192,8 @@ async def test_conservative_supervision_resumes_the_agent_once_more_after_the_ga
         "run goes to review with the gate failing"]
     assert done.state_reason == ("quality gates failed: lint still fails (1 error left) "
                                  "after 2 fixes")
+    attempts = [(r.gate, r.attempt) for r in await rt.gates.results(done.id)]
+    assert attempts == [(Gate.LINT, 1), (Gate.LINT, 2), (Gate.LINT, 3)]
     reasons = [t.reason for t in await rt.runs.store.transitions(done.id)]
     assert "lint still fails (1 error left); conservative supervision resumed the agent" \
         in reasons
