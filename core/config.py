@@ -86,6 +86,12 @@ class ProjectConfig(_Section):
     test_command: str | None = None
     # How the merge queue merges a pull request on GitHub.
     merge_method: Literal["merge", "squash", "rebase"] = "merge"
+    # The quality gates after a run's work (core/gates): false turns them off for this
+    # project; None: the global [gates] enabled and the project's .gluon/project.toml decide.
+    gates: bool | None = None
+    # What happens when the gates give up (core/gates/policy.py); None: the project's
+    # .gluon/project.toml, else "manual".
+    supervision: Literal["manual", "conservative", "aggressive"] | None = None
 
 
 class MergeConfig(_Section):
@@ -116,6 +122,15 @@ class LoopConfig(_Section):
         if not v.strip() or v.startswith("/") or ".." in Path(v).parts:
             raise ValueError("a path inside the worktree, such as TODO.md")
         return v
+
+
+class GatesConfig(_Section):
+    """The quality gates (core/gates): lint auto-fix, lint and tests after a run's work, the
+    agent asked to fix what fails at most ``max_fixes`` times per gate."""
+
+    enabled: bool = True
+    max_fixes: Annotated[int, Field(ge=0, le=10)] = 3
+    timeout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0
 
 
 class AnthropicConfig(_Section):
@@ -297,6 +312,7 @@ class Config(BaseModel):
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
     hooks: dict[Annotated[str, Field(pattern=HOOK_NAME)], HookConfig] = Field(
         default_factory=dict)
     projects: dict[str, ProjectConfig] = Field(default_factory=dict)
@@ -338,7 +354,7 @@ _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
                 "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
                 "GH_TOKEN": ("github", "token")}
 _SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "web",
-             "github", "merge", "loop")
+             "github", "merge", "loop", "gates")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

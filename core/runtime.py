@@ -28,6 +28,9 @@ from core.events.bus import EventBus
 from core.events.log import EventLog
 from core.events.store import EventStore
 from core.formulas import FORMULA_TABLES, Formulas, FormulaStore
+from core.gates.migrations import GATE_TABLES
+from core.gates.service import Gates
+from core.gates.store import GateStore
 from core.github.migrations import GITHUB_TABLES
 from core.github.service import GitHubHooks
 from core.github.store import GitHubStore
@@ -134,6 +137,8 @@ class Runtime:
         self.loops = Loops(config, LoopStore(self.db), self.runs, self.events)
         self.formulas = Formulas(config, FormulaStore(self.db), self.runs, self.projects,
                                  self.runs.usage.settings, self.events)
+        # Lint and tests after a run's work (core/gates).
+        self.gates = Gates(config, GateStore(self.db), self.runs, self.events)
         self.runs.follow_ups.append(self._after_turn)
         self.queue: JobQueue | None = None
         self._open = False
@@ -142,6 +147,10 @@ class Runtime:
         """What a run goes on with when its agent ended a turn well (core.runs.follow_ups):
         the quality gates after a standard step or run, then the formula's next step, then
         the autonomous loop's next iteration."""
+        if await self.formulas.profile(run) == "standard":
+            answer = await self.gates.after_turn(run, result)
+            if answer is not None:
+                return answer
         answer = await self.formulas.after_turn(run, result)
         if answer is not None:
             return answer
@@ -161,7 +170,7 @@ class Runtime:
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
-                                LOOP_TABLES, FORMULA_TABLES, *self.table_sets])
+                                LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)

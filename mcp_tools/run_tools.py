@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from core.errors import InvalidInput
 from core.events.bus import InteractionRequested, RunStateChanged
 from core.formulas import FormulaProgress
+from core.gates.types import GateSummary
 from core.loops.types import LoopStatus
 from core.models import Interaction, Run, RunSummary, Transition, UsageReport
 from core.runs.store import RunEvent
@@ -46,6 +47,9 @@ class RunDetail(BaseModel):
         default=None, description="the run's autonomous loop, when it was started as one")
     formula: FormulaProgress | None = Field(
         default=None, description="the formula the run follows, and its current step")
+    gates: list[GateSummary] = Field(
+        default_factory=list, description="the quality gates' latest outcomes on the run's "
+        "work (lint auto-fix, lint, tests); details with get_gate_results")
 
 
 class RunLogs(BaseModel):
@@ -75,7 +79,8 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                          pending=await runs.interactions.pending(run.id),
                          transitions=await runs.store.transitions(run.id), overlaps=overlaps,
                          loop=await rt.loops.status_of(run),
-                         formula=await rt.formulas.progress(run.id))
+                         formula=await rt.formulas.progress(run.id),
+                         gates=await rt.gates.summary(run.id))
 
     @kit.tool()
     async def start_run(
@@ -154,9 +159,10 @@ def register(kit: ToolKit, rt: Runtime) -> None:
     @kit.tool(read_only=True)
     async def get_run(run: RunRef) -> RunDetail:
         """Everything about one run (id or unique id prefix): state and why, cost, tokens,
-        turns, commits and changed files, open questions, its state history, and the other
-        live or reviewed runs on its base branch that change the same files (merging the
-        second of two such runs will likely conflict)."""
+        turns, commits and changed files, open questions, its state history, the quality
+        gates' outcomes (lint, tests), and the other live or reviewed runs on its base branch
+        that change the same files (merging the second of two such runs will likely
+        conflict)."""
         return await detail(await runs.get(run))
 
     @kit.tool(read_only=True)

@@ -10,6 +10,7 @@ from mcp_tools import (
     access_tools,
     event_tools,
     formula_tools,
+    gate_tools,
     git_tools,
     hook_tools,
     loop_tools,
@@ -64,6 +65,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     web_tools.register(kit, rt)
     hook_tools.register(kit, rt)
     loop_tools.register(kit, rt)
+    gate_tools.register(kit, rt)
     return server, kit
 
 

@@ -97,11 +97,13 @@ def model_server() -> Iterator[ScriptedModelServer]:
 def make_config(home: Path, server: ScriptedModelServer, **agents: object) -> Config:
     """A config on ``home`` against ``server``. Without warm agents (``warm=0``) unless a test
     asks for them (tests/core/test_warm.py does): each is a Claude Code start a test of
-    something else would pay for and not look at."""
+    something else would pay for and not look at. Without quality gates, which would run the
+    tests a test's repository holds after every run (tests/core/gates turn them on)."""
     return Config.model_validate({
         "home": str(home),
         "anthropic": {"api_key": "sk-test", "base_url": server.base_url},
         "agents": {"max_concurrent": 4, "max_concurrent_per_project": 4, "warm": 0, **agents},
+        "gates": {"enabled": False},
     })
 
 

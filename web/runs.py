@@ -1,11 +1,11 @@
 """A run's page at ``/runs/<id>``, and its live log at ``/runs/<id>/events``.
 
 The page shows the run's state and health, cost and turns, what it waits for, its actions,
-its autonomous loop (if it is one), its log, commits, changed files and diff, and the
-transitions with their reasons. The stream sends the log's events after the page's last one
-(``Last-Event-ID``, else ``?after=``), each with its id, as they are recorded; the run's head
-and its open requests again whenever they change; and the run's durable events, for the
-page's script to announce.
+its autonomous loop (if it is one), its quality gates' outcomes, its log, commits, changed
+files and diff, and the transitions with their reasons. The stream sends the log's events after
+the page's last one (``Last-Event-ID``, else ``?after=``), each with its id, as they are
+recorded; the run's head and its open requests again whenever they change; and the run's
+durable events, for the page's script to announce.
 
 An id that matches no run answers 404 with the recent runs whose ids are close to it.
 """
@@ -94,6 +94,7 @@ def routes(runtime: Runtime) -> list[Route]:
             log=fold(events), last_event=events[-1].id if events else 0,
             cut=len(events) == LOG_SHOWN,
             transitions=await runtime.runs.store.transitions(found.id),
+            gates=await runtime.gates.summary(found.id),
             diff=diff_lines(diff), diff_note=diff_note,
             loop=await runtime.loops.status_of(found))
 

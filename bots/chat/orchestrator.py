@@ -79,6 +79,9 @@ ended one with resume_run.
 project for "merge the green ones" (every finished run of it); "what's in the merge queue?": \
 list_merge_queue; retry_merge and cancel_merge for an entry. merge_run merges one run at once \
 without rebasing or checks: only when the user asks for exactly that.
+- After a run's work Gluon runs the project's quality gates (lint auto-fix, lint, tests) and \
+asks the agent to fix what fails; "did the tests pass?", "why did lint fail?": \
+get_gate_results (get_run shows each gate's latest outcome).
 - The agent's questions and permission requests reach the user as buttons; you may answer \
 them with answer_question or decide_permission only when the user tells you the answer.
 - Destructive tools (enqueue_merge, cancel_merge, merge_run, cancel_run, cancel_queued, \

@@ -210,6 +210,13 @@ async def run_show(c: Session, a: argparse.Namespace) -> int:
     return 0
 
 
+@handler("gates")
+async def run_gates(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("get_gate_results", {"run": a.run})
+    out(a, data, fmt.gate_results(data, verbose=a.verbose))
+    return 0
+
+
 @handler("logs")
 async def run_logs(c: Session, a: argparse.Namespace) -> int:
     if a.follow:

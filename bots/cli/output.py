@@ -141,8 +141,35 @@ def run_detail(d: dict[str, Any]) -> str:
     for o in d.get("overlaps", []):
         lines.append(f"  also changing {files_named(o['files'])}: run {o['run_id']} "
                      f"({o['state']})")
+    for g in d.get("gates", []):
+        lines.append(f"  {gate_line(g)}")
     for p in d["pending"]:
         lines.append(pending_line(p))
+    return "\n".join(lines)
+
+
+_GATE_NAMES = {"lint_fix": "lint fix", "lint": "lint", "test": "tests"}
+
+
+def gate_line(g: dict[str, Any]) -> str:
+    """``gate:     tests  passed  (2 runs: sh test.sh)``."""
+    mark = "ok  " if g["passed"] else "FAIL"
+    runs = f"{g['attempts']} run{'s' if g['attempts'] != 1 else ''}"
+    return (f"gate:     {mark} {_GATE_NAMES.get(g['gate'], g['gate'])}: {g['summary']} "
+            f"({runs} of `{g['command']}`)")
+
+
+def gate_results(d: dict[str, Any], *, verbose: bool = False) -> str:
+    if not d["results"]:
+        return (f"run {d['run_id']}: no quality gates ran (none configured or detected, "
+                "switched off, or the run has not finished its work)")
+    lines = [f"run {d['run_id']}", *(f"  {gate_line(g)}" for g in d["gates"])]
+    if verbose:
+        for r in d["results"]:
+            lines.append(f"\n{_GATE_NAMES.get(r['gate'], r['gate'])} attempt {r['attempt']}: "
+                         f"{r['outcome']} in {r['seconds']:.1f} s, {ago(r['at'])}: "
+                         f"`{r['command']}`")
+            lines.extend(f"  | {line}" for line in r["output"].rstrip().splitlines()[-20:])
     return "\n".join(lines)
 
 

@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--all", action="store_true", help="every run, page after page")
     x = cmd("show", "everything about a run")
     x.add_argument("run", help="run id or a unique prefix")
+    x = cmd("gates", "what the quality gates (lint auto-fix, lint, tests) said about a run")
+    x.add_argument("run", help="run id or a unique prefix")
+    x.add_argument("-v", "--verbose", action="store_true",
+                   help="every attempt, with the end of its output")
     x = cmd("logs", "what a run's agent said and did")
     x.add_argument("run")
     x.add_argument("-f", "--follow", action="store_true", help="keep printing new events")

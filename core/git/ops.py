@@ -464,6 +464,23 @@ async def commit_all(
     return await head_sha(worktree)
 
 
+async def commit_paths(worktree: Path, paths: Sequence[str], message: str) -> str | None:
+    """Commit only ``paths`` (from the top of ``worktree``) as they are in the worktree, as
+    Gluon; anything else staged or changed stays as it was. None when they had no change."""
+    if not paths:
+        return None
+    specs = [f":(top,literal){p}" for p in paths]
+    await _git(worktree, "add", "--all", "--", *specs, time_limit=SLOW_TIMEOUT)
+    staged = await _git(worktree, "diff", "--cached", "--quiet", "--no-ext-diff", "--", *specs,
+                        ok=(0, 1))
+    if staged.code == 0:
+        return None
+    await _git(worktree, "commit", "--quiet", "--no-verify", "-m", message.replace("\0", ""),
+               "--only", "--", *specs, identity=(DEFAULT_NAME, DEFAULT_EMAIL),
+               time_limit=SLOW_TIMEOUT)
+    return await head_sha(worktree)
+
+
 async def tracked_paths(worktree: Path, paths: Sequence[str]) -> set[str]:
     """Which of ``paths`` (relative to the top of ``worktree``) git tracks there."""
     if not paths:
