@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from core.errors import Ambiguous, GluonError, NotFound
-from core.events.bus import TurnFinished
+from core.events.bus import SubagentsChanged, TurnFinished
 from core.models import Run
 from core.runs.health import assess
 from core.runs.store import RunEvent
@@ -158,7 +158,7 @@ async def _run_stream(request: Request, runtime: Runtime, run: Run, after: int,
                 continue
             if woke.seq is not None:
                 yield ServerSentEvent(data=json.dumps(event_json(woke)), event="state")
-            if woke.seq is not None or isinstance(woke, TurnFinished):
+            if woke.seq is not None or isinstance(woke, TurnFinished | SubagentsChanged):
                 yield _head(request, await runtime.runs.get(run.id),
                             await runtime.runs.interactions.pending(run.id))
 
