@@ -215,9 +215,10 @@ class RunSupervisor:
             raise _Stop(RunState.REVIEW, "stopped: no new instructions after the interrupt")
         reason = "the agent finished its task"
         if live := self.subagents.live:
-            minutes = self.port.config.agents.idle_timeout_seconds / 60
-            reason += (f"; {live} subagent{'s' if live != 1 else ''} sent nothing for "
-                       f"{minutes:g} min and {'were' if live != 1 else 'was'} stopped")
+            idle = self.port.config.agents.idle_timeout_seconds
+            took = f"{idle / 60:g} min" if idle >= 60 else f"{idle:g} s"
+            reason += (f"; {live} subagent{'s' if live != 1 else ''} sent nothing for {took} "
+                       f"and {'were' if live != 1 else 'was'} stopped")
         await self._complete(self._ended_turn, reason)
 
     async def _handle(self, item: _Item) -> None:

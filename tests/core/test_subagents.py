@@ -10,6 +10,7 @@ from pathlib import Path
 from core.events.bus import Event, RunStateChanged, SubagentsChanged, Subscription
 from core.runtime import Runtime
 from core.types import RunState
+from tests.conftest import daemon_environ, make_config, wait_state
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -58,3 +59,24 @@ async def test_a_run_waits_for_its_subagent_and_counts_it(
     assert log == ["general-purpose subagent started", "general-purpose subagent done"]
     reasons = [t.reason for t in await runtime.runs.store.transitions(run.id)]
     assert "waiting for 1 subagent" in reasons
+
+
+async def test_a_subagent_that_sends_nothing_for_the_idle_timeout_ends_with_the_run(
+        tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:lead", [s.tool("Task", TASK), s.text("Asked a helper.")])
+    model_server.script("SCRIPT:helper", [s.hold("never")])  # it never answers
+    config = make_config(tmp_path / "home", model_server, idle_timeout_seconds=1)
+    runtime = Runtime(config, environ=daemon_environ())
+    await runtime.open()
+    try:
+        await runtime.projects.add("demo", str(repo))
+        run = await runtime.runs.start_run("demo", "SCRIPT:lead go")
+        done = await wait_state(runtime, run.id, RunState.REVIEW, RunState.FAILED, timeout=60)
+    finally:
+        await runtime.close()
+    assert done.state is RunState.REVIEW
+    assert done.state_reason == ("the agent finished its task; 1 subagent sent nothing for "
+                                 "1 s and was stopped")
+    assert (done.subagents_started, done.subagents_done) == (1, 0)
+    assert done.subagents_line() == "1 subagent: 0 done"
+    assert done.result_text == "Asked a helper."
