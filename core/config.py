@@ -100,6 +100,24 @@ class MergeConfig(_Section):
     poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
 
 
+class LoopConfig(_Section):
+    """The autonomous loop (``gluon run --loop``): its default caps, when its circuit breaker
+    opens, and the checklist file that ends it once every item is ticked."""
+
+    max_loops: Annotated[int, Field(ge=1, le=1000)] = 10
+    max_cost_usd: Annotated[float | None, Field(gt=0)] = None
+    max_calls_per_hour: Annotated[int | None, Field(ge=1)] = 100
+    breaker_after: Annotated[int, Field(ge=1, le=100)] = 3
+    todo_file: str = "TODO.md"
+
+    @field_validator("todo_file")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        if not v.strip() or v.startswith("/") or ".." in Path(v).parts:
+            raise ValueError("a path inside the worktree, such as TODO.md")
+        return v
+
+
 class AnthropicConfig(_Section):
     api_key: SecretStr | None = None
     base_url: str | None = None
@@ -278,6 +296,7 @@ class Config(BaseModel):
     web: WebConfig = Field(default_factory=WebConfig)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
+    loop: LoopConfig = Field(default_factory=LoopConfig)
     hooks: dict[Annotated[str, Field(pattern=HOOK_NAME)], HookConfig] = Field(
         default_factory=dict)
     projects: dict[str, ProjectConfig] = Field(default_factory=dict)
@@ -319,7 +338,7 @@ _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
                 "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
                 "GH_TOKEN": ("github", "token")}
 _SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "web",
-             "github", "merge")
+             "github", "merge", "loop")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

@@ -20,13 +20,14 @@ from core.access.store import AccessStore
 from core.access.users import Access
 from core.access.web import WebAccess
 from core.access.web_store import WebStore
-from core.agent.session import AgentRunner, SdkRunner
+from core.agent.session import AgentResult, AgentRunner, SdkRunner
 from core.budget.store import BudgetStore
 from core.config import Config
 from core.errors import Conflict
 from core.events.bus import EventBus
 from core.events.log import EventLog
 from core.events.store import EventStore
+from core.formulas import FORMULA_TABLES, Formulas, FormulaStore
 from core.github.migrations import GITHUB_TABLES
 from core.github.service import GitHubHooks
 from core.github.store import GitHubStore
@@ -35,6 +36,9 @@ from core.hooks.migrations import HOOK_TABLES
 from core.hooks.service import Webhooks
 from core.hooks.store import DeliveryStore
 from core.jobs import Clock, JobQueue, open_job_queue
+from core.loops.migrations import LOOP_TABLES
+from core.loops.service import Loops
+from core.loops.store import LoopStore
 from core.merges.forecast import Forecast
 from core.merges.migrations import MERGE_TABLES
 from core.merges.service import MergeQueue
@@ -43,6 +47,7 @@ from core.models import Run
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
 from core.runs.command_store import CommandStore
+from core.runs.follow_ups import Finish, FollowUp
 from core.runs.interaction_store import InteractionStore
 from core.runs.review import Review
 from core.runs.service import RunManager
@@ -126,8 +131,21 @@ class Runtime:
         self.merges = MergeQueue(config, MergeStore(self.db), self.runs, self.review,
                                  self.events, self.bus, self.activity, self.github.client,
                                  self.github.repos)
+        self.loops = Loops(config, LoopStore(self.db), self.runs, self.events)
+        self.formulas = Formulas(config, FormulaStore(self.db), self.runs, self.projects,
+                                 self.runs.usage.settings, self.events)
+        self.runs.follow_ups.append(self._after_turn)
         self.queue: JobQueue | None = None
         self._open = False
+
+    async def _after_turn(self, run: Run, result: AgentResult) -> FollowUp | Finish | None:
+        """What a run goes on with when its agent ended a turn well (core.runs.follow_ups):
+        the quality gates after a standard step or run, then the formula's next step, then
+        the autonomous loop's next iteration."""
+        answer = await self.formulas.after_turn(run, result)
+        if answer is not None:
+            return answer
+        return await self.loops.after_turn(run, result)
 
     async def _fire(self, fire: Fire) -> Run:
         """A schedule's run: queued under the fire's key, as the schedule's author."""
@@ -143,7 +161,7 @@ class Runtime:
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
-                                *self.table_sets])
+                                LOOP_TABLES, FORMULA_TABLES, *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)

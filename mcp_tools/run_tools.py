@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from core.errors import InvalidInput
 from core.events.bus import InteractionRequested, RunStateChanged
+from core.formulas import FormulaProgress
+from core.loops.types import LoopStatus
 from core.models import Interaction, Run, RunSummary, Transition, UsageReport
 from core.runs.store import RunEvent
 from core.runtime import Runtime
@@ -40,6 +42,10 @@ class RunDetail(BaseModel):
     transitions: list[Transition]
     overlaps: list[RunOverlap] = Field(
         default_factory=list, description="live or reviewed runs that change the same files")
+    loop: LoopStatus | None = Field(
+        default=None, description="the run's autonomous loop, when it was started as one")
+    formula: FormulaProgress | None = Field(
+        default=None, description="the formula the run follows, and its current step")
 
 
 class RunLogs(BaseModel):
@@ -67,7 +73,9 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                     for o in await rt.forecast.overlaps(run.id)]
         return RunDetail(run=run, live=runs.is_live(run.id),
                          pending=await runs.interactions.pending(run.id),
-                         transitions=await runs.store.transitions(run.id), overlaps=overlaps)
+                         transitions=await runs.store.transitions(run.id), overlaps=overlaps,
+                         loop=await rt.loops.status_of(run),
+                         formula=await rt.formulas.progress(run.id))
 
     @kit.tool()
     async def start_run(
@@ -85,14 +93,39 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                 gt=0, description="spend limit of this run in USD")] = None,
             attachments: Annotated[list[str] | None, Field(
                 description="files sent in chat with the request (their paths as given in "
-                "the conversation), copied into the run's worktree")] = None) -> Run:
+                "the conversation), copied into the run's worktree")] = None,
+            loop: Annotated[bool, Field(
+                description="keep the agent going, iteration after iteration, until it says "
+                "the task is done (an autonomous loop)")] = False,
+            max_loops: Annotated[int | None, Field(
+                ge=1, le=1000, description="with loop: at most this many iterations "
+                "(default from config, 10)")] = None,
+            max_cost_usd: Annotated[float | None, Field(
+                gt=0, description="with loop: stop the loop once it has cost this much, "
+                "in USD")] = None) -> Run:
         """Start a Claude Code agent on a project with a task.
 
         The agent works in its own git worktree on branch `gluon/<run id>` made from `base`
         (default: the project's current branch), unless `worktree` is false. `model` is
         opus, sonnet, haiku or a full model id. `budget_usd` caps this run's spend. The run
         may wait in `queued` when the concurrency limits are reached. Returns the run.
+
+        With `loop` the agent is told to continue after each reply until it says it is done
+        (or ticks every item of its TODO.md), at most `max_loops` iterations and
+        `max_cost_usd`; a circuit breaker stops it after 3 iterations without a file change,
+        commit or new error. get_loop_status (or get_run's `loop`) shows where it is.
         """
+        if loop:
+            if worktree is False or base is not None or budget_usd is not None or attachments:
+                raise InvalidInput("a loop runs in its own worktree from the project's "
+                                   "current branch; leave out worktree, base, budget_usd "
+                                   "and attachments with loop=true")
+            return await rt.loops.start(project, prompt, max_loops=max_loops,
+                                        max_cost_usd=max_cost_usd, actor=actor(), model=model,
+                                        source=source())
+        if max_loops is not None or max_cost_usd is not None:
+            raise InvalidInput("max_loops and max_cost_usd only apply to a loop; add "
+                               "loop=true (`gluon run --loop`)")
         return await runs.start_run(project, prompt, model=model, worktree=worktree, base=base,
                                     budget_usd=budget_usd, actor=actor(),
                                     attachments=attachments, source=source())

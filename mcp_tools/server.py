@@ -9,8 +9,10 @@ from core.runtime import Runtime
 from mcp_tools import (
     access_tools,
     event_tools,
+    formula_tools,
     git_tools,
     hook_tools,
+    loop_tools,
     merge_tools,
     project_tools,
     queue_tools,
@@ -52,6 +54,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     run_tools.register(kit, rt)
     queue_tools.register(kit, rt)
     schedule_tools.register(kit, rt)
+    formula_tools.register(kit, rt)
     event_tools.register(kit, rt)
     review_tools.register(kit, rt)
     merge_tools.register(kit, rt)
@@ -60,6 +63,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     access_tools.register(kit, rt)
     web_tools.register(kit, rt)
     hook_tools.register(kit, rt)
+    loop_tools.register(kit, rt)
     return server, kit
 
 

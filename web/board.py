@@ -90,6 +90,8 @@ def routes(runtime: Runtime, feed: Feed) -> list[Route]:
         except NotFound as exc:
             columns, said = {name: ([], False) for name, _, _ in COLUMNS}, str(exc)
         panels = [(panel, await _panel_html(request, panel, view)) for panel in PANELS]
+        formulas = await runtime.formulas.labels(
+            [r.id for runs, _ in columns.values() for r in runs])
         recent = await runtime.runs.find(limit=500)
         people = sorted({r.created_by for r in recent})
         projects = [p.name for p in await runtime.projects.all()]
@@ -97,6 +99,7 @@ def routes(runtime: Runtime, feed: Feed) -> list[Route]:
             request, "board.html",
             columns=[(n, t, *columns[n]) for n, t, _ in COLUMNS], done_shown=DONE_SHOWN,
             panels=panels, seq=seq, view=view, people=people, projects=projects,
+            formulas=formulas,
             said=said, back=board_path(view),
             stream=f"/events?{urlencode({'after': seq, **_filters(view)})}")
 
@@ -155,8 +158,9 @@ async def _patch(runtime: Runtime, feed: Feed, view: View,
         if run is None or not view.shows(run):
             found.append({"id": run_id, "column": None, "html": ""})
         else:
+            formulas = await runtime.formulas.labels([run.id])
             found.append({"id": run_id, "column": column_of(run.state),
-                          "html": shared_fragment("card.html", run=run)})
+                          "html": shared_fragment("card.html", run=run, formulas=formulas)})
     kinds = {type(e).__name__ for e in events}
     panels = {}
     for panel in PANELS:

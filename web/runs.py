@@ -1,10 +1,11 @@
 """A run's page at ``/runs/<id>``, and its live log at ``/runs/<id>/events``.
 
 The page shows the run's state and health, cost and turns, what it waits for, its actions,
-its log, commits, changed files and diff, and the transitions with their reasons. The stream
-sends the log's events after the page's last one (``Last-Event-ID``, else ``?after=``), each
-with its id, as they are recorded; the run's head and its open requests again whenever they
-change; and the run's durable events, for the page's script to announce.
+its autonomous loop (if it is one), its log, commits, changed files and diff, and the
+transitions with their reasons. The stream sends the log's events after the page's last one
+(``Last-Event-ID``, else ``?after=``), each with its id, as they are recorded; the run's head
+and its open requests again whenever they change; and the run's durable events, for the
+page's script to announce.
 
 An id that matches no run answers 404 with the recent runs whose ids are close to it.
 """
@@ -24,6 +25,7 @@ from starlette.routing import Route
 
 from core.errors import Ambiguous, GluonError, NotFound
 from core.events.bus import SubagentsChanged, TurnFinished
+from core.formulas import FormulaProgress
 from core.models import Run
 from core.runs.health import assess
 from core.runs.store import RunEvent
@@ -71,8 +73,8 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
     return out
 
 
-def head_context(run: Run) -> dict[str, Any]:
-    return {"run": run, "health": assess(run, time.time()),
+def head_context(run: Run, formula: FormulaProgress | None = None) -> dict[str, Any]:
+    return {"run": run, "health": assess(run, time.time()), "formula": formula,
             "actions": [a for a in RUN_ACTIONS if a.shown(run)]}
 
 
@@ -87,12 +89,13 @@ def routes(runtime: Runtime) -> list[Route]:
         events = await runtime.runs.logs(found.id, 0, LOG_SHOWN)
         diff, diff_note = await diff_of(runtime, found)
         return private_page(
-            request, "run.html", **head_context(found),
+            request, "run.html", **head_context(found, await runtime.formulas.progress(found.id)),
             pending=await runtime.runs.interactions.pending(found.id),
             log=fold(events), last_event=events[-1].id if events else 0,
             cut=len(events) == LOG_SHOWN,
             transitions=await runtime.runs.store.transitions(found.id),
-            diff=diff_lines(diff), diff_note=diff_note)
+            diff=diff_lines(diff), diff_note=diff_note,
+            loop=await runtime.loops.status_of(found))
 
     async def run_events(request: Request) -> Response:
         found = await find_run(request, runtime, request.path_params["run_id"])
@@ -139,8 +142,7 @@ async def close_matches(runtime: Runtime, wanted: str) -> list[Run]:
 async def _run_stream(request: Request, runtime: Runtime, run: Run, after: int,
                       check: SessionCheck) -> AsyncIterator[ServerSentEvent]:
     with runtime.bus.subscribe(lambda e: e.run_id == run.id, maxsize=256) as sub:
-        yield _head(request, await runtime.runs.get(run.id),
-                    await runtime.runs.interactions.pending(run.id))
+        yield await _head(request, runtime, run.id)
         last = after
         while True:
             if not await check.holds():
@@ -159,13 +161,15 @@ async def _run_stream(request: Request, runtime: Runtime, run: Run, after: int,
             if woke.seq is not None:
                 yield ServerSentEvent(data=json.dumps(event_json(woke)), event="state")
             if woke.seq is not None or isinstance(woke, TurnFinished | SubagentsChanged):
-                yield _head(request, await runtime.runs.get(run.id),
-                            await runtime.runs.interactions.pending(run.id))
+                yield await _head(request, runtime, run.id)
 
 
-def _head(request: Request, run: Run, pending: list[Any]) -> ServerSentEvent:
+async def _head(request: Request, runtime: Runtime, run_id: str) -> ServerSentEvent:
+    run = await runtime.runs.get(run_id)
+    pending = await runtime.runs.interactions.pending(run_id)
+    formula = await runtime.formulas.progress(run_id)
     return ServerSentEvent(event="run", data=json.dumps({
-        "head": fragment(request, "run_head.html", **head_context(run)),
+        "head": fragment(request, "run_head.html", **head_context(run, formula)),
         "pending": fragment(request, "pending.html", pending=pending, back=f"/runs/{run.id}"),
         "state": run.state}))
 

@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 CONFIRM_TTL_SECONDS = 15 * 60
 MAX_TOOL_RESULT_CHARS = 16_000
 MAX_MESSAGE_CHARS = 20_000
-RUN_STARTERS = {"start_run", "fork_run", "resume_run", "resolve_conflicts", "queue_work"}
+RUN_STARTERS = {"start_run", "fork_run", "resume_run", "resolve_conflicts", "queue_work",
+                "run_formula"}
 
 SYSTEM_PROMPT = """\
 You are Gluon, a chat assistant that runs Claude Code coding agents on the user's git \
@@ -56,6 +57,11 @@ How to work:
 - Turn the user's request into tool calls. Start work with start_run (a clear, self-contained \
 prompt for the agent, the project, and a model only if the user asked for one). Find projects \
 with list_projects and runs with list_runs; refer to runs by their 8-character id.
+- "Keep going until the auth system is done, at most $10" (work the agent should carry on \
+by itself until it is finished): start_run with loop=true, and max_cost_usd (10) and \
+max_loops when the user gives a limit. The agent is told to continue after each reply until \
+it says the task is done; a circuit breaker stops it when nothing changes. "How far is the \
+loop?": get_loop_status.
 - "What's running?" and similar: list_runs or get_run, then answer in a few short lines.
 - Work for later or in bulk goes to the queue: queue_work (one call per task, with a \
 priority or a start_at time when the user gives one); "what's queued?": list_queue; move an \
@@ -63,6 +69,10 @@ item with reprioritize_queued, take one out with cancel_queued.
 - Recurring work ("every weekday at 7 run the flaky test hunt on api"): add_schedule, with \
 a 5-field cron expression you write from the user's words ('0 7 * * mon-fri') and the time \
 zone if they name one; list_schedules, pause_schedule, resume_schedule, remove_schedule.
+- Formulas are multi-step workflows run as one run (bugfix: diagnose, fix, test; feature: \
+plan, implement, test, review; list_formulas shows them all). "run the bugfix formula on api: \
+login fails on expired tokens" is run_formula(name="bugfix", project="api", vars={"description": \
+"login fails on expired tokens"}); show_formula tells a formula's variables.
 - Steer a working run with steer_run, stop it with interrupt_run or cancel_run, continue an \
 ended one with resume_run.
 - Merging goes through the merge queue: enqueue_merge with the runs ("merge it"), or with the \
@@ -323,9 +333,10 @@ class Orchestrator:
 
     def _apply_hints(self, tool: str, args: dict[str, Any], model: str | None,
                      project: str | None) -> dict[str, Any]:
-        if tool in ("start_run", "fork_run", "queue_work") and model:
+        if tool in ("start_run", "fork_run", "queue_work", "run_formula") and model:
             args["model"] = model
-        if tool in ("start_run", "queue_work") and project and not args.get("project"):
+        if tool in ("start_run", "queue_work", "run_formula") and project and not args.get(
+                "project"):
             args["project"] = project
         if tool == "enqueue_merge" and project and not args.get("runs") \
                 and not args.get("project"):  # "merge the green ones" in a project's channel

@@ -85,7 +85,9 @@ class Followed:
     pending_edit: asyncio.Task[None] | None = None
     questions: dict[str, int] = field(default_factory=dict)  # interaction id -> message id
     merge_step: str = ""  # where its merge-queue entry is, while it is in line
+    formula: str = ""  # the formula's step, for a run that follows one ("step 2/4: implement")
     merge_failures: dict[str, int] = field(default_factory=dict)  # entry id -> message id
+    loop: str = ""  # its autonomous loop in one line ("loop 3/10 · breaker closed · $1.20")
 
     def health(self, run: Run) -> str:
         """The status message's health (see ``core.runs.health``), now."""
@@ -317,6 +319,10 @@ class ChatSurface:
             return
         f.last_edit = time.monotonic()
         run = await self.runtime.runs.get(f.run_id)
+        loop = await self.runtime.loops.status_of(run)
+        f.loop = loop.line if loop is not None else ""
+        if (progress := await self.runtime.formulas.progress(run.id)) is not None:
+            f.formula = progress.card
         if f.status_message is None:
             f.status_message = await self.send_status(f, run)
             await self.remember(f.chat_id, f.status_message, f.run_id)

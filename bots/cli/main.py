@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import hook_commands, merge_commands
+from bots.cli import formula_commands, hook_commands, merge_commands
 from bots.cli import output as fmt
 from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
@@ -156,9 +156,25 @@ async def _after_start(c: Session, a: argparse.Namespace, run: dict[str, Any]) -
 
 @handler("run")
 async def run_start(c: Session, a: argparse.Namespace) -> int:
-    run = await c.call("start_run", {"project": a.project, "prompt": a.prompt,
-                                     "model": a.model, "worktree": not a.no_worktree,
-                                     "base": a.base, "budget_usd": a.budget})
+    args: dict[str, Any] = {"project": a.project, "prompt": a.prompt, "model": a.model,
+                            "worktree": not a.no_worktree, "base": a.base,
+                            "budget_usd": a.budget}
+    if a.loop or a.max_loops is not None or a.max_cost is not None:
+        args.update(loop=a.loop, max_loops=a.max_loops, max_cost_usd=a.max_cost)
+    run = await c.call("start_run", args)
+    return await _after_start(c, a, run)
+
+
+@handler("loop status")
+async def loop_status(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("get_loop_status", {"run": a.run})
+    out(a, data, fmt.loop_status(data))
+    return 0
+@handler("formula run")
+async def formula_run(c: Session, a: argparse.Namespace) -> int:
+    run = await c.call("run_formula", {"name": a.name, "project": a.project,
+                                       "vars": formula_commands.variables(a.var),
+                                       "model": a.model})
     return await _after_start(c, a, run)
 
 
@@ -367,6 +383,7 @@ HANDLERS["hooks deliveries"] = hook_commands.hooks_deliveries
 HANDLERS["github status"] = hook_commands.github_status
 HANDLERS.update(WORK_HANDLERS)
 HANDLERS.update(merge_commands.HANDLERS)
+HANDLERS.update(formula_commands.HANDLERS)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

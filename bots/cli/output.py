@@ -88,6 +88,28 @@ def run_started(r: dict[str, Any]) -> str:
     return f"run {r['id']} {r['state']}: {r['project']} {where}"
 
 
+def loop_line(loop: dict[str, Any]) -> str:
+    """A loop (get_loop_status) in one line: "loop 3/10 · breaker closed · $1.20 of $10"."""
+    spend = f"${loop['spent_usd']:.2f}"
+    cap = loop.get("max_cost_usd")
+    if cap is not None:
+        spend += f" of ${cap:.0f}" if cap == int(cap) else f" of ${cap:.2f}"
+    state = {"done": " · done", "stopped": " · stopped"}.get(loop["state"], "")
+    return (f"loop {loop['iteration']}/{loop['max_loops']}{state} · breaker "
+            f"{loop['breaker'].replace('_', '-')} · {spend}")
+
+
+def loop_status(loop: dict[str, Any]) -> str:
+    lines = [f"run {loop['run_id']}: {loop_line(loop)}",
+             f"  no progress in the last {loop['no_progress']} iteration(s); the breaker "
+             f"opens at {loop['breaker_after']}"]
+    if loop.get("last_error"):
+        lines.append(f"  last error: {one_line(loop['last_error'], 200)}")
+    if loop.get("stopped_reason"):
+        lines.append(f"  ended: {loop['stopped_reason']}")
+    return "\n".join(lines)
+
+
 def run_detail(d: dict[str, Any]) -> str:
     r = d["run"]
     lines = [f"run {r['id']}  {r['project']}  {r['state']}: {r['state_reason']}",
@@ -117,6 +139,8 @@ def run_detail(d: dict[str, Any]) -> str:
                      f"-{f['deletions']})")
     if r["result_text"]:
         lines.append(f"  result:   {one_line(r['result_text'], 200)}")
+    if d.get("loop"):
+        lines.append(f"  loop:     {loop_line(d['loop'])}")
     for o in d.get("overlaps", []):
         lines.append(f"  also changing {files_named(o['files'])}: run {o['run_id']} "
                      f"({o['state']})")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from bots.cli import merge_commands, work
+from bots.cli import formula_commands, merge_commands, work
 from bots.cli.output import clean
 from core.types import Role
 
@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="work in the project's checkout instead of a new worktree")
     x.add_argument("--base", help="branch to start from (default: the current branch)")
     x.add_argument("--budget", type=float, help="spend limit for this run, in USD")
+    x.add_argument("--loop", action="store_true",
+                   help="keep the agent going, iteration after iteration, until it says the "
+                   "task is done (an autonomous loop with a circuit breaker)")
+    x.add_argument("--max-loops", type=int, metavar="N",
+                   help="with --loop: at most N iterations (default: [loop] max_loops, 10)")
+    x.add_argument("--max-cost", type=float, metavar="USD",
+                   help="with --loop: stop once the loop has cost this much")
     start_flags(x)
     x = cmd("runs", "list runs")
     x.add_argument("--project")
@@ -120,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("run")
     x.add_argument("path", nargs="?")
     merge_commands.add_commands(sub)
+    lp = sub.add_parser("loop", help="autonomous loops (started with `gluon run --loop`)")
+    lsub = lp.add_subparsers(dest="action", required=True, metavar="ACTION")
+    x = cmd("status", "a loop's iteration, circuit breaker, spend and why it ended", lsub)
+    x.add_argument("run", help="run id or a unique prefix")
     x = cmd("close", "close a finished run without merging")
     x.add_argument("run")
     x.add_argument("--delete-branch", action="store_true")
@@ -158,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--limit", type=int, default=20)
     work.add_commands(sub, cmd)
     work.add_schedule_commands(sub, cmd)
+    formula_commands.add_commands(sub, cmd)
     cmd("chat", "talk to Gluon in the terminal, as in Telegram or Discord", json_flag=False)
     cmd("doctor", "check git, the Claude CLI, the sandbox tools, credentials, the database")
     cmd("serve", "run the Gluon daemon", json_flag=False)

@@ -69,6 +69,10 @@ def run_card(run: Run, f: Followed) -> discord.Embed:
     embed.add_field(name="Health", value=f.health(run))
     if subagents := run.subagents_line():
         embed.add_field(name="Subagents", value=subagents)
+    if f.loop:
+        embed.add_field(name="Loop", value=f.loop)
+    if f.formula:
+        embed.add_field(name="Formula", value=f.formula)
     if activity := f.activity(run):
         embed.set_footer(text=truncate_line(activity, 200))
     elif run.state_reason and not run.state.is_live:

@@ -437,6 +437,10 @@ def status_text(run: Run, f: Followed) -> str:
              f"{html.escape(f.health(run))}"]
     if subagents := run.subagents_line():
         lines.append(subagents)
+    if f.loop:
+        lines.append(f"🔁 {html.escape(f.loop)}")
+    if f.formula:
+        lines.append(f"🧭 {html.escape(f.formula)}")
     if activity := f.activity(run):
         lines.append(html.escape(truncate_line(activity, 200)))
     return "\n".join(lines)

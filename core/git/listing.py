@@ -1,9 +1,10 @@
-"""Read-only listings of a repository: uncommitted paths, branches, and the paths a branch
-changed."""
+"""Read-only listings of a repository: uncommitted paths, branches, the paths a branch
+changed, and a digest of what a worktree holds."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,3 +90,26 @@ async def changed_paths(repo: Path, base: str, head: str) -> list[str]:
     result = await gitops._git(repo, "diff", "--name-only", "-z", "--no-renames",
                                "--no-ext-diff", "--no-relative", f"{base}...{head}")
     return sorted(set(gitops._split_z(result.out)))
+
+
+UNTRACKED_READ = 1 << 20  # bytes of an untracked file read into a worktree's digest
+NOTHING_CHANGED = hashlib.sha256(b"").hexdigest()  # the digest of a worktree with no work
+
+
+async def work_digest(worktree: Path, base: str) -> str:
+    """A digest of what ``worktree`` holds against commit ``base``: its committed and
+    uncommitted changes and its untracked (not ignored) files. It changes when the work
+    changes, and not when the same work is only committed."""
+    gitops._check_ref(base, "base")
+    diff, untracked = await asyncio.gather(
+        gitops._git(worktree, "diff", "--no-ext-diff", "--binary", "--no-renames", base),
+        gitops._git(worktree, "ls-files", "-z", "--others", "--exclude-standard"))
+    digest = hashlib.sha256(diff.out.encode())
+    for path in sorted(gitops._split_z(untracked.out))[:2000]:
+        digest.update(b"\0" + path.encode())
+        try:
+            with open(worktree / path, "rb") as f:
+                digest.update(hashlib.sha256(f.read(UNTRACKED_READ)).digest())
+        except OSError:
+            digest.update(b"?")  # gone meanwhile, or not a file
+    return digest.hexdigest()
