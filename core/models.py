@@ -100,10 +100,19 @@ class Run(_Record):
     not_before: float | None = None
     key: str | None = None
     source: str = ""
+    subagents_started: int = 0  # subagents its agent spawned (the Task tool)
+    subagents_done: int = 0  # of them, those that stopped
 
     @property
     def short(self) -> str:
         return self.id[:8]
+
+    def subagents_line(self) -> str:
+        """``3 subagents: 2 done``; "" when its agent spawned none."""
+        started = self.subagents_started
+        if not started:
+            return ""
+        return f"{started} subagent{'s' if started != 1 else ''}: {self.subagents_done} done"
 
     def describe(self) -> str:
         """The run as a person recognises it: id, project, state and its prompt's start."""

@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from core.errors import Ambiguous, GluonError, NotFound
-from core.events.bus import TurnFinished
+from core.events.bus import SubagentsChanged, TurnFinished
 from core.formulas import FormulaProgress
 from core.models import Run
 from core.runs.health import assess
@@ -161,7 +161,7 @@ async def _run_stream(request: Request, runtime: Runtime, run: Run, after: int,
                 continue
             if woke.seq is not None:
                 yield ServerSentEvent(data=json.dumps(event_json(woke)), event="state")
-            if woke.seq is not None or isinstance(woke, TurnFinished):
+            if woke.seq is not None or isinstance(woke, TurnFinished | SubagentsChanged):
                 yield await _head(request, runtime, run.id)
 
 

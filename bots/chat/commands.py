@@ -92,7 +92,9 @@ async def status(orch: Orchestrator, client: Client, speaker: Speaker, rest: str
         return Reply(text, error=True)
     run = data["run"]
     lines = [_run_line(run), f"branch `{run['branch']}`" if run.get("branch") else "",
-             f"{run['turns']} turns, {run['tool_calls']} tool calls",
+             f"{run['turns']} turns, {run['tool_calls']} tool calls"
+             + (f", {run['subagents_started']} subagents ({run['subagents_done']} done)"
+                if run.get("subagents_started") else ""),
              f"state: {run['state_reason']}" if run.get("state_reason") else ""]
     if run.get("result_text"):
         lines.append(str(run["result_text"]))

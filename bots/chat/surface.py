@@ -47,6 +47,7 @@ from core.events.bus import (
     RunComment,
     RunNote,
     RunStateChanged,
+    SubagentsChanged,
     ToolCalled,
     TurnFinished,
 )
@@ -284,7 +285,7 @@ class ChatSurface:
             return
         final = isinstance(event, RunStateChanged) and event.new.is_ended
         if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
-                                     | ApiRetry):
+                                     | ApiRetry | SubagentsChanged):
             await self._status(followed, now=final)
         if (isinstance(event, RunStateChanged) and event.new is RunState.QUEUED
                 and event.old in (RunState.RUNNING, RunState.WAITING)):

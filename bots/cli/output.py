@@ -123,6 +123,9 @@ def run_detail(d: dict[str, Any]) -> str:
     lines.append(f"  cost:     ${r['cost_usd']:.4f}{budget}   turns: {r['turns']}   "
                  f"tool calls: {r['tool_calls']}   tokens: {r['input_tokens']} in / "
                  f"{r['output_tokens']} out")
+    if r.get("subagents_started"):
+        lines.append(f"  subagents: {r['subagents_started']} started, {r['subagents_done']} "
+                     "done")
     lines.append(f"  started:  {ago(r['created_at'])}   last activity: "
                  f"{ago(r['last_activity_at'])}")
     if r["parent_id"]:

@@ -67,6 +67,8 @@ def run_card(run: Run, f: Followed) -> discord.Embed:
     embed.add_field(name="Cost", value=f"${run.cost_usd:.2f}")
     embed.add_field(name="Turns", value=f"{run.turns} ({run.tool_calls} tool calls)")
     embed.add_field(name="Health", value=f.health(run))
+    if subagents := run.subagents_line():
+        embed.add_field(name="Subagents", value=subagents)
     if f.loop:
         embed.add_field(name="Loop", value=f.loop)
     if f.formula:

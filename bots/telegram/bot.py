@@ -435,6 +435,8 @@ def status_text(run: Run, f: Followed) -> str:
              html.escape(truncate_line(run.prompt, 200)),
              f"{run.turns} turns · {run.tool_calls} tool calls · ${run.cost_usd:.2f} · "
              f"{html.escape(f.health(run))}"]
+    if subagents := run.subagents_line():
+        lines.append(subagents)
     if f.loop:
         lines.append(f"🔁 {html.escape(f.loop)}")
     if f.formula:

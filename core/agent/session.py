@@ -6,6 +6,7 @@ shapes leaks past this module; the raw message is kept (as JSON) for ``messages.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -15,13 +16,17 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from claude_agent_sdk import (
     AssistantMessage,
     CanUseToolShadowedWarning,
     ClaudeAgentOptions,
     ClaudeSDKClient,
+    HookContext,
+    HookInput,
+    HookJSONOutput,
+    HookMatcher,
     PermissionResultAllow,
     PermissionResultDeny,
     RateLimitEvent,
@@ -33,6 +38,7 @@ from claude_agent_sdk import (
     ToolUseBlock,
     UserMessage,
 )
+from claude_agent_sdk.types import HookEvent
 
 from core.agent.launcher import write_launcher
 
@@ -108,8 +114,19 @@ class AgentUsageLimit:
     window: str
 
 
+@dataclass(frozen=True)
+class AgentSubagent:
+    """A subagent the agent spawned (its ``Task`` tool) started, or stopped. ``agent_type`` is
+    the subagent's kind (``general-purpose``, ``Explore``, ...). A subagent may run in the
+    background: its stop can come after the turn that started it ended."""
+
+    agent_id: str
+    agent_type: str
+    started: bool
+
+
 AgentEvent = (AgentInit | AgentText | AgentToolUse | AgentToolResult | AgentResult
-              | AgentApiRetry | AgentApiError | AgentUsageLimit)
+              | AgentApiRetry | AgentApiError | AgentUsageLimit | AgentSubagent)
 
 
 @dataclass(frozen=True)
@@ -250,12 +267,42 @@ def translate(message: object) -> list[AgentEvent]:
     return []
 
 
+@dataclass(frozen=True)
+class _StreamEnd:
+    error: BaseException | None
+
+
+class _Hooks:
+    """The CLI's hook callbacks Gluon listens to, as events queued for :meth:`SdkSession.events`.
+
+    A callback runs before the CLI goes on (it waits for the answer), so an event is queued
+    before any message the CLI sends after it; the subagent's stop in particular comes before
+    the result of the turn that reads its output.
+    """
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[object] = asyncio.Queue()
+
+    async def _subagent(self, hook_input: HookInput, tool_use_id: str | None,
+                        context: HookContext) -> HookJSONOutput:
+        data = cast(dict[str, Any], hook_input)
+        self.queue.put_nowait(AgentSubagent(
+            agent_id=str(data.get("agent_id", "")), agent_type=str(data.get("agent_type", "")),
+            started=data.get("hook_event_name") == "SubagentStart"))
+        return {}  # no opinion: the subagent goes on (or stops) as it would
+
+    def options(self) -> dict[HookEvent, list[HookMatcher]]:
+        return {"SubagentStart": [HookMatcher(hooks=[self._subagent])],
+                "SubagentStop": [HookMatcher(hooks=[self._subagent])]}
+
+
 class SdkSession:
     """A live ClaudeSDKClient. Owned by one run supervisor task."""
 
-    def __init__(self, client: ClaudeSDKClient, session_id: str) -> None:
+    def __init__(self, client: ClaudeSDKClient, session_id: str, hooks: _Hooks) -> None:
         self._client = client
         self._session_id = session_id
+        self._hooks = hooks
         self._closed = False
 
     async def send(self, text: str) -> str:
@@ -275,14 +322,40 @@ class SdkSession:
     async def set_model(self, model: str) -> None:
         await self._client.set_model(model)
 
+    async def _pump(self) -> None:
+        """The CLI's messages, into the queue the hook callbacks write to."""
+        queue = self._hooks.queue
+        try:
+            async for message in self._client.receive_messages():
+                queue.put_nowait(message)
+        except Exception as exc:
+            queue.put_nowait(_StreamEnd(exc))
+        else:
+            queue.put_nowait(_StreamEnd(None))
+
     async def events(self) -> AsyncIterator[tuple[AgentEvent | None, dict[str, Any]]]:
-        async for message in self._client.receive_messages():
-            raw = _jsonable(message)
-            translated = translate(message)
-            if not translated:
-                yield None, raw
-            for i, event in enumerate(translated):
-                yield event, (raw if i == 0 else {})
+        pump = asyncio.create_task(self._pump(), name="agent-messages")
+        try:
+            while True:
+                item = await self._hooks.queue.get()
+                if isinstance(item, _StreamEnd):
+                    if item.error is not None:
+                        raise item.error
+                    return
+                if isinstance(item, AgentSubagent):
+                    yield item, {"type": "SubagentStart" if item.started else "SubagentStop",
+                                 "agent_id": item.agent_id, "agent_type": item.agent_type}
+                    continue
+                raw = _jsonable(item)
+                translated = translate(item)
+                if not translated:
+                    yield None, raw
+                for i, event in enumerate(translated):
+                    yield event, (raw if i == 0 else {})
+        finally:
+            pump.cancel()
+            with contextlib.suppress(BaseException):
+                await pump
 
     async def close(self) -> None:
         if not self._closed:
@@ -307,6 +380,7 @@ class SdkRunner:
         if spec.append_system_prompt:
             system_prompt["append"] = spec.append_system_prompt
         # The launcher exists only while the CLI starts: once the CLI answers, it has exec'd.
+        hooks = _Hooks()
         launcher = write_launcher(spec.launcher_dir / f"{secrets.token_hex(8)}.sh",
                                   spec.command, list(spec.env))
         try:
@@ -316,6 +390,7 @@ class SdkRunner:
                 cli_path=str(launcher), env=dict(spec.env),
                 setting_sources=list(spec.setting_sources), settings=settings,
                 system_prompt=system_prompt, can_use_tool=can_use_tool, stderr=spec.stderr,
+                hooks=hooks.options(),
                 resume=spec.session_id if spec.resume else None, fork_session=spec.fork,
                 session_id=None if spec.resume else spec.session_id,
             )
@@ -327,4 +402,4 @@ class SdkRunner:
         finally:
             with contextlib.suppress(OSError):
                 launcher.unlink()
-        return SdkSession(client, spec.session_id)
+        return SdkSession(client, spec.session_id, hooks)

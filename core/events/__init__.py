@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from core.events.bus import InteractionRequested as InteractionRequested
     from core.events.bus import RunComment as RunComment
     from core.events.bus import RunStateChanged as RunStateChanged
+    from core.events.bus import SubagentsChanged as SubagentsChanged
     from core.events.bus import Subscription as Subscription
     from core.events.bus import ToolCalled as ToolCalled
     from core.events.bus import TurnFinished as TurnFinished
@@ -36,6 +37,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "InteractionRequested": "bus",
     "InteractionAnswered": "bus",
     "TurnFinished": "bus",
+    "SubagentsChanged": "bus",
     "BudgetWarning": "bus",
     "EventLog": "log",
     "Consumer": "log",

@@ -128,6 +128,16 @@ class TurnFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SubagentsChanged(Event):
+    """A subagent of the run's agent started or stopped; the counts are the run's so far."""
+
+    agent_type: str
+    started: int
+    done: int
+    live: int  # of this agent session's subagents, still running
+
+
+@dataclass(frozen=True, kw_only=True)
 class BudgetWarning(Event):
     scope: str  # "run", "project" or "global"
     spent_usd: float

@@ -33,7 +33,7 @@ COLUMNS = frozenset({
     "started_at", "ended_at", "last_activity_at", "turns", "tool_calls", "input_tokens",
     "output_tokens", "cost_usd", "session_cost_usd", "result_text", "error", "last_message",
     "commits", "changed_files", "worktree_removed", "priority", "not_before", "key", "source",
-    "start_job"})
+    "start_job", "subagents_started", "subagents_done"})
 _BOOL = ("use_worktree", "worktree_removed", "session_started")
 
 

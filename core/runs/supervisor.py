@@ -25,6 +25,7 @@ from core.agent.session import (
     AgentInit,
     AgentResult,
     AgentSession,
+    AgentSubagent,
     AgentText,
     AgentToolResult,
     AgentToolUse,
@@ -39,6 +40,7 @@ from core.runs.follow_ups import Finish, FollowUp
 from core.runs.interactions import describe_tool_call
 from core.runs.permissions import PermissionGate, follow_up
 from core.runs.port import SupervisorPort
+from core.runs.subagents import Subagents
 from core.runs.turns import TurnLedger
 from core.types import RunState
 
@@ -99,6 +101,10 @@ class RunSupervisor:
         self._api_error: AgentApiError | None = None  # of the current turn
         self._last_retry: AgentApiRetry | None = None
         self._usage_limit: AgentUsageLimit | None = None  # of the current turn
+        self.subagents = Subagents(port, run)
+        # The turn that ended well while subagents still ran: the run ends with it if the
+        # agent says nothing more (see _on_result).
+        self._ended_turn: AgentResult | None = None
 
     # -- the task ---------------------------------------------------------------------------
 
@@ -192,16 +198,28 @@ class RunSupervisor:
 
     async def _loop(self) -> None:
         while True:
-            if self._idle_after_interrupt:
+            if self._idle_after_interrupt or self._ended_turn is not None:
                 try:
                     item = await asyncio.wait_for(self.inbox.get(),
                                                   self.port.config.agents.idle_timeout_seconds)
                 except TimeoutError:
-                    raise _Stop(RunState.REVIEW, "stopped: no new instructions after the "
-                                "interrupt") from None
+                    await self._idle()
+                    continue
             else:
                 item = await self.inbox.get()
             await self._handle(item)
+
+    async def _idle(self) -> None:
+        """Nothing came for the idle timeout: the run ends (raises its _Stop)."""
+        if self._ended_turn is None:
+            raise _Stop(RunState.REVIEW, "stopped: no new instructions after the interrupt")
+        reason = "the agent finished its task"
+        if live := self.subagents.live:
+            idle = self.port.config.agents.idle_timeout_seconds
+            took = f"{idle / 60:g} min" if idle >= 60 else f"{idle:g} s"
+            reason += (f"; {live} subagent{'s' if live != 1 else ''} sent nothing for {took} "
+                       f"and {'were' if live != 1 else 'was'} stopped")
+        await self._complete(self._ended_turn, reason)
 
     async def _handle(self, item: _Item) -> None:
         if isinstance(item, RunCommand):
@@ -299,6 +317,8 @@ class RunSupervisor:
         elif isinstance(event, AgentUsageLimit):
             self._usage_limit = event
             await self.port.store.add_event(run_id, "limit", f"usage limit ({event.window})")
+        elif isinstance(event, AgentSubagent):
+            await self._on_subagent(event)
         else:
             await self._on_result(event)
 
@@ -306,9 +326,20 @@ class RunSupervisor:
         return api_errors.endpoint(self.port.config.anthropic.base_url
                                    or self.port.environ.get("ANTHROPIC_BASE_URL"))
 
+    async def _on_subagent(self, event: AgentSubagent) -> None:
+        await self.subagents.record(self.run, event)
+        if self._ended_turn is None or self._closing:
+            return
+        if self.subagents.live:
+            await self._set_state(RunState.RUNNING, self.subagents.waiting())
+        else:  # the agent gets their results in a turn of its own; the run ends after it
+            await self._set_state(RunState.RUNNING, "the subagents are done; the agent reads "
+                                  "what they found")
+
     async def _on_result(self, result: AgentResult) -> None:
         api_error, last_retry, limit = self._api_error, self._last_retry, self._usage_limit
         self._api_error = self._last_retry = self._usage_limit = None
+        self._ended_turn = None
         self.run = await self.turns.record(self.run, result)
         if result.user_message_uuids:
             self._outstanding -= set(result.user_message_uuids)
@@ -340,8 +371,21 @@ class RunSupervisor:
         if result.is_error:
             detail = "; ".join(result.errors) or result.result or result.subtype
             raise _Stop(RunState.FAILED, f"the agent failed: {detail}"[:500], detail)
+        if self.subagents.live:
+            # Subagents in the background outlive the turn that started them; the CLI gives
+            # the agent their results in a new turn when they stop. The run ends after that
+            # turn, or with this one if nothing comes for the idle timeout.
+            self._ended_turn = result
+            await self._set_state(RunState.RUNNING, self.subagents.waiting())
+            return
+        await self._complete(result)
+
+    async def _complete(self, result: AgentResult,
+                        reason: str = "the agent finished its task") -> None:
+        """The agent's work ended well: the features built on runs may go on, else the run
+        is ready for review (raises the _Stop)."""
         await self._follow_up(result)
-        raise _Stop(RunState.REVIEW, "the agent finished its task")
+        raise _Stop(RunState.REVIEW, reason)
 
     async def _follow_up(self, result: AgentResult) -> None:
         """Ask the features built on runs whether the run goes on (see core.runs.follow_ups);

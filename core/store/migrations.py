@@ -210,4 +210,8 @@ ALTER TABLE runs ADD COLUMN source TEXT NOT NULL DEFAULT '';  -- chat, cli, mcp,
 ALTER TABLE runs ADD COLUMN start_job TEXT;   -- the job of its current start attempt
 CREATE UNIQUE INDEX runs_key ON runs(key) WHERE key IS NOT NULL;
 """),
+    ("run_subagents", """
+ALTER TABLE runs ADD COLUMN subagents_started INTEGER NOT NULL DEFAULT 0;  -- its agent's subagents
+ALTER TABLE runs ADD COLUMN subagents_done INTEGER NOT NULL DEFAULT 0;     -- of them, stopped
+"""),
 ]

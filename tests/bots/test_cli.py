@@ -211,3 +211,19 @@ def test_pairing_codes_and_the_audit_log_from_the_command_line(gluon: Gluon) -> 
     assert [(e["actor"], e["action"], e["outcome"]) for e in entries] == [
         ("cli", "tool.create_pairing_code", "ok")]
     assert "tool.create_pairing_code" in gluon.ok("activity").out
+
+
+def test_show_counts_the_subagents_a_run_spawned(
+        gluon: Gluon, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:lead", [
+        s.tool("Task", {"description": "look around", "prompt": "SCRIPT:helper look around",
+                        "subagent_type": "general-purpose"}),
+        s.text("Asked a helper."), s.text("The helper found app.py.")])
+    model_server.script("SCRIPT:helper", [s.bash("ls"), s.text("Found it.")])
+    gluon.ok("project", "add", str(repo))
+    run_id = run_id_of(gluon.ok("run", "demo", "SCRIPT:lead look around", "--wait"))
+
+    shown = gluon.ok("show", run_id).out
+    assert "  subagents: 1 started, 1 done" in shown.splitlines()
+    run = gluon.json("show", run_id)["run"]
+    assert (run["subagents_started"], run["subagents_done"]) == (1, 1)

@@ -18,6 +18,7 @@ from bots.chat.orchestrator import Orchestrator
 from bots.telegram.bot import TelegramBot
 from core.config import Config
 from core.errors import InvalidInput
+from core.events.bus import RunStateChanged
 from core.runtime import Runtime
 from core.types import RunState
 from tests.bots.test_model_api_errors import closed_port
@@ -424,3 +425,31 @@ async def test_a_file_with_an_odd_name_is_kept_under_a_plain_name_inside_uploads
     [asked] = [r for r in model_server.requests if r.script_key == "SCRIPT:odd"]
     assert "Files sent with this message (they go to the runs it starts): " \
         "Unicode_notes_v2_.txt" in asked.all_text()
+
+
+async def test_the_run_card_counts_the_subagents_and_the_run_waits_for_them(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:lead", [
+        s.tool("Task", {"description": "look around", "prompt": "SCRIPT:helper look around",
+                        "subagent_type": "general-purpose"}),
+        s.text("Asked a helper."), s.text("The helper found app.py.")])
+    model_server.script("SCRIPT:helper", [s.hold("helper", s.bash("ls")), s.text("Found it.")])
+
+    def card(f: FakeTelegram) -> str:
+        return next((t for t in texts(f, ADA) if "<b>Run" in t), "")
+
+    with runtime.bus.subscribe(lambda e: isinstance(e, RunStateChanged)) as changes:
+        telegram.user_message(ADA, ADA, "/run demo SCRIPT:lead look around")
+        await changes.next_matching(  # the lead's turn ended; the run did not
+            lambda e: isinstance(e, RunStateChanged) and e.reason == "waiting for 1 subagent",
+            timeout=60)
+    await telegram.wait_for(lambda f: "1 subagent: 0 done" in card(f), timeout=30)
+    assert card(telegram).startswith("▶️")
+    model_server.release("helper")
+    await telegram.wait_for(lambda f: any("finished" in t for t in texts(f, ADA)), timeout=60)
+    await telegram.wait_for(lambda f: card(f).startswith("✅"), timeout=30)
+    assert "1 subagent: 1 done" in card(telegram)
+    ping = next(t for t in texts(telegram, ADA) if "finished" in t)
+    assert "The helper found app.py." in ping
