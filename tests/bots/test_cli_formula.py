@@ -19,6 +19,12 @@ def test_the_builtin_bugfix_formula_runs_its_three_steps_as_one_run(
                         [s.write("fix.txt", "fixed\n"), s.text("FIXED the expiry check")])
     model_server.script("Write a regression test",
                         [s.write("test_fix.txt", "ok\n"), s.text("TESTED: 1 passed")])
+    # The project's test gate passes once the fix is in: had it run after the diagnosis
+    # (a planning step), it would have failed and sent the agent back.
+    (repo / ".gluon").mkdir()
+    (repo / ".gluon" / "project.toml").write_text('[gates]\ntest = "test -f fix.txt"\n')
+    git(repo, "add", ".gluon")
+    git(repo, "commit", "-qm", "gates")
     gluon.ok("project", "add", str(repo))
     done = gluon("formula", "run", "bugfix", "demo",
                  "--var", "description=SCRIPT:bug login fails on expired tokens")
@@ -30,6 +36,10 @@ def test_the_builtin_bugfix_formula_runs_its_three_steps_as_one_run(
     assert shown["formula"] == {"name": "bugfix", "step": 3, "steps": 3, "step_name": "test",
                                 "finished": True}
     assert shown["run"]["result_text"] == "TESTED: 1 passed"
+    # The gates ran after the fix and after the test step, not after the diagnosis.
+    assert [(g["gate"], g["passed"], g["attempts"]) for g in shown["gates"]] == [
+        ("test", True, 2)]
+    assert not [r for r in model_server.requests if "test -f fix.txt" in r.last_user_text()]
     assert git(repo, "show", f"gluon/{run_id}:fix.txt") == "fixed"
     assert git(repo, "show", f"gluon/{run_id}:test_fix.txt") == "ok"
     asked = {r.script_key: r for r in model_server.requests if r.script_key}
