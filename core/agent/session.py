@@ -316,6 +316,15 @@ class SdkSession:
         await self._client.query(one())
         return message_uuid
 
+    @property
+    def pid(self) -> int | None:
+        """The agent's process: the one the SDK started (the launcher, which exec's the CLI,
+        in its sandbox when there is one), or None before it started."""
+        transport = getattr(self._client, "_transport", None)
+        process = getattr(transport, "_process", None)
+        pid = getattr(process, "pid", None)
+        return pid if isinstance(pid, int) else None
+
     async def interrupt(self) -> None:
         await self._client.interrupt()
 
