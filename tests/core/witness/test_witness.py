@@ -21,6 +21,7 @@ from core.witness import Classification, procs
 from tests.conftest import daemon_environ, make_config, wait_state
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
+from tests.mcp_tools.client import connected
 
 FAILING = "ls /no/such/dir"
 
@@ -111,14 +112,24 @@ async def test_an_agent_killed_from_outside_is_a_zombie_and_the_history_outlives
         said = await wait_note(rt, run.id, "looks zombie")
         model_server.release("zombie")
         await wait_state(rt, run.id, timeout=60)
-    async with Runtime(config, environ=daemon_environ()) as rt:
+    async with Runtime(config, environ=daemon_environ()) as rt, connected(rt) as client:
         health = await rt.witness.health(run.id)
+        tool = (await client.call_tool("get_run_health", {"run": run.id[:6]})).structured_content
+        shown = (await client.call_tool("get_run", {"run": run.id})).structured_content
+        listed = (await client.call_tool("list_runs", {})).structured_content
+        quiet = (await client.call_tool("silence_run_health", {"run": run.id})
+                 ).structured_content
 
     assert verdict is not None and verdict.classification is Classification.ZOMBIE
     assert said == (f"⚠ run {run.id} looks zombie: its agent process (pid {pid}) is gone "
                     "but the run is live")
     assert [(h.classification, h.reason) for h in health.history][0] == (
         Classification.ZOMBIE, verdict.reason)
+    assert tool is not None and shown is not None and listed is not None and quiet is not None
+    assert tool["history"][0]["classification"] == "zombie"
+    assert shown["health"]["classification"] == listed["runs"][0]["health"]["classification"]
+    assert shown["health"]["classification"] == str(health.classification)
+    assert (tool["silenced"], quiet["silenced"]) == (False, True)
 
 
 def test_nonsense_thresholds_and_policies_are_refused_at_start() -> None:
