@@ -56,6 +56,7 @@ from core.models import Interaction, Run
 from core.runs.health import assess
 from core.runtime import Runtime
 from core.types import InteractionStatus, RunState
+from core.witness import Classification
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,13 @@ class Followed:
     formula: str = ""  # the formula's step, for a run that follows one ("step 2/4: implement")
     merge_failures: dict[str, int] = field(default_factory=dict)  # entry id -> message id
     loop: str = ""  # its autonomous loop in one line ("loop 3/10 · breaker closed · $1.20")
+    witness: str = ""  # the witness's verdict when it is not healthy ("stalled: no output...")
 
     def health(self, run: Run) -> str:
-        """The status message's health (see ``core.runs.health``), now."""
+        """The status message's health: the witness's verdict on a live run when it has one
+        that is not healthy (see ``core.witness``), else ``core.runs.health``'s, now."""
+        if self.witness and run.state.is_live:
+            return self.witness
         return assess(run, time.time(), retrying=bool(self.retry)).text
 
     def activity(self, run: Run) -> str:
@@ -282,6 +287,8 @@ class ChatSurface:
             return
         if isinstance(event, RunNote):  # a formula step, a gate, the loop, a policy
             await self.send_reply(followed, Reply(event.text), followed.status_message)
+            if event.source == "witness":
+                await self._status(followed)  # its health line says it too
             return
         final = isinstance(event, RunStateChanged) and event.new.is_ended
         if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
@@ -321,6 +328,9 @@ class ChatSurface:
         run = await self.runtime.runs.get(f.run_id)
         loop = await self.runtime.loops.status_of(run)
         f.loop = loop.line if loop is not None else ""
+        verdict = self.runtime.witness.verdict_of(run.id)
+        f.witness = (f"{verdict.classification}: {verdict.reason}" if verdict is not None
+                     and verdict.classification is not Classification.HEALTHY else "")
         if (progress := await self.runtime.formulas.progress(run.id)) is not None:
             f.formula = progress.card
         if f.status_message is None:

@@ -247,6 +247,11 @@ class Witness:
 
     # -- what people ask --------------------------------------------------------------------
 
+    def verdict_of(self, run_id: str) -> Verdict | None:
+        """The live run's classification now, when it is watched (no I/O)."""
+        w = self.watches.get(run_id)
+        return w.verdict if w is not None else None
+
     async def health(self, run_id: str) -> RunHealth:
         """The run's classification, its reason and since when, and its history."""
         run = await self.runs.get(run_id)

@@ -1,0 +1,59 @@
+"""The witness in chat: the real python-telegram-bot against the fake Bot API, the real Claude
+Code CLI against the scripted model server. A run started in chat whose agent stalls (its model
+stream held, its process idle) is restarted from its session by its project's policy, and the
+chat says so under the run's status message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bots.telegram.bot import TelegramBot
+from core.config import Config, ProjectConfig, WitnessConfig
+from core.runtime import Runtime
+from core.types import RunState
+from core.witness import Classification
+from tests.bots.test_telegram import ADA, BOB, texts
+from tests.bots.test_telegram import bot as bot  # noqa: F401 (fixtures)
+from tests.bots.test_telegram import telegram as telegram  # noqa: F401
+from tests.conftest import make_config, wait_state
+from tests.fakes import scripts as s
+from tests.fakes.model_server import ScriptedModelServer
+from tests.fakes.telegram_api import FakeTelegram
+
+
+@pytest.fixture
+def config(tmp_path: Path, model_server: ScriptedModelServer) -> Config:
+    base = make_config(tmp_path / "home", model_server)
+    return base.model_copy(update={
+        "telegram": base.telegram.model_copy(update={"users": [ADA, BOB]}),
+        "witness": WitnessConfig(interval_seconds=0.3, stalled_after_seconds=2,
+                                 stalled_cpu_percent=5),
+        "projects": {"demo": ProjectConfig(witness="restart")}})
+
+
+async def test_a_stalled_agent_is_restarted_from_its_session_and_the_chat_says_so(
+        bot: tuple[TelegramBot, Runtime], telegram: FakeTelegram,
+        model_server: ScriptedModelServer) -> None:
+    _, runtime = bot
+    model_server.script("SCRIPT:ask", [
+        s.tool("start_run", {"project": "demo", "prompt": "SCRIPT:stall think hard"}),
+        s.text("Started it.")])
+    model_server.script("SCRIPT:stall", [s.hold("stall", s.text("Back at it."))])
+    telegram.user_message(ADA, ADA, "SCRIPT:ask think hard on demo")
+    first = await model_server.await_request(lambda r: r.script_key == "SCRIPT:stall")
+    await telegram.wait_for(lambda f: any("looks stalled" in t for t in texts(f, ADA)),
+                            timeout=60)
+    model_server.release("stall")
+    [run] = await runtime.runs.store.find()
+    done = await wait_state(runtime, run.id, RunState.REVIEW, RunState.FAILED, timeout=60)
+    health = await runtime.witness.health(run.id)
+
+    assert done.state is RunState.REVIEW, done.state_reason
+    said = next(t for t in texts(telegram, ADA) if "looks stalled" in t)
+    assert said.startswith(f"⚠ run {run.id} looks stalled: no output for ")
+    assert said.endswith("% CPU. Restarting its agent from its session.")
+    restarted = [r for r in model_server.requests if "witness restarted you" in r.all_text()]
+    assert restarted and restarted[0].session_id == first.session_id
+    assert Classification.STALLED in [h.classification for h in health.history]
