@@ -141,6 +141,10 @@ def run_detail(d: dict[str, Any]) -> str:
         lines.append(f"  result:   {one_line(r['result_text'], 200)}")
     if d.get("loop"):
         lines.append(f"  loop:     {loop_line(d['loop'])}")
+    if (h := d.get("health")) and h["classification"] != "healthy":
+        quiet = " (silenced)" if h["silenced"] else ""
+        lines.append(f"  health:   {h['classification']}: {h['reason']}, since "
+                     f"{ago(h['since'])}{quiet}")
     for o in d.get("overlaps", []):
         lines.append(f"  also changing {files_named(o['files'])}: run {o['run_id']} "
                      f"({o['state']})")
