@@ -100,6 +100,8 @@ class Witness:
                 event = await sub.get()
                 try:
                     if self.observe(event):
+                        if isinstance(event, TurnFinished):
+                            await self._read_errors(event.run_id)
                         await self.check(event.run_id, sample=False)
                 except Exception:
                     log.exception("the witness failed on %s", type(event).__name__)
@@ -178,11 +180,24 @@ class Witness:
             else:
                 is_alive = alive(pid)
                 w.sampled(pid, is_alive, cpu_seconds(pid) if is_alive else None, now)
+        if sample:
+            await self._read_errors(run_id)
         verdict = classify(w, self.cfg, now)
         if verdict.classification is not w.verdict.classification:
             w.verdict, w.since = verdict, now
             await self._changed(w, verdict, now)
         return verdict
+
+    async def _read_errors(self, run_id: str) -> None:
+        """The failed tool calls the run's log got since the last look (tool results are
+        not on the bus)."""
+        w = self.watches.get(run_id)
+        if w is None:
+            return
+        for event in await self.runs.store.events(run_id, w.log_cursor, 200):
+            w.log_cursor = max(w.log_cursor, event.id)
+            if event.kind == "tool_error":
+                w.tool_failed(event.summary)
 
     # -- what it does -----------------------------------------------------------------------
 

@@ -36,9 +36,16 @@ class Watch:
     verdict: Verdict = HEALTHY
     since: float = 0.0
     restarts: int = 0
+    errors: deque[str] = field(init=False)  # the last failed tool calls' errors
+    log_cursor: int = 0  # the last run log event read for them
 
     def __post_init__(self) -> None:
         self.recent = deque(maxlen=self.window)
+        self.errors = deque(maxlen=self.window)
+
+    def tool_failed(self, text: str) -> None:
+        """A tool call failed with ``text`` (from the run's log)."""
+        self.errors.append(" ".join(text.split())[:300])
 
     def tool_called(self, tool: str, summary: str, at: float) -> None:
         key = summary or tool  # the call as the run's log says it: the tool and its input
@@ -84,6 +91,12 @@ class Watch:
         key, count = Counter(self.recent).most_common(1)[0]
         return key, count
 
+    def same_error(self) -> tuple[str, int] | None:
+        if not self.errors:
+            return None
+        error, count = Counter(self.errors).most_common(1)[0]
+        return error, count
+
 
 def classify(w: Watch, cfg: WitnessConfig, now: float) -> Verdict:
     if w.gone:
@@ -94,6 +107,11 @@ def classify(w: Watch, cfg: WitnessConfig, now: float) -> Verdict:
         return Verdict(Classification.LOOPING,
                        f"the same call ({loop[0][:120]}) {loop[1]} times in its last "
                        f"{len(w.recent)} tool calls")
+    error = w.same_error()
+    if error is not None and error[1] >= cfg.loop_repeats:
+        return Verdict(Classification.LOOPING,
+                       f"the same error ({error[0][:120]}) {error[1]} times in its last "
+                       f"{len(w.errors)} failed tool calls")
     silent = now - w.last_output_at
     if (w.running and silent >= cfg.stalled_after_seconds and w.cpu_percent is not None
             and w.cpu_percent < cfg.stalled_cpu_percent):

@@ -71,6 +71,25 @@ async def test_an_agent_running_the_same_failing_command_is_looping_and_nudged(
     assert silenced.silenced and silenced.history == health.history
 
 
+async def test_different_commands_failing_with_the_same_error_are_looping_too(
+        tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:same-error", [
+        *[s.bash(f"echo 'npm ERR! test failed' >&2; exit 1 # try {n}") for n in range(4)],
+        s.text("Tests still fail.")])
+    config = witness_config(tmp_path, model_server, "notify", loop_repeats=4)
+    async with Runtime(config, environ=daemon_environ()) as rt:
+        await rt.projects.add("demo", str(repo))
+        run = await rt.runs.start_run("demo", "SCRIPT:same-error run the tests")
+        done = await wait_state(rt, run.id, timeout=120)
+        health = await rt.witness.health(run.id)
+        said = await notes(rt, run.id)
+
+    assert done.state is RunState.REVIEW, done.state_reason
+    [looping] = [h for h in health.history if h.classification is Classification.LOOPING]
+    assert looping.reason.startswith("the same error (Exit code 1 npm ERR! test failed) 4 ")
+    assert said == [f"⚠ run {run.id} looks looping: {looping.reason}"]
+
+
 async def test_an_agent_killed_from_outside_is_a_zombie_and_the_history_outlives_gluon(
         tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:zombie", [s.hold("zombie")])
