@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.chat import merging
+from bots.chat import merging, witness
 from bots.chat.orchestrator import Orchestrator
 from bots.chat.types import PERMISSION_LABELS, Act, Button, Outcome, Reply, Speaker
 from core.access.answers import why_not_answer
@@ -285,10 +285,13 @@ class ChatSurface:
         if isinstance(event, FilesOverlap):
             await self._overlap(followed, event)
             return
+        if isinstance(event, RunNote) and event.source == "witness":
+            await self.send_reply(followed, witness.note_reply(
+                event, self.runtime.runs.is_live(event.run_id)), followed.status_message)
+            await self._status(followed)  # its health line says it too
+            return
         if isinstance(event, RunNote):  # a formula step, a gate, the loop, a policy
             await self.send_reply(followed, Reply(event.text), followed.status_message)
-            if event.source == "witness":
-                await self._status(followed)  # its health line says it too
             return
         final = isinstance(event, RunStateChanged) and event.new.is_ended
         if got_through or isinstance(event, RunStateChanged | ToolCalled | TurnFinished
@@ -493,7 +496,10 @@ class ChatSurface:
         return Reply(f"Answered: {text}" if ok else out, error=not ok)
 
     async def act(self, speaker: Speaker, action: Act) -> Outcome:
-        """A merge-queue button was pressed (see ``bots.chat.merging.press``)."""
+        """A merge-queue or witness button was pressed (see ``bots.chat.merging.press``,
+        ``bots.chat.witness.press``)."""
+        if action.verb in witness.ACTS:
+            return await witness.press(self.orch, speaker, action)
         return await merging.press(self.orch, speaker, action)
 
     async def steer(self, speaker: Speaker, run_id: str, text: str) -> Reply:

@@ -1,7 +1,7 @@
 """The witness in chat: the real python-telegram-bot against the fake Bot API, the real Claude
 Code CLI against the scripted model server. A run started in chat whose agent stalls (its model
 stream held, its process idle) is restarted from its session by its project's policy, and the
-chat says so under the run's status message."""
+chat says so under the run's status message, with buttons (Ignore silences its alarms)."""
 
 from __future__ import annotations
 
@@ -45,15 +45,24 @@ async def test_a_stalled_agent_is_restarted_from_its_session_and_the_chat_says_s
     first = await model_server.await_request(lambda r: r.script_key == "SCRIPT:stall")
     await telegram.wait_for(lambda f: any("looks stalled" in t for t in texts(f, ADA)),
                             timeout=60)
+    note = next(m for m in telegram.messages(ADA).values() if "looks stalled" in (m.text or ""))
+    labels = [label for label, _ in note.buttons]
+    ignore = next(data for label, data in note.buttons if label == "Ignore")
+    telegram.press_button(ADA, ADA, note.message_id, ignore)
+    await telegram.wait_for(lambda f: any("silenced the alarms" in (x.text or "")
+                                          for x in f.sent(ADA, "callback_answer")), timeout=30)
     model_server.release("stall")
     [run] = await runtime.runs.store.find()
     done = await wait_state(runtime, run.id, RunState.REVIEW, RunState.FAILED, timeout=60)
     health = await runtime.witness.health(run.id)
 
     assert done.state is RunState.REVIEW, done.state_reason
-    said = next(t for t in texts(telegram, ADA) if "looks stalled" in t)
+    said, pressed = next(t for t in texts(telegram, ADA) if "looks stalled" in t).split("\n\n")
+    assert pressed == f"<i>Ada silenced the alarms of run {run.id}.</i>"
     assert said.startswith(f"⚠ run {run.id} looks stalled: no output for ")
     assert said.endswith("% CPU. Restarting its agent from its session.")
     restarted = [r for r in model_server.requests if "witness restarted you" in r.all_text()]
     assert restarted and restarted[0].session_id == first.session_id
     assert Classification.STALLED in [h.classification for h in health.history]
+    assert labels == ["Nudge", "Interrupt", "Cancel", "Ignore"]
+    assert health.silenced  # Ignore: a false alarm, nothing more is said or done about it
