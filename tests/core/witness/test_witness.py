@@ -136,3 +136,33 @@ def test_nonsense_thresholds_and_policies_are_refused_at_start() -> None:
         Config.model_validate({"witness": {"loop_repeats": 1}})
     with pytest.raises(ValidationError, match="witness"):
         Config.model_validate({"projects": {"demo": {"witness": "shout"}}})
+
+
+async def test_a_zombie_is_restarted_from_its_session_by_the_restart_policy(
+        tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:revive", [s.hold("revive", s.text("Alive again."))])
+    config = witness_config(tmp_path, model_server, "restart", interval_seconds=3600)
+    async with Runtime(config, environ=daemon_environ()) as rt:
+        await rt.projects.add("demo", str(repo))
+        run = await rt.runs.start_run("demo", "SCRIPT:revive wait")
+        first = await model_server.await_request(lambda r: r.script_key == "SCRIPT:revive")
+        pid = rt.runs.agent_pid(run.id)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while procs.alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)  # noqa: ASYNC251 - on purpose: the loop must not run
+        verdict = await rt.witness.check(run.id)
+        said = await wait_note(rt, run.id, "looks zombie")
+        try:
+            again = await model_server.await_request(
+                lambda r: "witness restarted you" in r.all_text(), timeout=45)
+        except TimeoutError:
+            raise AssertionError(f"not restarted: {await notes(rt, run.id)} "
+                                 f"{(await rt.runs.get(run.id)).state_reason}") from None
+        model_server.release("revive")
+        done = await wait_state(rt, run.id, RunState.REVIEW, timeout=60)
+
+    assert verdict is not None and verdict.classification is Classification.ZOMBIE
+    assert said.endswith("Restarting its agent from its session.")
+    assert again.session_id == first.session_id and done.state is RunState.REVIEW
