@@ -113,7 +113,7 @@ class Runtime:
         self.runs = RunManager(config, runs, self.bus, self.projects, runner or SdkRunner(),
                                self.activity, interactions=InteractionStore(self.db),
                                commands=CommandStore(self.db), budget=BudgetStore(self.db),
-                               environ=environ)
+                               environ=environ, events=self.events)
         self.review = Review(self.runs)
         # Which runs change the same files (its loop runs in the daemon).
         self.forecast = Forecast(self.runs, self.events)

@@ -33,7 +33,8 @@ from core.budget.store import BudgetStore
 from core.budget.usage import Usage
 from core.config import Config, resolve_model
 from core.errors import Conflict, InvalidInput
-from core.events.bus import EventBus
+from core.events.bus import EventBus, RunNote
+from core.events.log import EventLog
 from core.git import ops as gitops
 from core.git.worktree_pool import WorktreePool
 from core.jobs import JobQueue
@@ -69,11 +70,13 @@ class RunManager:
     def __init__(self, config: Config, store: RunStore, bus: EventBus,
                  projects: ProjectService, runner: AgentRunner, activity: ActivityLog, *,
                  interactions: InteractionStore, commands: CommandStore, budget: BudgetStore,
-                 environ: dict[str, str] | None = None) -> None:
+                 environ: dict[str, str] | None = None, events: EventLog | None = None) -> None:
         """``store`` publishes each state change on ``bus`` once it is stored; the other
-        stores are those of the runs' questions, commands and spending."""
+        stores are those of the runs' questions, commands and spending; ``events`` keeps the
+        notes said about runs (see :meth:`note`)."""
         self.config = config
         self.bus = bus
+        self.events = events
         self.projects = projects
         self.runner = runner
         self.activity = activity
@@ -469,6 +472,14 @@ class RunManager:
             if run.state.is_resumable:
                 await self.resume(run.id, "", actor)
         return answered
+
+    async def note(self, run: Run, source: str, text: str) -> None:
+        """Tell the people who follow ``run`` something (a durable RunNote)."""
+        note = RunNote(run_id=run.id, project=run.project, source=source, text=text)
+        if self.events is None:
+            self.bus.publish(note)
+            return
+        self.events.publish(await self.events.append(note))
 
     async def allow_for_project(self, project: str, rule: str) -> None:
         await self.projects.store.allow(project, rule)
