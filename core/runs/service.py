@@ -40,7 +40,7 @@ from core.git.worktree_pool import WorktreePool
 from core.jobs import JobQueue
 from core.models import Interaction, Project, Run
 from core.projects.service import ProjectService
-from core.runs import workplace
+from core.runs import overflow, workplace
 from core.runs.command_store import CommandStore
 from core.runs.commands import CommandChannel, CommandKind, SqliteCommandChannel, until_ended
 from core.runs.executor import RECOVERED_PRIORITY, Executor
@@ -384,8 +384,22 @@ class RunManager:
         await self.executor.pump()
         return await self.store.get(run.id)
 
+    async def recover(self, run_id: str, actor: str = "cli") -> Run:
+        """Continue an ended run in a fresh agent session whose prompt sums up the work so far
+        (what Gluon does by itself when a conversation outgrows the model's context)."""
+        run = await self.store.resolve(run_id)
+        if not run.state.is_resumable:
+            raise Conflict(f"run {run.id!r} is {run.state}; only an ended run that may be "
+                           "resumed can go on in a fresh session")
+        fresh = await overflow.fresh_start(self.store, run)
+        await self._requeue(run, fresh.pop("pending_prompt"), actor, fresh=fresh)
+        await self.note(run, "overflow", f"📦 {actor} continued the run in a fresh session "
+                        "with a summary")
+        await self.executor.pump()
+        return await self.store.get(run.id)
+
     async def _requeue(self, run: Run, message: str, actor: str, *, keep_place: bool = False,
-                       priority: int | None = None) -> None:
+                       priority: int | None = None, fresh: dict[str, Any] | None = None) -> None:
         """Queue an ended run again with ``message``, at its own priority unless ``priority``
         says otherwise; ``keep_place``: in the queue's order where it was when it last
         started (after a restart), not at the end."""
@@ -400,7 +414,7 @@ class RunManager:
         hidden = await self.store.hidden(run.id)
         undelivered = hidden["pending_prompt"] or (None if run.session_started else run.prompt)
         message = with_undelivered(undelivered, message)
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = dict(fresh or {})  # a fresh session's (see recover)
         if keep_place and hidden["queued_at"] is not None:
             fields["queued_at"] = hidden["queued_at"]
         await self.transition(run.id, RunState.QUEUED, f"resumed by {actor}",
