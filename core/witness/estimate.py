@@ -8,7 +8,8 @@ until :data:`MIN_RUNS` of them are known.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
 
 from core.runs.store import RunStore
 from core.types import RunState
@@ -18,12 +19,11 @@ MIN_RUNS = 3
 FINISHED = [RunState.REVIEW, RunState.MERGED, RunState.CLOSED]
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(BaseModel):
     project: str
-    low_usd: float  # 25th percentile
-    high_usd: float  # 75th percentile
-    runs: int  # how many finished runs it comes from
+    low_usd: float = Field(description="the 25th percentile of the recent runs' cost")
+    high_usd: float = Field(description="the 75th percentile of the recent runs' cost")
+    runs: int = Field(description="how many finished runs it comes from")
 
     def text(self) -> str:
         """``usually $0.40–1.20 (from the last 12 runs of demo)``"""
