@@ -53,7 +53,7 @@ class AttentionItem(BaseModel):
     action: str = Field(description="the tool that deals with it")
     action_args: dict[str, Any] = Field(default_factory=dict,
                                         description="that tool's arguments known already")
-    hint: str = Field(description="what to do, in a few words")
+    hint: str = Field(description="what to do, in a few words that name the tool")
 
 
 class AttentionList(BaseModel):
@@ -63,9 +63,9 @@ class AttentionList(BaseModel):
 # The tool and the advice for each run condition that needs a person.
 _RUN_ACTIONS: dict[Condition, tuple[str, str]] = {
     Condition.QUIET: ("steer_run", "nudge it with steer_run, or interrupt_run"),
-    Condition.NEAR_BUDGET: ("get_run", "check it; let it finish or cancel_run"),
-    Condition.FAILED: ("resume_run", "resume it with a follow-up"),
-    Condition.INTERRUPTED: ("resume_run", "resume it"),
+    Condition.NEAR_BUDGET: ("get_run", "check it with get_run; let it finish or cancel_run"),
+    Condition.FAILED: ("resume_run", "continue it with resume_run"),
+    Condition.INTERRUPTED: ("resume_run", "continue it with resume_run"),
 }
 
 
@@ -133,7 +133,7 @@ class Attention:
                 kind=AttentionKind.BUDGET, project=scope, ref=scope,
                 text=f"{spent / limit:.0%} of {whose} spent (${spent:.2f} of ${limit:.2f})",
                 since=now, waited_s=0.0, action="set_budget", action_args=args,
-                hint="raise it with set_budget, or let new runs wait for midnight UTC"))
+                hint="raise it with set_budget, or wait for midnight UTC"))
         return items
 
 
@@ -148,7 +148,8 @@ def _asked(interaction: Interaction, run: Run, now: float) -> AttentionItem:
         waited_s=now - interaction.created_at,
         action="answer_question" if question else "decide_permission",
         action_args={"id": interaction.id},
-        hint="answer it" if question else "allow or deny it")
+        hint="answer it with answer_question" if question
+        else "allow or deny it with decide_permission")
 
 
 def _run_item(run: Run, now: float) -> AttentionItem | None:
