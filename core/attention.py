@@ -91,7 +91,11 @@ class Attention:
             item = _run_item(run, now)
             if item is not None:
                 found.append(item)
+        queued: set[str] = set()  # runs seen in the queue: open entries, then the latest
         for entry in await self.merges.list(project, limit=_LIMIT):
+            if entry.run_id in queued:
+                continue  # an older entry of a run queued again since
+            queued.add(entry.run_id)
             if entry.state is MergeState.FAILED and now - entry.updated_at <= RECENT:
                 found.append(AttentionItem(
                     kind=AttentionKind.MERGE, project=entry.project, run_id=entry.run_id,
