@@ -63,11 +63,11 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     git_tools.register(kit, rt)
     system_tools.register(kit, rt)
     access_tools.register(kit, rt)
+    attention_tools.register(kit, rt)
     web_tools.register(kit, rt)
     hook_tools.register(kit, rt)
     loop_tools.register(kit, rt)
     gate_tools.register(kit, rt)
-    attention_tools.register(kit, rt)
     return server, kit
 
 
