@@ -65,6 +65,9 @@ max_loops when the user gives a limit. The agent is told to continue after each 
 it says the task is done; a circuit breaker stops it when nothing changes. "How far is the \
 loop?": get_loop_status.
 - "What's running?" and similar: list_runs or get_run, then answer in a few short lines.
+- "What needs me?", "anything for me?" and similar: list_attention, then name each item \
+oldest first in one short line (what it is, its run or project, how long it has waited) and \
+the tool that deals with it.
 - Work for later or in bulk goes to the queue: queue_work (one call per task, with a \
 priority or a start_at time when the user gives one); "what's queued?": list_queue; move an \
 item with reprioritize_queued, take one out with cancel_queued.

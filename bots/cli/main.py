@@ -309,6 +309,16 @@ async def pending(c: Session, a: argparse.Namespace) -> int:
     return 0
 
 
+@handler("attention")
+async def attention(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("list_attention", {"project": a.project})
+    rows = [[fmt.ago(i["since"]), i["kind"], i["project"] or "-", fmt.one_line(i["text"], 70),
+             i["action"]] for i in data["items"]]
+    out(a, data, fmt.table(rows, ["since", "what", "project", "", "do"])
+        if rows else "nothing needs you")
+    return 0
+
+
 @handler("diff")
 async def run_diff(c: Session, a: argparse.Namespace) -> int:
     data = await c.call("get_run_diff", {"run": a.run, "path": a.path})

@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("id")
     x.add_argument("choice", help="an option, its number, free text; or allow, allow_run, "
                    "allow_project, deny")
+    x = cmd("attention", "what needs you: questions, runs in trouble, failed merges, budgets")
+    x.add_argument("--project")
     x = cmd("pending", "questions and permission requests waiting for you")
     x.add_argument("--run")
     x = cmd("diff", "a run's changes against its base")
