@@ -20,7 +20,8 @@ class Parser(argparse.ArgumentParser):
     """argparse, with a mistake reported on one line that says where to find the usage."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"gluon: {clean(message)} (see `{self.prog} --help`)\n")
+        one_line = clean(message).replace("\r", "\\r").replace("\n", "\\n")
+        sys.stderr.write(f"gluon: {one_line} (see `{self.prog} --help`)\n")
         sys.exit(2)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import io
 import logging
 import os
@@ -84,10 +83,6 @@ def run_main(argv: list[str], env: dict[str, str], cwd: Path, stdin: bytes = b""
     else:
         raise AssertionError("run_main runs the command's own event loop: call it from a "
                              "synchronous test")
-    # What earlier tests in this process left for the garbage collector (an HTTP client a
-    # library never closed) complains as it goes: let it do so now, not into this command's
-    # stderr.
-    gc.collect()
     out_raw, out = _stream()
     err_raw, err = _stream()
     saved = sys.stdin, sys.stdout, sys.stderr
