@@ -21,6 +21,7 @@ from core.access.users import Access
 from core.access.web import WebAccess
 from core.access.web_store import WebStore
 from core.agent.session import AgentResult, AgentRunner, SdkRunner
+from core.attention import Attention
 from core.budget.store import BudgetStore
 from core.config import Config
 from core.errors import Conflict
@@ -114,7 +115,7 @@ class Runtime:
         self.runs = RunManager(config, runs, self.bus, self.projects, runner or SdkRunner(),
                                self.activity, interactions=InteractionStore(self.db),
                                commands=CommandStore(self.db), budget=BudgetStore(self.db),
-                               environ=environ)
+                               environ=environ, events=self.events)
         self.review = Review(self.runs)
         # Which runs change the same files (its loop runs in the daemon).
         self.forecast = Forecast(self.runs, self.events)
@@ -135,6 +136,7 @@ class Runtime:
         self.merges = MergeQueue(config, MergeStore(self.db), self.runs, self.review,
                                  self.events, self.bus, self.activity, self.github.client,
                                  self.github.repos)
+        self.attention = Attention(self.runs, self.merges)  # what needs a person
         self.loops = Loops(config, LoopStore(self.db), self.runs, self.events)
         self.formulas = Formulas(config, FormulaStore(self.db), self.runs, self.projects,
                                  self.runs.usage.settings, self.events)

@@ -18,6 +18,7 @@ from core.models import Interaction, Run, RunSummary, Transition, UsageReport
 from core.runs.store import RunEvent
 from core.runtime import Runtime
 from core.types import InteractionKind, PermissionChoice, RunState
+from core.witness.estimate import MIN_RUNS, Estimate, estimate
 from mcp_tools.params import Limit, ProjectRef, RunRef
 from mcp_tools.queue_tools import source
 from mcp_tools.registry import ToolKit, actor
@@ -72,6 +73,12 @@ class WaitResult(BaseModel):
     run: Run
     done: bool = Field(description="True when the run is no longer live")
     pending: list[Interaction] = Field(description="questions and permission requests waiting")
+
+
+class CostEstimate(BaseModel):
+    estimate: Estimate | None = Field(
+        description=f"null until the project has {MIN_RUNS} finished runs with a cost")
+    text: str = Field(description="one line to show a person")
 
 
 class PendingList(BaseModel):
@@ -263,6 +270,24 @@ def register(kit: ToolKit, rt: Runtime) -> None:
         """Continue an ended run (review, failed, cancelled, interrupted) with a follow-up
         message, in the same session and worktree. Returns the run, queued again."""
         return await runs.resume(run, message, actor=actor())
+
+    @kit.tool()
+    async def recover_run(run: RunRef) -> Run:
+        """Continue an ended run in a fresh agent session (same worktree and branch) whose
+        first prompt sums up the work so far: its task, commits, changed files and the agent's
+        last messages. Gluon does this by itself when a conversation outgrows the model's
+        context; use it by hand for a run whose session went wrong. Returns the run, queued."""
+        return await runs.recover(run, actor=actor())
+
+    @kit.tool(read_only=True)
+    async def estimate_run_cost(project: ProjectRef) -> CostEstimate:
+        """What a new run of the project will likely cost: the middle half (25th to 75th
+        percentile) of what its last 20 finished runs cost. Say it when starting a run."""
+        name = (await rt.projects.get(project)).name
+        found = await estimate(runs.store, name)
+        return CostEstimate(estimate=found, text=found.text() if found else
+                            f"no cost estimate yet: {name} has fewer than {MIN_RUNS} "
+                            "finished runs")
 
     @kit.tool()
     async def fork_run(

@@ -8,6 +8,7 @@ from importlib.metadata import version
 from core.runtime import Runtime
 from mcp_tools import (
     access_tools,
+    attention_tools,
     event_tools,
     formula_tools,
     gate_tools,
@@ -63,6 +64,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     git_tools.register(kit, rt)
     system_tools.register(kit, rt)
     access_tools.register(kit, rt)
+    attention_tools.register(kit, rt)
     web_tools.register(kit, rt)
     hook_tools.register(kit, rt)
     loop_tools.register(kit, rt)

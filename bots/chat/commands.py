@@ -34,6 +34,7 @@ Commands:
 /run PROJECT PROMPT [--model M] - start a run
 /cancel RUN - stop a run (asks to confirm)
 /resume RUN MESSAGE - continue an ended run
+/attention [PROJECT] - what needs you, oldest first
 /queue - queued runs in start order, and why each waits
 /merges [PROJECT] [all] - the merge queue (all: with the entries that ended)
 /schedules - prompts run on a schedule, and when they fire next
@@ -169,6 +170,26 @@ async def queue(orch: Orchestrator, client: Client, speaker: Speaker, rest: str)
     return Reply("\n".join(lines) if lines else "Nothing is queued.")
 
 
+def _waited(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} days"
+
+
+async def attention(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
+    args: dict[str, Any] = {"project": rest.split()[0]} if rest else {}
+    ok, data, text = await _call(orch, client, speaker, "list_attention", args)
+    if not ok:
+        return Reply(text, error=True)
+    lines = [f"{n}. {i['text']} · {i['project'] or 'all projects'} · "
+             f"{_waited(i['waited_s'])} · {i['hint']}"
+             for n, i in enumerate(data["items"], 1)]
+    return Reply("\n".join(lines) if lines else "Nothing needs you.")
+
+
 async def schedules(orch: Orchestrator, client: Client, speaker: Speaker, rest: str) -> Reply:
     args: dict[str, Any] = {"project": rest.split()[0]} if rest else {}
     ok, data, text = await _call(orch, client, speaker, "list_schedules", args)
@@ -264,12 +285,13 @@ async def help_(orch: Orchestrator, client: Client, speaker: Speaker, rest: str)
 COMMANDS: dict[str, Handler] = {
     "help": help_, "projects": projects, "runs": runs, "status": status, "run": start,
     "cancel": cancel, "resume": resume, "model": model, "clear": clear, "web": web,
-    "queue": queue, "schedules": schedules, "merges": merges,
+    "queue": queue, "schedules": schedules, "merges": merges, "attention": attention,
 }
 DESCRIPTIONS = {
     "help": "what I can do", "projects": "the projects", "runs": "recent runs",
     "status": "a run, or what is live", "run": "PROJECT PROMPT: start a run",
     "cancel": "RUN: stop a run", "resume": "RUN MESSAGE: continue a run",
+    "attention": "what needs you, oldest first",
     "queue": "queued runs and why they wait",
     "merges": "the merge queue",
     "schedules": "prompts run on a schedule",

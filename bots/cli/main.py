@@ -161,7 +161,10 @@ async def run_start(c: Session, a: argparse.Namespace) -> int:
                             "budget_usd": a.budget}
     if a.loop or a.max_loops is not None or a.max_cost is not None:
         args.update(loop=a.loop, max_loops=a.max_loops, max_cost_usd=a.max_cost)
+    estimate = await c.call("estimate_run_cost", {"project": a.project})
     run = await c.call("start_run", args)
+    if estimate["estimate"] and not a.json:
+        say(f"this run will likely cost: {estimate['text']}")
     return await _after_start(c, a, run)
 
 
@@ -181,6 +184,12 @@ async def formula_run(c: Session, a: argparse.Namespace) -> int:
 @handler("resume")
 async def run_resume(c: Session, a: argparse.Namespace) -> int:
     run = await c.call("resume_run", {"run": a.run, "message": a.message})
+    return await _after_start(c, a, run)
+
+
+@handler("recover")
+async def run_recover(c: Session, a: argparse.Namespace) -> int:
+    run = await c.call("recover_run", {"run": a.run})
     return await _after_start(c, a, run)
 
 
@@ -297,6 +306,16 @@ async def pending(c: Session, a: argparse.Namespace) -> int:
     data = await c.call("list_pending", {"run": a.run})
     out(a, data, "\n".join(fmt.pending_line(p) for p in data["pending"])
         or "nothing is waiting for an answer")
+    return 0
+
+
+@handler("attention")
+async def attention(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("list_attention", {"project": a.project})
+    rows = [[fmt.ago(i["since"]), i["kind"], i["project"] or "-", fmt.one_line(i["text"], 70),
+             i["action"]] for i in data["items"]]
+    out(a, data, fmt.table(rows, ["since", "what", "project", "", "do"])
+        if rows else "nothing needs you")
     return 0
 
 

@@ -20,7 +20,8 @@ class Parser(argparse.ArgumentParser):
     """argparse, with a mistake reported on one line that says where to find the usage."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"gluon: {clean(message)} (see `{self.prog} --help`)\n")
+        one_line = clean(message).replace("\r", "\\r").replace("\n", "\\n")
+        sys.stderr.write(f"gluon: {one_line} (see `{self.prog} --help`)\n")
         sys.exit(2)
 
 
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("run")
     x.add_argument("message", help=MESSAGE_HELP)
     start_flags(x)
+    x = cmd("recover", "continue an ended run in a fresh session with a summary of its work")
+    x.add_argument("run")
+    start_flags(x)
     x = cmd("fork", "start a new run from a copy of a run's session and branch")
     x.add_argument("run")
     x.add_argument("message", help=MESSAGE_HELP)
@@ -125,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("id")
     x.add_argument("choice", help="an option, its number, free text; or allow, allow_run, "
                    "allow_project, deny")
+    x = cmd("attention", "what needs you: questions, runs in trouble, failed merges, budgets")
+    x.add_argument("--project")
     x = cmd("pending", "questions and permission requests waiting for you")
     x.add_argument("--run")
     x = cmd("diff", "a run's changes against its base")

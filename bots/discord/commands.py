@@ -69,6 +69,11 @@ def build_tree(client: discord.Client, bot: DiscordBot) -> app_commands.CommandT
         await bot.on_slash(interaction, "merges",
                            " ".join(w for w in (project, "all" if ended else None) if w))
 
+    @tree.command(name="attention", description="What needs you, oldest first")
+    @app_commands.describe(project="only this project's items")
+    async def attention(interaction: Interaction, project: str | None = None) -> None:
+        await bot.on_slash(interaction, "attention", project or "")
+
     @tree.command(name="schedules", description="Prompts run on a schedule, next fire times")
     async def schedules(interaction: Interaction) -> None:
         await bot.on_slash(interaction, "schedules", "")

@@ -33,13 +33,14 @@ from core.budget.store import BudgetStore
 from core.budget.usage import Usage
 from core.config import Config, resolve_model
 from core.errors import Conflict, InvalidInput
-from core.events.bus import EventBus
+from core.events.bus import EventBus, RunNote
+from core.events.log import EventLog
 from core.git import ops as gitops
 from core.git.worktree_pool import WorktreePool
 from core.jobs import JobQueue
 from core.models import Interaction, Project, Run
 from core.projects.service import ProjectService
-from core.runs import workplace
+from core.runs import overflow, workplace
 from core.runs.command_store import CommandStore
 from core.runs.commands import CommandChannel, CommandKind, SqliteCommandChannel, until_ended
 from core.runs.executor import RECOVERED_PRIORITY, Executor
@@ -69,11 +70,13 @@ class RunManager:
     def __init__(self, config: Config, store: RunStore, bus: EventBus,
                  projects: ProjectService, runner: AgentRunner, activity: ActivityLog, *,
                  interactions: InteractionStore, commands: CommandStore, budget: BudgetStore,
-                 environ: dict[str, str] | None = None) -> None:
+                 environ: dict[str, str] | None = None, events: EventLog | None = None) -> None:
         """``store`` publishes each state change on ``bus`` once it is stored; the other
-        stores are those of the runs' questions, commands and spending."""
+        stores are those of the runs' questions, commands and spending; ``events`` keeps the
+        notes said about runs (see :meth:`note`)."""
         self.config = config
         self.bus = bus
+        self.events = events
         self.projects = projects
         self.runner = runner
         self.activity = activity
@@ -381,8 +384,22 @@ class RunManager:
         await self.executor.pump()
         return await self.store.get(run.id)
 
+    async def recover(self, run_id: str, actor: str = "cli") -> Run:
+        """Continue an ended run in a fresh agent session whose prompt sums up the work so far
+        (what Gluon does by itself when a conversation outgrows the model's context)."""
+        run = await self.store.resolve(run_id)
+        if not run.state.is_resumable:
+            raise Conflict(f"run {run.id!r} is {run.state}; only an ended run that may be "
+                           "resumed can go on in a fresh session")
+        fresh = await overflow.fresh_start(self.store, run)
+        await self._requeue(run, fresh.pop("pending_prompt"), actor, fresh=fresh)
+        await self.note(run, "overflow", f"📦 {actor} continued the run in a fresh session "
+                        "with a summary")
+        await self.executor.pump()
+        return await self.store.get(run.id)
+
     async def _requeue(self, run: Run, message: str, actor: str, *, keep_place: bool = False,
-                       priority: int | None = None) -> None:
+                       priority: int | None = None, fresh: dict[str, Any] | None = None) -> None:
         """Queue an ended run again with ``message``, at its own priority unless ``priority``
         says otherwise; ``keep_place``: in the queue's order where it was when it last
         started (after a restart), not at the end."""
@@ -397,7 +414,7 @@ class RunManager:
         hidden = await self.store.hidden(run.id)
         undelivered = hidden["pending_prompt"] or (None if run.session_started else run.prompt)
         message = with_undelivered(undelivered, message)
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = dict(fresh or {})  # a fresh session's (see recover)
         if keep_place and hidden["queued_at"] is not None:
             fields["queued_at"] = hidden["queued_at"]
         await self.transition(run.id, RunState.QUEUED, f"resumed by {actor}",
@@ -469,6 +486,14 @@ class RunManager:
             if run.state.is_resumable:
                 await self.resume(run.id, "", actor)
         return answered
+
+    async def note(self, run: Run, source: str, text: str) -> None:
+        """Tell the people who follow ``run`` something (a durable RunNote)."""
+        note = RunNote(run_id=run.id, project=run.project, source=source, text=text)
+        if self.events is None:
+            self.bus.publish(note)
+            return
+        self.events.publish(await self.events.append(note))
 
     async def allow_for_project(self, project: str, rule: str) -> None:
         await self.projects.store.allow(project, rule)

@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -34,7 +33,7 @@ from core.agent.session import (
 from core.events.bus import AgentText as AgentTextEvent
 from core.events.bus import ApiRetry, ToolCalled
 from core.models import Run
-from core.runs import usage_limit, wrapup
+from core.runs import overflow, usage_limit, wrapup
 from core.runs.commands import POLL_SECONDS, CommandKind, RunCommand
 from core.runs.follow_ups import Finish, FollowUp
 from core.runs.interactions import describe_tool_call
@@ -356,6 +355,12 @@ class RunSupervisor:
             await self._set_state(RunState.WAITING,
                                   "interrupted; steer it to continue, or cancel it")
             return
+        if result.terminal_reason == overflow.TERMINAL_REASON:
+            if await overflow.recoveries(self.port.store, self.run.id) >= overflow.MAX_RECOVERIES:
+                raise _Stop(RunState.FAILED, overflow.GAVE_UP, "prompt too long")
+            fresh = await overflow.fresh_start(self.port.store, self.run)
+            await self.port.note(self.run, "overflow", overflow.NOTE)
+            raise _Stop(RunState.QUEUED, overflow.REASON, not_before=None, **fresh)
         if result.subtype == "error_max_budget_usd":
             raise _Stop(RunState.FAILED,
                         f"stopped at the run budget of ${self.run.budget_usd or 0:.2f}",
@@ -402,8 +407,7 @@ class RunSupervisor:
                 fields: dict[str, Any] = {"pending_prompt": answer.message,
                                           "not_before": answer.not_before}
                 if answer.fresh_session:
-                    fields.update(session_id=str(uuid.uuid4()), session_started=0,
-                                  session_cost_usd=0.0)  # the run's cost goes on adding up
+                    fields.update(overflow.fresh_session())
                 if answer.model:
                     fields["model"] = answer.model
                 raise _Stop(RunState.QUEUED, answer.reason[:1000], **fields)

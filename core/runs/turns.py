@@ -2,7 +2,12 @@
 
 ``ResultMessage.total_cost_usd`` is cumulative per session, so a turn is billed the difference
 to what the session had cost before (kept with the run, so a resumed session is not billed
-twice); its tokens go to the day's usage, and the run's budget warning is published once.
+twice); its tokens go to the day's usage.
+
+The turn that takes spending past ``agents.budget_warning_ratio`` of the run's budget, of its
+project's daily budget or of the day's global budget warns once for that scope: a
+:class:`BudgetWarning` on the bus and a note in the run's chat. Spending only grows, so the
+turn that crosses the line is the only one that warns (no matter how often the run restarts).
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from core.runs.port import SupervisorPort
 class TurnLedger:
     def __init__(self, port: SupervisorPort) -> None:
         self.port = port
-        self._warned = False
 
     async def record(self, run: Run, result: AgentResult) -> Run:
         """Bill and record one finished turn of ``run``; returns the run as now recorded."""
@@ -39,11 +43,26 @@ class TurnLedger:
         self.port.bus.publish(TurnFinished(run_id=run_id, project=run.project,
                                            subtype=result.subtype, is_error=result.is_error,
                                            cost_usd=run.cost_usd, turns=run.turns))
-        budget = run.budget_usd
-        ratio = self.port.config.agents.budget_warning_ratio
-        if budget and not self._warned and run.cost_usd >= budget * ratio:
-            self._warned = True
-            self.port.bus.publish(BudgetWarning(run_id=run_id, project=run.project,
-                                                scope="run", spent_usd=run.cost_usd,
-                                                limit_usd=budget))
+        await self._warn(run, delta)
         return run
+
+    async def _warn(self, run: Run, delta: float) -> None:
+        """Warn for each budget this turn's ``delta`` took past the warning ratio."""
+        if delta <= 0:
+            return
+        ratio = self.port.config.agents.budget_warning_ratio
+        usage = self.port.usage
+        scopes: list[tuple[str, float | None, float, str]] = [
+            ("run", run.budget_usd, run.cost_usd, "this run's budget"),
+            ("project", await usage.settings.daily_budget(self.port.config, run.project),
+             await usage.spent_today(run.project), f"project {run.project}'s budget for today"),
+            ("global", await usage.settings.daily_budget(self.port.config),
+             await usage.spent_today(), "today's budget"),
+        ]
+        for scope, limit, spent, what in scopes:
+            if not limit or not spent - delta < limit * ratio <= spent:
+                continue
+            self.port.bus.publish(BudgetWarning(run_id=run.id, project=run.project,
+                                                scope=scope, spent_usd=spent, limit_usd=limit))
+            await self.port.note(run, "budget", f"💸 ${spent:.2f} of {what} of ${limit:.2f} "
+                                 f"is spent ({spent / limit:.0%})")

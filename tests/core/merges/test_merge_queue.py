@@ -54,12 +54,14 @@ async def finished_run(rt: Runtime, model_server: ScriptedModelServer, key: str,
 
 
 async def ended(rt: Runtime, entry: MergeEntry, timeout: float = 180) -> MergeEntry:  # noqa: ASYNC109
-    """Wait (on the event bus) until the entry has left the queue."""
+    """Wait (on the event bus) until the entry has left the queue and its line is done
+    (a merged run's branch and worktree removed)."""
     with rt.bus.subscribe(lambda e: isinstance(e, MergeStep) and e.entry_id == entry.id) as sub:
         async with asyncio.timeout(timeout):
-            while (current := await rt.merges.get(entry.id)).state.is_open:
+            while (await rt.merges.get(entry.id)).state.is_open:
                 await sub.get()
-    return current
+    await rt.merges.idle()
+    return await rt.merges.get(entry.id)
 
 
 def gluon_branches(repo: Path) -> list[str]:

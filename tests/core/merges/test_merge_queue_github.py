@@ -4,19 +4,17 @@ pushes to), the agent fixing a failed check."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from core.events.bus import MergeStep
 from core.merges.states import MergeState
-from core.merges.types import MergeEntry
 from core.runtime import Runtime
 from core.types import RunState
 from tests.bots.github_env import REPO, github_config, link_origin
-from tests.conftest import daemon_environ, git, wait_state
+from tests.conftest import daemon_environ, git
+from tests.core.merges.test_merge_queue import ended, finished_run
 from tests.fakes import scripts as s
 from tests.fakes.github import Check, FakeGitHub
 from tests.fakes.model_server import ScriptedModelServer
@@ -41,24 +39,6 @@ async def rt(tmp_path: Path, repo: Path, model_server: ScriptedModelServer,
         yield runtime
     finally:
         await runtime.close()
-
-
-async def finished_run(rt: Runtime, model_server: ScriptedModelServer, key: str,
-                       *steps: s.Step) -> str:
-    model_server.script(key, [*steps, s.text("Done.")])
-    run = await rt.runs.start_run("demo", f"{key} please")
-    ended = await wait_state(rt, run.id, RunState.REVIEW, RunState.FAILED, timeout=120)
-    assert ended.state is RunState.REVIEW, ended.state_reason
-    return run.id
-
-
-async def ended(rt: Runtime, entry: MergeEntry, timeout: float = 120) -> MergeEntry:  # noqa: ASYNC109
-    with rt.bus.subscribe(lambda e: isinstance(e, MergeStep) and e.entry_id == entry.id) as sub:
-        async with asyncio.timeout(timeout):
-            while (current := await rt.merges.get(entry.id)).state.is_open:
-                await sub.get()
-    await rt.merges.idle()
-    return current
 
 
 async def test_a_failed_check_is_fixed_by_the_agent_then_the_pull_request_is_merged(
