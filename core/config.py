@@ -21,7 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.config_file import config_path
 from core.errors import ConfigError, InvalidInput
@@ -146,6 +154,17 @@ class WitnessConfig(_Section):
     stuck_turns: Annotated[int, Field(ge=1, le=1000)] = 5  # turns without progress: stuck
     stalled_after_seconds: Annotated[float, Field(gt=0, le=86400)] = 600.0
     stalled_cpu_percent: Annotated[float, Field(gt=0, le=100)] = 1.0  # below it: idle
+    # Slow: live longer than slow_factor times the median time of the project's last finished
+    # runs (review or merged), once it has slow_min_runs of them.
+    slow_factor: Annotated[float, Field(gt=1, le=100)] = 3.0
+    slow_min_runs: Annotated[int, Field(ge=1, le=1000)] = 5
+
+    @model_validator(mode="after")
+    def _repeats_fit_the_window(self) -> WitnessConfig:
+        if self.loop_repeats > self.window:
+            raise ValueError(f"loop_repeats ({self.loop_repeats}) must not exceed window "
+                             f"({self.window}): a loop could never be seen")
+        return self
 
 
 class AnthropicConfig(_Section):

@@ -136,7 +136,6 @@ class Runtime:
         self.merges = MergeQueue(config, MergeStore(self.db), self.runs, self.review,
                                  self.events, self.bus, self.activity, self.github.client,
                                  self.github.repos)
-        self.attention = Attention(self.runs, self.merges)  # what needs a person
         self.loops = Loops(config, LoopStore(self.db), self.runs, self.events)
         self.formulas = Formulas(config, FormulaStore(self.db), self.runs, self.projects,
                                  self.runs.usage.settings, self.events)
@@ -144,6 +143,7 @@ class Runtime:
         self.gates = Gates(config, GateStore(self.db), self.runs, self.events)
         # How each live run is doing, and what its project's policy does about it.
         self.witness = Witness(config, WitnessStore(self.db), self.runs, self.events, self.bus)
+        self.attention = Attention(self.runs, self.merges, self.witness)  # what needs a person
         self.runs.follow_ups.append(self._after_turn)
         self.queue: JobQueue | None = None
         self._open = False

@@ -20,7 +20,8 @@ class HealthChange(BaseModel):
 
 class WitnessHealth(BaseModel):
     classification: Classification = Field(
-        description="healthy (making progress), looping (the same tool call again and "
+        description="healthy (making progress), slow (live much longer than its project's "
+        "runs usually take), looping (the same tool call or error again and "
         "again), stuck (no file change and no new kind of action for several turns), "
         "stalled (its process alive but silent at ~0% CPU), zombie (its process is gone)")
     reason: str

@@ -53,10 +53,9 @@ from core.events.bus import (
 )
 from core.events.log import Consumer
 from core.models import Interaction, Run
-from core.runs.health import assess
+from core.runs.health import Condition, assess
 from core.runtime import Runtime
 from core.types import InteractionStatus, RunState
-from core.witness import Classification
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +69,16 @@ ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
 CATCH_UP_EVERY = 30.0  # seconds between reads of the event log when the bus is silent
 REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered,
             RunComment, RunNote, FilesOverlap, MergeStep)  # from the event log
+
+
+# The coloured dot of each health condition on a run's status message (the status page's
+# colours: green working, yellow look soon, orange act, red broken, blue a person's turn).
+HEALTH_DOTS = {
+    Condition.QUEUED: "⚪", Condition.WORKING: "🟢", Condition.RETRYING: "🟡",
+    Condition.QUIET: "🟡", Condition.NEAR_BUDGET: "🟡", Condition.SLOW: "🟡",
+    Condition.LOOPING: "🟠", Condition.STUCK: "🟠", Condition.STALLED: "🔴",
+    Condition.ZOMBIE: "🔴", Condition.WAITING: "🔵", Condition.REVIEW: "🟢",
+    Condition.FAILED: "🔴", Condition.INTERRUPTED: "🔴", Condition.ENDED: "⚪"}
 
 
 @dataclass
@@ -89,14 +98,14 @@ class Followed:
     formula: str = ""  # the formula's step, for a run that follows one ("step 2/4: implement")
     merge_failures: dict[str, int] = field(default_factory=dict)  # entry id -> message id
     loop: str = ""  # its autonomous loop in one line ("loop 3/10 · breaker closed · $1.20")
-    witness: str = ""  # the witness's verdict when it is not healthy ("stalled: no output...")
+    witness: tuple[str, str] | None = None  # the witness's verdict, when it watches the run
 
     def health(self, run: Run) -> str:
-        """The status message's health: the witness's verdict on a live run when it has one
-        that is not healthy (see ``core.witness``), else ``core.runs.health``'s, now."""
-        if self.witness and run.state.is_live:
-            return self.witness
-        return assess(run, time.time(), retrying=bool(self.retry)).text
+        """The status message's health (see ``core.runs.health``) as a coloured dot and words,
+        now: with the witness's verdict on a live run it watches ("🔴 stalled: no output for
+        12 min at 0% CPU")."""
+        health = assess(run, time.time(), retrying=bool(self.retry), verdict=self.witness)
+        return f"{HEALTH_DOTS[health.condition]} {health.text}"
 
     def activity(self, run: Run) -> str:
         """The status message's line on what the agent is doing: the model API retry under
@@ -331,9 +340,7 @@ class ChatSurface:
         run = await self.runtime.runs.get(f.run_id)
         loop = await self.runtime.loops.status_of(run)
         f.loop = loop.line if loop is not None else ""
-        verdict = self.runtime.witness.verdict_of(run.id)
-        f.witness = (f"{verdict.classification}: {verdict.reason}" if verdict is not None
-                     and verdict.classification is not Classification.HEALTHY else "")
+        f.witness = self.runtime.witness.signal(run.id)
         if (progress := await self.runtime.formulas.progress(run.id)) is not None:
             f.formula = progress.card
         if f.status_message is None:

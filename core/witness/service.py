@@ -46,6 +46,8 @@ WATCHED = (RunState.RUNNING, RunState.WAITING)
 MAX_RESTARTS = 3  # per run and Gluon process: past them, the witness only says so
 ZOMBIE_SETTLE_SECONDS = 30.0  # for the run's supervisor to see its agent is gone
 ACTOR = "witness"
+USUAL_RUNS = 20  # a project's last finished runs its usual run time is the median of
+USUAL_TTL = 600.0  # seconds a project's usual run time is kept before it is read again
 
 
 def restart_hint(verdict: Verdict) -> str:
@@ -74,6 +76,8 @@ class Witness:
         self.watches: dict[str, Watch] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._actions: set[asyncio.Task[None]] = set()
+        # project -> (when read, its usual run time): see usual_time
+        self._usual: dict[str, tuple[float, tuple[float, int] | None]] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -121,12 +125,12 @@ class Witness:
     def observe(self, event: Event) -> bool:
         """Take in one bus event; True when the run's verdict may have changed."""
         if isinstance(event, RunStateChanged):
-            if event.new in WATCHED:
+            if event.new in WATCHED and self.runs.is_live(event.run_id):
                 w = self.watches.get(event.run_id)
                 if w is None:
                     w = self.watches[event.run_id] = Watch(
                         event.run_id, event.project, event.at, self.cfg.window,
-                        since=event.at)
+                        since=event.at, started_at=event.at)
                 w.running = event.new is RunState.RUNNING
                 w.output(event.at)
             else:
@@ -145,7 +149,10 @@ class Witness:
 
     async def _reconcile(self) -> None:
         """The live runs from their records (at start, and after the bus dropped events)."""
-        live = await self.runs.store.find(states=list(WATCHED), limit=1000)
+        # Only the runs this Gluon executes: another process's (a command's own Gluon, a
+        # worker's) are its own witness's to judge.
+        live = [r for r in await self.runs.store.find(states=list(WATCHED), limit=1000)
+                if self.runs.is_live(r.id)]
         now = time.time()
         ids = {r.id for r in live}
         for gone in set(self.watches) - ids:
@@ -156,10 +163,12 @@ class Witness:
                 continue
             w = self.watches[run.id] = Watch(
                 run.id, run.project, run.last_activity_at or run.started_at or now,
-                self.cfg.window, running=run.state is RunState.RUNNING, since=now)
+                self.cfg.window, running=run.state is RunState.RUNNING, since=now,
+                started_at=run.started_at or now)
             if run.id in known:  # classified before a restart of Gluon: not said twice
                 w.verdict = Verdict(known[run.id].classification, known[run.id].reason)
                 w.since = known[run.id].since
+                w.silenced = known[run.id].silenced
 
     async def tick(self) -> None:
         await self._reconcile()
@@ -182,11 +191,27 @@ class Witness:
                 w.sampled(pid, is_alive, cpu_seconds(pid) if is_alive else None, now)
         if sample:
             await self._read_errors(run_id)
+        w.usual = await self.usual_time(w.project, now)
         verdict = classify(w, self.cfg, now)
         if verdict.classification is not w.verdict.classification:
             w.verdict, w.since = verdict, now
             await self._changed(w, verdict, now)
         return verdict
+
+    async def usual_time(self, project: str, now: float) -> tuple[float, int] | None:
+        """The median time of ``project``'s last finished runs (review or merged) and how many
+        it is of; None below ``slow_min_runs`` of them (read again every ``USUAL_TTL``)."""
+        cached = self._usual.get(project)
+        if cached is not None and now - cached[0] < USUAL_TTL:
+            return cached[1]
+        done = await self.runs.store.find(project=project, states=[RunState.REVIEW,
+                                          RunState.MERGED], limit=USUAL_RUNS)
+        times = sorted(r.ended_at - r.started_at for r in done
+                       if r.started_at and r.ended_at and r.ended_at > r.started_at)
+        usual = ((times[len(times) // 2], len(times))
+                 if times and len(times) >= self.cfg.slow_min_runs else None)
+        self._usual[project] = (now, usual)
+        return usual
 
     async def _read_errors(self, run_id: str) -> None:
         """The failed tool calls the run's log got since the last look (tool results are
@@ -267,6 +292,20 @@ class Witness:
         w = self.watches.get(run_id)
         return w.verdict if w is not None else None
 
+    def signal(self, run_id: str) -> tuple[str, str] | None:
+        """What :func:`core.runs.health.assess` takes of the witness for ``run_id``: its
+        classification and reason, ("healthy", "") when silenced, None when not watched."""
+        w = self.watches.get(run_id)
+        if w is None:
+            return None
+        if w.silenced:
+            return (str(Classification.HEALTHY), "")
+        return (str(w.verdict.classification), w.verdict.reason)
+
+    def signals(self, run_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """:meth:`signal` of each of ``run_ids`` that is watched."""
+        return {r: sig for r in run_ids if (sig := self.signal(r)) is not None}
+
     async def health(self, run_id: str) -> RunHealth:
         """The run's classification, its reason and since when, and its history."""
         run = await self.runs.get(run_id)
@@ -299,6 +338,8 @@ class Witness:
         silenced run is still classified, and nothing is said or done about it."""
         run = await self.runs.get(run_id)
         await self.store.silence(run.id, silenced, time.time())
+        if (w := self.watches.get(run.id)) is not None:
+            w.silenced = silenced
         await self.runs.activity.record(actor, "run.silence_health", run.id, "ok",
                                         "silenced" if silenced else "listened to")
         return await self.health(run.id)

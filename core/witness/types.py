@@ -8,6 +8,7 @@ from enum import StrEnum
 
 class Classification(StrEnum):
     HEALTHY = "healthy"  # making progress
+    SLOW = "slow"  # live much longer than its project's runs usually take
     LOOPING = "looping"  # the same tool call again and again
     STUCK = "stuck"  # no file change and no new kind of action for several turns
     STALLED = "stalled"  # its process is alive but silent and idle

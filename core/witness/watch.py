@@ -38,6 +38,9 @@ class Watch:
     restarts: int = 0
     errors: deque[str] = field(init=False)  # the last failed tool calls' errors
     log_cursor: int = 0  # the last run log event read for them
+    started_at: float = 0.0  # when the run started working
+    usual: tuple[float, int] | None = None  # its project's median run time, over how many runs
+    silenced: bool = False  # its alarms are false: classified, but nothing said or done
 
     def __post_init__(self) -> None:
         self.recent = deque(maxlen=self.window)
@@ -121,4 +124,8 @@ def classify(w: Watch, cfg: WitnessConfig, now: float) -> Verdict:
         return Verdict(Classification.STUCK,
                        f"no file change and no new kind of action in "
                        f"{w.turns_without_progress} turns")
+    if w.usual is not None and w.started_at and now - w.started_at > cfg.slow_factor * w.usual[0]:
+        return Verdict(Classification.SLOW,
+                       f"live for {_minutes(now - w.started_at)}; its project's runs usually "
+                       f"take {_minutes(w.usual[0])} (median of the last {w.usual[1]})")
     return HEALTHY
