@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bots.cli import output
 from bots.telegram.bot import TelegramBot
 from core.config import Config, ProjectConfig, WitnessConfig
 from core.runtime import Runtime
@@ -23,6 +24,7 @@ from tests.core.witness.test_witness import FAILING
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 from tests.fakes.telegram_api import FakeTelegram
+from tests.mcp_tools.client import connected
 
 
 @pytest.fixture
@@ -100,6 +102,8 @@ async def test_a_looping_agent_is_nudged_in_chat_and_what_needs_me_lists_the_que
         card = next(m.text or "" for m in telegram.messages(ADA).values()
                     if f"Run <code>{spin.short}</code>" in (m.text or "")
                     or f"Run {spin.short}" in (m.text or ""))
+        async with connected(runtime) as client:  # what `gluon runs` prints of it
+            listed_runs = (await client.call_tool("list_runs", {})).structured_content
         model_server.release("spin")
         await wait_state(runtime, spin.id, RunState.REVIEW, RunState.FAILED, timeout=60)
 
@@ -112,3 +116,6 @@ async def test_a_looping_agent_is_nudged_in_chat_and_what_needs_me_lists_the_que
     assert second.startswith(f"2. run {spin.short} looping: the same call") \
         and "steer_run" in second
     assert "🟠 looping: the same call" in card
+    assert listed_runs is not None
+    [row] = [line for line in output.runs(listed_runs).splitlines() if spin.id in line]
+    assert row.split()[2:4] == ["running", "looping"]

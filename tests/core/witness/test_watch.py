@@ -52,3 +52,16 @@ def test_the_same_call_three_times_is_looping_until_other_calls_push_it_out() ->
     for t in (5, 6):
         w.tool_called("Read", f"Read f{t}.py", t)
     assert classify(w, CFG, 7).classification is Classification.HEALTHY
+
+
+def test_a_run_three_times_longer_than_its_project_usually_takes_is_slow() -> None:
+    w = Watch("r4", "demo", 0.0, CFG.window, started_at=100.0)
+    w.usual = (600.0, 8)  # the median of the project's last 8 finished runs: 10 min
+    w.tool_called("Edit", "Edit app.py", 1500)
+    assert classify(w, CFG, 1500).classification is Classification.HEALTHY
+    verdict = classify(w, CFG, 100 + 1801)
+    assert (verdict.classification, verdict.reason) == (
+        Classification.SLOW, "live for 30 min; its project's runs usually take 10 min "
+        "(median of the last 8)")
+    w.usual = None  # too few finished runs to know what is usual
+    assert classify(w, CFG, 100 + 1801).classification is Classification.HEALTHY

@@ -136,6 +136,10 @@ def test_nonsense_thresholds_and_policies_are_refused_at_start() -> None:
         Config.model_validate({"witness": {"loop_repeats": 1}})
     with pytest.raises(ValidationError, match="witness"):
         Config.model_validate({"projects": {"demo": {"witness": "shout"}}})
+    with pytest.raises(ValidationError, match=r"loop_repeats \(8\) must not exceed window"):
+        Config.model_validate({"witness": {"loop_repeats": 8, "window": 6}})
+    with pytest.raises(ValidationError, match="slow_factor"):
+        Config.model_validate({"witness": {"slow_factor": 1}})
 
 
 async def test_a_zombie_is_restarted_from_its_session_by_the_restart_policy(
