@@ -56,6 +56,7 @@ from core.models import Interaction, Run
 from core.runs.health import Condition, assess
 from core.runtime import Runtime
 from core.types import InteractionStatus, RunState
+from core.witness.estimate import estimate
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Followed:
     merge_failures: dict[str, int] = field(default_factory=dict)  # entry id -> message id
     loop: str = ""  # its autonomous loop in one line ("loop 3/10 · breaker closed · $1.20")
     witness: tuple[str, str] | None = None  # the witness's verdict, when it watches the run
+    estimate: str = ""  # its likely cost, from its project's history ("usually $0.40–1.20 ...")
 
     def health(self, run: Run) -> str:
         """The status message's health (see ``core.runs.health``) as a coloured dot and words,
@@ -344,6 +346,9 @@ class ChatSurface:
         if (progress := await self.runtime.formulas.progress(run.id)) is not None:
             f.formula = progress.card
         if f.status_message is None:
+            if run.state.is_live and (likely := await estimate(self.runtime.runs.store,
+                                                               run.project)) is not None:
+                f.estimate = likely.text()
             f.status_message = await self.send_status(f, run)
             await self.remember(f.chat_id, f.status_message, f.run_id)
             await self.orch.store.set_status_message(f.run_id, str(f.status_message))
