@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from core.cluster.code import WorkerCode as WorkerCode
     from core.cluster.code import receive as receive
     from core.cluster.served import ServedRepos as ServedRepos
+    from core.cluster.session_ship import Restored as Restored
     from core.cluster.source import Source as Source
     from core.cluster.source import coordinator_source as coordinator_source
     from core.cluster.source import source_for as source_for
@@ -26,6 +27,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "WorkerCode": "code",
     "receive": "code",
     "ServedRepos": "served",
+    "Restored": "session_ship",
     "Source": "source",
     "coordinator_source": "source",
     "source_for": "source",

@@ -16,35 +16,12 @@ from core.cluster.code import (
 )
 from core.cluster.source import Source
 from core.errors import NotFound
-from tests.conftest import git, make_repo
-
-RUN = "3f2a9c1e0b7d4a65"
-
-
-@pytest.fixture
-def user_repo(tmp_path: Path) -> Path:
-    """The user's checkout on the coordinator, whose origin is the bare remote."""
-    repo = make_repo(tmp_path / "coordinator" / "demo")
-    git(tmp_path, "clone", "-q", "--bare", str(repo), str(tmp_path / "remote.git"))
-    git(repo, "remote", "add", "origin", str(tmp_path / "remote.git"))
-    git(repo, "fetch", "-q", "origin")
-    return repo
-
-
-@pytest.fixture
-def source(user_repo: Path) -> Source:
-    return Source(str(user_repo.parent.parent / "remote.git"))
+from tests.conftest import git
+from tests.core.cluster.conftest import RUN, commit
 
 
 def host(tmp_path: Path, name: str) -> WorkerCode:
     return WorkerCode(tmp_path / name / "gluon-home")
-
-
-def commit(worktree: Path, name: str, text: str) -> str:
-    (worktree / name).write_text(text)
-    git(worktree, "add", name)
-    git(worktree, "commit", "-q", "-m", f"add {name}")
-    return git(worktree, "rev-parse", "HEAD")
 
 
 async def test_a_worker_works_from_the_base_and_its_pushed_branch_reaches_the_user(
