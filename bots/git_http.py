@@ -215,6 +215,8 @@ async def _finish(proc: asyncio.subprocess.Process, feeding: asyncio.Task[None],
     stderr = b""
     with contextlib.suppress(BaseException):
         stderr = await errors
-    if proc.returncode != 0 or stderr.strip():
+    if not complete:
+        log.info("a worker left before git http-backend had answered it")
+    elif proc.returncode != 0 or stderr.strip():
         log.warning("git http-backend exited with %s: %s", proc.returncode,
                     stderr.decode(errors="replace").strip()[:500])

@@ -77,6 +77,16 @@ def git_reason(stderr: str) -> str:
     return reason
 
 
+def _rejection(porcelain: str) -> str | None:
+    """Why the source refused a push, from ``git push --porcelain``'s line for the ref
+    (``!<TAB>src:dst<TAB>[remote rejected] (reason)``)."""
+    for line in porcelain.splitlines():
+        flag, _, rest = line.partition("\t")
+        if flag == "!":
+            return rest.partition("\t")[2].strip() or None
+    return None
+
+
 def _check_run_id(run_id: str) -> str:
     if not run_id or not all(c.isalnum() or c in "-_" for c in run_id):
         raise InvalidInput(f"{run_id!r} is not a run id; use letters, digits, '-' and '_'")
@@ -139,7 +149,7 @@ class WorkerCode:
                     "on it here")
             raise SourceUnreachable(
                 f"cannot push {branch!r} of project {checkout.project!r} to {source.url}: "
-                f"{git_reason(pushed.err or pushed.out)}")
+                f"{_rejection(pushed.out) or git_reason(pushed.err or pushed.out)}")
         await _record_pushed(repo, checkout.run_id, head)
         return head
 

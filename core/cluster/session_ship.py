@@ -26,6 +26,7 @@ import gzip
 import io
 import json
 import re
+import shutil
 import tarfile
 import time
 from dataclasses import dataclass
@@ -126,6 +127,8 @@ def _pack(transcript: Path, session_id: str) -> tuple[bytes, int]:
     with tarfile.open(fileobj=raw, mode="w") as tar:
         for path in files:
             data = path.read_bytes()
+            if path.suffix == ".jsonl" and not data.endswith(b"\n"):
+                data = data[:data.rfind(b"\n") + 1]  # a line the CLI is still writing
             size += len(data)
             info = tarfile.TarInfo(path.relative_to(folder).as_posix())
             info.size, info.mtime, info.mode = len(data), int(path.stat().st_mtime), 0o600
@@ -174,6 +177,9 @@ async def restore(redis: aioredis.Redis, run_id: str, *, home: Path, cwd: Path,
 
 
 def _unpack(data: bytes, folder: Path, session_id: str, moves: dict[str, str]) -> None:
+    # What an earlier attempt on this host left of the session gives way to the shipped one.
+    (folder / f"{session_id}.jsonl").unlink(missing_ok=True)
+    shutil.rmtree(folder / session_id, ignore_errors=True)
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data)), mode="r") as tar:
         for member in tar.getmembers():
             name = PurePosixPath(member.name)

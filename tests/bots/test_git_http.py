@@ -4,6 +4,7 @@ smart HTTP, from the real app on a real port, to real git."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from bots.app import build_app
 from bots.chat.migrations import CHAT_TABLES
 from bots.http_server import HttpServer
 from core.cluster.code import SourceUnreachable, WorkerCode, receive
+from core.cluster.pushes import pkt_line
 from core.cluster.served import ServedRepos
 from core.cluster.source import TOKEN_HEADER, Source, coordinator_source, source_for
 from core.config import ClusterConfig, Config
@@ -111,6 +113,22 @@ async def test_a_push_to_any_branch_but_a_runs_is_refused_and_nothing_is_stored(
     assert git(coordinator.repo, "branch", "--list", f"gluon/{RUN}") == ""
     assert git(coordinator.repo, "tag", "--list") == ""
     assert (await git_run(coordinator.repo, "cat-file", "-e", evil)).returncode != 0
+
+
+async def test_a_compressed_push_is_read_and_refused_the_same(
+        coordinator: Coordinator) -> None:
+    main = git(coordinator.repo, "rev-parse", "main")
+    request = pkt_line(f"{main} {'1' * 40} refs/heads/main\0report-status\n".encode())
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{coordinator.url}/git/demo.git/git-receive-pack",
+            content=gzip.compress(request + b"0000PACK"),
+            headers={TOKEN_HEADER: TOKEN, "Content-Encoding": "gzip",
+                     "Content-Type": "application/x-git-receive-pack-request"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/x-git-receive-pack-result"
+    assert b"ng refs/heads/main Gluon workers may push only refs/heads/gluon/*" in answer.content
+    assert git(coordinator.repo, "rev-parse", "main") == main
 
 
 async def test_a_worker_without_the_right_token_gets_nothing(

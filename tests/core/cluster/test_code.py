@@ -80,6 +80,20 @@ async def test_an_agent_that_rewrote_its_history_still_publishes(
     assert await receive(user_repo, source, RUN) == amended
 
 
+async def test_a_push_the_source_refuses_says_why(
+        tmp_path: Path, user_repo: Path, source: Source) -> None:
+    git(Path(source.url), "config", "receive.denyNonFastForwards", "true")  # protected refs
+    code = host(tmp_path, "a")
+    checkout = await code.prepare("demo", source, RUN, "main")
+    commit(checkout.worktree, "draft.txt", "draft\n")
+    await code.publish(checkout)
+    git(checkout.worktree, "commit", "-q", "--amend", "-m", "rewritten")
+    with pytest.raises(SourceUnreachable) as refused:
+        await code.publish(checkout)
+    assert str(refused.value).startswith(f"cannot push 'gluon/{RUN}' of project 'demo' to ")
+    assert str(refused.value).endswith("[remote rejected] (non-fast-forward)")
+
+
 async def test_preparing_again_on_the_same_host_starts_from_what_the_source_has(
         tmp_path: Path, user_repo: Path, source: Source) -> None:
     code = host(tmp_path, "a")

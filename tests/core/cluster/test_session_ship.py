@@ -128,14 +128,16 @@ async def test_a_run_resumes_on_another_host_with_its_code_and_its_session(
 
 
 def fake_session(home: Path, cwd: Path, session_id: str) -> Path:
-    """A transcript as the CLI keeps it, with a subagent's transcript beside it."""
+    """A transcript as the CLI keeps it, with a subagent's transcript beside it, caught in the
+    middle of a line."""
     folder = home / ".claude" / "projects" / encoded_cwd(cwd)
     (folder / session_id / "subagents").mkdir(parents=True)
     (folder / session_id / "subagents" / "agent-1.jsonl").write_text('{"sub": 1}\n')
     transcript = folder / f"{session_id}.jsonl"
     lines = [{"type": "user", "cwd": str(cwd), "message": f"edit {cwd}/app.py"},
              {"type": "assistant", "message": f"read {cwd}-other/x and {home}/.bashrc"}]
-    transcript.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    # The last line is one the CLI is still writing.
+    transcript.write_text("".join(json.dumps(line) + "\n" for line in lines) + '{"type": "as')
     return transcript
 
 
@@ -154,6 +156,9 @@ async def test_only_the_newest_lease_ships_or_takes_a_session(
     with pytest.raises(LeaseLost):
         await restore(redis, RUN, home=home_b, cwd=cwd_b, fence=2)
 
+    stale = home_b / ".claude" / "projects" / encoded_cwd(cwd_b) / session_id / "old.jsonl"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("left by an earlier attempt on host b\n")
     restored = await restore(redis, RUN, home=home_b, cwd=cwd_b, fence=4)
     assert restored is not None and restored.fence == 3
     lines = [json.loads(line) for line in restored.transcript.read_text().splitlines()]
@@ -162,7 +167,7 @@ async def test_only_the_newest_lease_ships_or_takes_a_session(
         # A path that only starts like the worktree's is another path: it stays.
         {"type": "assistant", "message": f"read {cwd_a}-other/x and {home_b}/.bashrc"}]
     subagent = restored.transcript.parent / session_id / "subagents" / "agent-1.jsonl"
-    assert subagent.read_text() == '{"sub": 1}\n'
+    assert subagent.read_text() == '{"sub": 1}\n' and not stale.exists()
     with pytest.raises(LeaseLost):  # host a, still at fence 3, lost the session to host b
         await ship(redis, RUN, session_id, home=home_a, cwd=cwd_a, fence=3)
 
