@@ -81,6 +81,9 @@ class AgentsConfig(_Section):
 
 
 class ProjectConfig(_Section):
+    # Where `gluon worker` hosts fetch the project and push its runs' branches (a git URL);
+    # None: origin's URL when it is a network URL, else the coordinator's own repository.
+    remote: str | None = None
     sandbox_read_only: list[str] = Field(default_factory=list)
     daily_budget_usd: Annotated[float | None, Field(gt=0)] = None
     max_concurrent: Annotated[int | None, Field(ge=1, le=256)] = None
@@ -103,6 +106,15 @@ class ProjectConfig(_Section):
     # What the witness (core/witness) does when a live run looks looping, stuck, stalled or
     # a zombie: say so, nudge the agent, restart it, or nothing.
     witness: Literal["notify", "nudge", "restart", "off"] = "notify"
+
+    @field_validator("remote")
+    @classmethod
+    def _git_url(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or v.startswith("-")
+                              or any(c.isspace() or c == "\0" for c in v)):
+            raise ValueError("expected a git URL, such as 'https://github.com/OWNER/REPO.git' "
+                             "or 'git@github.com:OWNER/REPO.git'")
+        return v
 
 
 class MergeConfig(_Section):
@@ -237,9 +249,22 @@ class ClusterConfig(_Section):
     """Where the job queue lives when executors run on other hosts (DESIGN §8).
 
     Without ``redis_url`` the queue is a table in ``gluon.db``; with it, Redis Streams. The URL
-    may hold a password (``redis://:password@host:6379/0``); it is masked in every message."""
+    may hold a password (``redis://:password@host:6379/0``); it is masked in every message.
+
+    ``token`` is the secret workers and the coordinator share (``GLUON_CLUSTER_TOKEN``): with
+    it, the coordinator serves its projects' repositories to workers at ``/git/<project>.git``
+    (see :mod:`core.cluster.served`); without it, that route is off."""
 
     redis_url: str | None = None
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _long_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value().strip()) < 16:
+            raise ValueError("expected at least 16 characters; make one with "
+                             "`openssl rand -hex 32`")
+        return v
 
     @field_validator("redis_url")
     @classmethod
