@@ -16,8 +16,8 @@ instead of sleeping. Like Discord, the fake answers JSON errors (`{"code": 50035
 unknown channels or messages; an unknown route is a 404 recorded in `unhandled`. Gateway
 events honour the IDENTIFY intents: without MESSAGE_CONTENT a guild message arrives with empty
 content unless it mentions the bot. The bot's own messages come back as MESSAGE_CREATE, as on
-Discord. `rate_limit()` and `fail_next()` inject
-errors; `disconnect()` and `request_reconnect()` drop the gateway connection.
+Discord. `rate_limit()` and `fail_next()` inject errors; `disconnect()` and
+`request_reconnect()` drop the gateway connection.
 
 Not emulated: permissions, voice, presences, forum channels, reactions beyond recording,
 autocomplete, and the CDN beyond the files that pass through the fake.
