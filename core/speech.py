@@ -14,7 +14,9 @@ import httpx
 from core.config import SpeechSettings
 from core.errors import GluonError
 
-_MARKUP = re.compile(r"[`*_~>#|]+|<[@#!&]?\d+>|https?://\S+")
+_MARKUP = re.compile(r"[`*~>#|]+")  # Markdown, dropped
+_NOISE = re.compile(r"<[@#!&]?\d+>|https?://\S+")  # mentions and links, not said
+_BEFORE_MARK = re.compile(r"\s+([.,;:!?])")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
@@ -25,7 +27,7 @@ class SpeechFailed(GluonError):
 def spoken(text: str, limit: int) -> str:
     """``text`` as words to say: markup, mentions and links dropped, on one line, cut after
     the last whole sentence within ``limit`` characters (or at a word)."""
-    words = " ".join(_MARKUP.sub(" ", text).split())
+    words = _BEFORE_MARK.sub(r"\1", " ".join(_MARKUP.sub("", _NOISE.sub(" ", text)).split()))
     if len(words) <= limit:
         return words
     cut = words[:limit]

@@ -53,11 +53,6 @@ class SpokenPings:
         except Exception:
             log.exception("could not send a voice note to %s", self.platform)
 
-    async def idle(self) -> None:
-        """Until the voice notes under way are sent (or have failed)."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
-
     async def close(self, grace: float = 5.0) -> None:
         """Give the voice notes under way ``grace`` seconds, then stop."""
         if self._tasks:

@@ -1,7 +1,7 @@
 """Files from runs in Discord, through the real discord.py against the fake Discord: the
-agent's screenshot is posted once in the run's thread (a restart posts nothing again), a file
-asked for arrives as an attachment where it was asked, and one over the upload limit as a link
-to the status page."""
+agent's screenshot is posted once in the run's thread (a restart posts nothing again), the
+spoken ping follows the text one as an attachment, a file asked for arrives as an attachment
+where it was asked, and one over the upload limit as a link to the status page."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Config
+from core.config import Config, SpeechSettings
 from tests.bots.test_discord import TOKEN, Gluon, contents, serving
 from tests.conftest import make_config
 from tests.fakes import scripts as s
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.model_server import ScriptedModelServer
+from tests.fakes.speech_api import FakeSpeech, opus_clip
 from tests.files_run import AGENT, PNG, agent_steps
 
 BOT, GUILD, GENERAL, ADA = 1_000_001, 500, 600, 42
@@ -31,10 +32,17 @@ def discord_api() -> Iterator[FakeDiscord]:
 
 
 @pytest.fixture
-def config(tmp_path: Path, model_server: ScriptedModelServer) -> Config:
+def speech() -> Iterator[FakeSpeech]:
+    with FakeSpeech() as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(tmp_path: Path, model_server: ScriptedModelServer, speech: FakeSpeech) -> Config:
     base = make_config(tmp_path / "home", model_server)
-    return base.model_copy(update={"discord": base.discord.model_copy(update={
-        "users": [ADA], "guild": [GUILD]})})
+    return base.model_copy(update={
+        "discord": base.discord.model_copy(update={"users": [ADA], "guild": [GUILD]}),
+        "speech": SpeechSettings(enabled=True, base_url=speech.base_url)})
 
 
 @pytest.fixture
@@ -58,9 +66,14 @@ async def test_the_screenshot_goes_to_the_thread_once_and_a_file_asked_for_is_at
     await discord_api.wait_for(lambda f: any("finished" in t for t in contents(f, thread.id)),
                                timeout=60)
     [run] = await gluon.runtime.runs.store.find()
-    [shot] = [m for m in discord_api.messages(thread.id).values() if m.attachments]
+    await discord_api.wait_for(lambda f: len([m for m in f.messages(thread.id).values()
+                                              if m.attachments]) == 2, timeout=30)
+    shot, voice = [m for m in discord_api.messages(thread.id).values() if m.attachments]
     assert shot.attachments == [("shot.png", PNG)]
     assert shot.content == f"🖼 `shot.png` (run {run.short})"
+    assert voice.attachments == [("gluon-ping.ogg", opus_clip())]  # the spoken ping
+    assert voice.reply_to == next(m.id for m in discord_api.messages(thread.id).values()
+                                  if "finished" in m.content)
 
     model_server.script("SCRIPT:send", [
         s.tool("get_run_file", {"run": run.short, "path": "*.sql"}), s.text("Here it is.")])
@@ -86,4 +99,4 @@ async def test_the_screenshot_goes_to_the_thread_once_and_a_file_asked_for_is_at
     await gluon.restart()
     assert gluon.bot is not None
     await gluon.bot.caught_up.wait()
-    assert len([m for m in discord_api.messages(thread.id).values() if m.attachments]) == 1
+    assert len([m for m in discord_api.messages(thread.id).values() if m.attachments]) == 2
