@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import Ambiguous, InvalidInput, NotFound
-from core.events.bus import AgentImage
+from core.events.bus import AgentImage, RunNote
 from core.models import Run
 from core.runs.files import FileTooLarge
 from core.runtime import Runtime
@@ -16,6 +16,7 @@ from core.types import RunState
 from tests.conftest import wait_state
 from tests.fakes.model_server import ScriptedModelServer
 from tests.files_run import AGENT, PNG, SCHEMA, agent_steps
+from tests.mcp_tools.test_git_tools import add_run
 
 
 async def finished(runtime: Runtime, repo: Path, model_server: ScriptedModelServer,
@@ -106,3 +107,17 @@ async def test_each_image_the_agent_saves_is_announced_once_per_version(
     [again] = await runtime.runs.images.announce(await runtime.runs.get(run.id))
     assert (again.path, again.size) == ("shot.png", len(PNG) + 1)
     assert len(await images_of(runtime, run.id)) == 3
+
+
+async def test_one_turn_posts_at_most_ten_images_and_a_note_names_the_rest(
+        runtime: Runtime, repo: Path) -> None:
+    worktree = await add_run(runtime, repo)
+    for n in range(12):
+        (worktree / f"frame{n:02}.png").write_bytes(PNG + bytes([n]))
+    events = await runtime.runs.images.announce(await runtime.runs.get("abc123"))
+    assert [e.shown for e in events] == [True] * 10 + [False] * 2
+    page = await runtime.events.after(0, 100, kinds=[RunNote], run_id="abc123")
+    [note] = [e.text for e in page.events if isinstance(e, RunNote)]
+    assert note == ("🖼 The agent saved 2 more image(s): frame10.png, frame11.png. Ask for one "
+                    "by name to see it.")
+    assert await runtime.runs.images.announce(await runtime.runs.get("abc123")) == []
