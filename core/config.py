@@ -245,6 +245,30 @@ class ChatConfig(_Section):
     vertex_region: str | None = None
 
 
+class SpeechSettings(_Section):
+    """Spoken completion pings, off by default: the ping of an ended run is followed by a
+    short voice note, made by an OpenAI-compatible speech endpoint (``POST
+    {base_url}/audio/speech`` with ``model``, ``voice``, ``input``, ``response_format=opus``).
+    ``api_key`` is sent as a bearer token (``GLUON_SPEECH_API_KEY``) and never logged. An
+    endpoint that fails never holds the text ping back."""
+
+    enabled: bool = False
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini-tts"
+    voice: str = "alloy"
+    api_key: SecretStr | None = None
+    max_chars: Annotated[int, Field(ge=20, le=4000)] = 300  # of the text spoken
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, such as "
+                             "'https://api.openai.com/v1'")
+        return v.rstrip("/")
+
+
 class ClusterConfig(_Section):
     """Where the job queue lives when executors run on other hosts (DESIGN §8).
 
@@ -366,6 +390,7 @@ class Config(BaseModel):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     chat: ChatConfig = Field(default_factory=ChatConfig)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
@@ -414,7 +439,7 @@ _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
                 "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
                 "GH_TOKEN": ("github", "token")}
 _SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "web",
-             "github", "merge", "loop", "gates")
+             "github", "merge", "loop", "gates", "speech")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from core.models import Run
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
 from core.runs.command_store import CommandStore
+from core.runs.files import RunFiles
 from core.runs.follow_ups import Finish, FollowUp
 from core.runs.interaction_store import InteractionStore
 from core.runs.review import Review
@@ -117,6 +118,7 @@ class Runtime:
                                commands=CommandStore(self.db), budget=BudgetStore(self.db),
                                environ=environ, events=self.events)
         self.review = Review(self.runs)
+        self.files = RunFiles(runs, self.projects)  # a run's files, from its worktree or branch
         # Which runs change the same files (its loop runs in the daemon).
         self.forecast = Forecast(self.runs, self.events)
         self.work = WorkQueue(runs, self.runs.gate, lambda: self.runs.executor, self.activity,

@@ -32,12 +32,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.chat import merging, witness
+from bots.chat import files, merging, witness
 from bots.chat.orchestrator import Orchestrator
+from bots.chat.speaking import SpokenPings
 from bots.chat.types import PERMISSION_LABELS, Act, Button, Outcome, Reply, Speaker
 from core.access.answers import why_not_answer
 from core.errors import NotFound, UserError
 from core.events.bus import (
+    AgentImage,
     ApiRetry,
     Event,
     FilesOverlap,
@@ -55,6 +57,7 @@ from core.events.log import Consumer
 from core.models import Interaction, Run
 from core.runs.health import Condition, assess
 from core.runtime import Runtime
+from core.speech import Speech
 from core.types import InteractionStatus, RunState
 from core.witness.estimate import estimate
 
@@ -69,7 +72,7 @@ ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
                RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}
 CATCH_UP_EVERY = 30.0  # seconds between reads of the event log when the bus is silent
 REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered,
-            RunComment, RunNote, FilesOverlap, MergeStep)  # from the event log
+            RunComment, RunNote, FilesOverlap, MergeStep, AgentImage)  # from the event log
 
 
 # The coloured dot of each health condition on a run's status message (the status page's
@@ -133,6 +136,7 @@ class ChatSurface:
 
     platform: str
     ask_me = "mention me"  # how to address the bot, not the agent, in a run's own thread
+    upload_limit = 10_000_000  # bytes of a file the platform lets a bot send
 
     def __init__(self, runtime: Runtime, orchestrator: Orchestrator) -> None:
         self.runtime = runtime
@@ -144,6 +148,7 @@ class ChatSurface:
         self._idle = asyncio.Event()  # set while no event is being reported
         self.caught_up = asyncio.Event()  # set once what happened while stopped is reported
         self._log: Consumer | None = None
+        self.voice = SpokenPings(Speech(runtime.config.speech), self.platform)
 
     # -- what a platform provides ----------------------------------------------------------
 
@@ -163,6 +168,11 @@ class ChatSurface:
         raise NotImplementedError
 
     async def send_reply(self, f: Followed, reply: Reply, reply_to: int | None) -> int | None:
+        """Send a reply (its files too) to the run's chat."""
+        raise NotImplementedError
+
+    async def send_voice(self, f: Followed, data: bytes, reply_to: int | None) -> int | None:
+        """Send a voice note (OGG/Opus) to the run's chat."""
         raise NotImplementedError
 
     def mention(self, actor: str) -> str:
@@ -192,6 +202,7 @@ class ChatSurface:
             self._follow_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follow_task
+        await self.voice.close()
         for f in self.followed.values():
             if f.pending_edit is not None:
                 f.pending_edit.cancel()
@@ -301,6 +312,10 @@ class ChatSurface:
                 event, self.runtime.runs.is_live(event.run_id)), followed.status_message)
             await self._status(followed)  # its health line says it too
             return
+        if isinstance(event, AgentImage):  # a screenshot the agent saved
+            if event.shown:
+                await self._image(followed, event)
+            return
         if isinstance(event, RunNote):  # a formula step, a gate, the loop, a policy
             await self.send_reply(followed, Reply(event.text), followed.status_message)
             return
@@ -393,6 +408,18 @@ class ChatSurface:
         sent = await self.send_reply(f, Reply(text, buttons), f.status_message)
         if sent is not None:
             await self.remember(f.chat_id, sent, run.id)
+        self.voice.after_ping(f"Run {run.short} on {run.project} {words}. {body}",
+                              lambda clip: self.send_voice(f, clip, sent))
+
+    async def _image(self, f: Followed, event: AgentImage) -> None:
+        """Post an image the agent saved, with its path as the caption (a link when it is
+        too big for the platform)."""
+        out = await files.agent_image(self.runtime, event, self.upload_limit)
+        if out is None:
+            return
+        sent = await self.send_reply(f, Reply("", files=[out]), f.status_message)
+        if sent is not None:
+            await self.remember(f.chat_id, sent, event.run_id)
 
     async def _merge_step(self, f: Followed, event: MergeStep) -> None:
         """A step of the run's merge-queue entry: on its status message, and said under it

@@ -96,12 +96,27 @@ class Button:
     action: ButtonAction
 
 
+@dataclass(frozen=True)
+class OutFile:
+    """A file the bot sends: as an attachment (a picture for an image) when the platform
+    takes it, else the link to it on the status page (``url``), else where to get it."""
+
+    name: str  # the attachment's file name
+    caption: str  # what it is ("`db/schema.sql` of run 3f2a9c1e")
+    size: int
+    data: bytes | None  # None: too big to have been read
+    url: str | None = None
+    image: bool = False
+    fetch: str = ""  # how to get it when neither fits (`gluon file 3f2a9c1e db/schema.sql`)
+
+
 @dataclass
 class Reply:
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)  # runs this message started or resumed
     error: bool = False
+    files: list[OutFile] = field(default_factory=list)  # sent after the text
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import formula_commands, hook_commands, merge_commands
+from bots.cli import file_commands, formula_commands, hook_commands, merge_commands
 from bots.cli import output as fmt
 from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
@@ -410,6 +410,7 @@ HANDLERS["github status"] = hook_commands.github_status
 HANDLERS.update(WORK_HANDLERS)
 HANDLERS.update(merge_commands.HANDLERS)
 HANDLERS.update(formula_commands.HANDLERS)
+HANDLERS.update(file_commands.HANDLERS)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

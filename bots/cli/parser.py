@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from bots.cli import formula_commands, merge_commands, work
+from bots.cli import file_commands, formula_commands, merge_commands, work
 from bots.cli.output import clean
 from core.types import Role
 
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = cmd("diff", "a run's changes against its base")
     x.add_argument("run")
     x.add_argument("path", nargs="?")
+    file_commands.add_commands(sub, cmd)
     merge_commands.add_commands(sub)
     lp = sub.add_parser("loop", help="autonomous loops (started with `gluon run --loop`)")
     lsub = lp.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -34,11 +34,12 @@ from bots.chat.commands import run_command
 from bots.chat.orchestrator import Hints, Orchestrator, parse_hints
 from bots.chat.render import truncate_line
 from bots.chat.surface import ChatSurface, Followed, as_int
-from bots.chat.types import Reply, Speaker
+from bots.chat.types import OutFile, Reply, Speaker
 from bots.discord.client import GluonClient
 from bots.discord.commands import DISCORD_HELP
 from bots.discord.ui import (
     DYNAMIC_ITEMS,
+    UPLOAD_BYTES,
     clip,
     follow_up,
     question_text,
@@ -69,6 +70,7 @@ _request: contextvars.ContextVar[discord.Message | None] = contextvars.ContextVa
 
 class DiscordBot(ChatSurface):
     platform = PLATFORM
+    upload_limit = UPLOAD_BYTES
 
     def __init__(self, runtime: Runtime, orchestrator: Orchestrator, token: str, *,
                  guild_ready_timeout: float = 2.0) -> None:
@@ -486,4 +488,8 @@ class DiscordBot(ChatSurface):
                    reference: discord.Message | discord.PartialMessage | None = None
                    ) -> int | None:
         return await send_to(self.client.get_partial_messageable(channel_id), reply,
-                             reference)
+                             reference, self.upload_limit)
+
+    async def send_voice(self, f: Followed, data: bytes, reply_to: int | None) -> int | None:
+        clip = OutFile("gluon-ping.ogg", "", len(data), data)  # an attachment Discord plays
+        return await self.send_reply(f, Reply("", files=[clip]), reply_to)

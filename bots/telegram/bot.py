@@ -39,6 +39,7 @@ from telegram.ext import (
 
 from bots.chat.buttons import UnknownButton, encode, parse
 from bots.chat.commands import DESCRIPTIONS, run_command
+from bots.chat.files import too_big
 from bots.chat.orchestrator import Orchestrator
 from bots.chat.render import needs_file, split_telegram_html, truncate_line
 from bots.chat.surface import ChatSurface, Followed, as_int, icon
@@ -53,6 +54,7 @@ from bots.chat.types import (
     Reply,
     Speaker,
 )
+from bots.telegram import media
 from bots.telegram.outbox import Outbox
 from core.errors import UserError
 from core.models import Interaction, Run
@@ -76,6 +78,7 @@ def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
 
 class TelegramBot(ChatSurface):
     platform = PLATFORM
+    upload_limit = media.UPLOAD_BYTES
 
     def __init__(self, runtime: Runtime, orchestrator: Orchestrator, token: str,
                  base_url: str | None = None) -> None:
@@ -384,8 +387,29 @@ class TelegramBot(ChatSurface):
 
     async def send(self, chat_id: int, thread_id: int | None, reply: Reply,
                    reply_to: int | None = None) -> int | None:
-        """Send a reply: split under Telegram's limit, as a file when very long; the buttons
-        go with the last part. Returns the last message's id."""
+        """Send a reply, then its files (see ``bots.telegram.media``); a file bigger than a
+        bot may send is a link instead. Returns the last message's id."""
+        last = None
+        if reply.text.strip() or reply.buttons or not reply.files:
+            last = await self._send_text(chat_id, thread_id, reply, reply_to)
+        for out in reply.files:
+            if out.data is None or out.size > self.upload_limit:
+                text = too_big(out, "Telegram", self.upload_limit)
+                last = await self._send_text(chat_id, thread_id, Reply(text), reply_to)
+            else:
+                last = int((await media.upload(self.app.bot, self.outbox, chat_id, thread_id,
+                                               out, out.caption, reply_to)).message_id)
+        return last
+
+    async def send_voice(self, f: Followed, data: bytes, reply_to: int | None) -> int | None:
+        sent = await media.voice(self.app.bot, self.outbox, f.chat_id, f.thread_id, data,
+                                 reply_to)
+        return int(sent.message_id)
+
+    async def _send_text(self, chat_id: int, thread_id: int | None, reply: Reply,
+                         reply_to: int | None = None) -> int | None:
+        """Send a reply's text: split under Telegram's limit, as a file when very long; the
+        buttons go with the last part. Returns the last message's id."""
         bot = self.app.bot
         if needs_file(reply.text, limit=LIMIT):
             data = reply.text.encode()

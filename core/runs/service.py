@@ -46,6 +46,7 @@ from core.runs.commands import CommandChannel, CommandKind, SqliteCommandChannel
 from core.runs.executor import RECOVERED_PRIORITY, Executor
 from core.runs.follow_ups import FollowUpHook
 from core.runs.gate import Gate
+from core.runs.images import AgentImages
 from core.runs.interaction_store import InteractionStore
 from core.runs.interactions import Interactions
 from core.runs.prompts import RESTART_PROMPT, start_message, with_undelivered
@@ -89,6 +90,7 @@ class RunManager:
         self.gate = Gate(config, self.usage)
         # Asked in order when a turn ends well (formulas, gates, loops: core.runs.follow_ups).
         self.follow_ups: list[FollowUpHook] = []
+        self.images = AgentImages(events)  # the agent's screenshots, said after each turn
         self._executor: Executor | None = None
         self._closed = False
         self._reminder: asyncio.Task[None] | None = None
