@@ -22,6 +22,7 @@ from core.access.web import WebAccess
 from core.access.web_store import WebStore
 from core.agent.session import AgentResult, AgentRunner, SdkRunner
 from core.attention import Attention
+from core.budget.migrations import BUDGET_TABLES
 from core.budget.store import BudgetStore
 from core.config import Config
 from core.errors import Conflict
@@ -62,6 +63,7 @@ from core.schedules.service import Fire, Schedules
 from core.schedules.store import ScheduleStore
 from core.store.db import Database
 from core.tables import Tables, TableSet
+from core.voice.service import Voice
 
 
 class DataDirLock:
@@ -142,6 +144,7 @@ class Runtime:
         # Lint and tests after a run's work (core/gates).
         self.gates = Gates(config, GateStore(self.db), self.runs, self.events)
         self.runs.follow_ups.append(self._after_turn)
+        self.voice = Voice(config.voice, config.home, self.runs.usage)  # voice notes in chat
         self.queue: JobQueue | None = None
         self._open = False
 
@@ -172,7 +175,8 @@ class Runtime:
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
-                                LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, *self.table_sets])
+                                LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, BUDGET_TABLES,
+                                *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
@@ -201,6 +205,7 @@ class Runtime:
             await self.merges.close()
             await self.runs.close()
         finally:
+            await self.voice.close()
             await self.github.client.close()
             await self._close_queue()
             await self.db.close()
