@@ -15,7 +15,8 @@ answers 400 to edits that change nothing, text over 4096 characters (counted aft
 raw for other parse modes), callback data over 64 bytes, unsupported or unbalanced HTML tags,
 unknown messages and twice-answered callback queries, and an edit without reply_markup drops the
 inline keyboard. `rate_limit()` and `fail_next()` inject 429s and other errors. Not emulated:
-webhooks, inline mode, media other than documents, MarkdownV2 parsing.
+webhooks, inline mode, media other than documents and users' voice notes (`user_voice`),
+MarkdownV2 parsing.
 """
 
 from __future__ import annotations
@@ -233,6 +234,28 @@ class FakeTelegram:
                     {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
             if document is not None:
                 message["document"] = self._store_file(*document)
+            if is_topic_message:
+                message["is_topic_message"] = True
+            self._queue_update("message", message)
+            return int(message["message_id"])
+
+    def user_voice(self, chat_id: int, user_id: int, data: bytes, duration: int, *,
+                   audio: str | None = None, reply_to: int | None = None,
+                   thread_id: int | None = None, is_topic_message: bool = False,
+                   chat_type: str = "private", mime_type: str = "audio/ogg") -> int:
+        """Queue a user's voice note (`audio`: a file name, for an audio file instead), its
+        bytes downloadable with getFile; returns the message id."""
+        with self._cond:
+            user: JSON = self._users.setdefault(user_id, {"id": user_id, "is_bot": False,
+                                                          "first_name": "Ada"})
+            message = self._new_message(self._chat(chat_id, chat_type), user, thread_id,
+                                        reply_to)
+            stored = self._store_file(audio or "voice.oga", data)
+            note: JSON = {"file_id": stored["file_id"], "file_unique_id": stored["file_unique_id"],
+                          "duration": duration, "mime_type": mime_type, "file_size": len(data)}
+            if audio is not None:
+                note["file_name"] = audio
+            message["audio" if audio is not None else "voice"] = note
             if is_topic_message:
                 message["is_topic_message"] = True
             self._queue_update("message", message)
