@@ -92,7 +92,9 @@ class TelegramBot(ChatSurface):
         self.app.add_handler(CommandHandler("pair", self.on_pair))
         self.app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
         self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
-        self.app.add_handler(MessageHandler(filters.VOICE | filters.AUDIO, self.on_voice))
+        # A voice note, or an audio file without words: transcribed (with words: a file).
+        self.app.add_handler(MessageHandler(filters.VOICE | (filters.AUDIO & ~filters.CAPTION),
+                                            self.on_voice))
         self.app.add_handler(MessageHandler(filters.ATTACHMENT, self.on_attachment))
         self.app.add_handler(CallbackQueryHandler(self.on_button))
         self.app.add_error_handler(self.on_error)
@@ -247,6 +249,9 @@ class TelegramBot(ChatSurface):
         elif message.photo:
             largest = message.photo[-1]
             file_id, size, name = largest.file_id, largest.file_size, "photo.jpg"
+        elif message.audio is not None:  # with a caption (see on_voice)
+            file_id, size = message.audio.file_id, message.audio.file_size
+            name = message.audio.file_name or "audio"
         else:
             await self._deliver(speaker, Reply(
                 "I can take documents and photos with a request, not this kind of file.",
