@@ -186,7 +186,7 @@ class VoiceUsageRow(_Record):
 
 class UsageReport(_Record):
     """Runs' spend today, by project and by day; voice notes' (not counted in the runs'
-    daily budgets) by day, newest first."""
+    daily budgets) on each of the last days with any, newest first."""
 
     today: str
     today_cost_usd: float

@@ -97,11 +97,11 @@ class BudgetStore:
             "SELECT COUNT(*) FROM voice_usage WHERE actor = ? AND at >= ?", (actor, since))
         return int(row[0]) if row else 0
 
-    async def voice_by_day(self, days: int) -> list[VoiceSpend]:
-        """Voice notes transcribed per day, newest first: the latest ``days`` days with any."""
+    async def voice_by_day(self, since: str) -> list[VoiceSpend]:
+        """Voice notes transcribed per day from ``since`` on, newest first (days with any)."""
         rows = await self.db.fetchall(
             "SELECT day, COUNT(*) AS notes, SUM(seconds) AS seconds, SUM(cost_usd) AS cost "
-            "FROM voice_usage GROUP BY day ORDER BY day DESC LIMIT ?", (days,))
+            "FROM voice_usage WHERE day >= ? GROUP BY day ORDER BY day DESC", (since,))
         return [VoiceSpend(r["day"], r["notes"], r["seconds"], r["cost"]) for r in rows]
 
     async def runs_by_state(self) -> dict[str, int]:

@@ -110,6 +110,7 @@ class Usage:
                     f"it (set_budget, or projects.{project}.daily_budget_usd in config.toml)")
 
     async def report(self, days: int = 7) -> UsageReport:
+        since = (datetime.now(UTC) - timedelta(days=days - 1)).strftime("%Y-%m-%d")
         by_project = await self.store.by_project(today())
         by_day = await self.store.by_day(days)
         return UsageReport(today=today(), today_cost_usd=round(await self.spent_today(), 6),
@@ -119,7 +120,7 @@ class Usage:
                            voice_by_day=[VoiceUsageRow(key=v.day, notes=v.notes,
                                                        minutes=round(v.seconds / 60, 2),
                                                        cost_usd=round(v.cost_usd, 6))
-                                         for v in await self.store.voice_by_day(days)])
+                                         for v in await self.store.voice_by_day(since)])
 
     async def project_report(self, project: str, days: int = 7) -> ProjectUsage:
         """Spend, tokens and runs of one project for each of the last ``days`` days (today

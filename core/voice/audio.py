@@ -40,9 +40,9 @@ class AudioInfo:
         return self.peak_db < SILENCE_DB
 
 
-def missing_tools() -> list[str]:
-    """The ffmpeg programs not found on PATH."""
-    return [tool for tool in TOOLS if shutil.which(tool) is None]
+def missing_tools(path: str | None = None) -> list[str]:
+    """The ffmpeg programs not found on `path` (default: PATH)."""
+    return [tool for tool in TOOLS if shutil.which(tool, path=path) is None]
 
 
 async def _run(*args: str) -> tuple[int, bytes, bytes]:
