@@ -101,11 +101,14 @@ class Voice:
         """Refuse a note before downloading it: voice off, or announced too big or too long."""
         check_note(self.settings, size, seconds)
 
-    async def check_rate(self, actor: str) -> None:
+    async def check_rate(self, actor: str, retrying: str | None = None) -> None:
+        """Refuse a note past ``per_user_per_hour``: those transcribed in the last hour and
+        those kept for a retry (but `retrying`, the one being retried) count."""
         if self.usage is None:
             return
         limit = self.settings.per_user_per_hour
-        if await self.usage.voice_notes_since(actor, self.clock() - 3600) >= limit:
+        done = await self.usage.voice_notes_since(actor, self.clock() - 3600)
+        if done + await asyncio.to_thread(self._kept_for, actor, retrying) >= limit:
             raise RateLimited(f"You sent {limit} voice notes in the last hour, as many as I "
                               "transcribe for one person; type this one, or wait a while.")
 
@@ -127,7 +130,7 @@ class Voice:
         kept = await asyncio.to_thread(self.kept, note_id)
         if kept.actor != actor:
             raise InvalidInput("Only the person who sent that voice note can retry it.")
-        await self.check_rate(actor)
+        await self.check_rate(actor, retrying=note_id)
         return await self._transcribe(kept), kept.context
 
     async def _transcribe(self, kept: Kept) -> Heard:
@@ -175,6 +178,17 @@ class Voice:
                            "transcribed, or after a day); send it again.")
         return Kept(note_id, str(meta["actor"]),
                     {str(k): str(v) for k, v in dict(meta["context"]).items()}, path)
+
+    def _kept_for(self, actor: str, but: str | None) -> int:
+        """How many notes of `actor` are kept for a retry (besides `but`)."""
+        if not self.folder.is_dir():
+            return 0
+        count = 0
+        for meta in self.folder.glob("*.json"):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                if meta.stem != but and json.loads(meta.read_text())["actor"] == actor:
+                    count += 1
+        return count
 
     def forget(self, note_id: str) -> None:
         for suffix in (".audio", ".json"):
