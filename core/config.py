@@ -21,7 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.config_file import config_path
 from core.errors import ConfigError, InvalidInput
@@ -92,6 +100,9 @@ class ProjectConfig(_Section):
     # What happens when the gates give up (core/gates/policy.py); None: the project's
     # .gluon/project.toml, else "manual".
     supervision: Literal["manual", "conservative", "aggressive"] | None = None
+    # What the witness (core/witness) does when a live run looks looping, stuck, stalled or
+    # a zombie: say so, nudge the agent, restart it, or nothing.
+    witness: Literal["notify", "nudge", "restart", "off"] = "notify"
 
 
 class MergeConfig(_Section):
@@ -131,6 +142,29 @@ class GatesConfig(_Section):
     enabled: bool = True
     max_fixes: Annotated[int, Field(ge=0, le=10)] = 3
     timeout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0
+
+
+class WitnessConfig(_Section):
+    """The witness (core/witness): when a live run looks looping, stuck, stalled or a zombie."""
+
+    enabled: bool = True
+    interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0  # the timer's period
+    window: Annotated[int, Field(ge=2, le=1000)] = 12  # recent tool calls looked at
+    loop_repeats: Annotated[int, Field(ge=2, le=100)] = 4  # the same call this often: looping
+    stuck_turns: Annotated[int, Field(ge=1, le=1000)] = 5  # turns without progress: stuck
+    stalled_after_seconds: Annotated[float, Field(gt=0, le=86400)] = 600.0
+    stalled_cpu_percent: Annotated[float, Field(gt=0, le=100)] = 1.0  # below it: idle
+    # Slow: live longer than slow_factor times the median time of the project's last finished
+    # runs (review or merged), once it has slow_min_runs of them.
+    slow_factor: Annotated[float, Field(gt=1, le=100)] = 3.0
+    slow_min_runs: Annotated[int, Field(ge=1, le=1000)] = 5
+
+    @model_validator(mode="after")
+    def _repeats_fit_the_window(self) -> WitnessConfig:
+        if self.loop_repeats > self.window:
+            raise ValueError(f"loop_repeats ({self.loop_repeats}) must not exceed window "
+                             f"({self.window}): a loop could never be seen")
+        return self
 
 
 class AnthropicConfig(_Section):
@@ -348,6 +382,7 @@ class Config(BaseModel):
     merge: MergeConfig = Field(default_factory=MergeConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
+    witness: WitnessConfig = Field(default_factory=WitnessConfig)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     hooks: dict[Annotated[str, Field(pattern=HOOK_NAME)], HookConfig] = Field(
         default_factory=dict)

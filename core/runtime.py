@@ -64,6 +64,7 @@ from core.schedules.store import ScheduleStore
 from core.store.db import Database
 from core.tables import Tables, TableSet
 from core.voice.service import Voice
+from core.witness import WITNESS_TABLES, Witness, WitnessStore
 
 
 class DataDirLock:
@@ -137,12 +138,14 @@ class Runtime:
         self.merges = MergeQueue(config, MergeStore(self.db), self.runs, self.review,
                                  self.events, self.bus, self.activity, self.github.client,
                                  self.github.repos)
-        self.attention = Attention(self.runs, self.merges)  # what needs a person
         self.loops = Loops(config, LoopStore(self.db), self.runs, self.events)
         self.formulas = Formulas(config, FormulaStore(self.db), self.runs, self.projects,
                                  self.runs.usage.settings, self.events)
         # Lint and tests after a run's work (core/gates).
         self.gates = Gates(config, GateStore(self.db), self.runs, self.events)
+        # How each live run is doing, and what its project's policy does about it.
+        self.witness = Witness(config, WitnessStore(self.db), self.runs, self.events, self.bus)
+        self.attention = Attention(self.runs, self.merges, self.witness)  # what needs a person
         self.runs.follow_ups.append(self._after_turn)
         self.voice = Voice(config.voice, config.home, self.runs.usage)  # voice notes in chat
         self.queue: JobQueue | None = None
@@ -175,13 +178,15 @@ class Runtime:
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
-                                LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, BUDGET_TABLES,
-                                *self.table_sets])
+                                LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, WITNESS_TABLES,
+                                BUDGET_TABLES, *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
             await self.merges.start(resume=resume_interrupted)
+            await self.witness.start()
         except BaseException:
+            await self.witness.close()
             await self.merges.close()
             await self._close_queue()
             await self.db.close()
@@ -202,6 +207,7 @@ class Runtime:
             return
         self._open = False
         try:
+            await self.witness.close()
             await self.merges.close()
             await self.runs.close()
         finally:

@@ -23,6 +23,7 @@ from mcp_tools import (
     schedule_tools,
     system_tools,
     web_tools,
+    witness_tools,
 )
 from mcp_tools.callers import Callers
 from mcp_tools.registry import CallerResolver, GluonServer, ToolKit, resolve_default
@@ -68,6 +69,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     hook_tools.register(kit, rt)
     loop_tools.register(kit, rt)
     gate_tools.register(kit, rt)
+    witness_tools.register(kit, rt)
     return server, kit
 
 

@@ -88,6 +88,9 @@ without rebasing or checks: only when the user asks for exactly that.
 - After a run's work Gluon runs the project's quality gates (lint auto-fix, lint, tests) and \
 asks the agent to fix what fails; "did the tests pass?", "why did lint fail?": \
 get_gate_results (get_run shows each gate's latest outcome).
+- Gluon's witness watches live runs (looping, stuck, stalled, zombie) and says so under the \
+run; "is it stuck?", "what's wrong with it?": get_run_health; "that's a false alarm": \
+silence_run_health.
 - The agent's questions and permission requests reach the user as buttons; you may answer \
 them with answer_question or decide_permission only when the user tells you the answer.
 - Destructive tools (enqueue_merge, cancel_merge, merge_run, cancel_run, cancel_queued, \

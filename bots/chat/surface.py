@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.chat import merging
+from bots.chat import merging, witness
 from bots.chat.orchestrator import Orchestrator
 from bots.chat.types import PERMISSION_LABELS, Act, Button, Outcome, Reply, Speaker
 from core.access.answers import why_not_answer
@@ -53,9 +53,10 @@ from core.events.bus import (
 )
 from core.events.log import Consumer
 from core.models import Interaction, Run
-from core.runs.health import assess
+from core.runs.health import Condition, assess
 from core.runtime import Runtime
 from core.types import InteractionStatus, RunState
+from core.witness.estimate import estimate
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,16 @@ ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
 CATCH_UP_EVERY = 30.0  # seconds between reads of the event log when the bus is silent
 REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered,
             RunComment, RunNote, FilesOverlap, MergeStep)  # from the event log
+
+
+# The coloured dot of each health condition on a run's status message (the status page's
+# colours: green working, yellow look soon, orange act, red broken, blue a person's turn).
+HEALTH_DOTS = {
+    Condition.QUEUED: "⚪", Condition.WORKING: "🟢", Condition.RETRYING: "🟡",
+    Condition.QUIET: "🟡", Condition.NEAR_BUDGET: "🟡", Condition.SLOW: "🟡",
+    Condition.LOOPING: "🟠", Condition.STUCK: "🟠", Condition.STALLED: "🔴",
+    Condition.ZOMBIE: "🔴", Condition.WAITING: "🔵", Condition.REVIEW: "🟢",
+    Condition.FAILED: "🔴", Condition.INTERRUPTED: "🔴", Condition.ENDED: "⚪"}
 
 
 @dataclass
@@ -88,10 +99,15 @@ class Followed:
     formula: str = ""  # the formula's step, for a run that follows one ("step 2/4: implement")
     merge_failures: dict[str, int] = field(default_factory=dict)  # entry id -> message id
     loop: str = ""  # its autonomous loop in one line ("loop 3/10 · breaker closed · $1.20")
+    witness: tuple[str, str] | None = None  # the witness's verdict, when it watches the run
+    estimate: str = ""  # its likely cost, from its project's history ("usually $0.40–1.20 ...")
 
     def health(self, run: Run) -> str:
-        """The status message's health (see ``core.runs.health``), now."""
-        return assess(run, time.time(), retrying=bool(self.retry)).text
+        """The status message's health (see ``core.runs.health``) as a coloured dot and words,
+        now: with the witness's verdict on a live run it watches ("🔴 stalled: no output for
+        12 min at 0% CPU")."""
+        health = assess(run, time.time(), retrying=bool(self.retry), verdict=self.witness)
+        return f"{HEALTH_DOTS[health.condition]} {health.text}"
 
     def activity(self, run: Run) -> str:
         """The status message's line on what the agent is doing: the model API retry under
@@ -280,6 +296,11 @@ class ChatSurface:
         if isinstance(event, FilesOverlap):
             await self._overlap(followed, event)
             return
+        if isinstance(event, RunNote) and event.source == "witness":
+            await self.send_reply(followed, witness.note_reply(
+                event, self.runtime.runs.is_live(event.run_id)), followed.status_message)
+            await self._status(followed)  # its health line says it too
+            return
         if isinstance(event, RunNote):  # a formula step, a gate, the loop, a policy
             await self.send_reply(followed, Reply(event.text), followed.status_message)
             return
@@ -321,9 +342,13 @@ class ChatSurface:
         run = await self.runtime.runs.get(f.run_id)
         loop = await self.runtime.loops.status_of(run)
         f.loop = loop.line if loop is not None else ""
+        f.witness = self.runtime.witness.signal(run.id)
         if (progress := await self.runtime.formulas.progress(run.id)) is not None:
             f.formula = progress.card
         if f.status_message is None:
+            if run.state.is_live and (likely := await estimate(self.runtime.runs.store,
+                                                               run.project)) is not None:
+                f.estimate = likely.text()
             f.status_message = await self.send_status(f, run)
             await self.remember(f.chat_id, f.status_message, f.run_id)
             await self.orch.store.set_status_message(f.run_id, str(f.status_message))
@@ -483,7 +508,10 @@ class ChatSurface:
         return Reply(f"Answered: {text}" if ok else out, error=not ok)
 
     async def act(self, speaker: Speaker, action: Act) -> Outcome:
-        """A merge-queue button was pressed (see ``bots.chat.merging.press``)."""
+        """A merge-queue or witness button was pressed (see ``bots.chat.merging.press``,
+        ``bots.chat.witness.press``)."""
+        if action.verb in witness.ACTS:
+            return await witness.press(self.orch, speaker, action)
         return await merging.press(self.orch, speaker, action)
 
     async def steer(self, speaker: Speaker, run_id: str, text: str) -> Reply:

@@ -73,6 +73,10 @@ class Verb(StrEnum):
     MERGE = "q"  # queue a finished run for merging (enqueue_merge; it asks to confirm)
     RETRY_MERGE = "r"  # put a failed merge-queue entry back in line (retry_merge)
     CANCEL_MERGE = "x"  # take an entry out of the merge queue (cancel_merge)
+    NUDGE = "n"  # tell a run's agent it repeats itself (steer_run; the witness's note)
+    INTERRUPT = "i"  # stop the agent's turn, keep its session (interrupt_run)
+    CANCEL_RUN = "k"  # cancel the run (cancel_run; it asks to confirm)
+    IGNORE = "g"  # a false alarm: silence the run's health alarms (silence_run_health)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,8 @@ def run_card(run: Run, f: Followed) -> discord.Embed:
     embed.add_field(name="Health", value=f.health(run))
     if subagents := run.subagents_line():
         embed.add_field(name="Subagents", value=subagents)
+    if f.estimate and run.state.is_live:
+        embed.add_field(name="Likely cost", value=f.estimate)
     if f.loop:
         embed.add_field(name="Loop", value=f.loop)
     if f.formula:

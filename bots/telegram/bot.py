@@ -466,6 +466,8 @@ def status_text(run: Run, f: Followed) -> str:
              f"{html.escape(f.health(run))}"]
     if subagents := run.subagents_line():
         lines.append(subagents)
+    if f.estimate and run.state.is_live:
+        lines.append(f"💵 {html.escape(f.estimate)}")
     if f.loop:
         lines.append(f"🔁 {html.escape(f.loop)}")
     if f.formula:

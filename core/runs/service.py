@@ -516,3 +516,9 @@ class RunManager:
 
     def is_live(self, run_id: str) -> bool:
         return run_id in self._supervisors
+
+    def agent_pid(self, run_id: str) -> int | None:
+        """The process of the run's agent, when this Gluon runs it and it has started."""
+        sup = self._supervisors.get(run_id)
+        pid = getattr(sup.session, "pid", None) if sup is not None else None
+        return pid if isinstance(pid, int) else None
