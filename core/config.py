@@ -356,6 +356,41 @@ class GitHubConfig(_Section):
         return v
 
 
+class VoiceSettings(_Section):
+    """Voice notes in chat, transcribed and handled as if typed (core/voice).
+
+    ``backend``: "off" (a voice note gets a line saying how to turn it on), "openai" (any
+    OpenAI-compatible ``POST {base_url}/audio/transcriptions``: OpenAI, Groq,
+    faster-whisper-server) or "local" (pocketsphinx, the ``gluon[voice]`` extra). ``grammar``
+    (local only): a JSGF file, or the exact phrases to listen for. ``price_per_minute``: what a
+    minute of audio costs, for the usage report (None: 0.006 for openai, 0 for local)."""
+
+    backend: Literal["off", "openai", "local"] = "off"
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "whisper-1"
+    api_key: SecretStr | None = None  # or GLUON_VOICE_API_KEY
+    language: str | None = None  # ISO-639-1, e.g. "en"; None: the backend detects it
+    grammar: str | list[str] | None = None
+    max_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    max_bytes: Annotated[int, Field(gt=0, le=100_000_000)] = 20_000_000
+    per_user_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 30
+    price_per_minute: Annotated[float | None, Field(ge=0)] = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _voice_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, such as "
+                             "'https://api.openai.com/v1'")
+        return v.rstrip("/")
+
+    @property
+    def minute_price(self) -> float:
+        if self.price_per_minute is not None:
+            return self.price_per_minute
+        return 0.006 if self.backend == "openai" else 0.0
+
+
 HOOK_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
@@ -398,6 +433,7 @@ class Config(BaseModel):
     loop: LoopConfig = Field(default_factory=LoopConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
     witness: WitnessConfig = Field(default_factory=WitnessConfig)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     hooks: dict[Annotated[str, Field(pattern=HOOK_NAME)], HookConfig] = Field(
         default_factory=dict)
     projects: dict[str, ProjectConfig] = Field(default_factory=dict)
@@ -439,7 +475,7 @@ _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
                 "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
                 "GH_TOKEN": ("github", "token")}
 _SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "web",
-             "github", "merge", "loop", "gates", "speech")
+             "github", "merge", "loop", "gates", "speech", "voice")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from core.access.web import WebAccess
 from core.access.web_store import WebStore
 from core.agent.session import AgentResult, AgentRunner, SdkRunner
 from core.attention import Attention
+from core.budget.migrations import BUDGET_TABLES
 from core.budget.store import BudgetStore
 from core.config import Config
 from core.errors import Conflict
@@ -63,6 +64,7 @@ from core.schedules.service import Fire, Schedules
 from core.schedules.store import ScheduleStore
 from core.store.db import Database
 from core.tables import Tables, TableSet
+from core.voice.service import Voice
 from core.witness import WITNESS_TABLES, Witness, WitnessStore
 
 
@@ -147,6 +149,7 @@ class Runtime:
         self.witness = Witness(config, WitnessStore(self.db), self.runs, self.events, self.bus)
         self.attention = Attention(self.runs, self.merges, self.witness)  # what needs a person
         self.runs.follow_ups.append(self._after_turn)
+        self.voice = Voice(config.voice, config.home, self.runs.usage)  # voice notes in chat
         self.queue: JobQueue | None = None
         self._open = False
 
@@ -178,7 +181,7 @@ class Runtime:
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
                                 LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, WITNESS_TABLES,
-                                *self.table_sets])
+                                BUDGET_TABLES, *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
@@ -210,6 +213,7 @@ class Runtime:
             await self.merges.close()
             await self.runs.close()
         finally:
+            await self.voice.close()
             await self.github.client.close()
             await self._close_queue()
             await self.db.close()

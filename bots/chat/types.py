@@ -87,7 +87,14 @@ class Act:
     target: str
 
 
-ButtonAction = Answer | Choose | Confirm | Act
+@dataclass(frozen=True)
+class Retranscribe:
+    """Transcribe a kept voice note again (its service failed the first time)."""
+
+    note_id: str
+
+
+ButtonAction = Answer | Choose | Confirm | Act | Retranscribe
 
 
 @dataclass(frozen=True)

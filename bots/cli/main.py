@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         for noisy in ("mcp", "httpx", "httpx2", "uvicorn"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        if args.command in ("doctor", "serve", "chat", "mcp"):
+        if args.command in ("doctor", "serve", "chat", "mcp", "voice"):
             return _run_gluon(args)
         read_inputs(args)
         return asyncio.run(_dispatch(args))
@@ -468,6 +468,10 @@ def _run_gluon(args: argparse.Namespace) -> int:
     config = load_config()
     if args.command == "doctor":
         return doctor(config, args)
+    if args.command == "voice":
+        from bots.cli.voice_commands import voice_test
+
+        return voice_test(config, args)
     if args.command == "serve":
         from bots.daemon import serve
 

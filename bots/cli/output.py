@@ -235,6 +235,10 @@ def usage(u: dict[str, Any]) -> str:
     rows = [[r["key"], str(r["runs"]), f"${r['cost_usd']:.4f}"] for r in u["by_day"]]
     if rows:
         lines.append(table(rows, ["DAY", "RUNS", "COST"]))
+    rows = [[r["key"], str(r["notes"]), f"{r['minutes']:.2f}", f"${r['cost_usd']:.4f}"]
+            for r in u.get("voice_by_day", [])]
+    if rows:  # not in the runs' budgets
+        lines.append(table(rows, ["DAY", "VOICE NOTES", "MINUTES", "COST"]))
     return "\n".join(lines)
 
 

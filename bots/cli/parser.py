@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from bots.cli import file_commands, formula_commands, merge_commands, work
+from bots.cli import file_commands, formula_commands, merge_commands, voice_commands, work
 from bots.cli.output import clean
 from core.types import Role
 
@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     work.add_commands(sub, cmd)
     work.add_schedule_commands(sub, cmd)
     formula_commands.add_commands(sub, cmd)
+    voice_commands.add_commands(sub, cmd)
     cmd("chat", "talk to Gluon in the terminal, as in Telegram or Discord", json_flag=False)
     cmd("doctor", "check git, the Claude CLI, the sandbox tools, credentials, the database")
     cmd("serve", "run the Gluon daemon", json_flag=False)

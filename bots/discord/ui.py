@@ -29,8 +29,10 @@ from bots.chat.types import (
     Choose,
     Confirm,
     Reply,
+    Retranscribe,
     Verb,
 )
+from bots.discord.voice import on_retry
 from core.errors import UserError
 from core.models import Interaction, Run
 from core.types import InteractionKind, RunState
@@ -179,6 +181,8 @@ class Press(discord.ui.DynamicItem[discord.ui.Item[Any]], template=rf"{PREFIX}.+
                 await on_confirm(interaction, confirmation, yes)
             case Act():
                 await on_act(interaction, action)
+            case Retranscribe(note):
+                await on_retry(interaction, note)
 
 
 # -- presses ---------------------------------------------------------------------------------

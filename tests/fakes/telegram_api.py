@@ -16,7 +16,8 @@ sendChatAction, sendDocument, sendPhoto, sendVoice, createForumTopic, getFile; a
 or unbalanced HTML tags, unknown messages, twice-answered callback queries and photos over 10 MB,
 413 to an upload over the 50 MB a bot may send, and an edit without reply_markup drops the
 inline keyboard. `rate_limit()` and `fail_next()` inject 429s and other errors. Not emulated:
-webhooks, inline mode, media other than documents, photos and voice notes, MarkdownV2 parsing.
+webhooks, inline mode, media other than documents, photos, voice notes (and users' voice notes:
+`user_voice`), MarkdownV2 parsing.
 """
 
 from __future__ import annotations
@@ -236,6 +237,28 @@ class FakeTelegram:
                     {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
             if document is not None:
                 message["document"] = self._store_file(*document)
+            if is_topic_message:
+                message["is_topic_message"] = True
+            self._queue_update("message", message)
+            return int(message["message_id"])
+
+    def user_voice(self, chat_id: int, user_id: int, data: bytes, duration: int, *,
+                   audio: str | None = None, reply_to: int | None = None,
+                   thread_id: int | None = None, is_topic_message: bool = False,
+                   chat_type: str = "private", mime_type: str = "audio/ogg") -> int:
+        """Queue a user's voice note (`audio`: a file name, for an audio file instead), its
+        bytes downloadable with getFile; returns the message id."""
+        with self._cond:
+            user: JSON = self._users.setdefault(user_id, {"id": user_id, "is_bot": False,
+                                                          "first_name": "Ada"})
+            message = self._new_message(self._chat(chat_id, chat_type), user, thread_id,
+                                        reply_to)
+            stored = self._store_file(audio or "voice.oga", data)
+            note: JSON = {"file_id": stored["file_id"], "file_unique_id": stored["file_unique_id"],
+                          "duration": duration, "mime_type": mime_type, "file_size": len(data)}
+            if audio is not None:
+                note["file_name"] = audio
+            message["audio" if audio is not None else "voice"] = note
             if is_topic_message:
                 message["is_topic_message"] = True
             self._queue_update("message", message)
