@@ -160,7 +160,7 @@ async def test_a_zombie_is_restarted_from_its_session_by_the_restart_policy(
         said = await wait_note(rt, run.id, "looks zombie")
         try:
             again = await model_server.await_request(
-                lambda r: "witness restarted you" in r.all_text(), timeout=45)
+                lambda r: "witness restarted you" in r.all_text(), timeout=90)
         except TimeoutError:
             raise AssertionError(f"not restarted: {await notes(rt, run.id)} "
                                  f"{(await rt.runs.get(run.id)).state_reason}") from None
