@@ -10,11 +10,13 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bots.cli.output import say
-from core.config import Config
 from core.errors import InvalidInput
+
+if TYPE_CHECKING:  # the configuration loads pydantic: only `gluon voice test` needs it
+    from core.config import Config
 
 AddCommand = Callable[..., argparse.ArgumentParser]
 

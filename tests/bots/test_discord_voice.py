@@ -88,8 +88,9 @@ async def test_a_voice_message_starts_a_run_and_a_voice_reply_to_its_ping_resume
 async def test_a_voice_message_in_a_runs_thread_steers_the_running_agent(
         gluon: Gluon, discord_api: FakeDiscord, transcription: FakeTranscription,
         model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:agent-steer", [s.bash("echo working"), s.slow_text(3),
-                                               s.text("took the hint")])
+    model_server.script("SCRIPT:agent-steer", [
+        s.bash("echo working"), s.hold("agent-steer", s.bash("echo again")),
+        s.text("took the hint")])
     discord_api.slash(GENERAL, ADA, "run", {"project": "demo",
                                             "prompt": "SCRIPT:agent-steer refactor"})
     run_id, thread = await run_thread(discord_api, gluon.runtime)
@@ -98,6 +99,7 @@ async def test_a_voice_message_in_a_runs_thread_steers_the_running_agent(
     transcription.say("please also update the readme")
     discord_api.user_voice(thread, ADA, voice_note("please also update the readme"), 2.2)
     await discord_api.wait_for(lambda f: any("Steering run" in t for t in contents(f, thread)))
+    model_server.release("agent-steer")  # the agent was mid-turn all along
     assert "🎙 please also update the readme" in contents(discord_api, thread)
     assert (await wait_state(gluon.runtime, run_id)).state is RunState.REVIEW
     assert any("please also update the readme" in r.all_text() for r in model_server.requests
