@@ -23,6 +23,8 @@ from core.access.web_store import WebStore
 from core.agent.session import AgentResult, AgentRunner, SdkRunner
 from core.attention import Attention
 from core.budget.store import BudgetStore
+from core.cluster.migrations import CLUSTER_TABLES
+from core.cluster.store import ClusterStore
 from core.config import Config
 from core.errors import Conflict
 from core.events.bus import EventBus
@@ -142,6 +144,13 @@ class Runtime:
         # Lint and tests after a run's work (core/gates).
         self.gates = Gates(config, GateStore(self.db), self.runs, self.events)
         self.runs.follow_ups.append(self._after_turn)
+        self.cluster_store = ClusterStore(self.db)
+        # With [cluster] redis_url: the workers' registry, and runs dispatched to workers.
+        self.cluster: Cluster | None = None
+        if config.cluster.redis_url:
+            from core.cluster.coordinator import Cluster  # redis: the `gluon[cluster]` extra
+
+            self.cluster = Cluster(config, self.runs, self.cluster_store)
         self.queue: JobQueue | None = None
         self._open = False
 
@@ -172,13 +181,17 @@ class Runtime:
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
-                                LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, *self.table_sets])
+                                LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, CLUSTER_TABLES,
+                                *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
+            if self.cluster is not None:
+                self.cluster.start()
             await self.merges.start(resume=resume_interrupted)
         except BaseException:
             await self.merges.close()
+            await self._close_cluster()
             await self._close_queue()
             await self.db.close()
             self.lock.release()
@@ -201,10 +214,15 @@ class Runtime:
             await self.merges.close()
             await self.runs.close()
         finally:
+            await self._close_cluster()
             await self.github.client.close()
             await self._close_queue()
             await self.db.close()
             self.lock.release()
+
+    async def _close_cluster(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.close()
 
     async def _close_queue(self) -> None:
         if self.queue is not None:

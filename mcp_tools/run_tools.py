@@ -51,6 +51,9 @@ class RunDetail(BaseModel):
     gates: list[GateSummary] = Field(
         default_factory=list, description="the quality gates' latest outcomes on the run's "
         "work (lint auto-fix, lint, tests); details with get_gate_results")
+    worker: str | None = Field(
+        default=None, description="the gluon worker executing the run, or that last did (in "
+        "a cluster); null: it runs in gluon serve")
 
 
 class RunLogs(BaseModel):
@@ -87,7 +90,8 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                          transitions=await runs.store.transitions(run.id), overlaps=overlaps,
                          loop=await rt.loops.status_of(run),
                          formula=await rt.formulas.progress(run.id),
-                         gates=await rt.gates.summary(run.id))
+                         gates=await rt.gates.summary(run.id),
+                         worker=await rt.cluster_store.worker_of(run.id))
 
     @kit.tool()
     async def start_run(

@@ -82,6 +82,9 @@ Recover = Callable[[Run], Awaitable[None]]
 """Deal with a run whose executor died (or that Gluon stopped): interrupt it, requeue it."""
 Note = Callable[[Run, str], Awaitable[None]]
 """Tell people why a queued run waits (a spent budget, an open breaker)."""
+Reattach = Callable[[Run], Awaitable[bool]]
+"""Whether a live run found after a restart executes elsewhere (a worker): launched again to
+be watched, not recovered."""
 
 
 def start_key(run_id: str, attempt: int) -> str:
@@ -102,13 +105,15 @@ class _Live:
 
 class Executor:
     def __init__(self, queue: JobQueue, store: RunStore, gate: Gate, *, home: str,
-                 launch: Launch, recover: Recover, note: Note) -> None:
+                 launch: Launch, recover: Recover, note: Note,
+                 reattach: Reattach | None = None) -> None:
         self.queue = queue
         self.store = store
         self.gate = gate
         self.prefix = worker_prefix(home)
         self.worker = f"{self.prefix}{socket.gethostname()}/{os.getpid()}"
         self._launch_run, self._recover, self._note = launch, recover, note
+        self._reattach = reattach
         self.coordinator = True
         self._live: dict[str, _Live] = {}
         self._held: list[Lease] = []
@@ -258,7 +263,10 @@ class Executor:
             else:
                 await self._settle(lease)  # a replay: the run is running already
             return
-        if run.state in (RunState.RUNNING, RunState.WAITING, RunState.INTERRUPTED):
+        if run.state in (RunState.RUNNING, RunState.WAITING) and self._reattach is not None \
+                and await self._reattach(run):
+            await self._start(run, lease, cap)
+        elif run.state in (RunState.RUNNING, RunState.WAITING, RunState.INTERRUPTED):
             await self._recover(run)
             await self._settle(lease)
         elif run.state is not RunState.QUEUED:
