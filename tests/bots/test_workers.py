@@ -6,17 +6,18 @@ the real Claude Code CLI against the scripted model server, a bare git remote.""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
-from tests.bots.cluster_env import Cluster
+from tests.bots.cluster_env import Cluster, wait_until
 from tests.bots.conftest import Gluon
 from tests.conftest import git
 from tests.core.jobs.redis_server import RedisServer
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
+
+MCP_JSON = '{"mcpServers": {}}\n'
 
 
 @pytest.fixture(scope="module")
@@ -83,4 +84,47 @@ def test_three_runs_spread_over_two_workers_and_the_coordinator_shows_them(
         states = [e["data"]["new"] for e in events if e["run_id"] == run_id and e["kind"] ==
                   "RunStateChanged"]
         assert states[0] == "queued" and states[-2:] == ["running", "review"], states
-    _ = Path  # (kept for later tests)
+
+
+@pytest.mark.timeout(300)
+def test_a_steer_and_a_permission_answer_sent_on_the_coordinator_reach_a_run_on_a_worker(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:steer", [s.hold("first", s.text("First turn done.")),
+                                         s.bash(commit("steered")), s.text("Steered.")])
+    model_server.script("SCRIPT:perm", [s.write(".mcp.json", MCP_JSON), s.text("Wrote it.")])
+    cluster.start_worker("w1")
+    steered = cluster.run("SCRIPT:steer do the first thing")
+    asking = cluster.run("SCRIPT:perm set up MCP")
+
+    cluster.wait_state(steered, "running")
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:steer", timeout=60)
+    sent = cluster.gluon.json("steer", steered, "also add steered.txt")
+    assert sent["id"] == steered
+    # The worker applied it: its agent has the message (the line comes back by the relay).
+    wait_until(lambda: any(e["kind"] == "steer" and "also add steered.txt" in e["summary"]
+                           for e in cluster.gluon.json("logs", steered)["events"]),
+               "the steer on the worker")
+    model_server.release("first")
+
+    # The permission request, asked on the worker, is answered on the coordinator.
+    waiting = cluster.wait_state(asking, "waiting")
+    [request] = waiting["pending"]
+    assert request["kind"] == "permission" and ".mcp.json" in request["title"]
+    assert cluster.gluon.json("pending")["pending"][0]["id"] == request["id"]
+    answered = cluster.gluon.json("answer", request["id"], "allow")
+    assert answered["answer"] == "allow"
+
+    run = cluster.wait_state(asking, "review")["run"]
+    assert run["result_text"] == "Wrote it."
+    assert git(cluster.repo, "show", f"gluon/{asking}:.mcp.json") == MCP_JSON.strip()
+    answers = [e for e in cluster.gluon.json("events", "--run", asking)["events"]
+               if e["kind"] == "InteractionAnswered"]
+    assert [(e["data"]["answer"], e["data"]["answered_by"]) for e in answers] == \
+        [("allow", "cli")]
+
+    run = cluster.wait_state(steered, "review")["run"]
+    assert run["result_text"] == "Steered."
+    assert any("also add steered.txt" in r.last_user_text() for r in model_server.requests)
+    assert git(cluster.repo, "show", f"gluon/{steered}:steered.txt") == "steered"
+    # Both commands were applied once, on the worker, and are done on the coordinator too.
+    assert cluster.redis.exists(f"gluon:cmd:{steered}") == 0
