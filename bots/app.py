@@ -7,6 +7,9 @@ Routes:
   pid, the version and the MCP sessions in use;
 - ``/hooks/github`` and ``/hooks/<name>``: webhook deliveries (``bots.hooks``), when the app is
   given the process's :class:`~core.hooks.service.Webhooks`.
+- ``/git/<project>.git/...``: the projects' repositories over git's smart HTTP for cluster
+  workers (``bots.git_http``), when the app is given :class:`~core.cluster.served.ServedRepos`;
+  it refuses everything unless ``[cluster] token`` is set.
 - ``/``: the status page (``web.app``), when the process serves one (``gluon serve`` does),
   mounted last: every other path is the page's, which answers a visitor without a session
   with its sign-in page (401). Without a page, anything else is 404.
@@ -29,7 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from bots.git_http import git_routes
 from bots.hooks import hook_routes
+from core.cluster.served import ServedRepos
 from core.config import Config
 from core.hooks.service import Webhooks
 from mcp_tools.http import McpEndpoint, server_token
@@ -37,7 +42,7 @@ from web.app import StatusPage
 
 
 def build_app(config: Config, server: MCPServer, page: StatusPage | None = None, *,
-              hooks: Webhooks | None = None) -> Starlette:
+              hooks: Webhooks | None = None, repos: ServedRepos | None = None) -> Starlette:
     """The app of a Gluon process that serves the data dir (``gluon serve``, or a command's
     own Gluon that lets other commands reach it); ``page``: the status page at ``/`` (see
     :func:`bots.web.status_page`)."""
@@ -59,6 +64,8 @@ def build_app(config: Config, server: MCPServer, page: StatusPage | None = None,
     routes: list[BaseRoute] = [Route("/health", health), *mcp.routes]
     if hooks is not None:
         routes += hook_routes(hooks)
+    if repos is not None:
+        routes += git_routes(repos)
     if page is not None:
         routes.append(Mount("", app=page.app))
     return Starlette(routes=routes, lifespan=lifespan)

@@ -21,6 +21,7 @@ from bots.http_server import HttpServer
 from bots.owner import lock_held
 from bots.supervisor import Backoff, Supervisor
 from bots.web import status_page
+from core.cluster.served import ServedRepos
 from core.config import Config
 from core.errors import ConfigError
 from core.runtime import Runtime
@@ -103,7 +104,9 @@ class Daemon:
         try:
             tools = build_tools(runtime)
             http = HttpServer(build_app(config, tools.server, status_page(runtime, tools),
-                                        hooks=runtime.hooks), config)
+                                        hooks=runtime.hooks,
+                                        repos=ServedRepos(config.cluster.token,
+                                                          runtime.projects)), config)
             try:
                 self.url = await http.start()
             except OSError as exc:  # taken since check_port

@@ -73,6 +73,9 @@ class AgentsConfig(_Section):
 
 
 class ProjectConfig(_Section):
+    # Where `gluon worker` hosts fetch the project and push its runs' branches (a git URL);
+    # None: origin's URL when it is a network URL, else the coordinator's own repository.
+    remote: str | None = None
     sandbox_read_only: list[str] = Field(default_factory=list)
     daily_budget_usd: Annotated[float | None, Field(gt=0)] = None
     max_concurrent: Annotated[int | None, Field(ge=1, le=256)] = None
@@ -92,6 +95,15 @@ class ProjectConfig(_Section):
     # What happens when the gates give up (core/gates/policy.py); None: the project's
     # .gluon/project.toml, else "manual".
     supervision: Literal["manual", "conservative", "aggressive"] | None = None
+
+    @field_validator("remote")
+    @classmethod
+    def _git_url(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or v.startswith("-")
+                              or any(c.isspace() or c == "\0" for c in v)):
+            raise ValueError("expected a git URL, such as 'https://github.com/OWNER/REPO.git' "
+                             "or 'git@github.com:OWNER/REPO.git'")
+        return v
 
 
 class MergeConfig(_Section):
@@ -210,18 +222,31 @@ class ClusterConfig(_Section):
     the URL's); it is masked in every message. ``rediss://`` talks TLS.
 
     ``lease_seconds``: how long a worker holds a run without renewing it (every third of it);
-    a worker silent that long has its runs taken over by another worker."""
+    a worker silent that long has its runs taken over by another worker.
+
+    ``token`` is the secret workers and the coordinator share (``GLUON_CLUSTER_TOKEN``): with
+    it, the coordinator serves its projects' repositories to workers at ``/git/<project>.git``
+    (see :mod:`core.cluster.served`); without it, that route is off."""
 
     redis_url: str | None = None
     run_on: Literal["workers", "here"] | None = None
     lease_seconds: Annotated[float, Field(ge=1, le=600)] = 15.0
     username: str | None = None
     password: SecretStr | None = None
+    token: SecretStr | None = None
 
     @property
     def remote(self) -> bool:
         """Runs execute on ``gluon worker`` processes, not in ``gluon serve``."""
         return bool(self.redis_url) and self.run_on != "here"
+
+    @field_validator("token")
+    @classmethod
+    def _long_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value().strip()) < 16:
+            raise ValueError("expected at least 16 characters; make one with "
+                             "`openssl rand -hex 32`")
+        return v
 
     @field_validator("redis_url")
     @classmethod

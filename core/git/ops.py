@@ -19,7 +19,7 @@ import contextlib
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,8 +121,12 @@ async def _git(
     ok: tuple[int, ...] | None = (0,),
     time_limit: float = TIMEOUT,
     identity: tuple[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> _Output:
-    """Run git in ``cwd``; raise GitError unless the exit code is in ``ok`` (None: any)."""
+    """Run git in ``cwd``; raise GitError unless the exit code is in ``ok`` (None: any).
+
+    ``env`` adds variables to git's fixed environment: ``GIT_CONFIG_*`` settings that must
+    not appear on a command line (an HTTP header holding a secret)."""
     if any("\0" in arg for arg in args):
         # No program can be given one; say so instead of failing on "embedded null byte".
         raise InvalidInput("text with a NUL byte (\\x00) cannot be given to git; remove it "
@@ -136,8 +140,9 @@ async def _git(
         raise GitError(args, cwd, 127, "git is not installed or not on PATH")
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, *args, cwd=cwd, env=_environment(), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            *argv, *args, cwd=cwd, env={**_environment(), **(env or {})},
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
     except (FileNotFoundError, NotADirectoryError):  # git itself was found above
         raise InvalidInput(f"{str(cwd)!r} is not a folder; pass the path of a git "
