@@ -150,7 +150,8 @@ class Runtime:
         if config.cluster.redis_url:
             from core.cluster.coordinator import Cluster  # redis: the `gluon[cluster]` extra
 
-            self.cluster = Cluster(config, self.runs, self.cluster_store)
+            self.cluster = Cluster(config, self.runs, self.cluster_store,
+                                   coordinator_url=self._served_at)
         self.queue: JobQueue | None = None
         self._open = False
 
@@ -166,6 +167,11 @@ class Runtime:
         if answer is not None:
             return answer
         return await self.loops.after_turn(run, result)
+
+    def _served_at(self) -> str:
+        """Where other hosts reach this Gluon: web.public_url, else where it listens."""
+        server = self.config.server
+        return self.web.base_url or f"http://{server.host}:{server.port}"
 
     async def _fire(self, fire: Fire) -> Run:
         """A schedule's run: queued under the fire's key, as the schedule's author."""

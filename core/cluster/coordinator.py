@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from core.cluster import keys, link
 from core.cluster.dispatch import Dispatcher
@@ -36,7 +37,8 @@ def exec_queue(config: Config) -> RedisJobQueue:
 
 
 class Cluster:
-    def __init__(self, config: Config, runs: RunManager, store: ClusterStore) -> None:
+    def __init__(self, config: Config, runs: RunManager, store: ClusterStore, *,
+                 coordinator_url: Callable[[], str]) -> None:
         self.config = config
         self.redis = link.client(config.cluster)
         self.workers = Workers(self.redis, heartbeat_seconds=config.cluster.lease_seconds / 3)
@@ -46,7 +48,8 @@ class Cluster:
         self._task: asyncio.Task[None] | None = None
         if config.cluster.remote:
             self._queue = exec_queue(config)
-            self.dispatcher = Dispatcher(runs, self.redis, self._queue, store, self.workers)
+            self.dispatcher = Dispatcher(runs, self.redis, self._queue, store, self.workers,
+                                         coordinator_url=coordinator_url)
             self.ingest = RelayIngest(runs, store, self.dispatcher, self.redis)
             runs.remote = self.dispatcher
 

@@ -25,13 +25,16 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from core.cluster import keys, link, transport
+from core.cluster import keys, link
+from core.cluster.code import receive
 from core.cluster.registry import Workers
+from core.cluster.source import Source, source_for
 from core.cluster.store import ClusterStore, Phase
 from core.cluster.wire import RunSnapshot, command_fields
 from core.errors import GluonError
@@ -59,8 +62,12 @@ class Dispatcher:
     """Implements :class:`core.runs.remote.RemoteExecution` over the cluster's Redis."""
 
     def __init__(self, runs: RunManager, redis: aioredis.Redis, queue: JobQueue,
-                 store: ClusterStore, workers: Workers) -> None:
+                 store: ClusterStore, workers: Workers, *,
+                 coordinator_url: Callable[[], str]) -> None:
+        """``coordinator_url``: where workers reach this Gluon (its git route serves the
+        projects that have no network remote)."""
         self.runs = runs
+        self.coordinator_url = coordinator_url
         self.redis = redis
         self.queue = queue
         self.store = store
@@ -79,7 +86,13 @@ class Dispatcher:
         ended.clear()
         tasks: list[asyncio.Task[None]] = []
         try:
-            attempt, job = await self._dispatch(run)
+            try:
+                attempt, job = await self._dispatch(run)
+            except GluonError as exc:  # its code has nowhere workers can fetch it from
+                await self.runs.transition(run.id, RunState.FAILED,
+                                           f"could not dispatch the run: {exc}"[:1000],
+                                           error=str(exc)[:2000])
+                return
             tasks = [asyncio.create_task(self._forward(run.id), name=f"forward-{run.id}"),
                      asyncio.create_task(self._watch(run.id, attempt, job),
                                          name=f"dispatch-{run.id}")]
@@ -115,7 +128,7 @@ class Dispatcher:
             start = await gitops.head_sha(Path(project.path), run.branch)  # a fork's parent
         snapshot = RunSnapshot(
             run_id=run.id, attempt=attempt, project=run.project,
-            source=await transport.source_of(project), prompt=run.prompt,
+            source=(await self.source(run.project)).payload(), prompt=run.prompt,
             pending_prompt=hidden["pending_prompt"], fork_from=hidden["fork_from"],
             parent_id=run.parent_id, model=run.model, use_worktree=run.use_worktree,
             branch=run.branch, base_branch=run.base_branch, base_sha=run.base_sha,
@@ -236,13 +249,18 @@ class Dispatcher:
 
     # -- the end ------------------------------------------------------------------------------
 
+    async def source(self, project_name: str) -> Source:
+        """Where workers fetch the project and push its runs' branches."""
+        project = await self.runs.projects.named(project_name)
+        return await source_for(self.runs.config, project, self.coordinator_url())
+
     async def receive(self, run_id: str) -> None:
         """Bring the run's branch here, as its worker pushed it (before the transition that
         ends its life there is applied: see the relay)."""
         run = await self.runs.store.get(run_id)
         try:
             project = await self.runs.projects.named(run.project)
-            await transport.receive(project, run)
+            await receive(Path(project.path), await self.source(run.project), run.id)
         except GluonError as exc:
             log.warning("run %s: its branch could not be brought here: %s", run_id, exc)
             await self.runs.note(run, "cluster", f"⚠ The run's branch could not be fetched "

@@ -21,12 +21,14 @@ class ClusterUnavailable(UserError):
     """The cluster's Redis does not answer, or refuses Gluon's credentials."""
 
 
-def client(cluster: ClusterConfig, *, socket_timeout: float = 10) -> aioredis.Redis:
-    """A client of ``cluster.redis_url``, with ``cluster.username``/``password`` when set."""
+def client(cluster: ClusterConfig, *, socket_timeout: float = 10,
+           decode: bool = True) -> aioredis.Redis:
+    """A client of ``cluster.redis_url``, with ``cluster.username``/``password`` when set;
+    answering str, or bytes without ``decode`` (for session transcripts)."""
     assert cluster.redis_url, "no cluster.redis_url"
     password = cluster.password.get_secret_value() if cluster.password else None
     return connect(cluster.redis_url, username=cluster.username, password=password,
-                   socket_timeout=socket_timeout)
+                   socket_timeout=socket_timeout, decode=decode)
 
 
 def where(cluster: ClusterConfig) -> str:

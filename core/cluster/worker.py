@@ -8,11 +8,13 @@ draining. For each run it takes:
    every worker up has refused it); it drops a job the coordinator no longer wants;
 2. it takes the run's lease and a new fence (:mod:`core.cluster.lease`); a run another worker
    still holds is left to it;
-3. it checks the run's branch out from the project's source (:mod:`core.cluster.transport`),
-   makes its own copy of the run from the snapshot (and from the progress of a worker that had
-   the run before) and runs it with the same supervisor as ``gluon serve``;
+3. it checks the run's branch out from the project's source (:mod:`core.cluster.code`),
+   restores the agent's session shipped by a worker that had the run before
+   (:mod:`core.cluster.session_ship`), makes its own copy of the run from the snapshot (and
+   that worker's progress) and runs it with the same supervisor as ``gluon serve``;
 4. meanwhile its relay tells the coordinator everything (:mod:`core.cluster.relay`), the
-   commands sent on the coordinator come in, and after every turn the branch is pushed;
+   commands sent on the coordinator come in, and after every turn the branch is pushed and
+   the session shipped;
 5. at the end it pushes the branch, says it is done, acks the job and frees the run.
 
 Every third of the lease it renews its runs' leases and jobs, and writes its heartbeat. A
@@ -33,18 +35,19 @@ import socket
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from pathlib import Path
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from core.cluster import keys, link, transport
+from core.cluster import keys, link, session_ship
+from core.cluster.code import BranchMoved, Checkout, WorkerCode
 from core.cluster.coordinator import exec_queue
 from core.cluster.lease import RunLease, RunLeases
 from core.cluster.link import ClusterUnavailable
 from core.cluster.registry import WorkerInfo, Workers
 from core.cluster.relay import CommandInbox, RunRelay
 from core.cluster.replica import Replica
+from core.cluster.source import Source
 from core.cluster.wire import EntryType, RunSnapshot
 from core.config import Config
 from core.errors import GluonError
@@ -68,7 +71,7 @@ class _Run:
     snap: RunSnapshot
     job: Lease
     lease: RunLease
-    worktree: Path
+    checkout: Checkout | None = None
     renewed_at: float = field(default_factory=time.monotonic)
     relay: RunRelay | None = None
     task: asyncio.Task[None] | None = None  # takes it, runs it, reports its end
@@ -85,6 +88,9 @@ class Worker:
         self.name = name
         self.lease_seconds = config.cluster.lease_seconds
         self.redis = link.client(config.cluster)
+        self.blobs = link.client(config.cluster, decode=False)  # session transcripts
+        token = config.cluster.token
+        self.code = WorkerCode(config.home, token.get_secret_value() if token else None)
         self.queue = exec_queue(config)
         self.consumer = f"worker/{name}/{os.getpid()}"
         self.leases = RunLeases(self.redis, name, self.lease_seconds)
@@ -94,7 +100,6 @@ class Worker:
         self.started_at = time.time()
         self._wake = asyncio.Event()
         self._refused: dict[tuple[str, int], tuple[float, str]] = {}
-        self._repos: dict[str, asyncio.Lock] = {}  # one fetch or checkout at a time, a project
         self._stopping = False
         self._down: str | None = None
 
@@ -142,6 +147,7 @@ class Worker:
     async def close(self) -> None:
         await self.queue.close()
         await self.redis.aclose()
+        await self.blobs.aclose()
 
     def info(self) -> WorkerInfo:
         return WorkerInfo(name=self.name, version=version("gluon"), host=socket.gethostname(),
@@ -253,8 +259,7 @@ class Worker:
             await self.leases.release(lease)
             await self.queue.ack(job)
             return
-        worktree = self.config.worktrees_dir / snap.project / run_id
-        run = self.runs[run_id] = _Run(snap, job, lease, worktree)
+        run = self.runs[run_id] = _Run(snap, job, lease)
         run.task = asyncio.create_task(self._execute(run), name=f"worker-run-{run_id}")
 
     async def _wanted(self, snap: RunSnapshot) -> bool:
@@ -283,13 +288,14 @@ class Worker:
         snap = run.snap
         try:
             try:
-                async with self._repos.setdefault(snap.project, asyncio.Lock()):
-                    repo = await transport.prepare(self.config.home, snap, run.worktree)
+                run.checkout = await self.code.prepare(
+                    snap.project, Source.from_payload(snap.source), snap.run_id,
+                    snap.start_sha or snap.base_sha or snap.base_branch or "HEAD")
             except GluonError as exc:
                 await self.leases.release(run.lease)
                 await self._refuse(run.job, snap, str(exc))
                 return
-            await self._start(run, repo)
+            await self._start(run)
             assert run.agent is not None
             await asyncio.wait({run.agent})
             await self._end(run)
@@ -306,15 +312,23 @@ class Worker:
             self.runs.pop(snap.run_id, None)
             self._wake.set()
 
-    async def _start(self, run: _Run, repo: Path) -> None:
-        snap = run.snap
+    async def _start(self, run: _Run) -> None:
+        snap, checkout = run.snap, run.checkout
+        assert checkout is not None
         if self._stopping:
             raise asyncio.CancelledError
         progress = await link.hgetall(self.redis, keys.progress(snap.run_id))
         earlier = json.loads(progress["row"]) if progress.get("row") and \
             progress.get("attempt") == str(snap.attempt) else {}
+        restored = await session_ship.restore(
+            self.blobs, snap.run_id, home=self.config.agent_homes_dir / snap.run_id,
+            cwd=checkout.worktree, fence=run.lease.fence)
+        if restored is not None:
+            log.info("run %s: session %s restored from the worker before", snap.run_id,
+                     restored.session_id)
         after = await self.replica.events.last_seq()
-        local = await self.replica.adopt(snap, repo, run.worktree, earlier, self.name)
+        local = await self.replica.adopt(snap, checkout.repo, checkout.worktree, earlier,
+                                         self.name)
         relay = run.relay = RunRelay(self.redis, self.name, run.lease, snap.attempt,
                                      self.replica, events_after=after, rules=snap.tool_rules)
         await relay.send(EntryType.CLAIMED, {"attempt": snap.attempt})
@@ -329,8 +343,8 @@ class Worker:
                                         name=f"run-{snap.run_id}")
 
     async def _push_turns(self, run: _Run) -> None:
-        """After every turn the branch goes to the source, so a worker taking the run over
-        starts from the last turn's work."""
+        """After every turn the branch goes to the source and the session to Redis, so a
+        worker taking the run over starts from the last turn's work, in the same session."""
         bus = self.replica.bus
         with bus.subscribe(lambda e: e.run_id == run.snap.run_id
                            and isinstance(e, TurnFinished)) as turns:
@@ -339,13 +353,23 @@ class Worker:
                 await self._push(run)
 
     async def _push(self, run: _Run) -> None:
+        """The run's branch to its source, its session to Redis; another worker that took
+        the run over has newer ones: then this worker has lost the run."""
         async with run.pushing:
-            if run.lost is not None:
+            checkout = run.checkout
+            if run.lost is not None or checkout is None:
                 return
+            run_id = run.snap.run_id
             try:
-                await transport.publish(run.snap, run.worktree)
+                await self.code.publish(checkout)
+                session = (await self.replica.store.get(run_id)).session_id
+                await session_ship.ship(self.blobs, run_id, session,
+                                        home=self.config.agent_homes_dir / run_id,
+                                        cwd=checkout.worktree, fence=run.lease.fence)
+            except (BranchMoved, LeaseLost) as exc:
+                self._lose(run, f"lost run {run_id} to another worker ({exc}): stopped")
             except GluonError as exc:
-                log.warning("run %s: %s", run.snap.run_id, exc)
+                log.warning("run %s: %s", run_id, exc)
 
     async def _end(self, run: _Run) -> None:
         """The run's agent stopped: report the end, or hand the run over, or (lost) nothing."""
@@ -362,12 +386,17 @@ class Worker:
         relay = run.relay
         assert relay is not None
         await self._push(run)
+        if run.lost is not None:
+            return
         await relay.flush(final=True)
         state = (await self.replica.store.get(run.snap.run_id)).state
         await relay.send(EntryType.ENDED, {"state": str(state)})
         with contextlib.suppress(LeaseLost):
             await self.queue.ack(run.job)
         await self.leases.release(run.lease)
+        if run.checkout is not None:
+            with contextlib.suppress(GluonError):
+                await self.code.release(run.checkout)
         log.info("worker %s is done with run %s (%s)", self.name, run.snap.run_id, state)
 
     async def _give_back(self, run: _Run) -> None:

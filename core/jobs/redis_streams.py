@@ -84,16 +84,17 @@ def redact(url: str) -> str:
 
 
 def connect(url: str, *, username: str | None = None, password: str | None = None,
-            socket_timeout: float = 10) -> aioredis.Redis:
-    """A client of the Redis at ``url`` (``rediss://`` talks TLS), answering str; it fails
-    within seconds when Redis is away, rather than retrying for long."""
+            socket_timeout: float = 10, decode: bool = True) -> aioredis.Redis:
+    """A client of the Redis at ``url`` (``rediss://`` talks TLS), answering str (bytes
+    without ``decode``); it fails within seconds when Redis is away, rather than retrying for
+    long."""
     auth: dict[str, Any] = {}
     if username:
         auth["username"] = username
     if password:
         auth["password"] = password
     client: aioredis.Redis = aioredis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=5, socket_timeout=socket_timeout,
+        url, decode_responses=decode, socket_connect_timeout=5, socket_timeout=socket_timeout,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2), **auth)
     return client
 

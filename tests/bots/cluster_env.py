@@ -42,12 +42,16 @@ class Cluster:
         gluon.env |= {"GLUON_CLUSTER_REDIS_URL": redis_url,
                       "GLUON_CLUSTER_LEASE_SECONDS": str(LEASE_SECONDS),
                       "GLUON_AGENTS_MAX_CONCURRENT_PER_PROJECT": "4"}
+        self.config = gluon.home / "config.toml"
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self.repo = make_repo(gluon.cwd / "demo")
         self.origin = gluon.cwd / "origin.git"
         git(gluon.cwd, "init", "-q", "--bare", str(self.origin))
         git(self.repo, "remote", "add", "origin", str(self.origin))
         git(self.repo, "push", "-q", "origin", "main")
+        # The remote is a folder of this host, which stands for the other hosts too.
+        gluon.home.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(f'[projects.demo]\nremote = "{self.origin}"\n')
 
     def worker_env(self, name: str, **env: str) -> dict[str, str]:
         return {**self.gluon.env, "GLUON_HOME": str(self.gluon.cwd / f"worker-{name}"),
