@@ -5,6 +5,8 @@ the real Claude Code CLI against the scripted model server, a bare git remote.""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -128,3 +130,60 @@ def test_a_steer_and_a_permission_answer_sent_on_the_coordinator_reach_a_run_on_
     assert git(cluster.repo, "show", f"gluon/{steered}:steered.txt") == "steered"
     # Both commands were applied once, on the worker, and are done on the coordinator too.
     assert cluster.redis.exists(f"gluon:cmd:{steered}") == 0
+
+
+def failover_script(model_server: ScriptedModelServer) -> None:
+    """Turn one commits first.txt; the second turn (a steer) waits on "two", so the worker
+    dies during it, the first turn's work pushed. Resumed elsewhere, the session goes on from
+    the second turn (its request held until "two"), or, when the shipped transcript has the
+    steer already, from the step after it (the CLI closes the unanswered turn with "No response
+    requested."): either way it commits second.txt and finishes."""
+    model_server.script("SCRIPT:failover", [
+        s.bash(commit("first")), s.hold("one", s.text("Turn one done.")),
+        s.hold("two", s.bash(commit("second"))), s.bash(commit("second")),
+        s.text("Finished after the failover.")])
+
+
+def in_second_turn(cluster: Cluster, model_server: ScriptedModelServer, run_id: str) -> None:
+    """Take the run to its second turn: the first turn's commit pushed, the second held."""
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:failover" and r.step == 1,
+                                  timeout=60)
+    cluster.gluon.json("steer", run_id, "now the second part")
+    wait_until(lambda: any(e["kind"] == "steer" for e in cluster.gluon.json(
+        "logs", run_id)["events"]), "the steer on the worker")
+    model_server.release("one")
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:failover" and r.step == 2,
+                                  timeout=60)
+    wait_until(lambda: subprocess.run(
+        ["git", "cat-file", "-e", f"gluon/{run_id}:first.txt"], cwd=cluster.origin,
+        capture_output=True).returncode == 0, "the first turn's commit at the remote")
+    wait_until(lambda: cluster.redis.exists(f"gluon:session:{run_id}"),
+               "the first turn's session in Redis")
+
+
+@pytest.mark.timeout(300)
+def test_a_run_whose_worker_is_killed_is_finished_by_another_worker_in_the_same_session(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    failover_script(model_server)
+    cluster.start_worker("w1")
+    run_id = cluster.run("SCRIPT:failover do it in two parts")
+    cluster.wait_state(run_id, "running")
+    cluster.start_worker("w2")
+    assert cluster.show(run_id)["worker"] == "w1"
+    in_second_turn(cluster, model_server, run_id)
+
+    cluster.kill_worker("w1")
+    # w2 takes the run once w1's lease runs out, restores the session and goes on in it.
+    resumed = model_server.wait_for_request(
+        lambda r: r.script_key == "SCRIPT:failover"
+        and "Gluon restarted while you were working" in json.dumps(r.messages), timeout=60)
+    assert "Turn one done." in json.dumps(resumed.messages)  # the same session
+    model_server.release("two")
+    shown = cluster.wait_state(run_id, "review")
+    run = shown["run"]
+    assert shown["worker"] == "w2"
+    assert run["result_text"] == "Finished after the failover."
+    assert [c["subject"] for c in run["commits"]] == ["Add first", "Add second"]
+    assert git(cluster.repo, "show", f"gluon/{run_id}:first.txt") == "first"
+    assert git(cluster.repo, "show", f"gluon/{run_id}:second.txt") == "second"
+    assert f"run {run_id} (attempt 1, fence 2)" in cluster.log_of("w2")
