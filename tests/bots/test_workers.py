@@ -6,12 +6,15 @@ the real Claude Code CLI against the scripted model server, a bare git remote.""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 
+from core.cluster.wire import Entry, EntryType
 from tests.bots.cluster_env import Cluster, wait_until
 from tests.bots.conftest import Gluon
 from tests.conftest import git
@@ -187,3 +190,37 @@ def test_a_run_whose_worker_is_killed_is_finished_by_another_worker_in_the_same_
     assert git(cluster.repo, "show", f"gluon/{run_id}:first.txt") == "first"
     assert git(cluster.repo, "show", f"gluon/{run_id}:second.txt") == "second"
     assert f"run {run_id} (attempt 1, fence 2)" in cluster.log_of("w2")
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_that_comes_back_after_its_run_was_taken_over_is_fenced(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    failover_script(model_server)
+    cluster.start_worker("w1")
+    run_id = cluster.run("SCRIPT:failover do it in two parts")
+    cluster.wait_state(run_id, "running")
+    cluster.start_worker("w2")
+    in_second_turn(cluster, model_server, run_id)
+
+    cluster.kill_worker("w1", signal.SIGSTOP)  # hung, or cut off: its lease runs out
+    model_server.wait_for_request(
+        lambda r: r.script_key == "SCRIPT:failover"
+        and "Gluon restarted while you were working" in json.dumps(r.messages), timeout=60)
+    assert cluster.show(run_id)["worker"] == "w2"
+    cluster.kill_worker("w1", signal.SIGCONT)
+    wait_until(lambda: f"lost the lease of run {run_id} to another worker (w2): stopped"
+               in cluster.log_of("w1"), "w1 stopping its agent")
+    # What a stale worker says is dropped: here, that the run failed, under fence 1.
+    cluster.redis.xadd("gluon:relay", Entry(
+        "w1", run_id, 1, 10_000, EntryType.EVENT,
+        {"kind": "RunStateChanged", "at": time.time(), "fields": {
+            "old": "running", "new": "failed", "reason": "the agent failed"}}).fields())
+    wait_until(lambda: cluster.redis.xlen("gluon:relay") == 0, "the relay read")
+    assert cluster.show(run_id)["run"]["state"] == "running"
+
+    model_server.release("two")
+    run = cluster.wait_state(run_id, "review")["run"]
+    assert [c["subject"] for c in run["commits"]] == ["Add first", "Add second"]
+    events = cluster.gluon.json("events", "--run", run_id)["events"]
+    assert [e["data"]["new"] for e in events if e["kind"] == "RunStateChanged"] == \
+        ["queued", "queued", "running", "running", "review"]
