@@ -53,6 +53,17 @@ class Cluster:
         gluon.home.mkdir(parents=True, exist_ok=True)
         self.config.write_text(f'[projects.demo]\nremote = "{self.origin}"\n')
 
+    def monitor(self) -> subprocess.Popen[bytes]:
+        """Every command Redis executes from now on, written to ``redis-monitor.log``."""
+        port = self.redis_url.rsplit(":", 1)[1].split("/")[0]
+        out = (self.gluon.cwd / "redis-monitor.log").open("wb")
+        proc = subprocess.Popen(["redis-cli", "-p", port, "monitor"], stdout=out,
+                                stderr=subprocess.STDOUT)
+        out.close()
+        wait_until(lambda: b"OK" in (self.gluon.cwd / "redis-monitor.log").read_bytes(),
+                   "redis-cli monitor")
+        return proc
+
     def worker_env(self, name: str, **env: str) -> dict[str, str]:
         return {**self.gluon.env, "GLUON_HOME": str(self.gluon.cwd / f"worker-{name}"),
                 "GLUON_WORKER_MAX_RUNS": "2", **env}

@@ -23,6 +23,9 @@ from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
 MCP_JSON = '{"mcpServers": {}}\n'
+API_KEY = "sk-ant-api03-CLUSTER-SECRET-0123456789"
+MCP_TOKEN = "mcp-bearer-CLUSTER-SECRET-0123456789"
+TELEGRAM_TOKEN = "123456:TELEGRAM-SECRET-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def cluster(gluon: Gluon, redis_server: RedisServer) -> Iterator[Cluster]:
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushall()
+    gluon.env |= {"ANTHROPIC_API_KEY": API_KEY, "GLUON_SERVER_TOKEN": MCP_TOKEN}
     made = Cluster(gluon, redis_server.url)
     daemon = gluon.serve()
     try:
@@ -61,8 +65,11 @@ def test_three_runs_spread_over_two_workers_and_the_coordinator_shows_them(
     for name in ("one", "two", "three"):
         model_server.script(f"SCRIPT:{name}", [s.bash(commit(name)),
                                                s.hold(name, s.text(f"Done {name}."))])
-    cluster.start_worker("w1")
-    cluster.start_worker("w2")
+    # The workers' secrets, and the coordinator's (see the fixture): no Redis payload may
+    # ever hold them.
+    monitor = cluster.monitor()
+    cluster.start_worker("w1", GLUON_TELEGRAM_TOKEN=TELEGRAM_TOKEN)
+    cluster.start_worker("w2", GLUON_TELEGRAM_TOKEN=TELEGRAM_TOKEN)
     runs = {name: cluster.run(f"SCRIPT:{name} add {name}.txt") for name in ("one", "two",
                                                                               "three")}
     # Each worker takes two runs at most: all three run at once, on both workers.
@@ -89,6 +96,12 @@ def test_three_runs_spread_over_two_workers_and_the_coordinator_shows_them(
         states = [e["data"]["new"] for e in events if e["run_id"] == run_id and e["kind"] ==
                   "RunStateChanged"]
         assert states[0] == "queued" and states[-2:] == ["running", "review"], states
+    monitor.terminate()
+    monitor.wait(timeout=10)
+    written = (cluster.gluon.cwd / "redis-monitor.log").read_text(errors="replace")
+    assert '"XADD" "gluon:relay"' in written and '"run.exec"' in written  # it saw it all
+    for secret in (API_KEY, MCP_TOKEN, TELEGRAM_TOKEN, "TELEGRAM-SECRET", "sk-ant-"):
+        assert secret not in written, secret
 
 
 @pytest.mark.timeout(300)
