@@ -181,8 +181,9 @@ class Dispatcher:
                                  f"no worker could take the run: {error}"[:1000])
             return True
         run = await self.runs.store.get(run_id)
-        waiting = ("waiting for a worker: none is up (start one with `gluon worker`)"
-                   if not workers else "waiting for a worker to take it")
+        waiting = ("waiting for a worker to take it" if workers else
+                   "waiting for a worker: none is up and taking runs (start one with `gluon "
+                   "worker`, or undrain one)")
         if run.state is RunState.QUEUED and run.state_reason != waiting:
             hidden = await self.runs.store.hidden(run_id)
             await self.runs.transition(run_id, RunState.QUEUED, waiting,

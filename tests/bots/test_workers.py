@@ -10,15 +10,16 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
 from core.cluster.wire import Entry, EntryType
 from tests.bots.cluster_env import Cluster, wait_until
-from tests.bots.conftest import Gluon
+from tests.bots.conftest import GLUON, Gluon, stop
 from tests.conftest import git
-from tests.core.jobs.redis_server import RedisServer
+from tests.core.jobs.redis_server import RedisServer, free_port
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -237,3 +238,71 @@ def test_a_worker_that_comes_back_after_its_run_was_taken_over_is_fenced(
     events = cluster.gluon.json("events", "--run", run_id)["events"]
     assert [e["data"]["new"] for e in events if e["kind"] == "RunStateChanged"] == \
         ["queued", "queued", "running", "running", "review"]
+
+
+@pytest.mark.timeout(300)
+def test_workers_are_listed_drained_and_undrained_and_doctor_names_each(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:later", [s.text("Done later.")])
+    cluster.start_worker("w1")
+    [listed] = cluster.gluon.json("workers")["workers"]
+    assert listed["name"] == "w1" and listed["max_runs"] == 2 and not listed["draining"]
+    assert listed["pid"] == cluster.workers["w1"].pid and not listed["stale"]
+    drained = cluster.gluon.json("workers", "drain", "w1")
+    assert drained["draining"] is True
+    assert "no worker named 'w9'" in cluster.gluon("workers", "drain", "w9").err
+
+    run_id = cluster.run("SCRIPT:later some work")
+    shown = cluster.wait_state(run_id, "queued")
+    wait_until(lambda: "none is up and taking runs" in cluster.show(run_id)["run"][
+        "state_reason"], "the run waiting for a worker")
+    assert wait_until(lambda: cluster.gluon.json("workers")["workers"][0]["draining"],
+                      "the heartbeat saying w1 drains")
+    doctor = cluster.gluon("doctor")
+    line = next(x for x in doctor.out.splitlines() if "w1:" in x)
+    assert line.split()[0] == "ok" and "draining" in line and "gluon " in line, doctor.out
+    assert shown["worker"] is None
+
+    cluster.gluon.json("workers", "undrain", "w1")
+    assert cluster.wait_state(run_id, "review")["worker"] == "w1"
+    human = cluster.gluon("workers").out
+    assert human.splitlines()[1].split()[:2] == ["w1", "up"], human
+
+
+@pytest.mark.timeout(300)
+def test_a_run_no_worker_can_take_fails_with_each_workers_reason(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    cluster.origin.rename(cluster.origin.with_name("gone.git"))  # the project's remote
+    cluster.start_worker("w1", GLUON_WORKER_PROJECTS="other")
+    cluster.start_worker("w2")
+    run_id = cluster.run("SCRIPT:never add a file")
+    run = cluster.wait_state(run_id, "failed")["run"]
+    assert run["state_reason"].startswith("no worker could take the run: "), run
+    assert "w1: it serves only the projects other" in run["state_reason"]
+    assert f"w2: cannot fetch project 'demo' from {cluster.origin}" in run["error"], run
+    assert "refused run" in cluster.log_of("w2")
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_started_before_redis_says_so_in_one_line_and_joins_once_it_answers(
+        gluon: Gluon, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "late-redis", port=free_port())
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [GLUON, "worker", "--name", "early"], cwd=tmp_path, stdout=out, stderr=out,
+            stdin=subprocess.DEVNULL, env={**gluon.env, "GLUON_HOME": str(tmp_path / "w"),
+                                           "GLUON_CLUSTER_REDIS_URL": server.url})
+    try:
+        said = wait_until(lambda: [x for x in log.read_text().splitlines()
+                                   if "does not answer" in x], "the worker's complaint")
+        assert "cluster.redis_url" in said[0] and server.url in said[0], said
+        assert "trying again in" in said[0] and "Traceback" not in log.read_text()
+        with server, redis.Redis.from_url(server.url) as client:
+            wait_until(lambda: client.hget("gluon:workers", "early"), "the worker joining")
+            assert "worker early takes runs from" in log.read_text()
+            worker.terminate()
+            assert worker.wait(timeout=30) == 0
+            assert client.hget("gluon:workers", "early") is None  # it left the list
+    finally:
+        stop(worker)  # type: ignore[arg-type]
