@@ -44,6 +44,7 @@ class Cluster:
                       "GLUON_AGENTS_MAX_CONCURRENT_PER_PROJECT": "4"}
         self.config = gluon.home / "config.toml"
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.daemon: subprocess.Popen[str]  # gluon serve: set by whoever starts it
         self.repo = make_repo(gluon.cwd / "demo")
         self.origin = gluon.cwd / "origin.git"
         git(gluon.cwd, "init", "-q", "--bare", str(self.origin))

@@ -41,14 +41,14 @@ def cluster(gluon: Gluon, redis_server: RedisServer) -> Iterator[Cluster]:
         client.flushall()
     gluon.env |= {"ANTHROPIC_API_KEY": API_KEY, "GLUON_SERVER_TOKEN": MCP_TOKEN}
     made = Cluster(gluon, redis_server.url)
-    daemon = gluon.serve()
+    made.daemon = gluon.serve()
     try:
         gluon.ok("project", "add", str(made.repo))
         yield made
     finally:
         made.close()
-        daemon.kill()
-        _, err = daemon.communicate(timeout=30)
+        made.daemon.kill()
+        _, err = made.daemon.communicate(timeout=30)
         # Shown when the test fails: what the coordinator and each worker said.
         print("--- gluon serve ---\n" + err[-20000:])
         for name in made.workers:
@@ -225,10 +225,10 @@ def test_a_worker_that_comes_back_after_its_run_was_taken_over_is_fenced(
     wait_until(lambda: f"lost the lease of run {run_id} to another worker (w2): stopped"
                in cluster.log_of("w1"), "w1 stopping its agent")
     # What a stale worker says is dropped: here, that the run failed, under fence 1.
-    cluster.redis.xadd("gluon:relay", Entry(
-        "w1", run_id, 1, 10_000, EntryType.EVENT,
-        {"kind": "RunStateChanged", "at": time.time(), "fields": {
-            "old": "running", "new": "failed", "reason": "the agent failed"}}).fields())
+    stale = Entry("w1", run_id, 1, 10_000, EntryType.EVENT, {
+        "kind": "RunStateChanged", "at": time.time(), "fields": {
+            "old": "running", "new": "failed", "reason": "the agent failed"}})
+    cluster.redis.xadd("gluon:relay", dict(stale.fields()))  # type: ignore[arg-type]
     wait_until(lambda: cluster.redis.xlen("gluon:relay") == 0, "the relay read")
     assert cluster.show(run_id)["run"]["state"] == "running"
 
@@ -306,3 +306,44 @@ def test_a_worker_started_before_redis_says_so_in_one_line_and_joins_once_it_ans
             assert client.hget("gluon:workers", "early") is None  # it left the list
     finally:
         stop(worker)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(300)
+def test_a_coordinator_restart_loses_nothing_a_worker_relays_and_watches_its_runs_again(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:alone", [s.hold("a", s.text("Done alone."))])
+    model_server.script("SCRIPT:across", [s.hold("b", s.text("First part.")),
+                                          s.bash(commit("across")), s.text("Done across.")])
+    cluster.start_worker("w1")
+    alone = cluster.run("SCRIPT:alone finish while the coordinator is away")
+    across = cluster.run("SCRIPT:across go on across the restart")
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:alone", timeout=60)
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:across", timeout=60)
+    cluster.wait_state(alone, "running")
+    cluster.wait_state(across, "running")
+
+    daemon = cluster.daemon
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=60) == 0
+    # The run ends on the worker while nobody reads the relay: its news waits in Redis.
+    model_server.release("a")
+    wait_until(lambda: f"is done with run {alone}" in cluster.log_of("w1"), "the run's end")
+    assert cluster.redis.xlen("gluon:relay") > 0
+
+    cluster.daemon = cluster.gluon.serve()
+    run = cluster.wait_state(alone, "review")["run"]
+    assert run["result_text"] == "Done alone."
+    states = [e["data"]["new"] for e in cluster.gluon.json("events", "--run", alone)["events"]
+              if e["kind"] == "RunStateChanged"]
+    assert states == ["queued", "queued", "running", "review"], states
+
+    # The other run still executes on the worker: the coordinator watches it again, and a
+    # steer sent now reaches it.
+    assert cluster.show(across)["run"]["state"] == "running"
+    cluster.gluon.json("steer", across, "now commit across.txt")
+    wait_until(lambda: any(e["kind"] == "steer" for e in cluster.gluon.json(
+        "logs", across)["events"]), "the steer on the worker")
+    model_server.release("b")
+    run = cluster.wait_state(across, "review")["run"]
+    assert run["result_text"] == "Done across."
+    assert git(cluster.repo, "show", f"gluon/{across}:across.txt") == "across"
