@@ -14,6 +14,8 @@ here than the global limit. A claimed job whose run is
 
 - gone, ended, or already live here (a replayed job) is acked and changes nothing, so a job
   delivered twice never starts a second agent;
+- live in the database but executing on a ``gluon worker`` (``reattach`` says so): launched
+  again, to be watched until its worker is done with it (a coordinator that restarted);
 - live in the database but not here (running, waiting) or interrupted by Gluon stopping: its
   executor died and its lease ran out (or was let run out at start, below). The run manager
   recovers it (``agents.recovery``): interrupted, then queued again as a new attempt;
