@@ -111,9 +111,11 @@ def test_a_steer_and_a_permission_answer_sent_on_the_coordinator_reach_a_run_on_
     model_server.script("SCRIPT:steer", [s.hold("first", s.text("First turn done.")),
                                          s.bash(commit("steered")), s.text("Steered.")])
     model_server.script("SCRIPT:perm", [s.write(".mcp.json", MCP_JSON), s.text("Wrote it.")])
-    cluster.start_worker("w1")
+    model_server.script("SCRIPT:stop", [s.hold("never", s.text("Never said."))])
+    cluster.start_worker("w1", GLUON_WORKER_MAX_RUNS="3")
     steered = cluster.run("SCRIPT:steer do the first thing")
     asking = cluster.run("SCRIPT:perm set up MCP")
+    stopped = cluster.run("SCRIPT:stop wait for ever")
 
     cluster.wait_state(steered, "running")
     model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:steer", timeout=60)
@@ -147,6 +149,10 @@ def test_a_steer_and_a_permission_answer_sent_on_the_coordinator_reach_a_run_on_
     assert git(cluster.repo, "show", f"gluon/{steered}:steered.txt") == "steered"
     # Both commands were applied once, on the worker, and are done on the coordinator too.
     assert cluster.redis.exists(f"gluon:cmd:{steered}") == 0
+
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:stop", timeout=60)
+    cancelled = cluster.gluon.json("cancel", stopped, "--yes")
+    assert (cancelled["state"], cancelled["state_reason"]) == ("cancelled", "cancelled by cli")
 
 
 def failover_script(model_server: ScriptedModelServer) -> None:
@@ -263,8 +269,17 @@ def test_workers_are_listed_drained_and_undrained_and_doctor_names_each(
     assert line.split()[0] == "ok" and "draining" in line and "gluon " in line, doctor.out
     assert shown["worker"] is None
 
+    # A run cancelled before any worker took it: no worker will.
+    dropped = cluster.run("SCRIPT:later other work")
+    cancelled = cluster.gluon.json("cancel", dropped, "--yes")
+    assert (cancelled["state"], cancelled["state_reason"]) == ("cancelled", "cancelled by cli")
+
     cluster.gluon.json("workers", "undrain", "w1")
     assert cluster.wait_state(run_id, "review")["worker"] == "w1"
+    assert cluster.show(dropped)["run"]["state"] == "cancelled"
+    said = cluster.log_of("w1")
+    assert f"run {dropped} (attempt 1) is no longer to be run; dropped" in said
+    assert f"runs run {dropped}" not in said
     human = cluster.gluon("workers").out
     assert human.splitlines()[1].split()[:2] == ["w1", "up"], human
 
