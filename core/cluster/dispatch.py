@@ -8,7 +8,9 @@ run's start job (as a local run's does) and, until the worker is done with the a
 - forwards the commands people send it (steer, interrupt, cancel, answers, through the run's
   command channel as for a local run) to the run's Redis stream, an answer with its content;
   the worker applies each once and says so on the relay, which completes it here;
-- watches the dispatch: while no worker has taken the run, its reason says what it waits for;
+- watches the dispatch: while no worker has taken the run, its reason says what it waits for,
+  and so it does when the worker that had the run stopped holding it (died, hung, stopped)
+  until another worker takes it over;
   when every worker up has refused it (it cannot reach the project's code, it does not serve
   the project), or its job died, the run fails with their reasons; a cancel before any worker
   took it closes the dispatch, so no worker will;
@@ -149,10 +151,14 @@ class Dispatcher:
         return attempt, job
 
     async def _watch(self, run_id: str, attempt: int, job: JobId) -> None:
+        unheld = 0  # looks in a row that found no worker holding the run
         while True:
             try:
                 if await self._check(run_id, attempt, job):
                     return
+                unheld = unheld + 1 if await self._unheld(run_id) else 0
+                if unheld == 2:  # not the moment between a worker's end and its news
+                    await self._orphaned(run_id)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -189,6 +195,23 @@ class Dispatcher:
             await self.runs.transition(run_id, RunState.QUEUED, waiting,
                                        queued_at=hidden["queued_at"])
         return False
+
+    async def _unheld(self, run_id: str) -> bool:
+        """A worker took the run, and none holds it now."""
+        row = await self.store.get(run_id)
+        return row is not None and row.phase is Phase.RUNNING and \
+            not await self.redis.exists(keys.lease(run_id))
+
+    async def _orphaned(self, run_id: str) -> None:
+        row = await self.store.get(run_id)
+        run = await self.runs.store.get(run_id)
+        if row is None or run.state not in (RunState.RUNNING, RunState.WAITING):
+            return
+        reason = (f"worker {row.worker} stopped holding the run (it died, hangs or stopped); "
+                  "another worker takes it over from its last turn")
+        if run.state_reason != reason:
+            log.info("run %s: %s", run_id, reason)
+            await self.runs.transition(run_id, run.state, reason)
 
     async def _end_here(self, run_id: str, state: RunState, reason: str) -> bool:
         """End a run no worker has taken (so none will); False when one took it meanwhile."""
