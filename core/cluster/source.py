@@ -25,6 +25,7 @@ from pathlib import Path
 from core.config import Config
 from core.errors import Conflict, InvalidInput
 from core.git import ops as gitops
+from core.jobs.types import Json
 from core.models import Project
 
 TOKEN_HEADER = "X-Gluon-Cluster-Token"
@@ -50,7 +51,7 @@ class Source:
             raise InvalidInput(f"{self.url!r} is not a git URL; pass a URL such as "
                                "'https://github.com/OWNER/REPO.git'")
 
-    def payload(self) -> dict[str, str | bool]:
+    def payload(self) -> dict[str, Json]:
         return {"url": self.url, "coordinator": self.coordinator}
 
     @classmethod
