@@ -56,8 +56,9 @@ def cluster(gluon: Gluon, redis_server: RedisServer) -> Iterator[Cluster]:
 
 
 def commit(name: str) -> str:
+    """A command that commits {name}.txt, once (again, it changes nothing)."""
     return (f"printf '{name}\\n' > {name}.txt && git add {name}.txt "
-            f"&& git commit -q -m 'Add {name}'")
+            f"&& (git diff --cached --quiet || git commit -q -m 'Add {name}')")
 
 
 @pytest.mark.timeout(300)
@@ -157,14 +158,15 @@ def test_a_steer_and_a_permission_answer_sent_on_the_coordinator_reach_a_run_on_
 
 def failover_script(model_server: ScriptedModelServer) -> None:
     """Turn one commits first.txt; the second turn (a steer) waits on "two", so the worker
-    dies during it, the first turn's work pushed. Resumed elsewhere, the session goes on from
-    the second turn (its request held until "two"), or, when the shipped transcript has the
-    steer already, from the step after it (the CLI closes the unanswered turn with "No response
-    requested."): either way it commits second.txt and finishes."""
+    stops during it, the first turn's work pushed. Resumed elsewhere, the session goes on from
+    the second turn (its request held until "two"), or from a later step when the shipped
+    transcript has the steer already (the CLI closes the unanswered turn with "No response
+    requested.", and an interrupted one with a line of its own): from any of them it commits
+    second.txt (once) and finishes."""
     model_server.script("SCRIPT:failover", [
         s.bash(commit("first")), s.hold("one", s.text("Turn one done.")),
         s.hold("two", s.bash(commit("second"))), s.bash(commit("second")),
-        s.text("Finished after the failover.")])
+        s.bash(commit("second")), s.text("Finished after the failover.")])
 
 
 def in_second_turn(cluster: Cluster, model_server: ScriptedModelServer, run_id: str) -> None:
@@ -394,3 +396,27 @@ def test_a_worker_with_the_wrong_redis_password_says_which_setting_and_the_right
                 wait_until(lambda: client.hget("gluon:workers", "right"), "the worker joining")
         finally:
             stop(right)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_stopped_with_sigterm_hands_its_run_over_at_once(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    failover_script(model_server)
+    cluster.start_worker("w1")
+    run_id = cluster.run("SCRIPT:failover do it in two parts")
+    cluster.wait_state(run_id, "running")
+    cluster.start_worker("w2")
+    in_second_turn(cluster, model_server, run_id)
+
+    cluster.kill_worker("w1", signal.SIGTERM)
+    assert cluster.workers["w1"].returncode == 0
+    said = cluster.log_of("w1")
+    assert f"worker w1 handed run {run_id} over" in said and "Traceback" not in said
+    assert cluster.redis.hget("gluon:workers", "w1") is None
+    model_server.wait_for_request(
+        lambda r: r.script_key == "SCRIPT:failover"
+        and "Gluon restarted while you were working" in json.dumps(r.messages), timeout=60)
+    model_server.release("two")
+    shown = cluster.wait_state(run_id, "review")
+    assert shown["worker"] == "w2"
+    assert [c["subject"] for c in shown["run"]["commits"]] == ["Add first", "Add second"]
