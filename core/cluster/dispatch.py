@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from core.cluster import keys, link
 from core.cluster.code import receive
@@ -41,7 +42,7 @@ from core.cluster.store import ClusterStore, Phase
 from core.cluster.wire import RunSnapshot, command_fields
 from core.errors import GluonError
 from core.git import ops as gitops
-from core.jobs import JobId, JobQueue, JobState
+from core.jobs import JobId, JobQueue, JobState, QueueUnavailable
 from core.models import Run
 from core.runs.commands import CommandKind, RunCommand
 from core.runs.service import RunManager
@@ -89,7 +90,7 @@ class Dispatcher:
         tasks: list[asyncio.Task[None]] = []
         try:
             try:
-                attempt, job = await self._dispatch(run)
+                attempt, job = await self._dispatch_when_up(run)
             except GluonError as exc:  # its code has nowhere workers can fetch it from
                 await self.runs.transition(run.id, RunState.FAILED,
                                            f"could not dispatch the run: {exc}"[:1000],
@@ -115,6 +116,18 @@ class Dispatcher:
             event.set()
 
     # -- dispatching --------------------------------------------------------------------------
+
+    async def _dispatch_when_up(self, run: Run) -> tuple[int, JobId]:
+        """Dispatch the run, waiting for Redis if it does not answer (said once)."""
+        down: str | None = None
+        while True:
+            try:
+                return await self._dispatch(run)
+            except (QueueUnavailable, RedisError, OSError) as exc:
+                if str(exc) != down:
+                    log.warning("run %s cannot be dispatched yet: %s", run.id, exc)
+                down = str(exc)
+                await asyncio.sleep(5 * WATCH_SECONDS)
 
     async def _dispatch(self, run: Run) -> tuple[int, JobId]:
         store = self.runs.store
@@ -152,6 +165,7 @@ class Dispatcher:
 
     async def _watch(self, run_id: str, attempt: int, job: JobId) -> None:
         unheld = 0  # looks in a row that found no worker holding the run
+        down: str | None = None  # Redis not answering, said once
         while True:
             try:
                 if await self._check(run_id, attempt, job):
@@ -159,8 +173,13 @@ class Dispatcher:
                 unheld = unheld + 1 if await self._unheld(run_id) else 0
                 if unheld == 2:  # not the moment between a worker's end and its news
                     await self._orphaned(run_id)
+                down = None
             except asyncio.CancelledError:
                 raise
+            except (RedisError, OSError, QueueUnavailable) as exc:
+                if str(exc) != down:
+                    log.warning("run %s: its dispatch cannot be watched: %s", run_id, exc)
+                down = str(exc)
             except Exception:
                 log.exception("watching the dispatch of run %s failed; watching on", run_id)
             await asyncio.sleep(WATCH_SECONDS)
@@ -237,6 +256,10 @@ class Dispatcher:
                         forwarded.add(command.id)
             except asyncio.CancelledError:
                 raise
+            except (RedisError, OSError) as exc:
+                log.warning("run %s: its commands cannot be forwarded (%s); trying again",
+                            run_id, exc)
+                await asyncio.sleep(5 * WATCH_SECONDS)
             except Exception:
                 log.exception("forwarding the commands of run %s failed; trying again", run_id)
                 await asyncio.sleep(WATCH_SECONDS)

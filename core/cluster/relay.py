@@ -202,13 +202,17 @@ class CommandInbox:
 
     async def run(self) -> None:
         after = "0"  # from the first: the stream holds only commands not applied yet
+        down: str | None = None
         while True:
             try:
                 entries = await link.xread(self.redis, keys.commands(self.run_id), after,
                                            block_ms=1000)
+                down = None
             except (RedisError, OSError) as exc:
-                log.warning("run %s: its commands cannot be read (%s); trying again",
-                            self.run_id, exc)
+                if str(exc) != down:
+                    log.warning("run %s: its commands cannot be read (%s); trying again",
+                                self.run_id, exc)
+                down = str(exc)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             for entry_id, fields in entries:
