@@ -1,7 +1,8 @@
 """What needs a person, in one list for every surface: the agents' open questions and
-permission requests, runs in trouble (core.runs.health), failed merge-queue entries and daily
-budgets near their cap. Each item says what it is, whose it is, how long it has waited and the
-tool that deals with it; the oldest comes first.
+permission requests, runs in trouble (core.runs.health, with the witness's verdicts: looping,
+stuck, stalled, zombie), failed merge-queue entries and daily budgets near their cap. Each
+item says what it is, whose it is, how long it has waited and the tool that deals with it; the
+oldest comes first.
 
 The CLI, the MCP tool, the chat and the status page's "Needs you" panel all read ``Attention``,
 so they agree.
@@ -18,13 +19,14 @@ from pydantic import BaseModel, Field
 from core.budget.usage import today
 from core.errors import NotFound
 from core.merges.states import MergeState
-from core.runs.health import NEEDS_ATTENTION, Condition, assess
+from core.runs.health import NEEDS_ATTENTION, WITNESSED, Condition, assess
 from core.types import InteractionKind, RunState
 
 if TYPE_CHECKING:
     from core.merges.service import MergeQueue
     from core.models import Interaction, Run
     from core.runs.service import RunManager
+    from core.witness.service import Witness
 
 RECENT = 24 * 3600.0  # failed runs and merges older than this no longer ask for a person
 NEAR_CAP = 0.8  # share of a daily budget spent before it needs a person
@@ -34,7 +36,7 @@ _LIMIT = 200  # runs or merge entries looked at, each
 class AttentionKind(StrEnum):
     QUESTION = "question"  # an agent asked a question
     PERMISSION = "permission"  # an agent asks to use a tool
-    RUN = "run"  # a run is quiet, near its budget, failed or interrupted
+    RUN = "run"  # a run loops, is stuck, stalled, quiet, near its budget, failed, interrupted
     MERGE = "merge"  # a merge-queue entry failed
     BUDGET = "budget"  # today's spend is near a daily budget
 
@@ -46,8 +48,9 @@ class AttentionItem(BaseModel):
     run_id: str | None = None
     ref: str | None = Field(default=None, description="the id the action takes: the "
                             "question's, the run's, the merge entry's")
-    condition: str | None = Field(default=None, description="a run's health: quiet, "
-                                  "near_budget, failed, interrupted")
+    condition: str | None = Field(default=None, description="a run's health: looping, "
+                                  "stuck, stalled, zombie, quiet, near_budget, failed, "
+                                  "interrupted")
     since: float = Field(description="when it started waiting (seconds since the epoch)")
     waited_s: float = Field(description="seconds it has waited")
     action: str = Field(description="the tool that deals with it")
@@ -62,6 +65,12 @@ class AttentionList(BaseModel):
 
 # The tool and the advice for each run condition that needs a person.
 _RUN_ACTIONS: dict[Condition, tuple[str, str]] = {
+    Condition.LOOPING: ("steer_run", "tell it what to do instead with steer_run, or "
+                        "interrupt_run"),
+    Condition.STUCK: ("steer_run", "give it a hint with steer_run, or interrupt_run"),
+    Condition.STALLED: ("interrupt_run", "interrupt_run, then resume_run; or "
+                        "silence_run_health if it is thinking"),
+    Condition.ZOMBIE: ("resume_run", "its agent is gone: resume_run restarts it"),
     Condition.QUIET: ("steer_run", "nudge it with steer_run, or interrupt_run"),
     Condition.NEAR_BUDGET: ("get_run", "check it with get_run; let it finish or cancel_run"),
     Condition.FAILED: ("resume_run", "continue it with resume_run"),
@@ -70,9 +79,11 @@ _RUN_ACTIONS: dict[Condition, tuple[str, str]] = {
 
 
 class Attention:
-    def __init__(self, runs: RunManager, merges: MergeQueue) -> None:
+    def __init__(self, runs: RunManager, merges: MergeQueue,
+                 witness: Witness | None = None) -> None:
         self.runs = runs
         self.merges = merges
+        self.witness = witness
 
     async def items(self, project: str | None = None,
                     now: float | None = None) -> list[AttentionItem]:
@@ -88,7 +99,7 @@ class Attention:
         ended = [RunState.FAILED, RunState.INTERRUPTED]
         for run in [*await self.runs.find(project, live, _LIMIT),
                     *await self.runs.find(project, ended, _LIMIT)]:
-            item = _run_item(run, now)
+            item = _run_item(run, now, self.witness)
             if item is not None:
                 found.append(item)
         queued: set[str] = set()  # runs seen in the queue: open entries, then the latest
@@ -156,11 +167,14 @@ def _asked(interaction: Interaction, run: Run, now: float) -> AttentionItem:
         else "allow or deny it with decide_permission")
 
 
-def _run_item(run: Run, now: float) -> AttentionItem | None:
-    health = assess(run, now)
+def _run_item(run: Run, now: float, witness: Witness | None) -> AttentionItem | None:
+    health = assess(run, now, verdict=witness.signal(run.id) if witness else None)
     if health.condition not in NEEDS_ATTENTION or health.condition not in _RUN_ACTIONS:
         return None  # waiting runs are listed by their question
-    if health.condition is Condition.QUIET:
+    if health.condition in WITNESSED and witness is not None:
+        verdict = witness.verdict_of(run.id)
+        since = witness.watches[run.id].since if verdict is not None else now
+    elif health.condition is Condition.QUIET:
         since = run.last_activity_at or run.started_at or run.created_at
     elif health.condition is Condition.NEAR_BUDGET:
         since = run.last_activity_at or now

@@ -21,7 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.config_file import config_path
 from core.errors import ConfigError, InvalidInput
@@ -95,6 +103,9 @@ class ProjectConfig(_Section):
     # What happens when the gates give up (core/gates/policy.py); None: the project's
     # .gluon/project.toml, else "manual".
     supervision: Literal["manual", "conservative", "aggressive"] | None = None
+    # What the witness (core/witness) does when a live run looks looping, stuck, stalled or
+    # a zombie: say so, nudge the agent, restart it, or nothing.
+    witness: Literal["notify", "nudge", "restart", "off"] = "notify"
 
     @field_validator("remote")
     @classmethod
@@ -143,6 +154,29 @@ class GatesConfig(_Section):
     enabled: bool = True
     max_fixes: Annotated[int, Field(ge=0, le=10)] = 3
     timeout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 10.0
+
+
+class WitnessConfig(_Section):
+    """The witness (core/witness): when a live run looks looping, stuck, stalled or a zombie."""
+
+    enabled: bool = True
+    interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0  # the timer's period
+    window: Annotated[int, Field(ge=2, le=1000)] = 12  # recent tool calls looked at
+    loop_repeats: Annotated[int, Field(ge=2, le=100)] = 4  # the same call this often: looping
+    stuck_turns: Annotated[int, Field(ge=1, le=1000)] = 5  # turns without progress: stuck
+    stalled_after_seconds: Annotated[float, Field(gt=0, le=86400)] = 600.0
+    stalled_cpu_percent: Annotated[float, Field(gt=0, le=100)] = 1.0  # below it: idle
+    # Slow: live longer than slow_factor times the median time of the project's last finished
+    # runs (review or merged), once it has slow_min_runs of them.
+    slow_factor: Annotated[float, Field(gt=1, le=100)] = 3.0
+    slow_min_runs: Annotated[int, Field(ge=1, le=1000)] = 5
+
+    @model_validator(mode="after")
+    def _repeats_fit_the_window(self) -> WitnessConfig:
+        if self.loop_repeats > self.window:
+            raise ValueError(f"loop_repeats ({self.loop_repeats}) must not exceed window "
+                             f"({self.window}): a loop could never be seen")
+        return self
 
 
 class AnthropicConfig(_Section):
@@ -209,6 +243,30 @@ class ChatConfig(_Section):
     aws_region: str | None = None
     vertex_project: str | None = None
     vertex_region: str | None = None
+
+
+class SpeechSettings(_Section):
+    """Spoken completion pings, off by default: the ping of an ended run is followed by a
+    short voice note, made by an OpenAI-compatible speech endpoint (``POST
+    {base_url}/audio/speech`` with ``model``, ``voice``, ``input``, ``response_format=opus``).
+    ``api_key`` is sent as a bearer token (``GLUON_SPEECH_API_KEY``) and never logged. An
+    endpoint that fails never holds the text ping back."""
+
+    enabled: bool = False
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini-tts"
+    voice: str = "alloy"
+    api_key: SecretStr | None = None
+    max_chars: Annotated[int, Field(ge=20, le=4000)] = 300  # of the text spoken
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, such as "
+                             "'https://api.openai.com/v1'")
+        return v.rstrip("/")
 
 
 class ClusterConfig(_Section):
@@ -326,6 +384,41 @@ class GitHubConfig(_Section):
         return v
 
 
+class VoiceSettings(_Section):
+    """Voice notes in chat, transcribed and handled as if typed (core/voice).
+
+    ``backend``: "off" (a voice note gets a line saying how to turn it on), "openai" (any
+    OpenAI-compatible ``POST {base_url}/audio/transcriptions``: OpenAI, Groq,
+    faster-whisper-server) or "local" (pocketsphinx, the ``gluon[voice]`` extra). ``grammar``
+    (local only): a JSGF file, or the exact phrases to listen for. ``price_per_minute``: what a
+    minute of audio costs, for the usage report (None: 0.006 for openai, 0 for local)."""
+
+    backend: Literal["off", "openai", "local"] = "off"
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "whisper-1"
+    api_key: SecretStr | None = None  # or GLUON_VOICE_API_KEY
+    language: str | None = None  # ISO-639-1, e.g. "en"; None: the backend detects it
+    grammar: str | list[str] | None = None
+    max_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    max_bytes: Annotated[int, Field(gt=0, le=100_000_000)] = 20_000_000
+    per_user_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 30
+    price_per_minute: Annotated[float | None, Field(ge=0)] = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _voice_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, such as "
+                             "'https://api.openai.com/v1'")
+        return v.rstrip("/")
+
+    @property
+    def minute_price(self) -> float:
+        if self.price_per_minute is not None:
+            return self.price_per_minute
+        return 0.006 if self.backend == "openai" else 0.0
+
+
 HOOK_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
@@ -360,6 +453,7 @@ class Config(BaseModel):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     chat: ChatConfig = Field(default_factory=ChatConfig)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     worker: WorkerConfig = Field(default_factory=WorkerConfig)
     web: WebConfig = Field(default_factory=WebConfig)
@@ -367,6 +461,8 @@ class Config(BaseModel):
     merge: MergeConfig = Field(default_factory=MergeConfig)
     loop: LoopConfig = Field(default_factory=LoopConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
+    witness: WitnessConfig = Field(default_factory=WitnessConfig)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     hooks: dict[Annotated[str, Field(pattern=HOOK_NAME)], HookConfig] = Field(
         default_factory=dict)
     projects: dict[str, ProjectConfig] = Field(default_factory=dict)
@@ -408,7 +504,7 @@ _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
                 "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
                 "GH_TOKEN": ("github", "token")}
 _SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "worker",
-             "web", "github", "merge", "loop", "gates")
+             "web", "github", "merge", "loop", "gates", "speech", "voice")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:

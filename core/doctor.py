@@ -3,6 +3,7 @@ and the `run_doctor` tool)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from core.agent.launcher import has_credentials
 from core.agent.setup import bundled_cli
 from core.config import Config
 from core.store.check import integrity
+from core.voice.audio import missing_tools
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,29 @@ def credentials_check(config: Config, env: dict[str, str]) -> Check:
                  f"answered {answer.status} ({answer.error}) to a token count")
 
 
+def voice_check(config: Config, env: dict[str, str]) -> Check | None:
+    """What voice notes need, when they are on: ffmpeg, and the backend's key or engine."""
+    voice = config.voice
+    if voice.backend == "off":
+        return None
+    missing = missing_tools(env.get("PATH"))
+    if missing:
+        return Check("voice", "fail", f"{' and '.join(missing)} missing, and voice notes "
+                     f"are on ([voice] backend = {voice.backend!r}); install ffmpeg "
+                     "(apt-get install ffmpeg)")
+    if voice.backend == "local":
+        if importlib.util.find_spec("pocketsphinx") is None:
+            return Check("voice", "fail", "the local backend needs pocketsphinx: install "
+                         "Gluon with its voice extra (uv sync --extra voice)")
+        grammar = " with a grammar" if voice.grammar else ""
+        return Check("voice", "ok", f"local (pocketsphinx{grammar}), ffmpeg found")
+    where = f"{voice.base_url}/audio/transcriptions ({voice.model})"
+    if voice.api_key is None:
+        return Check("voice", "warn", f"openai at {where} without [voice] api_key "
+                     "(GLUON_VOICE_API_KEY): a service that needs one refuses every note")
+    return Check("voice", "ok", f"openai at {where}, ffmpeg found")
+
+
 def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Check]:
     """Every check, in order; blocking (runs subprocesses), so call it in a thread from async
     code."""
@@ -103,6 +128,8 @@ def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Ch
         checks.append(Check("claude cli", "fail", str(exc)))
     checks.append(sandbox_check(config))
     checks.append(credentials_check(config, env))
+    if (voice := voice_check(config, env)) is not None:
+        checks.append(voice)
     if config.db_path.exists():
         result = integrity(config.db_path)
         checks.append(Check("database", "ok" if result == "ok" else "fail",

@@ -175,9 +175,22 @@ class UsageRow(_Record):
     output_tokens: int
 
 
+class VoiceUsageRow(_Record):
+    """Voice notes transcribed on a day (``key``)."""
+
+    key: str
+    notes: int
+    minutes: float
+    cost_usd: float
+
+
 class UsageReport(_Record):
+    """Runs' spend today, by project and by day; voice notes' (not counted in the runs'
+    daily budgets) on each of the last days with any, newest first."""
+
     today: str
     today_cost_usd: float
     daily_budget_usd: float | None
     by_project: list[UsageRow]
     by_day: list[UsageRow]
+    voice_by_day: list[VoiceUsageRow] = []

@@ -22,6 +22,7 @@ from core.access.web import WebAccess
 from core.access.web_store import WebStore
 from core.agent.session import AgentResult, AgentRunner, SdkRunner
 from core.attention import Attention
+from core.budget.migrations import BUDGET_TABLES
 from core.budget.store import BudgetStore
 from core.cluster.migrations import CLUSTER_TABLES
 from core.cluster.store import ClusterStore
@@ -53,6 +54,7 @@ from core.models import Run
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
 from core.runs.command_store import CommandStore
+from core.runs.files import RunFiles
 from core.runs.follow_ups import Finish, FollowUp
 from core.runs.interaction_store import InteractionStore
 from core.runs.review import Review
@@ -64,6 +66,8 @@ from core.schedules.service import Fire, Schedules
 from core.schedules.store import ScheduleStore
 from core.store.db import Database
 from core.tables import Tables, TableSet
+from core.voice.service import Voice
+from core.witness import WITNESS_TABLES, Witness, WitnessStore
 
 
 class DataDirLock:
@@ -118,6 +122,7 @@ class Runtime:
                                commands=CommandStore(self.db), budget=BudgetStore(self.db),
                                environ=environ, events=self.events)
         self.review = Review(self.runs)
+        self.files = RunFiles(runs, self.projects)  # a run's files, from its worktree or branch
         # Which runs change the same files (its loop runs in the daemon).
         self.forecast = Forecast(self.runs, self.events)
         self.work = WorkQueue(runs, self.runs.gate, lambda: self.runs.executor, self.activity,
@@ -137,12 +142,14 @@ class Runtime:
         self.merges = MergeQueue(config, MergeStore(self.db), self.runs, self.review,
                                  self.events, self.bus, self.activity, self.github.client,
                                  self.github.repos)
-        self.attention = Attention(self.runs, self.merges)  # what needs a person
         self.loops = Loops(config, LoopStore(self.db), self.runs, self.events)
         self.formulas = Formulas(config, FormulaStore(self.db), self.runs, self.projects,
                                  self.runs.usage.settings, self.events)
         # Lint and tests after a run's work (core/gates).
         self.gates = Gates(config, GateStore(self.db), self.runs, self.events)
+        # How each live run is doing, and what its project's policy does about it.
+        self.witness = Witness(config, WitnessStore(self.db), self.runs, self.events, self.bus)
+        self.attention = Attention(self.runs, self.merges, self.witness)  # what needs a person
         self.runs.follow_ups.append(self._after_turn)
         self.cluster_store = ClusterStore(self.db)
         # With [cluster] redis_url: the workers' registry, and runs dispatched to workers.
@@ -152,6 +159,7 @@ class Runtime:
 
             self.cluster = Cluster(config, self.runs, self.cluster_store,
                                    coordinator_url=self._served_at)
+        self.voice = Voice(config.voice, config.home, self.runs.usage)  # voice notes in chat
         self.queue: JobQueue | None = None
         self._open = False
 
@@ -187,15 +195,17 @@ class Runtime:
                 (self.config.home / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
-                                LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, CLUSTER_TABLES,
-                                *self.table_sets])
+                                LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, WITNESS_TABLES,
+                                BUDGET_TABLES, CLUSTER_TABLES, *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
             if self.cluster is not None:
                 self.cluster.start()
             await self.merges.start(resume=resume_interrupted)
+            await self.witness.start()
         except BaseException:
+            await self.witness.close()
             await self.merges.close()
             await self._close_cluster()
             await self._close_queue()
@@ -217,10 +227,12 @@ class Runtime:
             return
         self._open = False
         try:
+            await self.witness.close()
             await self.merges.close()
             await self.runs.close()
         finally:
             await self._close_cluster()
+            await self.voice.close()
             await self.github.client.close()
             await self._close_queue()
             await self.db.close()

@@ -22,10 +22,16 @@ from core.witness.estimate import MIN_RUNS, Estimate, estimate
 from mcp_tools.params import Limit, ProjectRef, RunRef
 from mcp_tools.queue_tools import source
 from mcp_tools.registry import ToolKit, actor
+from mcp_tools.witness_tools import WitnessHealth
+
+
+class ListedRun(RunSummary):
+    health: WitnessHealth | None = Field(
+        default=None, description="the witness's classification of a run it has watched")
 
 
 class RunList(BaseModel):
-    runs: list[RunSummary]
+    runs: list[ListedRun]
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` to get the next page; null on the last")
 
@@ -54,6 +60,9 @@ class RunDetail(BaseModel):
     worker: str | None = Field(
         default=None, description="the gluon worker executing the run, or that last did (in "
         "a cluster); null: it runs in gluon serve")
+    health: WitnessHealth | None = Field(
+        default=None, description="the witness's classification (healthy, looping, stuck, "
+        "stalled, zombie) of a run it has watched; history with get_run_health")
 
 
 class RunLogs(BaseModel):
@@ -91,7 +100,12 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                          loop=await rt.loops.status_of(run),
                          formula=await rt.formulas.progress(run.id),
                          gates=await rt.gates.summary(run.id),
-                         worker=await rt.cluster_store.worker_of(run.id))
+                         worker=await rt.cluster_store.worker_of(run.id),
+                         health=await health_of(run))
+
+    async def health_of(run: Run) -> WitnessHealth | None:
+        found = await rt.witness.healths([run.id])
+        return WitnessHealth.of(found[run.id]) if run.id in found else None
 
     @kit.tool()
     async def start_run(
@@ -164,7 +178,12 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                                "start from the newest run")
         found = await runs.find(project, state, limit + 1, offset)
         more = len(found) > limit
-        return RunList(runs=[RunSummary.of(r) for r in found[:limit]],
+        healths = await rt.witness.healths([r.id for r in found[:limit]])
+        listed = [ListedRun.model_validate({
+            **RunSummary.of(r).model_dump(),
+            "health": WitnessHealth.of(healths[r.id]) if r.id in healths else None})
+            for r in found[:limit]]
+        return RunList(runs=listed,
                        next_cursor=str(offset + limit) if more else None)
 
     @kit.tool(read_only=True)

@@ -11,6 +11,7 @@ from mcp_tools import (
     attention_tools,
     cluster_tools,
     event_tools,
+    file_tools,
     formula_tools,
     gate_tools,
     git_tools,
@@ -24,6 +25,7 @@ from mcp_tools import (
     schedule_tools,
     system_tools,
     web_tools,
+    witness_tools,
 )
 from mcp_tools.callers import Callers
 from mcp_tools.registry import CallerResolver, GluonServer, ToolKit, resolve_default
@@ -31,7 +33,8 @@ from mcp_tools.registry import CallerResolver, GluonServer, ToolKit, resolve_def
 INSTRUCTIONS = (
     "Gluon runs Claude Code agents on registered git projects, each in its own worktree. "
     "Start work with start_run, watch it with get_run/get_run_logs/wait_for_run, steer or "
-    "stop it, answer its questions with answer_question or decide_permission, and merge "
+    "stop it, get a file of its work with get_run_file, answer its questions with "
+    "answer_question or decide_permission, and merge "
     "finished work through the merge queue with enqueue_merge (list_merge_queue shows it), "
     "or at once with merge_run.")
 
@@ -62,6 +65,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     review_tools.register(kit, rt)
     merge_tools.register(kit, rt)
     git_tools.register(kit, rt)
+    file_tools.register(kit, rt)
     system_tools.register(kit, rt)
     access_tools.register(kit, rt)
     attention_tools.register(kit, rt)
@@ -70,6 +74,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     loop_tools.register(kit, rt)
     gate_tools.register(kit, rt)
     cluster_tools.register(kit, rt)
+    witness_tools.register(kit, rt)
     return server, kit
 
 

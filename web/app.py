@@ -5,7 +5,8 @@ Public (no session): the sign-in pages (``/signin/<token>``), the page's CSS and
 Everything else is behind :class:`web.guard.Guard`:
 
 - ``GET /``: the board; ``GET /events``: its live updates (Server-Sent Events);
-- ``GET /runs/<id>``: a run; ``GET /runs/<id>/events``: its live log;
+- ``GET /runs/<id>``: a run; ``GET /runs/<id>/events``: its live log; ``GET
+  /runs/<id>/files/<path>``: a file of its work (``web.files``);
 - ``POST /runs/<id>/<action>``: steer, interrupt, resume, cancel, merge, pr;
 - ``POST /answer/<request id>``: answer a question or permission request;
 - ``POST /signout``.
@@ -35,7 +36,7 @@ from core.access.web import WebSession
 from core.errors import Conflict, NotFound, UserError
 from core.models import Run
 from core.runtime import Runtime
-from web import acting, board, pwa, runs, signin
+from web import acting, board, files, pwa, runs, signin
 from web.actions import Actions
 from web.feed import Feed
 from web.guard import ASGIApp, Guard, SecurityHeaders
@@ -62,7 +63,7 @@ class StatusPage:
             return await signin.sign_out(request, runtime.web)
 
         private: list[BaseRoute] = [
-            *board.routes(runtime, self.feed), *runs.routes(runtime),
+            *board.routes(runtime, self.feed), *runs.routes(runtime), *files.routes(runtime),
             *acting.routes(runtime.web, actions, find, may_answer),
             Route("/signout", sign_out, methods=["POST"])]
         inner = Starlette(routes=private, middleware=[Middleware(Guard, web=runtime.web)],

@@ -101,6 +101,7 @@ def routes(runtime: Runtime, feed: Feed) -> list[Route]:
             columns=[(n, t, *columns[n]) for n, t, _ in COLUMNS], done_shown=DONE_SHOWN,
             panels=panels, seq=seq, view=view, people=people, projects=projects,
             formulas=formulas,
+            signals=runtime.witness.signals([r.id for runs, _ in columns.values() for r in runs]),
             said=said, back=board_path(view),
             stream=f"/events?{urlencode({'after': seq, **_filters(view)})}")
 
@@ -161,7 +162,8 @@ async def _patch(runtime: Runtime, feed: Feed, view: View,
         else:
             formulas = await runtime.formulas.labels([run.id])
             found.append({"id": run_id, "column": column_of(run.state),
-                          "html": shared_fragment("card.html", run=run, formulas=formulas)})
+                          "html": shared_fragment("card.html", run=run, formulas=formulas,
+                                                  signals=runtime.witness.signals([run.id]))})
     kinds = {type(e).__name__ for e in events}
     panels = {}
     for panel in PANELS:

@@ -64,15 +64,17 @@ def shorten(text: str, limit: int = 160) -> str:
 DOTS = {Condition.QUEUED: "d-idle", Condition.WORKING: "d-ok", Condition.RETRYING: "d-warn",
         Condition.QUIET: "d-warn", Condition.NEAR_BUDGET: "d-warn", Condition.WAITING: "d-ask",
         Condition.REVIEW: "d-done", Condition.FAILED: "d-bad", Condition.INTERRUPTED: "d-bad",
-        Condition.ENDED: "d-idle"}
+        Condition.ENDED: "d-idle", Condition.SLOW: "d-warn", Condition.LOOPING: "d-act",
+        Condition.STUCK: "d-act", Condition.STALLED: "d-bad", Condition.ZOMBIE: "d-bad"}
 
 # The answers of a permission request, as chat labels them.
 PERMISSION_LABELS = {"allow": "Allow once", "allow_run": "Allow for this run",
                      "allow_project": "Always for this project", "deny": "Deny"}
 
 
-def health_of(run: Run) -> Health:
-    return assess(run, time.time())
+def health_of(run: Run, verdict: tuple[str, str] | None = None) -> Health:
+    """The card's health; ``verdict``: the witness's, when it watches the run."""
+    return assess(run, time.time(), verdict=verdict)
 
 
 def questions_of(interaction: Interaction) -> tuple[list[dict[str, Any]], bool]:

@@ -73,8 +73,11 @@ def diff_lines(diff: str) -> list[tuple[str, str]]:
     return out
 
 
-def head_context(run: Run, formula: FormulaProgress | None = None) -> dict[str, Any]:
-    return {"run": run, "health": assess(run, time.time()), "formula": formula,
+def head_context(run: Run, formula: FormulaProgress | None = None,
+                 verdict: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The run page's head; ``verdict``: the witness's, when it watches the run (its reason
+    is the page's health line)."""
+    return {"run": run, "health": assess(run, time.time(), verdict=verdict), "formula": formula,
             "actions": [a for a in RUN_ACTIONS if a.shown(run)]}
 
 
@@ -89,7 +92,8 @@ def routes(runtime: Runtime) -> list[Route]:
         events = await runtime.runs.logs(found.id, 0, LOG_SHOWN)
         diff, diff_note = await diff_of(runtime, found)
         return private_page(
-            request, "run.html", **head_context(found, await runtime.formulas.progress(found.id)),
+            request, "run.html", **head_context(found, await runtime.formulas.progress(found.id),
+                                             runtime.witness.signal(found.id)),
             pending=await runtime.runs.interactions.pending(found.id),
             log=fold(events), last_event=events[-1].id if events else 0,
             cut=len(events) == LOG_SHOWN,
@@ -170,7 +174,8 @@ async def _head(request: Request, runtime: Runtime, run_id: str) -> ServerSentEv
     pending = await runtime.runs.interactions.pending(run_id)
     formula = await runtime.formulas.progress(run_id)
     return ServerSentEvent(event="run", data=json.dumps({
-        "head": fragment(request, "run_head.html", **head_context(run, formula)),
+        "head": fragment(request, "run_head.html",
+                         **head_context(run, formula, runtime.witness.signal(run.id))),
         "pending": fragment(request, "pending.html", pending=pending, back=f"/runs/{run.id}"),
         "state": run.state}))
 

@@ -7,6 +7,7 @@ Telegram returns a button's ``callback_data`` (at most 64 bytes), Discord a comp
     gluon:s:<interaction>            a menu of a question's options
     gluon:c:<confirmation>:y|n       confirm or drop a held destructive call
     gluon:m:<verb>:<id>              a merge-queue action (see ``Verb``) on a run or an entry
+    gluon:v:<note>                   transcribe a kept voice note again
 
 Ids are lowercase hex. Telegram buttons sent before this format had no ``gluon:`` prefix
 (``a:…``, ``c:…``); they are still understood, so buttons already on screen keep working.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from bots.chat.types import Act, Answer, ButtonAction, Choose, Confirm, Verb
+from bots.chat.types import Act, Answer, ButtonAction, Choose, Confirm, Retranscribe, Verb
 from core.errors import UserError
 
 PREFIX = "gluon:"
@@ -32,6 +33,7 @@ _FORMS = {
     "s": re.compile(rf"s:(?P<id>{_ID})"),
     "c": re.compile(rf"c:(?P<id>{_ID}):(?P<yes>[yn])"),
     "m": re.compile(rf"m:(?P<verb>[{''.join(Verb)}]):(?P<id>{_ID})"),
+    "v": re.compile(rf"v:(?P<id>{_ID})"),
 }
 _LEGACY = ("a", "c")  # the Telegram forms without the prefix
 
@@ -53,6 +55,8 @@ def encode(action: ButtonAction) -> str:
             data = f"{PREFIX}c:{_checked(confirmation_id)}:{'y' if yes else 'n'}"
         case Act(verb, target):
             data = f"{PREFIX}m:{Verb(verb).value}:{_checked(target)}"
+        case Retranscribe(note_id):
+            data = f"{PREFIX}v:{_checked(note_id)}"
     assert len(data.encode()) <= TELEGRAM_LIMIT and len(data) <= DISCORD_LIMIT, data
     return data
 
@@ -72,6 +76,8 @@ def parse(data: str) -> ButtonAction:
         return Choose(found["id"])
     if kind == "m":
         return Act(Verb(found["verb"]), found["id"])
+    if kind == "v":
+        return Retranscribe(found["id"])
     return Confirm(found["id"], found["yes"] == "y")
 
 

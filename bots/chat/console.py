@@ -73,6 +73,8 @@ def _show(reply: Reply) -> None:
         show(Markdown(clean(reply.text).replace("\n", "  \n")))
     for n, button in enumerate(_flat(reply.buttons), 1):
         show(f"  [bold][{n}][/bold] {text(button.label)}")
+    for out in reply.files:  # a terminal shows no attachments: say how to get each
+        show(f"  📎 {text(out.caption)}: {text(out.fetch or out.url or out.name)}")
 
 
 def _flat(rows: list[list[Button]]) -> list[Button]:

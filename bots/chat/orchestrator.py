@@ -29,6 +29,7 @@ import anthropic
 from mcp import Client
 from mcp.types import RequestParamsMeta
 
+from bots.chat import files
 from bots.chat.conversations import Conversations, Message
 from bots.chat.store import ChatStore, HeldCall
 from bots.chat.types import Button, Confirm, Outcome, Reply, Speaker
@@ -88,6 +89,12 @@ without rebasing or checks: only when the user asks for exactly that.
 - After a run's work Gluon runs the project's quality gates (lint auto-fix, lint, tests) and \
 asks the agent to fix what fails; "did the tests pass?", "why did lint fail?": \
 get_gate_results (get_run shows each gate's latest outcome).
+- Gluon's witness watches live runs (looping, stuck, stalled, zombie) and says so under the \
+run; "is it stuck?", "what's wrong with it?": get_run_health; "that's a false alarm": \
+silence_run_health.
+- Asked for a file from a run ("send me the new schema.sql", "show me the screenshot"): \
+get_run_file with the run and the file's path, name or a glob; the file goes to the chat with \
+your reply (as a link when it is too big), so say which file it is and never paste its content.
 - The agent's questions and permission requests reach the user as buttons; you may answer \
 them with answer_question or decide_permission only when the user tells you the answer.
 - Destructive tools (enqueue_merge, cancel_merge, merge_run, cancel_run, cancel_queued, \
@@ -298,12 +305,17 @@ class Orchestrator:
                                          project_hint)
                 if use.name == "start_run" and attachments:
                     args["attachments"] = attachments
+                if use.name == "get_run_file":  # the bytes are for the chat, not the model
+                    args["max_bytes"] = files.CHAT_MAX_BYTES
                 if use.name == "create_web_link":  # for the speaker's eyes only
                     ok, out = await self.give_web_link(client, speaker)
                     data, out = None, f"{out} (The link is not shown to you.)"
                 else:
                     ok, data, out = await self.call_tool(client, speaker, use.name, args,
                                                          held=held)
+                if ok and use.name == "get_run_file" and data:
+                    reply.files.append(files.from_tool(data))
+                    out = files.for_model(data)
                 if ok and use.name in RUN_STARTERS and data and data.get("id"):
                     reply.runs.append(str(data["id"]))
                     await self.link_run(str(data["id"]), speaker)

@@ -32,12 +32,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.chat import merging
+from bots.chat import files, merging, witness
 from bots.chat.orchestrator import Orchestrator
+from bots.chat.speaking import SpokenPings
 from bots.chat.types import PERMISSION_LABELS, Act, Button, Outcome, Reply, Speaker
 from core.access.answers import why_not_answer
 from core.errors import NotFound, UserError
 from core.events.bus import (
+    AgentImage,
     ApiRetry,
     Event,
     FilesOverlap,
@@ -53,9 +55,11 @@ from core.events.bus import (
 )
 from core.events.log import Consumer
 from core.models import Interaction, Run
-from core.runs.health import assess
+from core.runs.health import Condition, assess
 from core.runtime import Runtime
+from core.speech import Speech
 from core.types import InteractionStatus, RunState
+from core.witness.estimate import estimate
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,17 @@ ENDED_WORDS = {RunState.REVIEW: "finished", RunState.FAILED: "failed",
                RunState.MERGED: "was merged", RunState.CLOSED: "was closed"}
 CATCH_UP_EVERY = 30.0  # seconds between reads of the event log when the bus is silent
 REPORTED = (RunStateChanged, InteractionRequested, InteractionAnswered,
-            RunComment, RunNote, FilesOverlap, MergeStep)  # from the event log
+            RunComment, RunNote, FilesOverlap, MergeStep, AgentImage)  # from the event log
+
+
+# The coloured dot of each health condition on a run's status message (the status page's
+# colours: green working, yellow look soon, orange act, red broken, blue a person's turn).
+HEALTH_DOTS = {
+    Condition.QUEUED: "⚪", Condition.WORKING: "🟢", Condition.RETRYING: "🟡",
+    Condition.QUIET: "🟡", Condition.NEAR_BUDGET: "🟡", Condition.SLOW: "🟡",
+    Condition.LOOPING: "🟠", Condition.STUCK: "🟠", Condition.STALLED: "🔴",
+    Condition.ZOMBIE: "🔴", Condition.WAITING: "🔵", Condition.REVIEW: "🟢",
+    Condition.FAILED: "🔴", Condition.INTERRUPTED: "🔴", Condition.ENDED: "⚪"}
 
 
 @dataclass
@@ -88,10 +102,15 @@ class Followed:
     formula: str = ""  # the formula's step, for a run that follows one ("step 2/4: implement")
     merge_failures: dict[str, int] = field(default_factory=dict)  # entry id -> message id
     loop: str = ""  # its autonomous loop in one line ("loop 3/10 · breaker closed · $1.20")
+    witness: tuple[str, str] | None = None  # the witness's verdict, when it watches the run
+    estimate: str = ""  # its likely cost, from its project's history ("usually $0.40–1.20 ...")
 
     def health(self, run: Run) -> str:
-        """The status message's health (see ``core.runs.health``), now."""
-        return assess(run, time.time(), retrying=bool(self.retry)).text
+        """The status message's health (see ``core.runs.health``) as a coloured dot and words,
+        now: with the witness's verdict on a live run it watches ("🔴 stalled: no output for
+        12 min at 0% CPU")."""
+        health = assess(run, time.time(), retrying=bool(self.retry), verdict=self.witness)
+        return f"{HEALTH_DOTS[health.condition]} {health.text}"
 
     def activity(self, run: Run) -> str:
         """The status message's line on what the agent is doing: the model API retry under
@@ -117,6 +136,7 @@ class ChatSurface:
 
     platform: str
     ask_me = "mention me"  # how to address the bot, not the agent, in a run's own thread
+    upload_limit = 10_000_000  # bytes of a file the platform lets a bot send
 
     def __init__(self, runtime: Runtime, orchestrator: Orchestrator) -> None:
         self.runtime = runtime
@@ -128,6 +148,7 @@ class ChatSurface:
         self._idle = asyncio.Event()  # set while no event is being reported
         self.caught_up = asyncio.Event()  # set once what happened while stopped is reported
         self._log: Consumer | None = None
+        self.voice = SpokenPings(Speech(runtime.config.speech), self.platform)
 
     # -- what a platform provides ----------------------------------------------------------
 
@@ -147,6 +168,11 @@ class ChatSurface:
         raise NotImplementedError
 
     async def send_reply(self, f: Followed, reply: Reply, reply_to: int | None) -> int | None:
+        """Send a reply (its files too) to the run's chat."""
+        raise NotImplementedError
+
+    async def send_voice(self, f: Followed, data: bytes, reply_to: int | None) -> int | None:
+        """Send a voice note (OGG/Opus) to the run's chat."""
         raise NotImplementedError
 
     def mention(self, actor: str) -> str:
@@ -176,6 +202,7 @@ class ChatSurface:
             self._follow_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follow_task
+        await self.voice.close()
         for f in self.followed.values():
             if f.pending_edit is not None:
                 f.pending_edit.cancel()
@@ -280,6 +307,15 @@ class ChatSurface:
         if isinstance(event, FilesOverlap):
             await self._overlap(followed, event)
             return
+        if isinstance(event, RunNote) and event.source == "witness":
+            await self.send_reply(followed, witness.note_reply(
+                event, self.runtime.runs.is_live(event.run_id)), followed.status_message)
+            await self._status(followed)  # its health line says it too
+            return
+        if isinstance(event, AgentImage):  # a screenshot the agent saved
+            if event.shown:
+                await self._image(followed, event)
+            return
         if isinstance(event, RunNote):  # a formula step, a gate, the loop, a policy
             await self.send_reply(followed, Reply(event.text), followed.status_message)
             return
@@ -321,9 +357,13 @@ class ChatSurface:
         run = await self.runtime.runs.get(f.run_id)
         loop = await self.runtime.loops.status_of(run)
         f.loop = loop.line if loop is not None else ""
+        f.witness = self.runtime.witness.signal(run.id)
         if (progress := await self.runtime.formulas.progress(run.id)) is not None:
             f.formula = progress.card
         if f.status_message is None:
+            if run.state.is_live and (likely := await estimate(self.runtime.runs.store,
+                                                               run.project)) is not None:
+                f.estimate = likely.text()
             f.status_message = await self.send_status(f, run)
             await self.remember(f.chat_id, f.status_message, f.run_id)
             await self.orch.store.set_status_message(f.run_id, str(f.status_message))
@@ -368,6 +408,18 @@ class ChatSurface:
         sent = await self.send_reply(f, Reply(text, buttons), f.status_message)
         if sent is not None:
             await self.remember(f.chat_id, sent, run.id)
+        self.voice.after_ping(f"Run {run.short} on {run.project} {words}. {body}",
+                              lambda clip: self.send_voice(f, clip, sent))
+
+    async def _image(self, f: Followed, event: AgentImage) -> None:
+        """Post an image the agent saved, with its path as the caption (a link when it is
+        too big for the platform)."""
+        out = await files.agent_image(self.runtime, event, self.upload_limit)
+        if out is None:
+            return
+        sent = await self.send_reply(f, Reply("", files=[out]), f.status_message)
+        if sent is not None:
+            await self.remember(f.chat_id, sent, event.run_id)
 
     async def _merge_step(self, f: Followed, event: MergeStep) -> None:
         """A step of the run's merge-queue entry: on its status message, and said under it
@@ -483,7 +535,10 @@ class ChatSurface:
         return Reply(f"Answered: {text}" if ok else out, error=not ok)
 
     async def act(self, speaker: Speaker, action: Act) -> Outcome:
-        """A merge-queue button was pressed (see ``bots.chat.merging.press``)."""
+        """A merge-queue or witness button was pressed (see ``bots.chat.merging.press``,
+        ``bots.chat.witness.press``)."""
+        if action.verb in witness.ACTS:
+            return await witness.press(self.orch, speaker, action)
         return await merging.press(self.orch, speaker, action)
 
     async def steer(self, speaker: Speaker, run_id: str, text: str) -> Reply:

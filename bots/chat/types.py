@@ -73,6 +73,10 @@ class Verb(StrEnum):
     MERGE = "q"  # queue a finished run for merging (enqueue_merge; it asks to confirm)
     RETRY_MERGE = "r"  # put a failed merge-queue entry back in line (retry_merge)
     CANCEL_MERGE = "x"  # take an entry out of the merge queue (cancel_merge)
+    NUDGE = "n"  # tell a run's agent it repeats itself (steer_run; the witness's note)
+    INTERRUPT = "i"  # stop the agent's turn, keep its session (interrupt_run)
+    CANCEL_RUN = "k"  # cancel the run (cancel_run; it asks to confirm)
+    IGNORE = "g"  # a false alarm: silence the run's health alarms (silence_run_health)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,14 @@ class Act:
     target: str
 
 
-ButtonAction = Answer | Choose | Confirm | Act
+@dataclass(frozen=True)
+class Retranscribe:
+    """Transcribe a kept voice note again (its service failed the first time)."""
+
+    note_id: str
+
+
+ButtonAction = Answer | Choose | Confirm | Act | Retranscribe
 
 
 @dataclass(frozen=True)
@@ -92,12 +103,27 @@ class Button:
     action: ButtonAction
 
 
+@dataclass(frozen=True)
+class OutFile:
+    """A file the bot sends: as an attachment (a picture for an image) when the platform
+    takes it, else the link to it on the status page (``url``), else where to get it."""
+
+    name: str  # the attachment's file name
+    caption: str  # what it is ("`db/schema.sql` of run 3f2a9c1e")
+    size: int
+    data: bytes | None  # None: too big to have been read
+    url: str | None = None
+    image: bool = False
+    fetch: str = ""  # how to get it when neither fits (`gluon file 3f2a9c1e db/schema.sql`)
+
+
 @dataclass
 class Reply:
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)  # runs this message started or resumed
     error: bool = False
+    files: list[OutFile] = field(default_factory=list)  # sent after the text
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import formula_commands, hook_commands, merge_commands
+from bots.cli import file_commands, formula_commands, hook_commands, merge_commands
 from bots.cli import output as fmt
 from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
@@ -432,6 +432,7 @@ HANDLERS["github status"] = hook_commands.github_status
 HANDLERS.update(WORK_HANDLERS)
 HANDLERS.update(merge_commands.HANDLERS)
 HANDLERS.update(formula_commands.HANDLERS)
+HANDLERS.update(file_commands.HANDLERS)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -468,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         for noisy in ("mcp", "httpx", "httpx2", "uvicorn"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        if args.command in ("doctor", "serve", "chat", "mcp", "worker"):
+        if args.command in ("doctor", "serve", "chat", "mcp", "voice", "worker"):
             return _run_gluon(args)
         read_inputs(args)
         return asyncio.run(_dispatch(args))
@@ -490,6 +491,10 @@ def _run_gluon(args: argparse.Namespace) -> int:
     config = load_config()
     if args.command == "doctor":
         return doctor(config, args)
+    if args.command == "voice":
+        from bots.cli.voice_commands import voice_test
+
+        return voice_test(config, args)
     if args.command == "serve":
         from bots.daemon import serve
 

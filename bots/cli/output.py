@@ -76,10 +76,22 @@ def project_status(p: dict[str, Any]) -> str:
             f"@ {p['head'][:8]}  {dirty}{upstream}\n  live runs: {p['live_runs']}")
 
 
+LIVE_STATES = ("queued", "running", "waiting")
+
+
+def health_word(r: dict[str, Any]) -> str:
+    """A listed run's health: the witness's classification of a live run it watches."""
+    h = r.get("health")
+    if not h or r["state"] not in LIVE_STATES:
+        return "-"
+    return "healthy (silenced)" if h["silenced"] else h["classification"]
+
+
 def runs(data: dict[str, Any]) -> str:
-    rows = [[r["id"], r["project"], r["state"], f"${r['cost_usd']:.2f}", ago(r["created_at"]),
-             one_line(r["prompt"], 50)] for r in data["runs"]]
-    return table(rows, ["RUN", "PROJECT", "STATE", "COST", "STARTED", "PROMPT"]) or "no runs"
+    rows = [[r["id"], r["project"], r["state"], health_word(r), f"${r['cost_usd']:.2f}",
+             ago(r["created_at"]), one_line(r["prompt"], 50)] for r in data["runs"]]
+    return table(rows, ["RUN", "PROJECT", "STATE", "HEALTH", "COST", "STARTED", "PROMPT"]) \
+        or "no runs"
 
 
 def run_started(r: dict[str, Any]) -> str:
@@ -144,6 +156,10 @@ def run_detail(d: dict[str, Any]) -> str:
         lines.append(f"  result:   {one_line(r['result_text'], 200)}")
     if d.get("loop"):
         lines.append(f"  loop:     {loop_line(d['loop'])}")
+    if (h := d.get("health")) and h["classification"] != "healthy":
+        quiet = " (silenced)" if h["silenced"] else ""
+        lines.append(f"  health:   {h['classification']}: {h['reason']}, since "
+                     f"{ago(h['since'])}{quiet}")
     for o in d.get("overlaps", []):
         lines.append(f"  also changing {files_named(o['files'])}: run {o['run_id']} "
                      f"({o['state']})")
@@ -222,6 +238,10 @@ def usage(u: dict[str, Any]) -> str:
     rows = [[r["key"], str(r["runs"]), f"${r['cost_usd']:.4f}"] for r in u["by_day"]]
     if rows:
         lines.append(table(rows, ["DAY", "RUNS", "COST"]))
+    rows = [[r["key"], str(r["notes"]), f"{r['minutes']:.2f}", f"${r['cost_usd']:.4f}"]
+            for r in u.get("voice_by_day", [])]
+    if rows:  # not in the runs' budgets
+        lines.append(table(rows, ["DAY", "VOICE NOTES", "MINUTES", "COST"]))
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from bots.cli import formula_commands, merge_commands, work
+from bots.cli import file_commands, formula_commands, merge_commands, voice_commands, work
 from bots.cli.output import clean
 from core.types import Role
 
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = cmd("diff", "a run's changes against its base")
     x.add_argument("run")
     x.add_argument("path", nargs="?")
+    file_commands.add_commands(sub, cmd)
     merge_commands.add_commands(sub)
     lp = sub.add_parser("loop", help="autonomous loops (started with `gluon run --loop`)")
     lsub = lp.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     work.add_commands(sub, cmd)
     work.add_schedule_commands(sub, cmd)
     formula_commands.add_commands(sub, cmd)
+    voice_commands.add_commands(sub, cmd)
     cmd("chat", "talk to Gluon in the terminal, as in Telegram or Discord", json_flag=False)
     cmd("doctor", "check git, the Claude CLI, the sandbox tools, credentials, the database")
     cmd("serve", "run the Gluon daemon", json_flag=False)

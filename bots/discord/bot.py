@@ -34,11 +34,13 @@ from bots.chat.commands import run_command
 from bots.chat.orchestrator import Hints, Orchestrator, parse_hints
 from bots.chat.render import truncate_line
 from bots.chat.surface import ChatSurface, Followed, as_int
-from bots.chat.types import Reply, Speaker
+from bots.chat.types import OutFile, Reply, Speaker
+from bots.discord import voice
 from bots.discord.client import GluonClient
 from bots.discord.commands import DISCORD_HELP
 from bots.discord.ui import (
     DYNAMIC_ITEMS,
+    UPLOAD_BYTES,
     clip,
     follow_up,
     question_text,
@@ -69,6 +71,7 @@ _request: contextvars.ContextVar[discord.Message | None] = contextvars.ContextVa
 
 class DiscordBot(ChatSurface):
     platform = PLATFORM
+    upload_limit = UPLOAD_BYTES
 
     def __init__(self, runtime: Runtime, orchestrator: Orchestrator, token: str, *,
                  guild_ready_timeout: float = 2.0) -> None:
@@ -273,11 +276,25 @@ class DiscordBot(ChatSurface):
             return
         if word:
             reply = await self._word(speaker, word.lower(), rest.strip())
-        elif run_thread is not None and not mentioned:  # a mention asks me, not the agent
+            await self._deliver(speaker, reply, message.channel.id, message)
+            return
+        files = list(message.attachments)
+        if not text and (audio := voice.audio_of(message)) is not None:
+            files.remove(audio)
+            if not (text := await voice.transcribe(self, speaker, message, audio) or ""):
+                return  # why not was said
+        await self.route(speaker, message, text, mentioned, files)
+
+    async def route(self, speaker: Speaker, message: discord.Message, text: str,
+                    mentioned: bool, files: list[discord.Attachment]) -> None:
+        """Answer what someone said (typed, or a voice note's transcript) in `message`."""
+        chat, thread = self._place_of(message.channel)
+        run_thread = self.thread_runs.get((chat, thread)) if thread is not None else None
+        if run_thread is not None and not mentioned:  # a mention asks me, not the agent
             reply = await self.steer(speaker, run_thread, text)
         else:
             reply = await self._about_reply(speaker, message, text) or \
-                await self._request_reply(speaker, message, text)
+                await self._request_reply(speaker, message, text, files)
         await self._deliver(speaker, reply, message.channel.id, message)
 
     async def _about_reply(self, speaker: Speaker, message: discord.Message,
@@ -292,12 +309,12 @@ class DiscordBot(ChatSurface):
                 else await self.steer(speaker, run_id, text))
 
     async def _request_reply(self, speaker: Speaker, message: discord.Message,
-                             text: str) -> Reply:
+                             text: str, files: list[discord.Attachment]) -> Reply:
         attachments: list[str] = []
         try:
-            for attachment in message.attachments:
+            for attachment in files:
                 check_size(attachment.filename, attachment.size)
-            for attachment in message.attachments:
+            for attachment in files:
                 attachments.append(str(await save_upload(
                     self.runtime.config.home, attachment.filename, await attachment.read())))
         except UserError as exc:
@@ -486,4 +503,8 @@ class DiscordBot(ChatSurface):
                    reference: discord.Message | discord.PartialMessage | None = None
                    ) -> int | None:
         return await send_to(self.client.get_partial_messageable(channel_id), reply,
-                             reference)
+                             reference, self.upload_limit)
+
+    async def send_voice(self, f: Followed, data: bytes, reply_to: int | None) -> int | None:
+        clip = OutFile("gluon-ping.ogg", "", len(data), data)  # an attachment Discord plays
+        return await self.send_reply(f, Reply("", files=[clip]), reply_to)

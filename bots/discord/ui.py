@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bots.chat.buttons import PREFIX, UnknownButton, encode, parse
+from bots.chat.files import too_big
 from bots.chat.render import discord_markdown_chunks, needs_file, truncate_line
 from bots.chat.surface import Followed, icon
 from bots.chat.types import (
@@ -28,8 +29,10 @@ from bots.chat.types import (
     Choose,
     Confirm,
     Reply,
+    Retranscribe,
     Verb,
 )
+from bots.discord.voice import on_retry
 from core.errors import UserError
 from core.models import Interaction, Run
 from core.types import InteractionKind, RunState
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LIMIT = 2000  # characters of a message's content
+UPLOAD_BYTES = 10 * 1024 * 1024  # what a bot may attach in a server without boosts
 MAX_BUTTON_OPTIONS = 10  # more options, or a multi-select question: a select menu
 MAX_SELECT_OPTIONS = 25  # Discord's limit
 COLOURS = {RunState.REVIEW: discord.Colour.green(), RunState.FAILED: discord.Colour.red(),
@@ -69,6 +73,8 @@ def run_card(run: Run, f: Followed) -> discord.Embed:
     embed.add_field(name="Health", value=f.health(run))
     if subagents := run.subagents_line():
         embed.add_field(name="Subagents", value=subagents)
+    if f.estimate and run.state.is_live:
+        embed.add_field(name="Likely cost", value=f.estimate)
     if f.loop:
         embed.add_field(name="Loop", value=f.loop)
     if f.formula:
@@ -175,6 +181,8 @@ class Press(discord.ui.DynamicItem[discord.ui.Item[Any]], template=rf"{PREFIX}.+
                 await on_confirm(interaction, confirmation, yes)
             case Act():
                 await on_act(interaction, action)
+            case Retranscribe(note):
+                await on_retry(interaction, note)
 
 
 # -- presses ---------------------------------------------------------------------------------
@@ -271,15 +279,30 @@ def _parts(reply: Reply) -> list[tuple[str, dict[str, Any]]]:
 
 
 async def send_to(channel: discord.abc.Messageable, reply: Reply,
-                  reference: discord.Message | discord.PartialMessage | None = None
-                  ) -> int | None:
-    """Send a reply (the first part answering `reference`); returns the last message's id."""
+                  reference: discord.Message | discord.PartialMessage | None = None,
+                  limit: int = UPLOAD_BYTES) -> int | None:
+    """Send a reply (the first part answering `reference`), then its files, each with its
+    caption (a link instead when bigger than `limit`); returns the last message's id."""
     last: int | None = None
-    for n, (chunk, extra) in enumerate(_parts(reply)):
+    parts = _parts(reply) if reply.text.strip() or reply.buttons or not reply.files else []
+    for n, (chunk, extra) in enumerate(parts + _file_parts(reply, limit)):
         if n == 0 and reference is not None:
             extra["reference"] = reference.to_reference(fail_if_not_exists=False)
         last = (await channel.send(chunk, **extra)).id
     return last
+
+
+def _file_parts(reply: Reply, limit: int) -> list[tuple[str, dict[str, Any]]]:
+    """A reply's files as messages: an attachment with its caption (Discord shows a picture
+    inline), or what is said instead when it is bigger than the bot may send."""
+    parts: list[tuple[str, dict[str, Any]]] = []
+    for out in reply.files:
+        if out.data is None or out.size > limit:
+            parts.append((clip(too_big(out, "Discord", limit), LIMIT), {}))
+        else:
+            parts.append((clip(out.caption, LIMIT), {
+                "file": discord.File(io.BytesIO(out.data), filename=out.name)}))
+    return parts
 
 
 async def follow_up(interaction: discord.Interaction[Any], reply: Reply,

@@ -39,6 +39,7 @@ from telegram.ext import (
 
 from bots.chat.buttons import UnknownButton, encode, parse
 from bots.chat.commands import DESCRIPTIONS, run_command
+from bots.chat.files import too_big
 from bots.chat.orchestrator import Orchestrator
 from bots.chat.render import needs_file, split_telegram_html, truncate_line
 from bots.chat.surface import ChatSurface, Followed, as_int, icon
@@ -51,8 +52,10 @@ from bots.chat.types import (
     Confirm,
     Outcome,
     Reply,
+    Retranscribe,
     Speaker,
 )
+from bots.telegram import media, voice
 from bots.telegram.outbox import Outbox
 from core.errors import UserError
 from core.models import Interaction, Run
@@ -76,6 +79,7 @@ def keyboard(buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
 
 class TelegramBot(ChatSurface):
     platform = PLATFORM
+    upload_limit = media.UPLOAD_BYTES
 
     def __init__(self, runtime: Runtime, orchestrator: Orchestrator, token: str,
                  base_url: str | None = None) -> None:
@@ -90,6 +94,9 @@ class TelegramBot(ChatSurface):
         self.app.add_handler(CommandHandler("pair", self.on_pair))
         self.app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
         self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        # A voice note, or an audio file without words: transcribed (with words: a file).
+        self.app.add_handler(MessageHandler(filters.VOICE | (filters.AUDIO & ~filters.CAPTION),
+                                            self.on_voice))
         self.app.add_handler(MessageHandler(filters.ATTACHMENT, self.on_attachment))
         self.app.add_handler(CallbackQueryHandler(self.on_button))
         self.app.add_error_handler(self.on_error)
@@ -201,25 +208,35 @@ class TelegramBot(ChatSurface):
         speaker = await self.speaker(update)
         if speaker is None or message is None or not message.text:
             return
-        chat_id = int(speaker.chat_id)
-        topic = message.message_thread_id if message.is_topic_message else None
-        mentioned = f"@{self.app.bot.username}".lower() in message.text.lower()
-        if topic is not None and (chat_id, topic) in self.thread_runs and not mentioned:
-            reply = await self.steer(speaker, self.thread_runs[(chat_id, topic)], message.text)
-            await self._deliver(speaker, reply, message)
-            return
         replied = message.reply_to_message
-        about = await self.about(chat_id, replied.message_id) if replied else None
-        if about is not None:
+        await self.handle_text(
+            speaker, message.text, message_id=message.message_id,
+            thread_id=message.message_thread_id,
+            topic=message.message_thread_id if message.is_topic_message else None,
+            replied=replied.message_id if replied else None)
+
+    async def handle_text(self, speaker: Speaker, text: str, *, message_id: int | None,
+                          thread_id: int | None, topic: int | None,
+                          replied: int | None) -> None:
+        """What someone said (typed, or a voice note's transcript): in a run's topic it
+        steers the run; replying to a run's message it steers (or resumes) the run, to a
+        question it answers it; anything else goes to the orchestrator."""
+        chat_id = int(speaker.chat_id)
+        mentioned = f"@{self.app.bot.username}".lower() in text.lower()
+        if topic is not None and (chat_id, topic) in self.thread_runs and not mentioned:
+            reply = await self.steer(speaker, self.thread_runs[(chat_id, topic)], text)
+        elif replied is not None and (about := await self.about(chat_id, replied)) is not None:
             run_id, question = about
-            reply = (await self.answer_text(speaker, question, message.text) if question
-                     else await self.steer(speaker, run_id, message.text))
-            await self._deliver(speaker, reply, message)
-            return
-        await self.outbox.do(chat_id, lambda: self.app.bot.send_chat_action(
-            chat_id, ChatAction.TYPING, message_thread_id=message.message_thread_id))
-        reply = await self.orch.handle(speaker, message.text)
-        await self._deliver(speaker, reply, message)
+            reply = (await self.answer_text(speaker, question, text) if question
+                     else await self.steer(speaker, run_id, text))
+        else:
+            await self.outbox.do(chat_id, lambda: self.app.bot.send_chat_action(
+                chat_id, ChatAction.TYPING, message_thread_id=thread_id))
+            reply = await self.orch.handle(speaker, text)
+        await self.deliver(speaker, reply, thread_id, message_id)
+
+    async def on_voice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await voice.on_voice(self, update, context)
 
     async def on_attachment(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A document or photo with a request: saved under uploads/ and given to the runs
@@ -234,6 +251,9 @@ class TelegramBot(ChatSurface):
         elif message.photo:
             largest = message.photo[-1]
             file_id, size, name = largest.file_id, largest.file_size, "photo.jpg"
+        elif message.audio is not None:  # with a caption (see on_voice)
+            file_id, size = message.audio.file_id, message.audio.file_size
+            name = message.audio.file_name or "audio"
         else:
             await self._deliver(speaker, Reply(
                 "I can take documents and photos with a request, not this kind of file.",
@@ -270,18 +290,25 @@ class TelegramBot(ChatSurface):
                     outcome = await self._answer_button(speaker, question, option)
                 case Act():
                     outcome = await self.act(speaker, action)
+                case Retranscribe(note):  # answers the press itself
+                    await voice.on_retry(self, speaker, query, note)
+                    return
                 case Choose():  # a menu: Telegram has none, so not one of this bot's
                     outcome = Outcome("This button is not one of mine; nothing was changed.",
                                       False)
         await query.answer(truncate_line(outcome.text, 190))
         message = query.message
         if outcome.settled and isinstance(message, Message):
-            text = f"{html.escape(message.text or '')}\n\n<i>{html.escape(outcome.text)}</i>"
-            await self.outbox.do(message.chat.id, lambda: message.edit_text(
-                text[-LIMIT:], parse_mode=ParseMode.HTML, reply_markup=None))
+            await self.settle(message, outcome.text)
         if outcome.follow_up is not None and isinstance(message, Message):
             await self.send(message.chat.id, message.message_thread_id, outcome.follow_up,
                             reply_to=message.message_id)
+
+    async def settle(self, message: Message, note: str) -> None:
+        """A pressed message has done its job: its buttons go, a note in italics says how."""
+        text = f"{html.escape(message.text or '')}\n\n<i>{html.escape(note)}</i>"
+        await self.outbox.do(message.chat.id, lambda: message.edit_text(
+            text[-LIMIT:], parse_mode=ParseMode.HTML, reply_markup=None))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram handler failed: %s", context.error, exc_info=context.error)
@@ -305,9 +332,13 @@ class TelegramBot(ChatSurface):
     # -- sending ---------------------------------------------------------------------------
 
     async def _deliver(self, speaker: Speaker, reply: Reply, message: Message) -> None:
+        await self.deliver(speaker, reply, message.message_thread_id, message.message_id)
+
+    async def deliver(self, speaker: Speaker, reply: Reply, thread_id: int | None,
+                      reply_to: int | None) -> None:
+        """Answer someone (remembering the runs the answer is about)."""
         chat_id = int(speaker.chat_id)
-        sent = await self.send(chat_id, message.message_thread_id, reply,
-                               reply_to=message.message_id)
+        sent = await self.send(chat_id, thread_id, reply, reply_to=reply_to)
         for run_id in reply.runs:
             if sent is not None:
                 await self.remember(chat_id, sent, run_id)
@@ -384,8 +415,29 @@ class TelegramBot(ChatSurface):
 
     async def send(self, chat_id: int, thread_id: int | None, reply: Reply,
                    reply_to: int | None = None) -> int | None:
-        """Send a reply: split under Telegram's limit, as a file when very long; the buttons
-        go with the last part. Returns the last message's id."""
+        """Send a reply, then its files (see ``bots.telegram.media``); a file bigger than a
+        bot may send is a link instead. Returns the last message's id."""
+        last = None
+        if reply.text.strip() or reply.buttons or not reply.files:
+            last = await self._send_text(chat_id, thread_id, reply, reply_to)
+        for out in reply.files:
+            if out.data is None or out.size > self.upload_limit:
+                text = too_big(out, "Telegram", self.upload_limit)
+                last = await self._send_text(chat_id, thread_id, Reply(text), reply_to)
+            else:
+                last = int((await media.upload(self.app.bot, self.outbox, chat_id, thread_id,
+                                               out, out.caption, reply_to)).message_id)
+        return last
+
+    async def send_voice(self, f: Followed, data: bytes, reply_to: int | None) -> int | None:
+        sent = await media.voice(self.app.bot, self.outbox, f.chat_id, f.thread_id, data,
+                                 reply_to)
+        return int(sent.message_id)
+
+    async def _send_text(self, chat_id: int, thread_id: int | None, reply: Reply,
+                         reply_to: int | None = None) -> int | None:
+        """Send a reply's text: split under Telegram's limit, as a file when very long; the
+        buttons go with the last part. Returns the last message's id."""
         bot = self.app.bot
         if needs_file(reply.text, limit=LIMIT):
             data = reply.text.encode()
@@ -437,6 +489,8 @@ def status_text(run: Run, f: Followed) -> str:
              f"{html.escape(f.health(run))}"]
     if subagents := run.subagents_line():
         lines.append(subagents)
+    if f.estimate and run.state.is_live:
+        lines.append(f"💵 {html.escape(f.estimate)}")
     if f.loop:
         lines.append(f"🔁 {html.escape(f.loop)}")
     if f.formula:

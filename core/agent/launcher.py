@@ -96,6 +96,8 @@ def write_launcher(path: Path, command: list[str], names: Iterable[str]) -> Path
     CLI) with only the variables ``names`` (plus the SDK's own) from its environment.
 
     Nothing secret is written: the values come from the environment the SDK starts it with.
+    The script writes its process id to :func:`pid_file` first: it ``exec``s, so that is the
+    agent's process (the witness reads its CPU time and whether it is alive).
     """
     allowed = sorted({*names, *SDK_VARS})
     check_names(allowed)
@@ -104,5 +106,19 @@ def write_launcher(path: Path, command: list[str], names: Iterable[str]) -> Path
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
     with os.fdopen(fd, "w") as fh:
         fh.write("#!/bin/sh\n# Starts a Gluon agent with only the environment variables named "
-                 "here.\nexec " + " ".join(shlex.quote(a) for a in argv) + ' "$@"\n')
+                 f"here.\necho $$ > {shlex.quote(str(pid_file(path)))}\n"
+                 "exec " + " ".join(shlex.quote(a) for a in argv) + ' "$@"\n')
     return path
+
+
+def pid_file(launcher: Path) -> Path:
+    """Where the launcher at ``launcher`` writes the agent's process id."""
+    return launcher.with_suffix(".pid")
+
+
+def read_pid(launcher: Path) -> int | None:
+    """The process id the launcher at ``launcher`` wrote, or None (not started, unreadable)."""
+    try:
+        return int(pid_file(launcher).read_text().strip())
+    except (OSError, ValueError):
+        return None

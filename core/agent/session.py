@@ -40,7 +40,7 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk.types import HookEvent
 
-from core.agent.launcher import write_launcher
+from core.agent.launcher import pid_file, read_pid, write_launcher
 
 
 @dataclass(frozen=True)
@@ -299,11 +299,13 @@ class _Hooks:
 class SdkSession:
     """A live ClaudeSDKClient. Owned by one run supervisor task."""
 
-    def __init__(self, client: ClaudeSDKClient, session_id: str, hooks: _Hooks) -> None:
+    def __init__(self, client: ClaudeSDKClient, session_id: str, hooks: _Hooks,
+                 pid: int | None = None) -> None:
         self._client = client
         self._session_id = session_id
         self._hooks = hooks
         self._closed = False
+        self._pid = pid
 
     async def send(self, text: str) -> str:
         message_uuid = str(uuid.uuid4())
@@ -315,6 +317,12 @@ class SdkSession:
 
         await self._client.query(one())
         return message_uuid
+
+    @property
+    def pid(self) -> int | None:
+        """The agent's process: the launcher's, which exec'd the CLI (in its sandbox when there
+        is one); None when the launcher could not say."""
+        return self._pid
 
     async def interrupt(self) -> None:
         await self._client.interrupt()
@@ -399,7 +407,10 @@ class SdkRunner:
                 # Pre-approving a whole tool (a project's policy) is what we mean to do.
                 warnings.simplefilter("ignore", CanUseToolShadowedWarning)
                 await client.connect()
+            pid = read_pid(launcher)
         finally:
             with contextlib.suppress(OSError):
                 launcher.unlink()
-        return SdkSession(client, spec.session_id, hooks)
+            with contextlib.suppress(OSError):
+                pid_file(launcher).unlink()
+        return SdkSession(client, spec.session_id, hooks, pid)

@@ -1,7 +1,8 @@
 """Persistence of spend and of runtime settings.
 
-The only writer of ``usage`` (one row per billed turn of a run, by UTC day) and ``settings``
-(JSON values that override the configuration). Reads ``runs`` for the count of runs by state.
+The only writer of ``usage`` (one row per billed turn of a run, by UTC day), ``voice_usage``
+(one row per voice note transcribed) and ``settings`` (JSON values that override the
+configuration). Reads ``runs`` for the count of runs by state.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ class Spend:
     cost_usd: float
     input_tokens: int
     output_tokens: int
+
+
+@dataclass(frozen=True)
+class VoiceSpend:
+    """Voice notes transcribed on a day: how many, how long, what they cost."""
+
+    day: str
+    notes: int
+    seconds: float
+    cost_usd: float
 
 
 _SPEND = ("COUNT(DISTINCT run_id) AS runs, SUM(cost_usd) AS cost, SUM(input_tokens) AS inp, "
@@ -72,6 +83,26 @@ class BudgetStore:
         rows = await self.db.fetchall(sql + " GROUP BY day ORDER BY day DESC LIMIT ?",
                                       (*params, days))
         return [Spend(r["key"], r["runs"], r["cost"], r["inp"], r["outp"]) for r in rows]
+
+    # -- voice notes ----------------------------------------------------------------------------
+
+    async def record_voice(self, actor: str, backend: str, day: str, seconds: float,
+                           cost_usd: float) -> None:
+        await self.db.execute(
+            "INSERT INTO voice_usage (actor, backend, day, seconds, cost_usd, at) "
+            "VALUES (?,?,?,?,?,?)", (actor, backend, day, seconds, cost_usd, time.time()))
+
+    async def voice_notes_since(self, actor: str, since: float) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM voice_usage WHERE actor = ? AND at >= ?", (actor, since))
+        return int(row[0]) if row else 0
+
+    async def voice_by_day(self, since: str) -> list[VoiceSpend]:
+        """Voice notes transcribed per day from ``since`` on, newest first (days with any)."""
+        rows = await self.db.fetchall(
+            "SELECT day, COUNT(*) AS notes, SUM(seconds) AS seconds, SUM(cost_usd) AS cost "
+            "FROM voice_usage WHERE day >= ? GROUP BY day ORDER BY day DESC", (since,))
+        return [VoiceSpend(r["day"], r["notes"], r["seconds"], r["cost"]) for r in rows]
 
     async def runs_by_state(self) -> dict[str, int]:
         rows = await self.db.fetchall("SELECT state, COUNT(*) AS n FROM runs GROUP BY state")

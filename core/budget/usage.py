@@ -12,7 +12,7 @@ from core.budget.settings import Settings
 from core.budget.store import BudgetStore, Spend
 from core.config import Config
 from core.errors import BudgetExceeded, InvalidInput
-from core.models import UsageReport, UsageRow
+from core.models import UsageReport, UsageRow, VoiceUsageRow
 
 
 def today() -> str:
@@ -79,6 +79,14 @@ class Usage:
         await self.store.record(run_id, project, today(), cost_usd, input_tokens,
                                 output_tokens)
 
+    async def record_voice(self, actor: str, backend: str, seconds: float,
+                           cost_usd: float) -> None:
+        """A voice note transcribed: its length and cost, on today's line of voice notes."""
+        await self.store.record_voice(actor, backend, today(), seconds, cost_usd)
+
+    async def voice_notes_since(self, actor: str, since: float) -> int:
+        return await self.store.voice_notes_since(actor, since)
+
     async def spent_today(self, project: str | None = None) -> float:
         return await self.store.spent(today(), project)
 
@@ -102,12 +110,17 @@ class Usage:
                     f"it (set_budget, or projects.{project}.daily_budget_usd in config.toml)")
 
     async def report(self, days: int = 7) -> UsageReport:
+        since = (datetime.now(UTC) - timedelta(days=days - 1)).strftime("%Y-%m-%d")
         by_project = await self.store.by_project(today())
         by_day = await self.store.by_day(days)
         return UsageReport(today=today(), today_cost_usd=round(await self.spent_today(), 6),
                            daily_budget_usd=await self.settings.daily_budget(self.config),
                            by_project=[_row(s) for s in by_project],
-                           by_day=[_row(s) for s in by_day])
+                           by_day=[_row(s) for s in by_day],
+                           voice_by_day=[VoiceUsageRow(key=v.day, notes=v.notes,
+                                                       minutes=round(v.seconds / 60, 2),
+                                                       cost_usd=round(v.cost_usd, 6))
+                                         for v in await self.store.voice_by_day(since)])
 
     async def project_report(self, project: str, days: int = 7) -> ProjectUsage:
         """Spend, tokens and runs of one project for each of the last ``days`` days (today

@@ -120,6 +120,18 @@ class FilesOverlap(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AgentImage(Event):
+    """The agent saved an image in its worktree (a new or changed png, jpg, gif or webp),
+    said once per version: ``digest`` is its content's sha256. ``shown`` is false for the
+    images past what one turn posts (a note says how many more there are)."""
+
+    path: str  # in the worktree
+    digest: str
+    size: int
+    shown: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class TurnFinished(Event):
     subtype: str
     is_error: bool

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from core.events.bus import (
+    AgentImage,
     Event,
     EventBus,
     FilesOverlap,
@@ -51,6 +52,7 @@ DURABLE: dict[str, type[Event]] = {cls.__name__: cls for cls in (
     RunNote,
     MergeStep,
     FilesOverlap,
+    AgentImage,
 )}
 KEEP_DAYS = 30.0
 FORGET_CONSUMER_DAYS = 90.0
@@ -113,6 +115,8 @@ def describe(event: Event) -> str:
     if isinstance(event, FilesOverlap):
         return (f"run {event.run_id} also changes {', '.join(event.files[:5])} with run "
                 f"{event.other_run_id} (on {event.base})")
+    if isinstance(event, AgentImage):
+        return f"run {event.run_id} saved the image {event.path} ({event.size} bytes)"
     return f"run {event.run_id}: {type(event).__name__}"
 
 

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from core.runs.commands import RunCommand as RunCommand
     from core.runs.commands import SqliteCommandChannel as SqliteCommandChannel
     from core.runs.executor import Executor as Executor
+    from core.runs.files import FileTooLarge as FileTooLarge
+    from core.runs.files import RunFiles as RunFiles
     from core.runs.gate import Capacity as Capacity
     from core.runs.gate import Gate as Gate
     from core.runs.gate import Hold as Hold
@@ -36,6 +38,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "RunEvent": "store",
     "Interactions": "interactions",
     "Executor": "executor",
+    "RunFiles": "files",
+    "FileTooLarge": "files",
     "Gate": "gate",
     "Hold": "gate",
     "Capacity": "gate",

@@ -17,6 +17,7 @@ from core.events.bus import EventBus
 from core.models import Run
 from core.runs.commands import CommandChannel
 from core.runs.follow_ups import FollowUpHook
+from core.runs.images import AgentImages
 from core.runs.interactions import Interactions
 from core.runs.store import RunStore
 from core.types import RunState
@@ -52,6 +53,11 @@ class SupervisorPort(Protocol):
     @property
     def follow_ups(self) -> Sequence[FollowUpHook]:
         """What the features built on runs say when a turn ends well (core.runs.follow_ups)."""
+        ...
+
+    @property
+    def images(self) -> AgentImages:
+        """Announces the images the agent saved, after each turn."""
         ...
 
     @property

@@ -46,6 +46,7 @@ from core.runs.commands import CommandChannel, CommandKind, SqliteCommandChannel
 from core.runs.executor import RECOVERED_PRIORITY, Executor
 from core.runs.follow_ups import FollowUpHook
 from core.runs.gate import Gate
+from core.runs.images import AgentImages
 from core.runs.interaction_store import InteractionStore
 from core.runs.interactions import Interactions
 from core.runs.prompts import RESTART_PROMPT, start_message, with_undelivered
@@ -90,6 +91,7 @@ class RunManager:
         self.gate = Gate(config, self.usage)
         # Asked in order when a turn ends well (formulas, gates, loops: core.runs.follow_ups).
         self.follow_ups: list[FollowUpHook] = []
+        self.images = AgentImages(events)  # the agent's screenshots, said after each turn
         self._executor: Executor | None = None
         # Set by the composition root when runs execute on `gluon worker` processes.
         self.remote: RemoteExecution | None = None
@@ -547,3 +549,9 @@ class RunManager:
     def is_live(self, run_id: str) -> bool:
         """The run's agent is live, here or on the worker it was dispatched to."""
         return run_id in self._supervisors or run_id in self._remote_live
+
+    def agent_pid(self, run_id: str) -> int | None:
+        """The process of the run's agent, when this Gluon runs it and it has started."""
+        sup = self._supervisors.get(run_id)
+        pid = getattr(sup.session, "pid", None) if sup is not None else None
+        return pid if isinstance(pid, int) else None

@@ -340,6 +340,7 @@ class RunSupervisor:
         self._api_error = self._last_retry = self._usage_limit = None
         self._ended_turn = None
         self.run = await self.turns.record(self.run, result)
+        await self._announce_images()
         if result.user_message_uuids:
             self._outstanding -= set(result.user_message_uuids)
         else:
@@ -384,6 +385,14 @@ class RunSupervisor:
             await self._set_state(RunState.RUNNING, self.subagents.waiting())
             return
         await self._complete(result)
+
+    async def _announce_images(self) -> None:
+        """The images the agent saved in this turn, said to the run's followers; never
+        stops the run."""
+        try:
+            await self.port.images.announce(self.run)
+        except Exception:
+            log.exception("looking for the images run %s saved failed", self.run.id)
 
     async def _complete(self, result: AgentResult,
                         reason: str = "the agent finished its task") -> None:

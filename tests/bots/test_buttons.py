@@ -17,7 +17,7 @@ from bots.chat.buttons import (
     encode,
     parse,
 )
-from bots.chat.types import Act, Answer, ButtonAction, Choose, Confirm, Verb
+from bots.chat.types import Act, Answer, ButtonAction, Choose, Confirm, Retranscribe, Verb
 
 ids = st.text(alphabet="0123456789abcdef", min_size=1, max_size=MAX_ID)
 actions: st.SearchStrategy[ButtonAction] = st.one_of(
@@ -25,6 +25,7 @@ actions: st.SearchStrategy[ButtonAction] = st.one_of(
     st.builds(Choose, ids),
     st.builds(Confirm, ids, st.booleans()),
     st.builds(Act, st.sampled_from(Verb), ids),
+    st.builds(Retranscribe, ids),
 )
 
 

@@ -152,7 +152,7 @@ async def test_a_request_in_a_linked_channel_gets_a_thread_a_live_card_and_a_pin
     fields = card(status)
     assert fields["Project"] == "demo" and f"Run {run.short}" in fields["title"]
     assert "review" in fields["title"] and fields["Branch"] == f"`{run.branch}`"
-    assert fields["Health"] == "ready for review" and fields["Cost"].startswith("$")
+    assert fields["Health"] == "🟢 ready for review" and fields["Cost"].startswith("$")
     assert status.edits >= 1  # the one card, edited in place
     ping = find(discord_api, thread.id, "finished")
     assert ping.content.startswith(f"<@{ADA}>") and "Committed hello.txt." in ping.content
@@ -484,7 +484,7 @@ async def test_a_run_that_cannot_reach_the_model_api_shows_its_retries_then_why_
                 and retry.fullmatch(e.embeds[0].get("footer", {}).get("text", ""))]
     assert retrying, [e.embeds for e in discord_api.sent(thread, "edit")]
     assert all({f["name"]: f["value"] for f in e.embeds[0]["fields"]}["Health"]
-               == "retrying the model API" for e in retrying)
+               == "🟡 retrying the model API" for e in retrying)
     [ping] = [m for m in discord_api.sent(thread, "message") if " failed." in (m.content or "")]
     assert ping.reply_to == status.id and retrying[0].at < ping.at
     assert (f"the model API at 127.0.0.1:{port} is unreachable after 3 retries: Connection "
@@ -492,7 +492,7 @@ async def test_a_run_that_cannot_reach_the_model_api_shows_its_retries_then_why_
     assert ping.content and ping.content.startswith(f"<@{ADA}>")
     assert "API Error" not in ping.content
     now = card(discord_api.message(status.id))  # the retries are over: the card says so
-    assert now["title"].startswith("❌") and now["Health"] == "failed"
+    assert now["title"].startswith("❌") and now["Health"] == "🔴 failed"
 
 
 def test_only_whole_messages_are_words_for_the_bot() -> None:

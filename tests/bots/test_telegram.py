@@ -391,7 +391,7 @@ async def test_once_the_model_api_answers_again_the_card_stops_saying_it_is_retr
                                              and r.step == 1, timeout=60)
             await telegram.wait_for(lambda f: "echo working" in card(f), timeout=30)
             live = card(telegram)
-            assert "⚠" not in live and "retrying" not in live and " · working" in live
+            assert "⚠" not in live and "retrying" not in live and " · 🟢 working" in live
             model_server.release("more")
             [run] = await runtime.runs.store.find()
             assert (await wait_state(runtime, run.id)).state is RunState.REVIEW

@@ -10,12 +10,14 @@ Tests play the users (`user_message`, `press_button`), read what the bot did (`s
 
 Methods: getMe, deleteWebhook, setMyCommands, getUpdates (long polling capped at 1 s),
 sendMessage, editMessageText, editMessageReplyMarkup, deleteMessage, answerCallbackQuery,
-sendChatAction, sendDocument, createForumTopic, getFile; anything else is a 404. Like Telegram it
-answers 400 to edits that change nothing, text over 4096 characters (counted after HTML parsing,
-raw for other parse modes), callback data over 64 bytes, unsupported or unbalanced HTML tags,
-unknown messages and twice-answered callback queries, and an edit without reply_markup drops the
+sendChatAction, sendDocument, sendPhoto, sendVoice, createForumTopic, getFile; anything else is a
+404. Like Telegram it answers 400 to edits that change nothing, text over 4096 characters
+(counted after HTML parsing, raw for other parse modes), callback data over 64 bytes, unsupported
+or unbalanced HTML tags, unknown messages, twice-answered callback queries and photos over 10 MB,
+413 to an upload over the 50 MB a bot may send, and an edit without reply_markup drops the
 inline keyboard. `rate_limit()` and `fail_next()` inject 429s and other errors. Not emulated:
-webhooks, inline mode, media other than documents, MarkdownV2 parsing.
+webhooks, inline mode, media other than documents, photos, voice notes (and users' voice notes:
+`user_voice`), MarkdownV2 parsing.
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ from tests.fakes.threaded import ThreadedServer, wait_until
 __all__ = ["ApiError", "BotMessage", "FakeTelegram", "Kind", "Sent"]
 
 JSON = dict[str, Any]
-Kind = Literal["message", "edit", "markup", "delete", "document", "action", "callback_answer",
-               "topic"]
+Kind = Literal["message", "edit", "markup", "delete", "document", "photo", "voice", "action",
+               "callback_answer", "topic"]
 T = TypeVar("T")
 
 MAX_TEXT, MAX_CAPTION, MAX_CALLBACK_DATA = 4096, 1024, 64
+MAX_UPLOAD, MAX_PHOTO = 50_000_000, 10_000_000  # what a bot may send; a photo
 LONG_POLL_CAP = 1.0  # seconds, so that stopping PTB or the server is fast
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply "
                 "markup are exactly the same as a current content and reply markup of the message")
@@ -76,7 +79,7 @@ class Sent:
     thread_id: int | None = None
     reply_to: int | None = None
     document_name: str | None = None
-    document_bytes: bytes | None = None
+    document_bytes: bytes | None = None  # of a document, photo or voice note
     callback_id: str | None = None
     show_alert: bool = False
     at: float = field(default_factory=time.perf_counter, compare=False)
@@ -153,6 +156,7 @@ class FakeTelegram:
             "editMessageReplyMarkup": lambda p: self._edit(p, "markup"),
             "deleteMessage": self._delete, "answerCallbackQuery": self._answer_callback,
             "sendChatAction": self._chat_action, "sendDocument": self._send_document,
+            "sendPhoto": self._send_photo, "sendVoice": self._send_voice,
             "createForumTopic": self._create_topic, "getFile": self._get_file}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._new_update: asyncio.Event | None = None  # set from any thread via _wake_pollers
@@ -233,6 +237,28 @@ class FakeTelegram:
                     {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
             if document is not None:
                 message["document"] = self._store_file(*document)
+            if is_topic_message:
+                message["is_topic_message"] = True
+            self._queue_update("message", message)
+            return int(message["message_id"])
+
+    def user_voice(self, chat_id: int, user_id: int, data: bytes, duration: int, *,
+                   audio: str | None = None, reply_to: int | None = None,
+                   thread_id: int | None = None, is_topic_message: bool = False,
+                   chat_type: str = "private", mime_type: str = "audio/ogg") -> int:
+        """Queue a user's voice note (`audio`: a file name, for an audio file instead), its
+        bytes downloadable with getFile; returns the message id."""
+        with self._cond:
+            user: JSON = self._users.setdefault(user_id, {"id": user_id, "is_bot": False,
+                                                          "first_name": "Ada"})
+            message = self._new_message(self._chat(chat_id, chat_type), user, thread_id,
+                                        reply_to)
+            stored = self._store_file(audio or "voice.oga", data)
+            note: JSON = {"file_id": stored["file_id"], "file_unique_id": stored["file_unique_id"],
+                          "duration": duration, "mime_type": mime_type, "file_size": len(data)}
+            if audio is not None:
+                note["file_name"] = audio
+            message["audio" if audio is not None else "voice"] = note
             if is_topic_message:
                 message["is_topic_message"] = True
             self._queue_update("message", message)
@@ -429,20 +455,47 @@ class FakeTelegram:
         return True
 
     def _send_document(self, p: JSON) -> JSON:
+        message, upload, markup = self._media_message(p, "document")
+        message["document"] = self._store_file(*upload)
+        return self._record_message("document", message, markup, upload[1])
+
+    def _send_photo(self, p: JSON) -> JSON:
+        message, upload, markup = self._media_message(p, "photo", MAX_PHOTO)
+        stored = self._store_file(*upload)
+        message["photo"] = [{"file_id": stored["file_id"],
+                             "file_unique_id": stored["file_unique_id"], "width": 1,
+                             "height": 1, "file_size": stored["file_size"]}]
+        return self._record_message("photo", message, markup, upload[1])
+
+    def _send_voice(self, p: JSON) -> JSON:
+        message, upload, markup = self._media_message(p, "voice")
+        stored = self._store_file(*upload)
+        message["voice"] = {"file_id": stored["file_id"],
+                            "file_unique_id": stored["file_unique_id"], "duration": 1,
+                            "mime_type": "audio/ogg", "file_size": stored["file_size"]}
+        return self._record_message("voice", message, markup, upload[1])
+
+    def _media_message(self, p: JSON, key: str, max_photo: int | None = None
+                       ) -> tuple[JSON, tuple[str, bytes], JSON | None]:
+        """A new bot message for an upload in parameter `key` (or a file_id sent again),
+        with its caption; the upload is (file name, content)."""
         caption, markup = _opt(p, "caption", str), _markup(p)
         if caption:
             _check_length(caption, _opt(p, "parse_mode", str), MAX_CAPTION,
                           "message caption is too long")
-        upload = p.get("document")
+        upload = p.get(key)
         if isinstance(upload, str) and upload in self._files:  # resending by file_id
             upload = self._files[upload]
         if not isinstance(upload, tuple) or not upload[1]:
             raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if len(upload[1]) > MAX_UPLOAD:
+            raise ApiError(413, "Request Entity Too Large")
+        if max_photo is not None and len(upload[1]) > max_photo:
+            raise ApiError(400, "Bad Request: PHOTO_SAVE_FILE_INVALID")
         message = self._bot_message(p, markup)
-        message["document"] = self._store_file(*upload)
         if caption:
             message["caption"] = caption
-        return self._record_message("document", message, markup, upload[1])
+        return message, upload, markup
 
     def _create_topic(self, p: JSON) -> JSON:
         chat, name = self._chat(_need(p, "chat_id", int)), _need(p, "name", str)

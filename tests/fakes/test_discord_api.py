@@ -195,6 +195,10 @@ async def test_the_bot_edits_and_deletes_its_message_and_uploads_a_file(
         await message.delete()
         log = await general(client).send("log", file=discord.File(io.BytesIO(b"ok\n"), "out.txt"))
 
+        with pytest.raises(discord.HTTPException, match="Request entity too large"):
+            await general(client).send(file=discord.File(io.BytesIO(b"x" * (10 << 20 | 1)),
+                                                         "big.bin"))
+
     assert [r.kind for r in fake.sent(GENERAL)] == ["message", "edit", "delete", "message"]
     assert fake.sent(GENERAL)[-1].files == [("out.txt", b"ok\n")]
     assert fake.message(log.id).attachments == [("out.txt", b"ok\n")]

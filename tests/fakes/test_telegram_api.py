@@ -199,6 +199,19 @@ async def test_documents_go_both_ways_with_their_bytes(fake: FakeTelegram) -> No
         "reviewed.patch", b"+ FIX\n", "please review")
 
 
+async def test_photos_and_voice_notes_arrive_with_their_bytes_and_size_limits(
+        fake: FakeTelegram, bot: Bot) -> None:
+    await bot.send_photo(ALICE, b"\x89PNG picture", caption="the screenshot")
+    await bot.send_voice(ALICE, b"OggS voice")
+    with pytest.raises(BadRequest, match="(?i)photo_save_file_invalid"):
+        await bot.send_photo(ALICE, b"x" * 10_000_001)
+
+    photo, voice = fake.sent(ALICE)
+    assert (photo.kind, photo.text, photo.document_bytes) == (
+        "photo", "the screenshot", b"\x89PNG picture")
+    assert (voice.kind, voice.document_bytes) == ("voice", b"OggS voice")
+
+
 async def test_a_forum_topic_gets_a_thread_for_the_bots_messages(
         fake: FakeTelegram, bot: Bot) -> None:
     topic = await bot.create_forum_topic(FORUM, "agent fix-login")

@@ -116,6 +116,8 @@ class Rest(Handlers):
     async def _download(self, request: Request) -> Response:
         with self._cond:
             stored = self._cdn.get(request.path_params["attachment_id"])
+            self.calls.append(("GET", request.url.path, 200 if stored else 404))  # downloads
+            self._changed()
         if stored is None:
             return JSONResponse({"message": "404: Not Found", "code": 0}, status_code=404)
         return Response(stored[1], media_type="application/octet-stream")

@@ -9,7 +9,7 @@ import secrets
 import time
 from typing import Any
 
-from tests.fakes.discord.constants import DM, JSON, PERMISSIONS
+from tests.fakes.discord.constants import DM, IS_VOICE_MESSAGE, JSON, PERMISSIONS
 from tests.fakes.discord.payloads import op_frame, opt_int, walk
 from tests.fakes.discord.state import Fault, Interaction, Message
 from tests.fakes.discord.validation import ApiError
@@ -46,6 +46,29 @@ class UserActions(World):
                                             dict(enumerate(attachments or [])))
             except ApiError as exc:
                 raise AssertionError(f"bad user message: {exc.body}") from None
+            self._dispatch_message("MESSAGE_CREATE", message)
+            return message.id
+
+    def user_voice(self, channel_id: int, user_id: int, data: bytes, duration: float, *,
+                   guild_id: int | None = None, message_reference: int | None = None,
+                   filename: str = "voice-message.ogg", content_type: str = "audio/ogg",
+                   voice_message: bool = True) -> int:
+        """Queue a voice message as Discord's clients send one (flag IS_VOICE_MESSAGE, no
+        content, one Ogg/Opus attachment with its length and waveform), or with
+        `voice_message` False a plain audio attachment; returns the message id."""
+        with self._cond:
+            channel = self._channels.get(channel_id)
+            if channel is None or channel["type"] == DM:
+                channel = self._dm_channel(channel_id, user_id)
+            body: JSON = {"content": ""}
+            if message_reference is not None:
+                body["message_reference"] = {"message_id": str(message_reference)}
+            message = self._new_message(channel, self._user(user_id), body, {0: (filename, data)},
+                                        flags=IS_VOICE_MESSAGE if voice_message else 0)
+            attachment = message.json["attachments"][0]
+            attachment["content_type"] = content_type
+            if voice_message:
+                attachment.update(duration_secs=duration, waveform="AAAAAAAA", flags=0)
             self._dispatch_message("MESSAGE_CREATE", message)
             return message.id
 

@@ -14,6 +14,7 @@ from tests.fakes.discord.constants import (
     MAX_EMBEDS,
     MAX_ROW,
     MAX_ROWS,
+    MAX_UPLOAD,
 )
 from tests.fakes.discord.payloads import walk
 
@@ -35,7 +36,10 @@ class ApiError(Exception):
 
 
 def check_message(body: JSON, files: dict[int, tuple[str, bytes]], *, edit: bool = False) -> None:
-    """Raise Discord's 400 for what it refuses in a message body."""
+    """Raise Discord's 400 for what it refuses in a message body (and its 413 for files
+    over the upload limit)."""
+    if sum(len(data) for _, data in files.values()) > MAX_UPLOAD:
+        raise ApiError(413, 40005, "Request entity too large")
     problems: list[tuple[tuple[str | int, ...], str, str]] = []
     content = body.get("content")
     if isinstance(content, str) and len(content) > MAX_CONTENT:
