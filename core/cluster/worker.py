@@ -31,6 +31,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import socket
 import time
 from dataclasses import dataclass, field
@@ -59,7 +60,8 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 """How often a worker with room looks for runs without being woken."""
 REFUSE_AGAIN_SECONDS = 2.0
-"""A refused job is claimable again this soon (by another worker, most likely)."""
+"""A refused job is claimable again this soon (1 to 3 s), by another worker: the worker that
+refused it claims nothing for a little longer (3 to 4 s)."""
 REFUSAL_MEMORY_SECONDS = 30.0
 """A run refused for its code is refused again for this long without fetching again."""
 HANDOVER_SECONDS = 60.0
@@ -102,6 +104,7 @@ class Worker:
         self._refused: dict[tuple[str, int], tuple[float, str]] = {}
         self._stopping = False
         self._down: str | None = None
+        self._claim_after = 0.0  # monotonic: no claims before (after a refusal)
 
     # -- the process ------------------------------------------------------------------------
 
@@ -216,7 +219,8 @@ class Worker:
         while True:
             self._wake.clear()
             try:
-                while not self.draining and len(self.runs) < self.config.worker.max_runs:
+                while not self.draining and len(self.runs) < self.config.worker.max_runs \
+                        and time.monotonic() >= self._claim_after:
                     job = await self.queue.claim(self.consumer, lease_seconds=self.lease_seconds)
                     if job is None:
                         break
@@ -279,8 +283,11 @@ class Worker:
         if (snap.run_id, snap.attempt) not in self._refused:
             log.warning("worker %s refused run %s: %s", self.name, snap.run_id, reason)
         self._refused[(snap.run_id, snap.attempt)] = (time.monotonic(), reason)
+        # Due again at a random moment, which this worker leaves to the others.
         await self.queue.fail(job, f"worker {self.name}: {reason}"[:1000],
-                              retry_at=time.time() + REFUSE_AGAIN_SECONDS)
+                              retry_at=time.time() + REFUSE_AGAIN_SECONDS
+                              * random.uniform(0.5, 1.5))
+        self._claim_after = time.monotonic() + REFUSE_AGAIN_SECONDS * random.uniform(1.5, 2)
 
     # -- one run ----------------------------------------------------------------------------
 
