@@ -233,13 +233,13 @@ class Dispatcher:
             await self.runs.transition(run_id, run.state, reason)
 
     async def _end_here(self, run_id: str, state: RunState, reason: str) -> bool:
-        """End a run no worker has taken (so none will); False when one took it meanwhile."""
+        """End a run no worker holds (so none will take it); False when one holds it."""
         if not await self._close(keys=[keys.dispatch(run_id), keys.lease(run_id)]):
             return False
         fields: dict[str, Any] = {"error": reason} if state is RunState.FAILED else {}
         await self.runs.transition(run_id, state, reason, **fields)
         await self.store.ended(run_id, str(state))
-        log.info("run %s %s before any worker took it: %s", run_id, state, reason)
+        log.info("run %s %s while no worker held it: %s", run_id, state, reason)
         self.ended(run_id)
         return True
 
@@ -267,8 +267,10 @@ class Dispatcher:
     async def _send(self, command: RunCommand) -> None:
         run_id = command.run_id
         if command.kind is CommandKind.CANCEL:
+            # No worker holds the run (none took it yet, or its worker died and none took it
+            # over): it ends here, and no worker will take it.
             row = await self.store.get(run_id)
-            if row is not None and row.phase is Phase.DISPATCHED and await self._end_here(
+            if row is not None and row.phase is not Phase.ENDED and await self._end_here(
                     run_id, RunState.CANCELLED, f"cancelled by {command.actor}"):
                 await self.runs.commands.complete(command)
                 return

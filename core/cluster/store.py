@@ -78,8 +78,8 @@ class ClusterStore:
         row = await self.get(run_id)
         if row is None:
             return Verdict.UNKNOWN
-        if fence < row.fence:
-            return Verdict.STALE
+        if fence < row.fence or (row.phase is Phase.ENDED and fence == row.fence):
+            return Verdict.STALE  # (or its attempt was ended here: cancelled, failed)
         if fence == row.fence and seq <= row.seq:
             return Verdict.DUPLICATE
         phase = Phase.RUNNING if row.phase is Phase.DISPATCHED or fence > row.fence \

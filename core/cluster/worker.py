@@ -242,6 +242,10 @@ class Worker:
             await self.queue.fail(job, f"not a run this Gluon knows: {exc}"[:500])
             return
         run_id, attempt = snap.run_id, snap.attempt
+        if run_id in self.runs:  # still winding down here: taken again once that is done
+            await self.queue.fail(job, f"worker {self.name} is still stopping run {run_id}",
+                                  retry_at=time.time() + REFUSE_AGAIN_SECONDS)
+            return
         if not await self._wanted(snap):
             log.info("run %s (attempt %d) is no longer to be run; dropped", run_id, attempt)
             await self.queue.ack(job)

@@ -420,3 +420,21 @@ def test_a_worker_stopped_with_sigterm_hands_its_run_over_at_once(
     shown = cluster.wait_state(run_id, "review")
     assert shown["worker"] == "w2"
     assert [c["subject"] for c in shown["run"]["commits"]] == ["Add first", "Add second"]
+
+
+@pytest.mark.timeout(300)
+def test_a_run_whose_worker_died_is_cancelled_on_the_coordinator_and_no_worker_takes_it(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:orphan", [s.hold("orphan", s.text("Never said."))])
+    cluster.start_worker("w1")
+    run_id = cluster.run("SCRIPT:orphan wait for ever")
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:orphan", timeout=60)
+    cluster.kill_worker("w1")
+    wait_until(lambda: cluster.show(run_id)["run"]["state_reason"].startswith(
+        "worker w1 stopped holding the run"), "the coordinator noticing")
+    cancelled = cluster.gluon.json("cancel", run_id, "--yes")
+    assert (cancelled["state"], cancelled["state_reason"]) == ("cancelled", "cancelled by cli")
+    cluster.start_worker("w2")
+    wait_until(lambda: f"run {run_id} (attempt 1) is no longer to be run; dropped"
+               in cluster.log_of("w2"), "w2 dropping the run's job")
+    assert cluster.show(run_id)["run"]["state"] == "cancelled"
