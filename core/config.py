@@ -270,17 +270,33 @@ class SpeechSettings(_Section):
 
 
 class ClusterConfig(_Section):
-    """Where the job queue lives when executors run on other hosts (DESIGN §8).
+    """Where the job queue lives and where runs execute when there are workers (DESIGN §8).
 
-    Without ``redis_url`` the queue is a table in ``gluon.db``; with it, Redis Streams. The URL
-    may hold a password (``redis://:password@host:6379/0``); it is masked in every message.
+    Without ``redis_url`` the queue is a table in ``gluon.db`` and runs execute in ``gluon
+    serve``. With it the queue is Redis Streams, and ``run_on`` says where runs execute:
+    ``"workers"`` (the default with a ``redis_url``), ``gluon worker`` processes on other hosts;
+    ``"here"``, in ``gluon serve`` as without Redis. The URL may hold a password
+    (``redis://:password@host:6379/0``), or ``username``/``password`` give it (they win over
+    the URL's); it is masked in every message. ``rediss://`` talks TLS.
+
+    ``lease_seconds``: how long a worker holds a run without renewing it (every third of it);
+    a worker silent that long has its runs taken over by another worker.
 
     ``token`` is the secret workers and the coordinator share (``GLUON_CLUSTER_TOKEN``): with
     it, the coordinator serves its projects' repositories to workers at ``/git/<project>.git``
     (see :mod:`core.cluster.served`); without it, that route is off."""
 
     redis_url: str | None = None
+    run_on: Literal["workers", "here"] | None = None
+    lease_seconds: Annotated[float, Field(ge=1, le=600)] = 15.0
+    username: str | None = None
+    password: SecretStr | None = None
     token: SecretStr | None = None
+
+    @property
+    def remote(self) -> bool:
+        """Runs execute on ``gluon worker`` processes, not in ``gluon serve``."""
+        return bool(self.redis_url) and self.run_on != "here"
 
     @field_validator("token")
     @classmethod
@@ -297,6 +313,18 @@ class ClusterConfig(_Section):
             raise ValueError("expected a redis://, rediss:// or unix:// URL, such as "
                              "'redis://localhost:6379/0'")
         return v
+
+
+WORKER_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class WorkerConfig(_Section):
+    """A ``gluon worker``: its name among the workers (default: the host's name), how many runs
+    it executes at once, and the projects it takes runs of (empty: every project)."""
+
+    name: Annotated[str | None, Field(pattern=WORKER_NAME)] = None
+    max_runs: Annotated[int, Field(ge=1, le=64)] = 2
+    projects: list[str] = Field(default_factory=list)
 
 
 class WebConfig(_Section):
@@ -427,6 +455,7 @@ class Config(BaseModel):
     chat: ChatConfig = Field(default_factory=ChatConfig)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
@@ -474,8 +503,8 @@ class Config(BaseModel):
 _ENV_ALIASES = {"ANTHROPIC_API_KEY": ("anthropic", "api_key"),
                 "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
                 "GH_TOKEN": ("github", "token")}
-_SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "web",
-             "github", "merge", "loop", "gates", "speech", "voice")
+_SECTIONS = ("agents", "anthropic", "server", "telegram", "discord", "cluster", "worker",
+             "web", "github", "merge", "loop", "gates", "speech", "voice")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
@@ -554,7 +583,8 @@ def _explain(err: Any, path: Path | None) -> str:
                 model = model.model_fields[part].annotation  # type: ignore[assignment]
         known = ", ".join(model.model_fields)
         return f"unknown config key {key!r}{where}; known keys there: {known}"
-    secret = any(word in key for word in ("token", "key", "redis_url", "secret")) or (
+    secret = any(word in key for word in ("token", "key", "redis_url", "secret",
+                                          "password")) or (
         loc[0] == "hooks" and len(loc) <= 2)  # a hook's whole table holds its secret
     shown = "***" if secret else repr(err.get("input"))
     message = str(err["msg"]).lower().removeprefix("value error, ")

@@ -136,6 +136,10 @@ def run_checks(config: Config, environ: dict[str, str] | None = None) -> list[Ch
                             f"{config.db_path}: {result}"))
     else:
         checks.append(Check("database", "ok", f"{config.db_path} will be created on first use"))
+    if config.cluster.redis_url:
+        from core.cluster.health import cluster_checks  # redis: the `gluon[cluster]` extra
+
+        checks += cluster_checks(config)
     probe = config.home if config.home.exists() else config.home.parent
     free_gb = shutil.disk_usage(probe).free / 1e9
     checks.append(Check("disk", "ok" if free_gb >= 2 else "warn",

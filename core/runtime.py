@@ -24,6 +24,8 @@ from core.agent.session import AgentResult, AgentRunner, SdkRunner
 from core.attention import Attention
 from core.budget.migrations import BUDGET_TABLES
 from core.budget.store import BudgetStore
+from core.cluster.migrations import CLUSTER_TABLES
+from core.cluster.store import ClusterStore
 from core.config import Config
 from core.errors import Conflict
 from core.events.bus import EventBus
@@ -149,6 +151,14 @@ class Runtime:
         self.witness = Witness(config, WitnessStore(self.db), self.runs, self.events, self.bus)
         self.attention = Attention(self.runs, self.merges, self.witness)  # what needs a person
         self.runs.follow_ups.append(self._after_turn)
+        self.cluster_store = ClusterStore(self.db)
+        # With [cluster] redis_url: the workers' registry, and runs dispatched to workers.
+        self.cluster: Cluster | None = None
+        if config.cluster.redis_url:
+            from core.cluster.coordinator import Cluster  # redis: the `gluon[cluster]` extra
+
+            self.cluster = Cluster(config, self.runs, self.cluster_store,
+                                   coordinator_url=self._served_at)
         self.voice = Voice(config.voice, config.home, self.runs.usage)  # voice notes in chat
         self.queue: JobQueue | None = None
         self._open = False
@@ -166,6 +176,11 @@ class Runtime:
             return answer
         return await self.loops.after_turn(run, result)
 
+    def _served_at(self) -> str:
+        """Where other hosts reach this Gluon: web.public_url, else where it listens."""
+        server = self.config.server
+        return self.web.base_url or f"http://{server.host}:{server.port}"
+
     async def _fire(self, fire: Fire) -> Run:
         """A schedule's run: queued under the fire's key, as the schedule's author."""
         s = fire.schedule
@@ -181,15 +196,18 @@ class Runtime:
             os.chmod(self.config.home, 0o700)
             await self.db.open([HOOK_TABLES, GITHUB_TABLES, SCHEDULE_TABLES, MERGE_TABLES,
                                 LOOP_TABLES, FORMULA_TABLES, GATE_TABLES, WITNESS_TABLES,
-                                BUDGET_TABLES, *self.table_sets])
+                                BUDGET_TABLES, CLUSTER_TABLES, *self.table_sets])
             # A Redis that does not answer stops only what needs the queue (see executor.py).
             self.queue = await open_job_queue(self.config, self.db, require=False)
             await self.runs.start(self.queue, resume_interrupted=resume_interrupted)
+            if self.cluster is not None:
+                self.cluster.start()
             await self.merges.start(resume=resume_interrupted)
             await self.witness.start()
         except BaseException:
             await self.witness.close()
             await self.merges.close()
+            await self._close_cluster()
             await self._close_queue()
             await self.db.close()
             self.lock.release()
@@ -213,11 +231,16 @@ class Runtime:
             await self.merges.close()
             await self.runs.close()
         finally:
+            await self._close_cluster()
             await self.voice.close()
             await self.github.client.close()
             await self._close_queue()
             await self.db.close()
             self.lock.release()
+
+    async def _close_cluster(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.close()
 
     async def _close_queue(self) -> None:
         if self.queue is not None:

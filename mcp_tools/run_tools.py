@@ -57,6 +57,9 @@ class RunDetail(BaseModel):
     gates: list[GateSummary] = Field(
         default_factory=list, description="the quality gates' latest outcomes on the run's "
         "work (lint auto-fix, lint, tests); details with get_gate_results")
+    worker: str | None = Field(
+        default=None, description="the gluon worker executing the run, or that last did (in "
+        "a cluster); null: it runs in gluon serve")
     health: WitnessHealth | None = Field(
         default=None, description="the witness's classification (healthy, looping, stuck, "
         "stalled, zombie) of a run it has watched; history with get_run_health")
@@ -97,6 +100,7 @@ def register(kit: ToolKit, rt: Runtime) -> None:
                          loop=await rt.loops.status_of(run),
                          formula=await rt.formulas.progress(run.id),
                          gates=await rt.gates.summary(run.id),
+                         worker=await rt.cluster_store.worker_of(run.id),
                          health=await health_of(run))
 
     async def health_of(run: Run) -> WitnessHealth | None:

@@ -9,6 +9,7 @@ from core.runtime import Runtime
 from mcp_tools import (
     access_tools,
     attention_tools,
+    cluster_tools,
     event_tools,
     file_tools,
     formula_tools,
@@ -72,6 +73,7 @@ def build_server(rt: Runtime, resolve: CallerResolver = resolve_default
     hook_tools.register(kit, rt)
     loop_tools.register(kit, rt)
     gate_tools.register(kit, rt)
+    cluster_tools.register(kit, rt)
     witness_tools.register(kit, rt)
     return server, kit
 

@@ -90,6 +90,8 @@ PANEL_TOOLS: dict[str, dict[str, type]] = {
     "remove_schedule": {"schedule": str},
     "retry_merge": {"entry": str},
     "cancel_merge": {"entry": str},
+    "drain_worker": {"name": str},
+    "undrain_worker": {"name": str},
 }
 
 

@@ -89,7 +89,8 @@ def routes(runtime: Runtime, feed: Feed) -> list[Route]:
             columns = await cards(view)
         except NotFound as exc:
             columns, said = {name: ([], False) for name, _, _ in COLUMNS}, str(exc)
-        panels = [(panel, await _panel_html(request, panel, view)) for panel in PANELS]
+        panels = [(panel, await _panel_html(request, panel, view)) for panel in PANELS
+                  if panel.shown_by(runtime)]
         formulas = await runtime.formulas.labels(
             [r.id for runs, _ in columns.values() for r in runs])
         recent = await runtime.runs.find(limit=500)
@@ -166,7 +167,7 @@ async def _patch(runtime: Runtime, feed: Feed, view: View,
     kinds = {type(e).__name__ for e in events}
     panels = {}
     for panel in PANELS:
-        if kinds & panel.refresh_on:
+        if kinds & panel.refresh_on and panel.shown_by(view.runtime):
             try:
                 data = await feed.shared(_panel_key(panel, view),
                                          functools.partial(panel.load, view))

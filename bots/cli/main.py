@@ -404,6 +404,28 @@ async def web_link(c: Session, a: argparse.Namespace) -> int:
     return 0
 
 
+@handler("workers")
+async def workers(c: Session, a: argparse.Namespace) -> int:
+    data = await c.call("list_workers")
+    out(a, data, fmt.workers(data))
+    return 0
+
+
+@handler("workers drain")
+async def workers_drain(c: Session, a: argparse.Namespace) -> int:
+    w = await c.call("drain_worker", {"name": a.name})
+    out(a, w, f"worker {w['name']} drains: it finishes its {len(w['runs'])} run(s) and takes "
+        f"no new ones (`gluon workers undrain {w['name']}` reverses it)")
+    return 0
+
+
+@handler("workers undrain")
+async def workers_undrain(c: Session, a: argparse.Namespace) -> int:
+    w = await c.call("undrain_worker", {"name": a.name})
+    out(a, w, f"worker {w['name']} takes new runs again")
+    return 0
+
+
 HANDLERS["hooks list"] = hook_commands.hooks_list
 HANDLERS["hooks deliveries"] = hook_commands.hooks_deliveries
 HANDLERS["github status"] = hook_commands.github_status
@@ -442,11 +464,12 @@ def main(argv: list[str] | None = None) -> int:
         argv = sys.argv[1:] if argv is None else argv
         check_arguments(argv)
         args = parse_args(argv)
-        logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
+        logging.basicConfig(level=logging.INFO if args.command in ("serve", "worker")
+                            else logging.WARNING,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         for noisy in ("mcp", "httpx", "httpx2", "uvicorn"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        if args.command in ("doctor", "serve", "chat", "mcp", "voice"):
+        if args.command in ("doctor", "serve", "chat", "mcp", "voice", "worker"):
             return _run_gluon(args)
         read_inputs(args)
         return asyncio.run(_dispatch(args))
@@ -476,6 +499,10 @@ def _run_gluon(args: argparse.Namespace) -> int:
         from bots.daemon import serve
 
         return asyncio.run(serve(config))
+    if args.command == "worker":
+        from bots.worker import work
+
+        return asyncio.run(work(config, args.name))
     if args.command == "chat":
         from bots.chat.console import chat
 

@@ -130,7 +130,10 @@ def run_detail(d: dict[str, Any]) -> str:
     if r["branch"]:
         lines.append(f"  branch:   {r['branch']} (from {r['base_branch']} @ "
                      f"{(r['base_sha'] or '')[:8]})")
-    lines.append(f"  worktree: {r['cwd']}{' (removed)' if r['worktree_removed'] else ''}")
+    if d.get("worker"):
+        lines.append(f"  worker:   {d['worker']}")
+    else:
+        lines.append(f"  worktree: {r['cwd']}{' (removed)' if r['worktree_removed'] else ''}")
     budget = f" of ${r['budget_usd']:.2f}" if r["budget_usd"] else ""
     lines.append(f"  cost:     ${r['cost_usd']:.4f}{budget}   turns: {r['turns']}   "
                  f"tool calls: {r['tool_calls']}   tokens: {r['input_tokens']} in / "
@@ -245,3 +248,14 @@ def usage(u: dict[str, Any]) -> str:
 def say(text: str = "", *, err: bool = False) -> None:
     """Print a line of human output, cleaned, at once (a follower's lines appear live)."""
     print(clean(text), file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def workers(data: dict[str, Any]) -> str:
+    """The workers, one a line: name, state, runs, version, host, last heartbeat."""
+    rows = [[w["name"], "STALE" if w["stale"] else "draining" if w["draining"] else "up",
+             f"{len(w['runs'])}/{w['max_runs']}", ", ".join(w["runs"]) or "-", w["version"],
+             w["host"], f"{w['load']:.2f}", ago(w["last_seen"])] for w in data["workers"]]
+    if not rows:
+        return "no worker is up; start one with `gluon worker` on a host with the agents' " \
+               "credentials"
+    return table(rows, ["worker", "state", "runs", "run ids", "version", "host", "load", "seen"])

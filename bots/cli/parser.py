@@ -185,6 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("chat", "talk to Gluon in the terminal, as in Telegram or Discord", json_flag=False)
     cmd("doctor", "check git, the Claude CLI, the sandbox tools, credentials, the database")
     cmd("serve", "run the Gluon daemon", json_flag=False)
+    x = cmd("worker", "execute runs that gluon serve dispatches through the cluster's Redis",
+            json_flag=False)
+    x.add_argument("--name", help="this worker's name among the workers (default: "
+                   "worker.name, else the host's name)")
+    wk = sub.add_parser("workers", help="the workers that execute runs ([cluster])",
+                        description="The workers that execute runs: `gluon workers` lists them; "
+                        "`drain NAME` lets one finish its runs and take no new ones, "
+                        "`undrain NAME` lets it take runs again.")
+    wk.add_argument("--json", action="store_true", help="print JSON")
+    wksub = wk.add_subparsers(dest="action", metavar="ACTION")
+    x = cmd("drain", "let a worker finish its runs and take no new ones", wksub)
+    x.add_argument("name")
+    x = cmd("undrain", "let a draining worker take new runs again", wksub)
+    x.add_argument("name")
     x = sub.add_parser("mcp", help="serve Gluon's tools over stdio to an MCP client",
                        description="Serve Gluon's tools over stdio (`claude mcp add gluon -- "
                        "gluon mcp`). `gluon mcp token` prints the bearer token of the daemon's "

@@ -1,4 +1,6 @@
-"""Runs on other hosts (``gluon worker``): a run's code moves through git (its source, the
+"""Runs on other hosts (``gluon worker``), shown by the coordinator as if they ran in ``gluon
+serve`` (DESIGN §3, §8): dispatching, the relay of what happens on a worker, the commands to
+it, leases and fencing, the workers' registry. A run's code moves through git (its source, the
 worker's cache and worktree, the coordinator's repository) and its agent's session transcript
 through Redis.
 

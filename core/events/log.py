@@ -72,9 +72,18 @@ def kind_of(event: Event) -> str:
 
 def decode(stored: StoredEvent) -> Event:
     """An event as it was appended, with its seq."""
-    event: Event = _ADAPTERS[stored.kind].validate_python(
-        {**json.loads(stored.data), "run_id": stored.run_id, "project": stored.project,
-         "at": stored.at, "seq": stored.seq})
+    return build(stored.kind, stored.run_id, stored.project, stored.at,
+                 json.loads(stored.data), stored.seq)
+
+
+def build(kind: str, run_id: str, project: str, at: float, fields: dict[str, Any],
+          seq: int | None = None) -> Event:
+    """A durable event of ``kind`` from its own fields (as :func:`fields_of` gives them);
+    ValueError for a kind or fields that are not one."""
+    if kind not in DURABLE:
+        raise ValueError(f"{kind!r} is not a durable event")
+    event: Event = _ADAPTERS[kind].validate_python(
+        {**fields, "run_id": run_id, "project": project, "at": at, "seq": seq})
     return event
 
 

@@ -19,11 +19,15 @@ async def open_job_queue(config: Config, db: Database, *, clock: Clock | None = 
     closing it to the caller. With ``require`` false Redis is not asked yet: a command that never
     uses the queue does not wait on a Redis that does not answer; each call on the queue raises
     QueueUnavailable until Redis answers, and then it works (the client connects by itself)."""
-    if config.cluster.redis_url:
+    url = config.cluster.redis_url
+    if url:
         # Imported here: redis is the optional `gluon[cluster]` extra.
         from core.jobs.redis_streams import RedisJobQueue
 
-        queue = RedisJobQueue(config.cluster.redis_url, clock=clock, policy=policy)
+        cluster = config.cluster
+        password = cluster.password.get_secret_value() if cluster.password else None
+        queue = RedisJobQueue(url, clock=clock, policy=policy,
+                              username=cluster.username, password=password)
         if not require:
             return queue  # nothing asked of Redis yet: the first call says if it answers
         try:

@@ -83,19 +83,34 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
+def connect(url: str, *, username: str | None = None, password: str | None = None,
+            socket_timeout: float = 10, decode: bool = True) -> aioredis.Redis:
+    """A client of the Redis at ``url`` (``rediss://`` talks TLS), answering str (bytes
+    without ``decode``); it fails within seconds when Redis is away, rather than retrying for
+    long."""
+    auth: dict[str, Any] = {}
+    if username:
+        auth["username"] = username
+    if password:
+        auth["password"] = password
+    client: aioredis.Redis = aioredis.Redis.from_url(
+        url, decode_responses=decode, socket_connect_timeout=5, socket_timeout=socket_timeout,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2), **auth)
+    return client
+
+
 class RedisJobQueue:
     """:class:`core.jobs.queue.JobQueue` over Redis Streams (see the module's docstring)."""
 
     def __init__(self, url: str, *, prefix: str = "gluon:jobs", clock: Clock | None = None,
-                 policy: RetryPolicy | None = None) -> None:
+                 policy: RetryPolicy | None = None, username: str | None = None,
+                 password: str | None = None) -> None:
+        """``username``/``password``: Redis' ACL user and password, when not in the URL."""
         self.url = url
         self.prefix = prefix
         self.clock: Clock = clock or SystemClock()
         self.policy = policy or RetryPolicy()
-        # Fail within seconds when Redis is away, rather than retrying for long.
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=5, socket_timeout=10,
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2))
+        self.redis: aioredis.Redis = connect(url, username=username, password=password)
         self._scripts = {name: self.redis.register_script(getattr(redis_scripts, name))
                          for name in ("ENQUEUE", "CLAIM", "RENEW", "ACK", "FAIL", "RELEASE",
                                       "EXPIRE", "REPRIORITIZE")}

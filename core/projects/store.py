@@ -37,6 +37,15 @@ class ProjectStore:
             (project.name, project.path, project.workspace, int(project.trusted),
              project.created_at))
 
+    async def mirror(self, project: Project) -> None:
+        """Record a project as another Gluon has it (a worker's copy of the coordinator's
+        project, at the worker's own repository): added, or its path and trust updated."""
+        await self.db.execute(
+            "INSERT INTO projects (name, path, workspace, trusted, created_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT (name) DO UPDATE SET path = excluded.path, trusted = excluded.trusted",
+            (project.name, project.path, project.workspace, int(project.trusted),
+             project.created_at))
+
     async def get(self, name: str) -> Project | None:
         row = await self.db.fetchone("SELECT * FROM projects WHERE name = ?", (name,))
         return _project(row) if row else None

@@ -14,6 +14,8 @@ here than the global limit. A claimed job whose run is
 
 - gone, ended, or already live here (a replayed job) is acked and changes nothing, so a job
   delivered twice never starts a second agent;
+- live in the database but executing on a ``gluon worker`` (``reattach`` says so): launched
+  again, to be watched until its worker is done with it (a coordinator that restarted);
 - live in the database but not here (running, waiting) or interrupted by Gluon stopping: its
   executor died and its lease ran out (or was let run out at start, below). The run manager
   recovers it (``agents.recovery``): interrupted, then queued again as a new attempt;
@@ -82,6 +84,9 @@ Recover = Callable[[Run], Awaitable[None]]
 """Deal with a run whose executor died (or that Gluon stopped): interrupt it, requeue it."""
 Note = Callable[[Run, str], Awaitable[None]]
 """Tell people why a queued run waits (a spent budget, an open breaker)."""
+Reattach = Callable[[Run], Awaitable[bool]]
+"""Whether a live run found after a restart executes elsewhere (a worker): launched again to
+be watched, not recovered."""
 
 
 def start_key(run_id: str, attempt: int) -> str:
@@ -102,13 +107,15 @@ class _Live:
 
 class Executor:
     def __init__(self, queue: JobQueue, store: RunStore, gate: Gate, *, home: str,
-                 launch: Launch, recover: Recover, note: Note) -> None:
+                 launch: Launch, recover: Recover, note: Note,
+                 reattach: Reattach | None = None) -> None:
         self.queue = queue
         self.store = store
         self.gate = gate
         self.prefix = worker_prefix(home)
         self.worker = f"{self.prefix}{socket.gethostname()}/{os.getpid()}"
         self._launch_run, self._recover, self._note = launch, recover, note
+        self._reattach = reattach
         self.coordinator = True
         self._live: dict[str, _Live] = {}
         self._held: list[Lease] = []
@@ -258,7 +265,10 @@ class Executor:
             else:
                 await self._settle(lease)  # a replay: the run is running already
             return
-        if run.state in (RunState.RUNNING, RunState.WAITING, RunState.INTERRUPTED):
+        if run.state in (RunState.RUNNING, RunState.WAITING) and self._reattach is not None \
+                and await self._reattach(run):
+            await self._start(run, lease, cap)
+        elif run.state in (RunState.RUNNING, RunState.WAITING, RunState.INTERRUPTED):
             await self._recover(run)
             await self._settle(lease)
         elif run.state is not RunState.QUEUED:

@@ -54,6 +54,10 @@ class InteractionStore:
             (prefix + "%", limit))
         return [_row(r) for r in rows]
 
+    async def exists(self, interaction_id: str) -> bool:
+        return await self.db.fetchone("SELECT 1 FROM interactions WHERE id = ?",
+                                      (interaction_id,)) is not None
+
     async def open_ids(self, limit: int = 200) -> list[str]:
         """Ids of the newest requests still waiting for an answer."""
         rows = await self.db.fetchall(

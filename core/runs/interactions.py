@@ -129,6 +129,37 @@ class Interactions:
         self.events.publish(event)
         return answered
 
+    async def mirror(self, interaction: Interaction, project: str) -> bool:
+        """A request that a run's agent made where the run executes (a ``gluon worker``),
+        recorded here under the same id with its event, so that any surface here can answer
+        it; False when it is here already (a redelivery)."""
+        async with self.store.transaction():
+            if await self.store.exists(interaction.id):
+                return False
+            await self.store.insert(interaction.id, interaction.run_id, interaction.kind,
+                                    interaction.tool_name, interaction.tool_input,
+                                    interaction.title, interaction.created_at)
+            event = await self.events.append(InteractionRequested(
+                run_id=interaction.run_id, project=project, interaction_id=interaction.id,
+                kind=interaction.kind, title=interaction.title, options=interaction.options,
+                at=interaction.created_at))
+        self.events.publish(event)
+        return True
+
+    async def mirror_answer(self, interaction_id: str, answer: Any, actor: str,
+                            at: float) -> bool:
+        """An answer recorded where the run executes: recorded here too, with its event,
+        unless the request was answered (or expired) here already; whether it was."""
+        async with self.store.transaction():
+            if not await self.store.mark_answered(interaction_id, answer, actor, at):
+                return False
+            run_id = (await self.get(interaction_id)).run_id
+            event = await self.events.append(InteractionAnswered(
+                run_id=run_id, project=await self.store.project_of(run_id),
+                interaction_id=interaction_id, answer=answer, answered_by=actor, at=at))
+        self.events.publish(event)
+        return True
+
     async def expire_for_run(self, run_id: str) -> None:
         """The run ended: nobody can answer its open requests any more."""
         await self.store.expire_for_run(run_id)

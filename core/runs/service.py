@@ -51,6 +51,7 @@ from core.runs.interaction_store import InteractionStore
 from core.runs.interactions import Interactions
 from core.runs.prompts import RESTART_PROMPT, start_message, with_undelivered
 from core.runs.prompts import next_prompt as _next_prompt
+from core.runs.remote import RemoteExecution
 from core.runs.requests import StartRequest
 from core.runs.store import RunEvent, RunStore
 from core.runs.supervisor import RunSupervisor
@@ -92,6 +93,9 @@ class RunManager:
         self.follow_ups: list[FollowUpHook] = []
         self.images = AgentImages(events)  # the agent's screenshots, said after each turn
         self._executor: Executor | None = None
+        # Set by the composition root when runs execute on `gluon worker` processes.
+        self.remote: RemoteExecution | None = None
+        self._remote_live: set[str] = set()  # runs executing on a worker, watched from here
         self._closed = False
         self._reminder: asyncio.Task[None] | None = None
         self.setup = AgentSetup(config, projects, self.environ)
@@ -120,7 +124,7 @@ class RunManager:
         """
         self._executor = Executor(queue, self.store, self.gate, home=str(self.config.home),
                                   launch=self._launch, recover=self._recover,
-                                  note=self._note_waiting)
+                                  note=self._note_waiting, reattach=self._reattach)
         if resume_interrupted:  # the coordinator: what a stopped Gluon was still deleting
             await asyncio.to_thread(gitops.sweep_removed, self.config.worktrees_dir)
         status = sandbox.probe()
@@ -173,6 +177,11 @@ class RunManager:
         except Exception as exc:
             log.warning("could not resume run %s after restart: %s", run.id, exc)
 
+    async def _reattach(self, run: Run) -> bool:
+        """A live run whose start job came back after a restart: executing on a worker, it is
+        watched again (launched) rather than recovered."""
+        return self.remote is not None and await self.remote.executing(run.id)
+
     async def _note_waiting(self, run: Run, reason: str) -> None:
         """Record why a queued run waits (its place in the queue kept), so people see it."""
         hidden = await self.store.hidden(run.id)
@@ -182,7 +191,7 @@ class RunManager:
     async def _interrupt_orphan(self, run: Run) -> Run:
         """A run recorded as live that has no agent in this process (which holds the data
         dir, so no other can have one): its Gluon died under it."""
-        if run.state not in (RunState.RUNNING, RunState.WAITING) or run.id in self._supervisors:
+        if run.state not in (RunState.RUNNING, RunState.WAITING) or self.is_live(run.id):
             return run
         return await self.transition(run.id, RunState.INTERRUPTED,
                                      f"{STOPPED_BY_GLUON} while the run was live")
@@ -214,6 +223,9 @@ class RunManager:
         check_optional(model, "model")
         check_optional(base, "base")
         check_all(attachments or [], "attachments")
+        if self.remote is not None and not worktree:
+            raise InvalidInput("runs execute on gluon workers (cluster.run_on), each in a "
+                               "worktree of its own; drop --no-worktree")
         request = StartRequest.checked(priority, not_before, key, source, time.time())
         if request.key is not None and (made := await self.store.by_key(request.key)):
             return made
@@ -228,8 +240,9 @@ class RunManager:
         model_id = resolve_model(model, agents.default_model)
         if budget_usd is not None and budget_usd <= 0:
             raise InvalidInput(f"budget {budget_usd!r} must be a positive number of dollars")
-        self.setup.check_credentials()
-        sandbox.plan(self.config.agents.sandbox)  # refuses when required but unavailable
+        if self.remote is None:  # a worker checks its own credentials and sandbox
+            self.setup.check_credentials()
+            sandbox.plan(self.config.agents.sandbox)  # refuses when required but unavailable
         await self.usage.check_budgets(proj.name)
         await self.executor.check()
         # A warm agent's worktree holds no attachments: only runs without take one; nor does
@@ -262,7 +275,22 @@ class RunManager:
         return await self.store.get(run.id)
 
     async def _launch(self, run: Run) -> Coroutine[Any, Any, None]:
-        """The run's supervisor, made for the executor, which runs what this returns."""
+        """The run's supervisor, made for the executor, which runs what this returns: here,
+        or dispatched to a worker."""
+        if self.remote is not None:
+            self._remote_live.add(run.id)
+            return self._supervise_remote(self.remote, run)
+        return await self.launch(run)
+
+    async def _supervise_remote(self, remote: RemoteExecution, run: Run) -> None:
+        try:
+            await remote.supervise(run)
+        finally:
+            self._remote_live.discard(run.id)
+
+    async def launch(self, run: Run) -> Coroutine[Any, Any, None]:
+        """The supervisor of ``run`` in this process (what runs it to its end); a worker runs
+        the runs it takes with it."""
         hidden = await self.store.hidden(run.id)
         prompt, resume = start_message(
             run, hidden, saved=self.setup.has_transcript(run.id, run.session_id))
@@ -373,7 +401,7 @@ class RunManager:
         """A follow-up in the same session and worktree."""
         message = check_text(message, "message").strip() or RESTART_PROMPT
         run = await self.store.resolve(run_id)
-        if run.id in self._supervisors:
+        if self.is_live(run.id):
             return await self.steer(run.id, message, actor)
         if run.state is RunState.QUEUED:
             # Not started yet: the message goes with its task. (Without a daemon, this is how
@@ -407,7 +435,8 @@ class RunManager:
         started (after a restart), not at the end."""
         if not run.state.is_resumable:
             raise Conflict(f"run {run.id!r} is {run.state}; it cannot be resumed")
-        self.setup.check_credentials()
+        if self.remote is None:
+            self.setup.check_credentials()
         await self.usage.check_budgets(run.project)
         await self.executor.check()
         if run.budget_usd is not None and run.cost_usd >= run.budget_usd:
@@ -436,7 +465,8 @@ class RunManager:
             raise Conflict(f"run {parent.id!r} has no session yet; wait until it has started")
         if not message:
             raise InvalidInput("say what the fork should do differently")
-        self.setup.check_credentials()
+        if self.remote is None:
+            self.setup.check_credentials()
         await self.usage.check_budgets(parent.project)
         await self.executor.check()
         project = await self.projects.get(parent.project)
@@ -517,7 +547,8 @@ class RunManager:
         return project
 
     def is_live(self, run_id: str) -> bool:
-        return run_id in self._supervisors
+        """The run's agent is live, here or on the worker it was dispatched to."""
+        return run_id in self._supervisors or run_id in self._remote_live
 
     def agent_pid(self, run_id: str) -> int | None:
         """The process of the run's agent, when this Gluon runs it and it has started."""

@@ -226,17 +226,22 @@ class RunStore:
         assert row is not None
         return dict(row)
 
-    async def transition(self, run_id: str, new: RunState, reason: str,
+    async def transition(self, run_id: str, new: RunState, reason: str, *,
+                         checked: bool = True, at: float | None = None,
                          **fields: Any) -> tuple[Run, RunState]:
-        """Move a run to ``new`` (checked against the state machine) and record why."""
-        now = time.time()
+        """Move a run to ``new`` (checked against the state machine) and record why.
+
+        Unchecked (``checked`` false), with the time it happened (``at``): a transition the
+        run made where it executes (a ``gluon worker``, whose run manager checked it),
+        recorded here as it was made."""
+        now = time.time() if at is None else at
         async with self.db.transaction():
             row = await self.db.fetchone("SELECT state, project FROM runs WHERE id = ?",
                                          (run_id,))
             if row is None:
                 raise NotFound(f"no run {run_id!r}")
             old = RunState(row["state"])
-            if new is not old and new not in TRANSITIONS[old]:
+            if checked and new is not old and new not in TRANSITIONS[old]:
                 raise Conflict(f"run {run_id!r} is {old}; it cannot become {new}")
             if new is RunState.QUEUED:
                 fields.setdefault("queued_at", now)
@@ -277,10 +282,18 @@ class RunStore:
         return [Transition(from_state=r["from_state"], to_state=r["to_state"],
                            reason=r["reason"], at=r["at"]) for r in rows]
 
-    async def add_event(self, run_id: str, kind: str, summary: str) -> None:
+    async def add_event(self, run_id: str, kind: str, summary: str,
+                        at: float | None = None) -> None:
         await self.db.execute(
             "INSERT INTO run_events (run_id, kind, summary, at) VALUES (?, ?, ?, ?)",
-            (run_id, kind, summary, time.time()))
+            (run_id, kind, summary, time.time() if at is None else at))
+
+    async def forget(self, run_id: str) -> None:
+        """Delete one run and what hangs off it (a worker's copy of a run it takes again)."""
+        async with self.db.transaction():
+            await self.db.execute("UPDATE runs SET parent_id = NULL WHERE parent_id = ?",
+                                  (run_id,))
+            await self.db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     async def events(self, run_id: str, after: int = 0, limit: int = 200) -> list[RunEvent]:
         """Oldest first: from the start of the log, its last ``limit`` events (its tail); after

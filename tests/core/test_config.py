@@ -167,6 +167,7 @@ def test_a_bad_default_model_fails_at_start_not_when_the_first_run_starts(
     (f'[telegram]\ntoken = "{SECRET}"\nusers = ["alice"]\n', "telegram.users"),
     (f'[server]\ntoken = {{ value = "{SECRET}" }}\n', "server.token"),
     (f'[anthropic]\napi_key = ["{SECRET}"]\n', "anthropic.api_key"),
+    (f'[cluster]\npassword = ["{SECRET}"]\n', "cluster.password"),
 ])
 def test_a_secret_is_never_shown_in_an_error_message(tmp_path: Path, toml: str,
                                                      secret_key: str) -> None:
@@ -187,6 +188,24 @@ def test_a_token_under_a_misspelt_section_is_not_shown_in_the_error(tmp_path: Pa
     message = config_error(tmp_path, f'[telegarm]\ntoken = "{SECRET}"\n')
     assert "'telegarm'" in message
     assert SECRET not in message
+
+
+def test_with_a_redis_url_runs_execute_on_workers_unless_run_on_says_here(
+        tmp_path: Path) -> None:
+    home = {"GLUON_HOME": str(tmp_path)}
+    assert load_config(env=home).cluster.remote is False
+    on_workers = load_config(env={**home, "GLUON_CLUSTER_REDIS_URL": "redis://r:6379/0",
+                                  "GLUON_CLUSTER_PASSWORD": SECRET,
+                                  "GLUON_WORKER_PROJECTS": "api,web",
+                                  "GLUON_WORKER_MAX_RUNS": "3"})
+    assert on_workers.cluster.remote and on_workers.cluster.lease_seconds == 15
+    assert on_workers.worker.projects == ["api", "web"] and on_workers.worker.max_runs == 3
+    assert SECRET not in repr(on_workers.cluster)
+    here = load_config(env={**home, "GLUON_CLUSTER_REDIS_URL": "redis://r:6379/0",
+                            "GLUON_CLUSTER_RUN_ON": "here"})
+    assert here.cluster.remote is False
+    message = config_error(tmp_path, '[worker]\nname = "no spaces please"\n')
+    assert "'worker.name'" in message
 
 
 # -- models ----------------------------------------------------------------------------------------

@@ -162,7 +162,8 @@ async def test_with_redis_down_starting_a_run_names_cluster_redis_url_and_the_re
         tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
     redis = RedisServer(tmp_path / "redis").start()
     config = make_config(tmp_path / "home", model_server).model_copy(
-        update={"cluster": Config.model_validate({"cluster": {"redis_url": redis.url}}).cluster})
+        update={"cluster": Config.model_validate(
+            {"cluster": {"redis_url": redis.url, "run_on": "here"}}).cluster})
     model_server.script("SCRIPT:via-redis", [s.write("r.txt", "redis\n"), s.text("done")])
     try:
         async with Runtime(config, environ=daemon_environ()) as rt:

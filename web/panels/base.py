@@ -41,3 +41,7 @@ class Panel:
     refresh_on: frozenset[str] = ALL_EVENTS  # names of durable events (core.events.log)
     filtered: bool = False  # whether its data depends on the board's filters
     top: bool = False  # shown above the columns (what a person must act on), not below
+    shown: Callable[[Runtime], bool] | None = None  # only where this says so (None: always)
+
+    def shown_by(self, runtime: Runtime) -> bool:
+        return self.shown is None or self.shown(runtime)

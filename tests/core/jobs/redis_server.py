@@ -19,7 +19,7 @@ def answers_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
+            return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))  # up, with a password
     except OSError:
         return False
 
@@ -27,7 +27,8 @@ def answers_ping(port: int) -> bool:
 class RedisServer:
     """``redis-server`` without persistence, on 127.0.0.1, stopped by :meth:`stop`."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, *, port: int | None = None, password: str | None = None
+                 ) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed; apt-get install redis-server "
                                "(.ci/run does)")
@@ -35,6 +36,7 @@ class RedisServer:
         self.workdir = workdir
         self.fixed_port = port  # a URL given out before the server starts
         self.port = port or 0
+        self.password = password  # `requirepass`: clients must authenticate
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,7 +48,8 @@ class RedisServer:
             self.port = self.fixed_port or free_port()
             self.proc = subprocess.Popen(
                 ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+                 "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
+                 *(["--requirepass", self.password] if self.password else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
