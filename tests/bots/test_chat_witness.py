@@ -99,9 +99,12 @@ async def test_a_looping_agent_is_nudged_in_chat_and_what_needs_me_lists_the_que
                                 timeout=30)
         listed = next(t for t in texts(telegram, ADA) if t.startswith("1. run "))
         spin = next(r for r in await runtime.runs.store.find() if "SCRIPT:spin" in r.prompt)
+        # Its status message is edited at most about once a second: it says so soon after.
+        await telegram.wait_for(lambda f: any(
+            f"Run <code>{spin.short}</code>" in (m.text or "") and "🟠 looping" in (m.text or "")
+            for m in f.messages(ADA).values()), timeout=30)
         card = next(m.text or "" for m in telegram.messages(ADA).values()
-                    if f"Run <code>{spin.short}</code>" in (m.text or "")
-                    or f"Run {spin.short}" in (m.text or ""))
+                    if f"Run <code>{spin.short}</code>" in (m.text or ""))
         async with connected(runtime) as client:  # what `gluon runs` prints of it
             listed_runs = (await client.call_tool("list_runs", {})).structured_content
         model_server.release("spin")

@@ -29,8 +29,9 @@ def inspector(home: Path, *args: str, code: int = 0) -> dict[str, Any]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home.parent),
            "GLUON_HOME": str(home), "ANTHROPIC_API_KEY": "sk-unused"}
     # The Inspector starts the server with a minimal environment plus its `-e` variables.
-    done = subprocess.run([str(INSPECTOR), "--cli", "-e", f"GLUON_HOME={home}", GLUON, "mcp",
-                           *args], env=env,
+    # A loaded machine starts `gluon mcp` slowly: wait longer than the Inspector's 15 s.
+    done = subprocess.run([str(INSPECTOR), "--cli", "--connect-timeout", "90000", "-e",
+                           f"GLUON_HOME={home}", GLUON, "mcp", *args], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == code, done.stderr  # 5: the tool returned an error
     result: dict[str, Any] = json.loads(done.stdout)
