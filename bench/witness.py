@@ -36,6 +36,7 @@ from core.events.bus import RunStateChanged, ToolCalled  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
 from core.types import RunState  # noqa: E402
 from core.witness import Classification  # noqa: E402
+from core.witness.watch import Watch  # noqa: E402
 from tests.conftest import daemon_environ, make_config, make_repo  # noqa: E402
 from tests.fakes import scripts as s  # noqa: E402
 from tests.fakes.model_server import ScriptedModelServer  # noqa: E402
@@ -50,8 +51,10 @@ async def events_cost(rt: Runtime, repo: Path, n: int, prefix: str, loops: bool
         await rt.runs.store.insert(id=run_id, project="demo", prompt="bench", model="sonnet",
                                    use_worktree=0, cwd=str(repo), session_id=f"s{i}",
                                    state="running", started_at=time.time())
-    await rt.witness.tick()
     w = rt.witness
+    for run_id in ids:  # watched as if this Gluon executed them (no agent behind them)
+        now = time.time()
+        w.watches[run_id] = Watch(run_id, "demo", now, w.cfg.window, since=now, started_at=now)
     before = await changes(rt)
     start_cpu, start = time.process_time(), time.perf_counter()
     for i in range(n):
