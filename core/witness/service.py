@@ -157,7 +157,9 @@ class Witness:
         ids = {r.id for r in live}
         for gone in set(self.watches) - ids:
             del self.watches[gone]
-        known = await self.store.current([r.id for r in live if r.id not in self.watches])
+        new: list[str] = [r.id for r in live if r.id not in self.watches]
+        known = await self.store.current(new)
+        unsaid = await self.store.unacted(new)
         for run in live:
             if run.id in self.watches:
                 continue
@@ -165,10 +167,13 @@ class Witness:
                 run.id, run.project, run.last_activity_at or run.started_at or now,
                 self.cfg.window, running=run.state is RunState.RUNNING, since=now,
                 started_at=run.started_at or now)
-            if run.id in known:  # classified before a restart of Gluon: not said twice
+            if run.id in known:
+                w.silenced = known[run.id].silenced
+            # Classified and acted on before a restart of Gluon: not said twice. A change
+            # recorded but not acted on (Gluon stopped in between) is found and said again.
+            if run.id in known and run.id not in unsaid:
                 w.verdict = Verdict(known[run.id].classification, known[run.id].reason)
                 w.since = known[run.id].since
-                w.silenced = known[run.id].silenced
 
     async def tick(self) -> None:
         await self._reconcile()

@@ -46,6 +46,18 @@ class WitnessStore:
             "UPDATE witness_changes SET action = ? WHERE id = (SELECT MAX(id) FROM "
             "witness_changes WHERE run_id = ?)", (action, run_id))
 
+    async def unacted(self, run_ids: list[str]) -> set[str]:
+        """Those of ``run_ids`` whose latest change was recorded but not acted on (Gluon
+        stopped in between): it is still to be said."""
+        if not run_ids:
+            return set()
+        marks = ", ".join("?" * len(run_ids))
+        rows = await self.db.fetchall(
+            f"SELECT run_id FROM witness_changes WHERE id IN (SELECT MAX(id) FROM "
+            f"witness_changes WHERE run_id IN ({marks}) GROUP BY run_id) AND action IS NULL "
+            "AND classification != 'healthy'", tuple(run_ids))
+        return {r["run_id"] for r in rows}
+
     async def silence(self, run_id: str, silenced: bool, at: float) -> None:
         await self.db.execute(
             "INSERT INTO witness_runs (run_id, classification, reason, since, silenced) "

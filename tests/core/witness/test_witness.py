@@ -170,3 +170,18 @@ async def test_a_zombie_is_restarted_from_its_session_by_the_restart_policy(
     assert verdict is not None and verdict.classification is Classification.ZOMBIE
     assert said.endswith("Restarting its agent from its session.")
     assert again.session_id == first.session_id and done.state is RunState.REVIEW
+
+
+async def test_a_change_recorded_but_not_acted_on_before_gluon_stopped_is_said_after_it(
+        tmp_path: Path, repo: Path, model_server: ScriptedModelServer) -> None:
+    config = witness_config(tmp_path, model_server, "notify", interval_seconds=3600)
+    async with Runtime(config, environ=daemon_environ()) as rt:
+        await rt.projects.add("demo", str(repo))
+        for run_id in ("said", "unsaid"):
+            await rt.runs.store.insert(id=run_id, project="demo", prompt="p", model="sonnet",
+                                       use_worktree=0, cwd=str(repo), session_id=run_id,
+                                       state="running", started_at=time.time())
+            await rt.witness.store.change(run_id, Classification.LOOPING, "the same call",
+                                          time.time())
+        await rt.witness.store.acted("said", "notify")  # "unsaid": Gluon stopped before it
+        assert await rt.witness.store.unacted(["said", "unsaid"]) == {"unsaid"}
