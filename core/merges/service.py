@@ -10,9 +10,9 @@ reason and logged as a :class:`~core.events.bus.MergeStep`:
   ``[merge] conflict_fixes`` times; then the entry fails, with the files named.
 - **checking**: a project whose origin is on GitHub (and ``[github] token`` set) gets its
   branch pushed (never over someone else's push), its pull request opened or updated, and its
-  check runs waited for; any other project runs its test command in the sandbox on the
-  rebased branch. Failed checks resume the agent with the failure (``[merge] check_fixes``
-  times), then it is rebased and checked again.
+  check runs waited for (:mod:`core.merges.pulls`); any other project runs its test command
+  in the sandbox on the rebased branch. Failed checks resume the agent with the failure
+  (``[merge] check_fixes`` times), then it is rebased and checked again.
 - **merging**: the base is moved to the checked commit: the pull request is merged with the
   project's ``merge_method``, or the local base fast-forwarded. A base that moved meanwhile
   sends the entry back to rebasing (``[merge] rebases`` times at most).
@@ -45,7 +45,7 @@ from core.git import rebase as git_rebase
 from core.git.merge import merge_branch
 from core.github.client import GitHubClient, GitHubError
 from core.github.repos import RepoIndex
-from core.merges import checks, pr
+from core.merges import checks, pulls
 from core.merges.states import MergeState, allowed
 from core.merges.store import MergeStore
 from core.merges.types import MergeEntry
@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 
 ACTOR = "merge queue"
 IDLE_CHECK = 60.0  # seconds between looks at a line that waits on nothing it is told about
-FAILED_CHECKS = frozenset({"failure", "timed_out", "cancelled", "action_required",
-                           "startup_failure", "stale"})
 S = MergeState
 
 
@@ -80,6 +78,7 @@ class MergeQueue:
         self.activity = activity
         self.github = github
         self.repos = repos
+        self.pulls = pulls.PullRequests(config, store, github, repos, self._move, self._get)
         self._lanes: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._wake: dict[tuple[str, str], asyncio.Event] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -308,7 +307,7 @@ class MergeQueue:
             await self._fail(entry, f"{entry.branch} was rewritten by someone else (it no "
                              f"longer contains {expected[:8]}); look at it, then retry")
             return
-        github = await self._github_repo(run)
+        github = await self.pulls.repo_of(run)
         onto = (await git_rebase.fetch(repo, entry.base) if github
                 else await gitops.head_sha(repo, f"refs/heads/{entry.base}"))
         if await git_rebase.is_ancestor(repo, onto, head):  # already on it (or merged it in)
@@ -347,9 +346,10 @@ class MergeQueue:
             await self._move(entry, S.REBASING, "the branch moved after it was rebased; "
                              "rebasing again")
             return
-        github = await self._github_repo(run)
+        github = await self.pulls.repo_of(run)
         if github:
-            failed = await self._github_checks(entry, run, repo, github)
+            link = await self.thread_link(run.id) if self.thread_link else None
+            failed = await self.pulls.checks(entry, run, repo, github, link)
         else:
             outcome = await checks.run_tests(self.config, run.project, worktree,
                                              agent_home=self.config.agent_homes_dir / run.id)
@@ -376,9 +376,13 @@ class MergeQueue:
     async def _merge(self, entry: MergeEntry, run: Run) -> None:
         assert entry.head is not None and entry.onto is not None
         repo = await self._repo(run)
-        github = await self._github_repo(run)
+        github = await self.pulls.repo_of(run)
         if github:
-            await self._merge_pull(entry, repo, github)
+            outcome = await self.pulls.merge(entry, repo, github)
+            if isinstance(outcome, pulls.Merged):
+                await self._merged(entry, outcome.commit, outcome.how)
+            elif isinstance(outcome, pulls.BaseMoved):
+                await self._base_moved(entry, outcome.base_now)
             return
         base_now = await gitops.head_sha(repo, f"refs/heads/{entry.base}")
         if await git_rebase.is_ancestor(repo, entry.head, base_now):
@@ -424,118 +428,6 @@ class MergeQueue:
         await self._move(entry, S.REBASING, "the agent's fix is in; rebasing again",
                          expected_head=head)
 
-    # -- GitHub ------------------------------------------------------------------------------
-
-    async def _github_repo(self, run: Run) -> str | None:
-        """owner/name of the project's GitHub origin, when Gluon may talk to GitHub."""
-        if not self.github.configured:
-            return None
-        return await self.repos.repo_of(run.project)
-
-    async def _pull_request(self, entry: MergeEntry, run: Run, repo: Path,
-                            github: str) -> dict[str, object] | None:
-        """The entry's open pull request (opened or updated now), or None when it was closed
-        by hand (the entry is cancelled then)."""
-        pulls = await self.github.pulls_of_branch(github, entry.branch)
-        if entry.pull_request is not None:
-            mine = next((p for p in pulls if p.get("number") == entry.pull_request), None)
-            if mine is not None and mine.get("state") == "closed" and not mine.get("merged_at"):
-                await self._move(entry, S.CANCELLED, f"pull request #{entry.pull_request} was "
-                                 "closed on GitHub")
-                return None
-        open_pulls = [p for p in pulls if p.get("state") == "open"]
-        body = pr.pr_body(run, await gitops.commits_between(repo, entry.onto or entry.base,
-                                                           entry.branch),
-                          await gitops.changed_files(repo, entry.onto or entry.base,
-                                                     entry.branch),
-                          await self.thread_link(run.id) if self.thread_link else None)
-        if open_pulls:
-            pull = open_pulls[0]
-            await self.github.update_pull(github, int(str(pull["number"])), body=body)
-        else:
-            pull = await self.github.create_pull(github, head=entry.branch, base=entry.base,
-                                                 title=pr.pr_title(run), body=body)
-        number, url = int(str(pull["number"])), str(pull.get("html_url") or "")
-        if number != entry.pull_request:
-            await self.store.update(entry.id, pull_request=number, pull_request_url=url)
-        return pull
-
-    async def _github_checks(self, entry: MergeEntry, run: Run, repo: Path,
-                             github: str) -> tuple[str, str, builtins.list[str]] | None:
-        """Push, open or update the pull request, wait for its checks: None when they passed
-        (the entry moved on), else what failed."""
-        assert entry.head is not None
-        remote = await git_rebase.remote_head(repo, entry.branch)
-        if remote != entry.head:
-            pushed_before = await self.store.pushed(entry.id)
-            if remote is not None and remote != pushed_before and not (
-                    await gitops.has_commit(repo, remote)
-                    and await git_rebase.is_ancestor(repo, remote, entry.head)):
-                raise Conflict(f"{entry.branch} on origin has commits Gluon did not push "
-                               f"({remote[:8]}); someone else pushed to it: look at it, then "
-                               "retry")
-            await git_rebase.push_with_lease(repo, entry.branch, remote)
-            await self.store.update(entry.id, pushed=entry.head)
-        if await self._pull_request(entry, run, repo, github) is None:
-            return None
-        deadline = entry.updated_at + self.config.merge.checks_timeout_minutes * 60
-        seen_none_since = time.monotonic()
-        while True:
-            runs = await self.github.all_check_runs(github, entry.head)
-            if runs and all(r.get("status") == "completed" for r in runs):
-                failed = [r for r in runs if r.get("conclusion") in FAILED_CHECKS]
-                if not failed:
-                    await self._move(entry, S.MERGING, f"{len(runs)} check(s) passed on "
-                                     f"#{entry.pull_request or ''}; merging".replace(" on #;",
-                                                                                    ";"))
-                    return None
-                names = [str(r.get("name")) for r in failed]
-                detail = "\n".join(
-                    f"- {r.get('name')}: {r.get('conclusion')} {r.get('html_url') or ''}\n"
-                    f"  {((r.get('output') or {}).get('summary') or '')[:500]}" for r in failed)
-                return f"check(s) {', '.join(names)} failed", detail, names
-            if not runs and time.monotonic() - seen_none_since > 2 * self.config.merge.poll_seconds:
-                await self._move(entry, S.MERGING, "no checks are configured on GitHub; "
-                                 "merging")
-                return None
-            if time.time() > deadline:
-                raise Conflict(f"the checks of {entry.branch} did not finish in "
-                               f"{self.config.merge.checks_timeout_minutes:g} minutes")
-            await asyncio.sleep(self.config.merge.poll_seconds)
-            current = await self._get(entry.id)
-            if current.state is not S.CHECKING:
-                return None  # cancelled meanwhile
-            pulls = await self.github.pulls_of_branch(github, entry.branch)
-            mine = next((p for p in pulls if p.get("number") == current.pull_request), None)
-            if mine is not None and mine.get("state") == "closed" and not mine.get("merged_at"):
-                await self._move(current, S.CANCELLED, f"pull request #{current.pull_request} "
-                                 "was closed on GitHub")
-                return None
-
-    async def _merge_pull(self, entry: MergeEntry, repo: Path, github: str) -> None:
-        from core.github.client import PullHeadMoved, PullNotMergeable
-
-        assert entry.head is not None and entry.pull_request is not None
-        pull = await self.github.pull(github, entry.pull_request)
-        if pull.get("merged"):
-            sha = str(pull.get("merge_commit_sha") or entry.head)
-            await self._merged(entry, sha, f"#{entry.pull_request} is merged")
-            return
-        if pull.get("state") == "closed":
-            await self._move(entry, S.CANCELLED, f"pull request #{entry.pull_request} was "
-                             "closed on GitHub")
-            return
-        method = self.config.project(entry.project).merge_method
-        try:
-            sha = await self.github.merge_pull(github, entry.pull_request, sha=entry.head,
-                                               method=method)
-        except (PullHeadMoved, PullNotMergeable):
-            await self._base_moved(entry, await git_rebase.fetch(repo, entry.base))
-            return
-        with contextlib.suppress(UserError, GitHubError):
-            await git_rebase.fetch(repo, entry.base)
-        await self._merged(entry, sha, f"merged #{entry.pull_request} ({method})")
-
     # -- the end -----------------------------------------------------------------------------
 
     async def _merged(self, entry: MergeEntry, commit: str, how: str) -> None:
@@ -557,7 +449,7 @@ class MergeQueue:
                 run.id, RunState.MERGED, f"merged into {entry.base} by the merge queue "
                 f"({entry.merged_commit[:8] if entry.merged_commit else ''})")
         repo = await self._repo(run)
-        github = await self._github_repo(run)
+        github = await self.pulls.repo_of(run)
         if github:
             try:
                 await self.github.delete_branch(github, entry.branch)
