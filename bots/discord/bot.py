@@ -31,9 +31,10 @@ import discord.http
 import yarl
 
 from bots.chat.commands import run_command
+from bots.chat.followed import Followed, as_int
 from bots.chat.orchestrator import Hints, Orchestrator, parse_hints
 from bots.chat.render import truncate_line
-from bots.chat.surface import ChatSurface, Followed, as_int
+from bots.chat.surface import ChatSurface
 from bots.chat.types import OutFile, Reply, Speaker
 from bots.discord import voice
 from bots.discord.client import GluonClient

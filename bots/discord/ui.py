@@ -18,8 +18,8 @@ import discord
 
 from bots.chat.buttons import PREFIX, UnknownButton, encode, parse
 from bots.chat.files import too_big
+from bots.chat.followed import Followed, icon
 from bots.chat.render import discord_markdown_chunks, needs_file, truncate_line
-from bots.chat.surface import Followed, icon
 from bots.chat.types import (
     PERMISSION_LABELS,
     Act,

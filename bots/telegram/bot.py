@@ -40,9 +40,10 @@ from telegram.ext import (
 from bots.chat.buttons import UnknownButton, encode, parse
 from bots.chat.commands import DESCRIPTIONS, run_command
 from bots.chat.files import too_big
+from bots.chat.followed import Followed, as_int, icon
 from bots.chat.orchestrator import Orchestrator
 from bots.chat.render import needs_file, split_telegram_html, truncate_line
-from bots.chat.surface import ChatSurface, Followed, as_int, icon
+from bots.chat.surface import ChatSurface
 from bots.chat.types import (
     PERMISSION_LABELS,
     Act,
