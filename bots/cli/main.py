@@ -15,11 +15,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import file_commands, formula_commands, hook_commands, merge_commands
+from bots.cli import (
+    file_commands,
+    formula_commands,
+    hook_commands,
+    merge_commands,
+    project_commands,
+)
 from bots.cli import output as fmt
 from bots.cli.client import Session, ToolFailed, session
 from bots.cli.follow import follow
-from bots.cli.output import say
+from bots.cli.output import out, say
 from bots.cli.parser import command_name, parse_args
 from bots.cli.streams import (
     check_arguments,
@@ -30,8 +36,7 @@ from bots.cli.streams import (
     unexpected,
 )
 from bots.cli.work import HANDLERS as WORK_HANDLERS
-from core.errors import GluonError, InvalidInput
-from core.text_input import user_path
+from core.errors import GluonError
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -48,74 +53,6 @@ def handler(name: str) -> Callable[[Handler], Handler]:
         HANDLERS[name] = fn
         return fn
     return register
-
-
-def out(args: argparse.Namespace, data: dict[str, Any], human: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        say(human)
-
-
-def local_path(path: str) -> str:
-    """A path as the user meant it: from this command's folder, not the daemon's."""
-    try:
-        return str(user_path(path))
-    except InvalidInput as exc:
-        raise ToolFailed(str(exc)) from None
-
-
-# -- projects ------------------------------------------------------------------------------
-
-@handler("project add")
-async def project_add(c: Session, a: argparse.Namespace) -> int:
-    p = await c.call("add_project", {"path": local_path(a.path), "name": a.name,
-                                     "trusted": a.trusted})
-    out(a, p, f"added project {p['name']} ({p['path']})")
-    return 0
-
-
-@handler("project list")
-async def project_list(c: Session, a: argparse.Namespace) -> int:
-    data = await c.call("list_projects")
-    out(a, data, fmt.projects(data))
-    return 0
-
-
-@handler("project show")
-async def project_show(c: Session, a: argparse.Namespace) -> int:
-    data = await c.call("get_project", {"name": a.name})
-    out(a, data, fmt.project_status(data))
-    return 0
-
-
-@handler("project remove")
-async def project_remove(c: Session, a: argparse.Namespace) -> int:
-    confirm(a, f"Forget project {a.name!r} and its run history (no files are deleted)?")
-    data = await c.call("remove_project", {"name": a.name})
-    out(a, data, f"removed project {data['name']}; {data['path']} is untouched")
-    return 0
-
-
-@handler("project move")
-async def project_move(c: Session, a: argparse.Namespace) -> int:
-    p = await c.call("move_project", {"name": a.name, "path": local_path(a.path)})
-    out(a, p, f"project {p['name']} is now at {p['path']}")
-    return 0
-
-
-@handler("workspace add")
-async def workspace_add(c: Session, a: argparse.Namespace) -> int:
-    data = await c.call("add_workspace", {"path": local_path(a.path)})
-    out(a, data, fmt.projects(data) if data["projects"] else "no new repositories found")
-    return 0
-
-
-@handler("workspace rescan")
-async def workspace_rescan(c: Session, a: argparse.Namespace) -> int:
-    data = await c.call("scan_workspace")
-    out(a, data, fmt.projects(data) if data["projects"] else "no new repositories found")
-    return 0
 
 
 # -- runs ----------------------------------------------------------------------------------
@@ -404,28 +341,6 @@ async def web_link(c: Session, a: argparse.Namespace) -> int:
     return 0
 
 
-@handler("workers")
-async def workers(c: Session, a: argparse.Namespace) -> int:
-    data = await c.call("list_workers")
-    out(a, data, fmt.workers(data))
-    return 0
-
-
-@handler("workers drain")
-async def workers_drain(c: Session, a: argparse.Namespace) -> int:
-    w = await c.call("drain_worker", {"name": a.name})
-    out(a, w, f"worker {w['name']} drains: it finishes its {len(w['runs'])} run(s) and takes "
-        f"no new ones (`gluon workers undrain {w['name']}` reverses it)")
-    return 0
-
-
-@handler("workers undrain")
-async def workers_undrain(c: Session, a: argparse.Namespace) -> int:
-    w = await c.call("undrain_worker", {"name": a.name})
-    out(a, w, f"worker {w['name']} takes new runs again")
-    return 0
-
-
 HANDLERS["hooks list"] = hook_commands.hooks_list
 HANDLERS["hooks deliveries"] = hook_commands.hooks_deliveries
 HANDLERS["github status"] = hook_commands.github_status
@@ -433,6 +348,7 @@ HANDLERS.update(WORK_HANDLERS)
 HANDLERS.update(merge_commands.HANDLERS)
 HANDLERS.update(formula_commands.HANDLERS)
 HANDLERS.update(file_commands.HANDLERS)
+HANDLERS.update(project_commands.HANDLERS)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ obeyed (it could otherwise recolour, retitle or rewrite the terminal, or hide te
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -248,6 +249,15 @@ def usage(u: dict[str, Any]) -> str:
 def say(text: str = "", *, err: bool = False) -> None:
     """Print a line of human output, cleaned, at once (a follower's lines appear live)."""
     print(clean(text), file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def out(args: Any, data: dict[str, Any], human: str) -> None:
+    """A command's result: the tool's structured result as JSON with ``--json``, else the
+    human line(s)."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        say(human)
 
 
 def workers(data: dict[str, Any]) -> str:

@@ -4,13 +4,12 @@ command line, thin wrappers over their tools."""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bots.cli import output as fmt
 from bots.cli.client import Session
-from bots.cli.output import say
+from bots.cli.output import out, say
 from bots.cli.streams import confirm
 
 Handler = Callable[[Session, argparse.Namespace], Awaitable[int]]
@@ -78,13 +77,6 @@ def handler(name: str) -> Callable[[Handler], Handler]:
         HANDLERS[name] = fn
         return fn
     return register
-
-
-def out(args: argparse.Namespace, data: dict[str, Any], human: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        say(human)
 
 
 def queue_table(data: dict[str, Any]) -> str:
