@@ -77,10 +77,17 @@ class FollowThrough:
         if not run.use_worktree or not await gitops.branch_exists(repo, branch):
             return await follow_ups.ask(hooks, run, result)  # nothing of its work is here
         here = self.runs.config.worktrees_dir / run.project / run.id
-        await _clear(repo, here)
-        before = await gitops.head_sha(repo, f"refs/heads/{branch}")
-        here.parent.mkdir(parents=True, exist_ok=True)
-        await gitops.add_worktree(repo, here, branch)
+        try:
+            await _clear(repo, here)
+            before = await gitops.head_sha(repo, f"refs/heads/{branch}")
+            here.parent.mkdir(parents=True, exist_ok=True)
+            await gitops.add_worktree(repo, here, branch)
+        except (GluonError, OSError) as exc:
+            log.warning("run %s: no worktree of its branch for what follows its turn: %s",
+                        run.id, exc)
+            await self.runs.note(run, "cluster", f"⚠ The run's branch could not be checked "
+                                 f"out here for the quality gates and the loop: {exc}")
+            return await follow_ups.ask(hooks, run, result)
         try:
             return await follow_ups.ask(hooks, run.model_copy(update={"cwd": str(here)}),
                                         result)
