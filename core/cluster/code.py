@@ -17,8 +17,9 @@ Worker side, :class:`WorkerCode` on the worker's data dir:
   cannot overwrite the newer host's work.
 
 Coordinator side, :func:`receive` brings ``gluon/<run>`` into the user's repository, so
-``gluon diff``, pull requests and the merge queue see the work. A source that cannot be reached
-raises :class:`SourceUnreachable` with git's reason in one line.
+``gluon diff``, pull requests and the merge queue see the work, and :func:`send_back` pushes
+what Gluon committed on it there (a quality gate's fix) back to the source. A source that
+cannot be reached raises :class:`SourceUnreachable` with git's reason in one line.
 """
 
 from __future__ import annotations
@@ -229,6 +230,27 @@ async def receive(repo: Path, source: Source, run_id: str) -> str:
         raise NotFound(f"run {run_id!r} has pushed no work to {str(repo)!r} yet (no branch "
                        f"{branch!r})")
     return sha
+
+
+async def send_back(repo: Path, source: Source, run_id: str, expected: str) -> str | None:
+    """Push ``gluon/<run>`` from the user's repository at ``repo`` to ``source`` (coordinator
+    side) after Gluon committed on it here (a quality gate's lint auto-fix), so the run's next
+    worker starts from it; only over what the source had (``expected``). The commit pushed;
+    None for the coordinator's own route, which is ``repo`` itself."""
+    if source.coordinator:
+        return None
+    branch = run_branch(_check_run_id(run_id))
+    head = await gitops.head_sha(repo, f"refs/heads/{branch}")
+    remote = await _remote_named(repo, source.url)
+    pushed = await gitops._git(
+        repo, "push", "--porcelain", f"--force-with-lease=refs/heads/{branch}:{expected}",
+        "--", remote or source.url, f"refs/heads/{branch}:refs/heads/{branch}", ok=None,
+        time_limit=gitops.SLOW_TIMEOUT)
+    if pushed.code != 0:
+        raise SourceUnreachable(
+            f"cannot push {branch!r} to {source.url}: "
+            f"{_rejection(pushed.out) or git_reason(pushed.err or pushed.out)}")
+    return head
 
 
 async def _remote_named(repo: Path, url: str) -> str | None:

@@ -15,7 +15,8 @@ run's start job (as a local run's does) and, until the worker is done with the a
   the project), or its job died, the run fails with their reasons; a cancel before any worker
   took it closes the dispatch, so no worker will;
 - returns when the relay says the worker is done (see :mod:`core.cluster.ingest`), after
-  bringing the run's branch into the user's repository.
+  bringing the run's branch into the user's repository and, when the worker handed a turn
+  its agent ended well back, deciding what follows it here (:mod:`core.cluster.follow`).
 
 Cancelled (the coordinator stops), it leaves the run to its worker; the next start finds the
 run live and executing on a worker, and waits for it again (see ``Executor``'s reattach).
@@ -36,6 +37,7 @@ from redis.exceptions import RedisError
 
 from core.cluster import keys, link
 from core.cluster.code import receive
+from core.cluster.follow import FollowThrough
 from core.cluster.registry import Workers
 from core.cluster.source import Source, source_for
 from core.cluster.store import ClusterStore, Phase
@@ -77,14 +79,29 @@ class Dispatcher:
         self.workers = workers
         self._ended: dict[str, asyncio.Event] = {}
         self._close = redis.register_script(_CLOSE)
+        self.follow = FollowThrough(runs, self.source)  # what follows a turn handed back
 
     # -- RemoteExecution ----------------------------------------------------------------------
 
     async def executing(self, run_id: str) -> bool:
         row = await self.store.get(run_id)
-        return row is not None and row.phase is not Phase.ENDED
+        return row is not None and (row.phase is not Phase.ENDED
+                                    or await self.follow.pending(run_id))
 
     async def supervise(self, run: Run) -> None:
+        row = await self.store.get(run.id)
+        # A turn its worker handed back, not yet decided (this Gluon stopped meanwhile): what
+        # follows it is decided first, and nothing is dispatched.
+        decided_first = row is not None and row.phase is Phase.ENDED \
+            and await self.follow.pending(run.id)
+        if not decided_first and not await self._attempt(run):
+            return
+        await self.follow.decide(run.id)
+        await self._done(run.id)
+
+    async def _attempt(self, run: Run) -> bool:
+        """Dispatch the run and wait until its worker is done with the attempt; False when it
+        could not be dispatched (it failed)."""
         ended = self._ended.setdefault(run.id, asyncio.Event())
         ended.clear()
         tasks: list[asyncio.Task[None]] = []
@@ -95,7 +112,7 @@ class Dispatcher:
                 await self.runs.transition(run.id, RunState.FAILED,
                                            f"could not dispatch the run: {exc}"[:1000],
                                            error=str(exc)[:2000])
-                return
+                return False
             tasks = [asyncio.create_task(self._forward(run.id), name=f"forward-{run.id}"),
                      asyncio.create_task(self._watch(run.id, attempt, job),
                                          name=f"dispatch-{run.id}")]
@@ -107,7 +124,7 @@ class Dispatcher:
                 with contextlib.suppress(BaseException):
                     await task
             self._ended.pop(run.id, None)
-        await self._done(run.id)
+        return True
 
     def ended(self, run_id: str) -> None:
         """The relay says the worker is done with the run's attempt (called by the ingest)."""

@@ -18,7 +18,8 @@ log and the bus, so chat, the status page and ``gluon events`` see it), a questi
 permission request an interaction here (same id) that any surface answers, a line of the run's
 log a line here, a change of its row (cost, turns, tokens, session, commits) the row here, and
 what it spent the day's usage here, so budgets count it. Agent text and tool calls go on the
-bus only, as they do for a local run.
+bus only, as they do for a local run. A turn the worker handed back to the hooks here (see
+:mod:`core.cluster.follow`) is recorded on the run, which stays live here until they decide.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from redis.exceptions import RedisError, ResponseError
 from core.cluster import keys, link
 from core.cluster.dispatch import Dispatcher
 from core.cluster.store import ClusterStore, Verdict
-from core.cluster.wire import MIRRORED, PARKED, Entry, EntryType, live_event
+from core.cluster.wire import MIRRORED, PARKED, TURN, Entry, EntryType, live_event
 from core.errors import GluonError, NotFound
 from core.events.log import build
 from core.models import Interaction, Run
 from core.runs.commands import CommandKind, RunCommand
+from core.runs.follow_ups import HANDED_BACK
 from core.runs.service import RunManager
 from core.types import RunState
 
@@ -202,6 +204,14 @@ class RelayIngest:
             if fields.get("old") is None:  # the worker's copy of the run was made
                 if mirrored:
                     await self.runs.store.update(run.id, **mirrored)
+                return
+            row = body.get("run") or {}
+            if fields.get("new") == "queued" and fields.get("reason") == HANDED_BACK \
+                    and row.get(TURN):
+                # The turn waits on the run, live here, for the hooks here to decide what
+                # follows (the run's supervisor asks them once the worker is done).
+                await self.runs.store.update(run.id, state_reason=HANDED_BACK,
+                                             turn_result=row[TURN], **mirrored)
                 return
             await self.runs.store.transition(run.id, RunState(fields["new"]),
                                              str(fields["reason"]), checked=False, at=at,

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from core.cluster import keys, link
 from core.cluster.lease import RunLease
 from core.cluster.replica import Replica
-from core.cluster.wire import MIRRORED, PARKED, Entry, EntryType, live_body
+from core.cluster.wire import MIRRORED, PARKED, TURN, Entry, EntryType, live_body
 from core.errors import Conflict, GluonError, NotFound
 from core.events.bus import Event, InteractionRequested, RunStateChanged
 from core.events.log import fields_of, kind_of
@@ -154,7 +154,7 @@ class RunRelay:
         run = await self.replica.store.get(self.run_id)
         hidden = await self.replica.store.hidden(self.run_id)
         row = {**run.model_dump(mode="json"), **hidden}
-        return {k: row[k] for k in (*MIRRORED, *PARKED)}
+        return {k: row[k] for k in (*MIRRORED, *PARKED, TURN)}
 
     async def _save_progress(self) -> None:
         progress = await self.replica.progress(self.run_id)

@@ -4,6 +4,8 @@ coordinator's snapshot), and its run manager runs them with the same supervisor 
 
 The copy is the worker's working record: its transitions, log lines, questions and costs are
 what the worker's relay reads and sends to the coordinator, which keeps the record people see.
+A turn its agent ends well ends the attempt here: the coordinator's follow-up hooks decide
+what follows it (:meth:`Replica._hand_back`).
 A worker takes no runs from its own queue: it launches each run it took from the cluster.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 
 from core.access.activity import ActivityLog
 from core.access.store import AccessStore
-from core.agent.session import AgentRunner, SdkRunner
+from core.agent.session import AgentResult, AgentRunner, SdkRunner
 from core.budget.store import BudgetStore
 from core.cluster.wire import RunSnapshot
 from core.config import Config
@@ -28,7 +30,9 @@ from core.jobs import JobQueue, SqliteJobQueue
 from core.models import Project, Run
 from core.projects.service import ProjectService
 from core.projects.store import ProjectStore
+from core.runs import follow_ups
 from core.runs.command_store import CommandStore
+from core.runs.follow_ups import Finish
 from core.runs.interaction_store import InteractionStore
 from core.runs.service import RunManager
 from core.runs.store import RunStore
@@ -68,8 +72,16 @@ class Replica:
                                interactions=InteractionStore(self.db),
                                commands=self.command_store, budget=BudgetStore(self.db),
                                environ=environ, events=self.events)
+        self.runs.follow_ups.append(self._hand_back)
         self._queue: JobQueue | None = None
         self._open = False
+
+    async def _hand_back(self, run: Run, result: AgentResult) -> Finish:
+        """The one follow-up hook of a worker: every turn its agent ends well goes back to the
+        coordinator, whose hooks (gates, formulas, loops) decide what follows; the attempt
+        ends here, the turn's result on the run."""
+        await self.store.update(run.id, turn_result=follow_ups.encode(result))
+        return Finish(RunState.QUEUED, follow_ups.HANDED_BACK)
 
     async def open(self) -> Replica:
         self.lock.acquire()

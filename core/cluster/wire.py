@@ -102,6 +102,9 @@ MIRRORED = ("session_id", "session_started", "started_at", "ended_at", "last_act
             "subagents_started", "subagents_done", "not_before")
 # What a run parked on its worker (queued again: a usage limit, a fresh session) goes on with.
 PARKED = ("pending_prompt", "session_cost_usd")
+# A turn the worker's agent ended well, handed back to the coordinator's follow-up hooks
+# (core.runs.follow_ups): carried with the transition that ends the attempt.
+TURN = "turn_result"
 
 
 def command_fields(command_id: int, kind: str, actor: str, **payload: str) -> dict[str, str]:

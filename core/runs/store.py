@@ -33,7 +33,7 @@ COLUMNS = frozenset({
     "started_at", "ended_at", "last_activity_at", "turns", "tool_calls", "input_tokens",
     "output_tokens", "cost_usd", "session_cost_usd", "result_text", "error", "last_message",
     "commits", "changed_files", "worktree_removed", "priority", "not_before", "key", "source",
-    "start_job", "subagents_started", "subagents_done"})
+    "start_job", "subagents_started", "subagents_done", "turn_result"})
 _BOOL = ("use_worktree", "worktree_removed", "session_started")
 
 
@@ -50,7 +50,7 @@ def _run(row: aiosqlite.Row) -> Run:
         data[key] = bool(data[key])
     data["commits"] = [CommitInfo(**c) for c in json.loads(data["commits"])]
     data["changed_files"] = [FileChange(**c) for c in json.loads(data["changed_files"])]
-    for key in ("fork_from", "pending_prompt", "queued_at", "start_job"):
+    for key in ("fork_from", "pending_prompt", "queued_at", "start_job", "turn_result"):
         data.pop(key, None)
     return Run(**data)
 
@@ -218,10 +218,11 @@ class RunStore:
 
     async def hidden(self, run_id: str) -> dict[str, Any]:
         """Columns that are not part of the public record (prompt to send, fork source, cost
-        baseline, when it was last queued, its start job)."""
+        baseline, when it was last queued, its start job, a turn ended on a worker that waits
+        for what follows it)."""
         row = await self.db.fetchone(
-            "SELECT pending_prompt, fork_from, session_cost_usd, queued_at, start_job "
-            "FROM runs WHERE id = ?",
+            "SELECT pending_prompt, fork_from, session_cost_usd, queued_at, start_job, "
+            "turn_result FROM runs WHERE id = ?",
             (run_id,))
         assert row is not None
         return dict(row)

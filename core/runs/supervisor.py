@@ -33,9 +33,8 @@ from core.agent.session import (
 from core.events.bus import AgentText as AgentTextEvent
 from core.events.bus import ApiRetry, ToolCalled
 from core.models import Run
-from core.runs import overflow, usage_limit, wrapup
+from core.runs import follow_ups, overflow, usage_limit, wrapup
 from core.runs.commands import POLL_SECONDS, CommandKind, RunCommand
-from core.runs.follow_ups import Finish, FollowUp
 from core.runs.interactions import describe_tool_call
 from core.runs.permissions import PermissionGate, follow_up
 from core.runs.port import SupervisorPort
@@ -212,7 +211,7 @@ class RunSupervisor:
         """Nothing came for the idle timeout: the run ends (raises its _Stop)."""
         if self._ended_turn is None:
             raise _Stop(RunState.REVIEW, "stopped: no new instructions after the interrupt")
-        reason = "the agent finished its task"
+        reason = follow_ups.DONE
         if live := self.subagents.live:
             idle = self.port.config.agents.idle_timeout_seconds
             took = f"{idle / 60:g} min" if idle >= 60 else f"{idle:g} s"
@@ -394,32 +393,14 @@ class RunSupervisor:
         except Exception:
             log.exception("looking for the images run %s saved failed", self.run.id)
 
-    async def _complete(self, result: AgentResult,
-                        reason: str = "the agent finished its task") -> None:
+    async def _complete(self, result: AgentResult, reason: str = follow_ups.DONE) -> None:
         """The agent's work ended well: the features built on runs may go on, else the run
         is ready for review (raises the _Stop)."""
-        await self._follow_up(result)
+        answer = await follow_ups.ask(self.port.follow_ups, self.run, result)
+        if answer is not None:
+            state, why, fields = follow_ups.landing(answer)
+            raise _Stop(state, why, **fields)
         raise _Stop(RunState.REVIEW, reason)
-
-    async def _follow_up(self, result: AgentResult) -> None:
-        """Ask the features built on runs whether the run goes on (see core.runs.follow_ups);
-        raises the _Stop of their answer, returns when none has one."""
-        for hook in self.port.follow_ups:
-            try:
-                answer = await hook(self.run, result)
-            except Exception:
-                log.exception("a follow-up of run %s failed; it is skipped", self.run.id)
-                continue
-            if isinstance(answer, Finish):
-                raise _Stop(answer.state, answer.reason[:1000])
-            if isinstance(answer, FollowUp):
-                fields: dict[str, Any] = {"pending_prompt": answer.message,
-                                          "not_before": answer.not_before}
-                if answer.fresh_session:
-                    fields.update(overflow.fresh_session())
-                if answer.model:
-                    fields["model"] = answer.model
-                raise _Stop(RunState.QUEUED, answer.reason[:1000], **fields)
 
     # -- state ------------------------------------------------------------------------------
 

@@ -214,4 +214,8 @@ CREATE UNIQUE INDEX runs_key ON runs(key) WHERE key IS NOT NULL;
 ALTER TABLE runs ADD COLUMN subagents_started INTEGER NOT NULL DEFAULT 0;  -- its agent's subagents
 ALTER TABLE runs ADD COLUMN subagents_done INTEGER NOT NULL DEFAULT 0;     -- of them, stopped
 """),
+    ("run_turn_result", """
+-- A turn a worker's agent ended well, as JSON, until the coordinator decides what follows it.
+ALTER TABLE runs ADD COLUMN turn_result TEXT;
+"""),
 ]

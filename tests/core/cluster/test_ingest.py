@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 
 from bots.chat.migrations import CHAT_TABLES
+from core.agent.session import AgentResult
 from core.cluster.wire import Entry, EntryType
 from core.config import Config
 from core.events.bus import AgentText
+from core.models import Run
+from core.runs.follow_ups import HANDED_BACK, FollowUp, encode
 from core.runtime import Runtime
 from core.types import RunState
-from tests.conftest import daemon_environ
+from tests.conftest import daemon_environ, git
 from tests.core.jobs.redis_server import RedisServer
 from tests.core.test_run_commands import eventually
 
@@ -100,3 +103,47 @@ async def test_an_entry_delivered_again_changes_nothing_and_a_stale_fence_is_dro
     await relay(rt, event("feedbeef", 1, 1, "queued", "running", "agent started"),
                 event(run.id, 2, 2, "running", "review", "the agent finished its task"))
     assert (await rt.runs.get(run.id)).state is RunState.REVIEW
+
+
+async def test_a_turn_handed_back_waits_on_the_run_and_the_hooks_here_decide_it_once(
+        coordinator: Runtime, repo: Path) -> None:
+    rt = coordinator
+    asked: list[tuple[str | None, str, bool]] = []
+
+    async def next_step(run: Run, result: AgentResult) -> FollowUp:
+        cwd = Path(run.cwd)
+        asked.append((result.result, git(cwd, "branch", "--show-current"),
+                      (cwd / "README.md").exists()))
+        return FollowUp("do the second step", "step 2/2", fresh_session=True)
+
+    rt.runs.follow_ups.insert(0, next_step)
+    run = await rt.runs.start_run("demo", "some work")
+    await eventually(lambda: _dispatched(rt, run.id), "the dispatch")  # no worker takes it
+    git(repo, "branch", f"gluon/{run.id}", "main")  # as the worker pushed it
+    turn = AgentResult(subtype="success", is_error=False, num_turns=1,
+                       session_id=run.session_id, total_cost_usd=0.1, input_tokens=10,
+                       output_tokens=5, result="Step one done.", terminal_reason="completed",
+                       errors=[], user_message_uuids=[])
+    handed = event(run.id, 1, 3, "running", "queued", HANDED_BACK, turn_result=encode(turn))
+    await relay(rt, Entry("w1", run.id, 1, 1, EntryType.CLAIMED, {"attempt": 1}),
+                event(run.id, 1, 2, "queued", "running", "agent started"), handed)
+    await relay(rt, handed)  # delivered again
+
+    # Live here until the worker is done with the attempt; no state change to hear of.
+    stored = await rt.runs.get(run.id)
+    assert (stored.state, stored.state_reason) == (RunState.RUNNING, HANDED_BACK)
+    assert asked == []
+    await relay(rt, Entry("w1", run.id, 1, 4, EntryType.ENDED, {"state": "queued"}))
+
+    async def queued() -> bool:
+        return (await rt.runs.get(run.id)).state is RunState.QUEUED
+    await eventually(queued, "the hooks' answer")
+    assert asked == [("Step one done.", f"gluon/{run.id}", True)]  # in a worktree of the branch
+    hidden = await rt.runs.store.hidden(run.id)
+    assert (hidden["pending_prompt"], hidden["turn_result"]) == ("do the second step", None)
+    after = await rt.runs.get(run.id)
+    assert after.session_id != run.session_id and not after.session_started
+    moves = [(t.to_state, t.reason) for t in await rt.runs.store.transitions(run.id)]
+    assert moves.count((RunState.QUEUED, "step 2/2")) == 1, moves
+    assert [s for s, _ in moves].count(RunState.RUNNING) == 1, moves
+    assert not (rt.config.worktrees_dir / "demo" / run.id).exists()
