@@ -55,6 +55,18 @@ log = logging.getLogger(__name__)
 WATCH_SECONDS = 1.0
 """How often a dispatched run's refusals, job and end are looked at (besides being woken)."""
 
+# Raise a run's fence to the newest the coordinator saw (ARGV[1]) and the shipped session holds,
+# and keep it while the attempt lives: a fence that expired after an earlier attempt never
+# comes back lower than a number a worker had.
+_FLOOR = """
+local floor = tonumber(ARGV[1])
+local shipped = tonumber(redis.call('hget', KEYS[2], 'fence') or '0') or 0
+if shipped > floor then floor = shipped end
+if tonumber(redis.call('get', KEYS[1]) or '0') < floor then redis.call('set', KEYS[1], floor) end
+redis.call('persist', KEYS[1])
+return floor
+"""
+
 # Close a dispatch nobody has taken: only while no worker holds the run's lease.
 _CLOSE = """
 if redis.call('exists', KEYS[2]) == 1 then return 0 end
@@ -80,6 +92,7 @@ class Dispatcher:
         self._ended: dict[str, asyncio.Event] = {}
         self._close = redis.register_script(_CLOSE)
         self.follow = FollowThrough(runs, self.source)  # what follows a turn handed back
+        self._floor = redis.register_script(_FLOOR)
 
     # -- RemoteExecution ----------------------------------------------------------------------
 
@@ -170,9 +183,12 @@ class Dispatcher:
             turns=run.turns, tool_calls=run.tool_calls, input_tokens=run.input_tokens,
             output_tokens=run.output_tokens, trusted=project.trusted,
             tool_rules=await self.runs.projects.tool_rules(run.project))
-        if (await self.store.dispatched(run.id, attempt)).phase is Phase.DISPATCHED:
+        row = await self.store.dispatched(run.id, attempt)
+        await self._floor(keys=[keys.fence(run.id), keys.session(run.id)], args=[row.fence])
+        if row.phase is Phase.DISPATCHED:
             await self.redis.hset(keys.dispatch(run.id),
                                   mapping={"attempt": attempt, "open": 1})
+            await self.redis.expire(keys.dispatch(run.id), keys.LEFTOVER_SECONDS)
         job = await self.queue.enqueue(keys.EXEC_KIND, snapshot.model_dump(mode="json"),
                                        key=keys.exec_key(run.id, attempt),
                                        priority=run.priority)
@@ -300,10 +316,11 @@ class Dispatcher:
                             command.interaction_id)
                 await self.runs.commands.complete(command)
                 return
-            payload.update(answer=json.dumps(answered.answer),
+            payload.update(answer=json.dumps(answered.answer), title=answered.title,
                            answered_by=answered.answered_by or command.actor)
         await link.xadd(self.redis, keys.commands(run_id),
                         command_fields(command.id, str(command.kind), command.actor, **payload))
+        await self.redis.expire(keys.commands(run_id), keys.LEFTOVER_SECONDS)
 
     async def applied(self, run_id: str, command_id: int) -> None:
         """The worker applied a forwarded command: it leaves the run's stream (the relay's
@@ -333,10 +350,15 @@ class Dispatcher:
                                  f"from what its worker pushed: {exc}")
 
     async def _done(self, run_id: str) -> None:
-        """The worker is done with the attempt: its open requests expire, and a run ended for
-        good hears no more of what was sent to it."""
+        """The worker is done with the attempt: its open requests expire, a run ended for
+        good hears no more of what was sent to it, and the attempt's keys go (see
+        :mod:`core.cluster.keys`)."""
         run = await self.runs.store.get(run_id)
         await self.runs.interactions.expire_for_run(run_id)
         if run.state not in (RunState.INTERRUPTED, RunState.QUEUED):
             await self.runs.commands.discard(run_id)
-        await self.redis.delete(keys.commands(run_id), keys.dispatch(run_id))
+        row = await self.store.get(run_id)
+        if row is None:
+            return
+        await self.redis.delete(*keys.attempt_keys(run_id, row.attempt))
+        await self.redis.expire(keys.fence(run_id), keys.FENCE_SECONDS)

@@ -7,7 +7,8 @@ it died, hangs or lost Redis (its runs are taken over by others once their lease
 
 Draining is kept apart from the heartbeat (the ``gluon:workers:draining`` set), so it is
 reversible from any process and survives the worker's restart: a draining worker finishes its
-runs and takes no new ones until it is undrained.
+runs and takes no new ones until it is undrained. A worker not heard from for a day
+(``keys.WORKER_SECONDS``) is dropped from both by the others' heartbeats.
 """
 
 from __future__ import annotations
@@ -61,7 +62,20 @@ class Workers:
         info = info.model_copy(update={"last_seen": time.time(), "draining": draining})
         await self.redis.hset(keys.WORKERS, info.name,
                               info.model_dump_json(exclude={"stale"}))
+        await self._forget_gone(info.last_seen)
         return draining
+
+    async def _forget_gone(self, now: float) -> None:
+        """The workers not heard from for ``keys.WORKER_SECONDS`` leave the list (and the
+        draining set): they are not coming back under that name."""
+        for name, text in (await self.redis.hgetall(keys.WORKERS)).items():
+            try:
+                seen = float(json.loads(text).get("last_seen", 0))
+            except (ValueError, TypeError, AttributeError):
+                continue
+            if now - seen > keys.WORKER_SECONDS:
+                await self.redis.hdel(keys.WORKERS, name)
+                await self.redis.srem(keys.DRAINING, name)
 
     async def leave(self, name: str) -> None:
         """A worker that stops cleanly takes itself off the list."""

@@ -15,7 +15,10 @@ Redis that goes away delays entries and loses none.
 
 **The inbox** reads the run's command stream (``gluon:cmd:<run>``) and puts each command on
 the run's channel here, where the supervisor applies it once (an answer is first recorded on
-the request here, with the answer given on the coordinator); the relay says which are applied.
+the request here, with the answer given on the coordinator; the answer to a request of an
+earlier worker's agent goes to this agent as a message); the relay says which are applied.
+A message for the agent is first kept for a worker that may take the run over before a
+shipped session holds it (see :mod:`core.cluster.replay`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from core.cluster import keys, link
+from core.cluster import keys, link, replay
 from core.cluster.lease import RunLease
 from core.cluster.replica import Replica
 from core.cluster.wire import MIRRORED, PARKED, TURN, Entry, EntryType, live_body
@@ -37,6 +40,7 @@ from core.errors import Conflict, GluonError, NotFound
 from core.events.bus import Event, InteractionRequested, RunStateChanged
 from core.events.log import fields_of, kind_of
 from core.runs.commands import CommandKind
+from core.runs.permissions import told
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ _PROGRESS = """
 local newest = tonumber(redis.call('hget', KEYS[1], 'fence') or '0')
 if tonumber(ARGV[1]) < newest then return 0 end
 redis.call('hset', KEYS[1], 'fence', ARGV[1], 'attempt', ARGV[2], 'row', ARGV[3])
+redis.call('expire', KEYS[1], ARGV[4])
 return 1
 """
 
@@ -160,7 +165,8 @@ class RunRelay:
         progress = await self.replica.progress(self.run_id)
         if progress != self._progress:
             await self._write_progress(keys=[keys.progress(self.run_id)],
-                                       args=[self.lease.fence, self.attempt, progress])
+                                       args=[self.lease.fence, self.attempt, progress,
+                                             keys.LEFTOVER_SECONDS])
             self._progress = progress
 
     async def save_progress(self) -> None:
@@ -233,27 +239,46 @@ class CommandInbox:
         channel = self.replica.runs.commands
         here: int | None = None
         if kind is CommandKind.ANSWER:
-            if await self._answer(payload, actor):
+            recorded = await self._answer(payload, actor)
+            if recorded:
                 here = (await channel.send(self.run_id, kind, actor,
                                            interaction_id=payload["interaction_id"])).id
+            elif recorded is None and payload.get("title"):
+                # Asked by the agent of a worker before: this agent is told, as after a
+                # restart of a Gluon that runs its runs itself.
+                answer = json.loads(payload["answer"])
+                here = await self._steer(command, payload.get("answered_by") or actor, told(
+                    payload["title"], answer if isinstance(answer, str) else json.dumps(answer)))
         elif kind is CommandKind.STEER:
-            here = (await channel.send(self.run_id, kind, actor, text=payload["text"])).id
+            here = await self._steer(command, actor, payload["text"])
         else:
             here = (await channel.send(self.run_id, kind, actor)).id
         self.relay.forwarded[command] = here
 
-    async def _answer(self, payload: dict[str, str], actor: str) -> bool:
+    async def _steer(self, command: int, actor: str, text: str) -> int:
+        """A message for the agent, kept first until a shipped session holds it, for a
+        worker that may take the run over (see :mod:`core.cluster.replay`); its id here."""
+        try:
+            await replay.record(self.redis, self.run_id, fence=self.relay.lease.fence,
+                                attempt=self.relay.attempt, command_id=command, text=text)
+        except (RedisError, OSError) as exc:
+            log.warning("run %s: steer %d not kept for a worker taking the run over: %s",
+                        self.run_id, command, exc)
+        return (await self.replica.runs.commands.send(self.run_id, CommandKind.STEER, actor,
+                                                      text=text)).id
+
+    async def _answer(self, payload: dict[str, str], actor: str) -> bool | None:
         """Record an answer given on the coordinator on the request here; whether the run
-        here has such a request (one asked of an earlier worker's agent has none)."""
+        here has such a request: None when it was asked of an earlier worker's agent."""
         answer = json.loads(payload["answer"])
         try:
             await self.replica.runs.interactions.answer(
                 payload["interaction_id"], answer if isinstance(answer, str) else
                 json.dumps(answer), payload.get("answered_by") or actor)
         except NotFound:
-            log.info("run %s: answer to %s, asked before this worker took the run; the "
-                     "agent is not waiting for it", self.run_id, payload["interaction_id"])
-            return False
+            log.info("run %s: answer to %s, asked before this worker took the run: its "
+                     "agent is told", self.run_id, payload["interaction_id"])
+            return None
         except Conflict:
             pass  # answered here already (the command came again)
         except GluonError as exc:

@@ -9,7 +9,8 @@ replaced by ``-`` (:func:`encoded_cwd`), so it differs between hosts whose workt
 
 - :func:`ship`, on the worker after every turn: those files, as a gzip'd tar, to the hash
   ``gluon:session:<run>`` (fields ``data``, ``session_id``, ``fence``, ``cwd``, ``home``,
-  ``size``, ``shipped_at``), in one script that refuses a fence older than the stored one.
+  ``size``, ``shipped_at``), in one script that refuses a fence older than the stored one;
+  the session is kept :data:`core.cluster.keys.SESSION_SECONDS` after its last ship.
 - :func:`restore`, on the host that takes the run over: the files, written under its agent
   home for its own worktree, where its CLI finds them to resume the session; the paths of the
   old worktree and home in the transcript become the new ones (the agent would otherwise go on
@@ -35,9 +36,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from core.cluster import keys
 from core.jobs.types import LeaseLost
 
-KEY_PREFIX = "gluon:session:"
 MAX_NAME = 200  # Claude Code shortens longer encoded paths and adds a hash
 
 _SHIP = """
@@ -45,6 +46,7 @@ local cur = tonumber(redis.call('HGET', KEYS[1], 'fence') or '-1')
 if cur > tonumber(ARGV[1]) then return {0, cur} end
 redis.call('HSET', KEYS[1], 'fence', ARGV[1], 'session_id', ARGV[2], 'data', ARGV[3],
            'cwd', ARGV[4], 'home', ARGV[5], 'size', ARGV[6], 'shipped_at', ARGV[7])
+redis.call('EXPIRE', KEYS[1], ARGV[8])
 return {1, cur}
 """
 
@@ -68,7 +70,7 @@ class Restored:
 
 
 def key(run_id: str) -> str:
-    return f"{KEY_PREFIX}{run_id}"
+    return keys.session(run_id)
 
 
 def encoded_cwd(cwd: str | Path) -> str:
@@ -148,7 +150,8 @@ async def ship(redis: aioredis.Redis, run_id: str, session_id: str, *, home: Pat
         return None
     data, size = await asyncio.to_thread(_pack, transcript, _session_name(session_id))
     ok, stored = await redis.eval(_SHIP, 1, key(run_id), fence, session_id, data,
-                                  str(cwd), str(home), size, repr(time.time()))
+                                  str(cwd), str(home), size, repr(time.time()),
+                                  keys.SESSION_SECONDS)
     if not ok:
         raise LeaseLost(f"cannot ship the session of run {run_id!r} with fence {fence}: a "
                         f"newer holder (fence {stored}) has it; stop working on the run here")

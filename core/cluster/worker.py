@@ -40,7 +40,7 @@ from importlib.metadata import version
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from core.cluster import keys, link, session_ship
+from core.cluster import keys, link, replay, session_ship
 from core.cluster.code import BranchMoved, Checkout, WorkerCode
 from core.cluster.coordinator import exec_queue
 from core.cluster.lease import RunLease, RunLeases
@@ -54,6 +54,8 @@ from core.config import Config
 from core.errors import GluonError
 from core.events.bus import TurnFinished
 from core.jobs import Lease, LeaseLost, QueueUnavailable
+from core.models import Run
+from core.runs.prompts import RESTART_PROMPT
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +285,7 @@ class Worker:
     async def _refuse(self, job: Lease, snap: RunSnapshot, reason: str) -> None:
         key = keys.refusals(snap.run_id, snap.attempt)
         await self.redis.hset(key, self.name, reason[:500])
-        await self.redis.expire(key, 86400)
+        await self.redis.expire(key, keys.LEFTOVER_SECONDS)
         if (snap.run_id, snap.attempt) not in self._refused:
             log.warning("worker %s refused run %s: %s", self.name, snap.run_id, reason)
         self._refused[(snap.run_id, snap.attempt)] = (time.monotonic(), reason)
@@ -345,6 +347,7 @@ class Worker:
         await relay.send(EntryType.CLAIMED, {"attempt": snap.attempt})
         log.info("worker %s runs run %s (attempt %d, fence %d)", self.name, snap.run_id,
                  snap.attempt, run.lease.fence)
+        await self._replay(run, relay, local)
         run.helpers = [
             asyncio.create_task(relay.run(), name=f"relay-{snap.run_id}"),
             asyncio.create_task(CommandInbox(self.redis, self.replica, relay).run(),
@@ -352,6 +355,26 @@ class Worker:
             asyncio.create_task(self._push_turns(run), name=f"push-{snap.run_id}")]
         run.agent = asyncio.create_task(await self.replica.runs.launch(local),
                                         name=f"run-{snap.run_id}")
+
+    async def _replay(self, run: _Run, relay: RunRelay, local: Run) -> None:
+        """Taking the run over: the steers an earlier worker gave its agent that the restored
+        session does not hold go to this agent with its first message (see
+        :mod:`core.cluster.replay`); coming through the command stream again, they count as
+        applied."""
+        home = self.config.agent_homes_dir / local.id
+        replayed = await replay.take_over(
+            self.redis, local.id, attempt=run.snap.attempt,
+            transcript=session_ship.find_transcript(home, local.session_id))
+        relay.forwarded.update(dict.fromkeys(replayed.ids))
+        if not replayed.texts:
+            return
+        hidden = await self.replica.store.hidden(local.id)
+        message = hidden["pending_prompt"] or (RESTART_PROMPT if local.session_started
+                                               else local.prompt)
+        await self.replica.store.update(local.id,
+                                        pending_prompt=replay.prompt(message, replayed.texts))
+        log.info("run %s: %d message(s) sent to its agent on the worker before are given to "
+                 "it again", local.id, len(replayed.texts))
 
     async def _push_turns(self, run: _Run) -> None:
         """After every turn the branch goes to the source and the session to Redis, so a
@@ -374,9 +397,11 @@ class Worker:
             try:
                 await self.code.publish(checkout)
                 session = (await self.replica.store.get(run_id)).session_id
-                await session_ship.ship(self.blobs, run_id, session,
-                                        home=self.config.agent_homes_dir / run_id,
-                                        cwd=checkout.worktree, fence=run.lease.fence)
+                home = self.config.agent_homes_dir / run_id
+                if await session_ship.ship(self.blobs, run_id, session, home=home,
+                                           cwd=checkout.worktree, fence=run.lease.fence):
+                    await replay.trim(self.redis, run_id, fence=run.lease.fence,
+                                      transcript=session_ship.find_transcript(home, session))
             except (BranchMoved, LeaseLost) as exc:
                 self._lose(run, f"lost run {run_id} to another worker ({exc}): stopped")
             except GluonError as exc:

@@ -6,6 +6,11 @@ Keys, all under a prefix ``P`` (``gluon:jobs``):
                       worker, entry (its stream entry while it has one), leased_until,
                       lease_ms, error, seq, enqueued_at, updated_at
 - ``P:key:<key>``     the id of the job enqueued under an idempotency key (``SET NX``)
+
+A job done or dead is kept :data:`KEEP_SECONDS` (its hash and its idempotency key expire then),
+and the indexes lose the ids of jobs gone, the oldest first, as later jobs end; ``P:dead`` keeps
+about the last :data:`DEAD_KEPT` deaths. So a queue whose jobs each have a key of their own
+does not grow for ever.
 - ``P:stream:<prio>`` one stream per priority in use, each with the consumer group; an entry
                       is a ready job, pending (in the group's PEL) while a worker holds it
 - ``P:priorities``    sorted set of the priorities in use, scanned highest first
@@ -23,7 +28,13 @@ Redis' own clock (``PX``, idle times).
 
 from __future__ import annotations
 
-_PRELUDE = """
+KEEP_SECONDS = 7 * 86400
+"""How long a job done or dead (and its idempotency key) is kept."""
+DEAD_KEPT = 1000
+
+_PRELUDE = f"""
+local KEEP, DEAD_KEPT = {KEEP_SECONDS}, {DEAD_KEPT}
+""" + """
 local P, GROUP = ARGV[1], ARGV[2]
 local function job_key(id) return P .. ':job:' .. id end
 local function stream_key(prio) return P .. ':stream:' .. prio end
@@ -42,11 +53,24 @@ local function release(id, job)
   redis.call('DEL', lease_key(id))
   redis.call('HSET', job, 'entry', '', 'leased_until', '')
 end
+-- A job done or dead is kept a while, with its key; the ids of jobs gone since leave the
+-- indexes (the oldest few, each time a job ends).
+local function retire(job)
+  redis.call('EXPIRE', job, KEEP)
+  local key = redis.call('HGET', job, 'key')
+  if key and key ~= '' then redis.call('EXPIRE', P .. ':key:' .. key, KEEP) end
+  for _, index in ipairs({P .. ':state:done', P .. ':state:dead', P .. ':all'}) do
+    for _, old in ipairs(redis.call('ZRANGE', index, 0, 9)) do
+      if redis.call('EXISTS', job_key(old)) == 0 then redis.call('ZREM', index, old) end
+    end
+  end
+end
 local function bury(id, job, error, now)
   release(id, job)
   redis.call('HSET', job, 'error', error, 'updated_at', now)
   set_state(id, job, 'dead')
-  redis.call('XADD', P .. ':dead', '*', 'job', id, 'error', error)
+  redis.call('XADD', P .. ':dead', 'MAXLEN', '~', DEAD_KEPT, '*', 'job', id, 'error', error)
+  retire(job)
 end
 -- Whether the lease with this token is the job's newest (the fence).
 local function holds(job, token)
@@ -190,6 +214,7 @@ if not holds(job, token) then return 0 end
 release(id, job)
 redis.call('HSET', job, 'updated_at', ARGV[5])
 set_state(id, job, 'done')
+retire(job)
 return 1
 """
 

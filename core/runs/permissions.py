@@ -114,5 +114,9 @@ class PermissionGate:
 
 def follow_up(answered: Interaction) -> str:
     """The message that tells an agent the answer to a request its predecessor asked."""
-    return (f"While you were stopped, the user answered your request '{answered.title}': "
-            f"{answered.answer}")
+    return told(answered.title, str(answered.answer))
+
+
+def told(title: str, answer: str) -> str:
+    """:func:`follow_up` for the request titled ``title``, answered ``answer``."""
+    return f"While you were stopped, the user answered your request '{title}': {answer}"

@@ -8,7 +8,8 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from core.jobs import JobState, QueueUnavailable
+from core.jobs import JobState, QueueUnavailable, RetryPolicy
+from core.jobs.redis_scripts import KEEP_SECONDS
 from core.jobs.redis_streams import RedisJobQueue, redact
 from tests.core.jobs.redis_server import RedisServer, free_port
 
@@ -84,6 +85,37 @@ async def test_jobs_are_entries_of_a_stream_per_priority_read_by_one_consumer_gr
         assert again is not None and again.job_id == lease.job_id
         await queue.ack(again)
         assert await raw.xlen("gluon:jobs:stream:5") == 0  # acked entries are deleted
+    finally:
+        await raw.aclose()
+        await queue.close()
+
+
+async def test_a_job_done_or_dead_is_kept_a_week_with_its_key_and_leaves_the_indexes_once_gone(
+        redis_server: RedisServer) -> None:
+    queue = await RedisJobQueue(redis_server.url, policy=RetryPolicy(max_tries=1)).open()
+    raw = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        done = await queue.enqueue("run.start", {}, key="run.start:r1:1")
+        dead = await queue.enqueue("run.start", {}, key="run.start:r2:1")
+        live = await queue.enqueue("run.start", {}, key="run.start:r3:1")
+        first = await queue.claim("host-a", lease_seconds=30)
+        second = await queue.claim("host-a", lease_seconds=30)
+        assert first is not None and second is not None
+        await queue.ack(first)
+        assert await queue.fail(second, "boom") is JobState.DEAD
+        for key in (f"gluon:jobs:job:{done}", "gluon:jobs:key:run.start:r1:1",
+                    f"gluon:jobs:job:{dead}", "gluon:jobs:key:run.start:r2:1"):
+            assert 0 < await raw.ttl(key) <= KEEP_SECONDS, key
+        for key in (f"gluon:jobs:job:{live}", "gluon:jobs:key:run.start:r3:1"):
+            assert await raw.ttl(key) == -1, key  # a job not ended yet lives on
+        # Once a kept job is gone (expired), the next job to end takes its id off the indexes.
+        await raw.delete(f"gluon:jobs:job:{done}", f"gluon:jobs:job:{dead}")
+        third = await queue.claim("host-a", lease_seconds=30)
+        assert third is not None and third.job_id == live
+        await queue.ack(third)
+        assert await raw.zrange("gluon:jobs:all", 0, -1) == [live]
+        assert await raw.zrange("gluon:jobs:state:dead", 0, -1) == []
+        assert [j.id for j in await queue.list(state=JobState.DONE)] == [live]
     finally:
         await raw.aclose()
         await queue.close()
