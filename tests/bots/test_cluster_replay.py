@@ -11,7 +11,12 @@ import json
 import pytest
 
 from tests.bots.cluster_env import Cluster, wait_until
-from tests.bots.test_workers import cluster, commit, redis_server  # noqa: F401 (fixtures)
+from tests.bots.test_workers import (  # noqa: F401 (fixtures)
+    MCP_JSON,
+    cluster,
+    commit,
+    redis_server,
+)
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -80,3 +85,27 @@ def test_a_steer_applied_by_a_worker_killed_mid_turn_reaches_the_next_workers_ag
     lasting = {str(k) for k in cluster.redis.keys("*") if cluster.redis.ttl(k) == -1}
     assert not [k for k in lasting if run_id in k or ":job:" in k], lasting
     assert {k.split(":")[1] for k in lasting} <= {"relay", "workers", "exec", "jobs"}, lasting
+
+
+@pytest.mark.timeout(300)
+def test_an_answer_to_a_request_of_a_killed_workers_agent_is_told_to_the_next_workers_agent(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:  # noqa: F811
+    model_server.script("SCRIPT:asked", [s.write(".mcp.json", MCP_JSON), s.text("Wrote it.")])
+    cluster.start_worker("w1")
+    run_id = cluster.run("SCRIPT:asked set up MCP")
+    [asked] = cluster.wait_state(run_id, "waiting")["pending"]
+    cluster.kill_worker("w1")
+    # Answered once w1 is gone: its agent, which asked, will never hear it.
+    assert cluster.gluon.json("answer", asked["id"], "allow")["answer"] == "allow"
+
+    cluster.start_worker("w2")
+    # w2's agent starts the turn again and asks again; the earlier answer reaches it as a
+    # message, as it would after a restart of a Gluon running the run itself.
+    again = wait_until(lambda: [p for p in cluster.show(run_id)["pending"]
+                                if p["id"] != asked["id"]], "w2's agent asking again")
+    cluster.gluon.json("answer", again[0]["id"], "allow")
+    told = model_server.wait_for_request(
+        lambda r: r.script_key == "SCRIPT:asked" and "While you were stopped, the user "
+        f"answered your request '{asked['title']}': allow" in json.dumps(r.messages), timeout=60)
+    assert json.dumps(told.messages).count("While you were stopped") == 1
+    assert cluster.wait_state(run_id, "review")["worker"] == "w2"
