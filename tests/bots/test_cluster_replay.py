@@ -86,6 +86,15 @@ def test_a_steer_applied_by_a_worker_killed_mid_turn_reaches_the_next_workers_ag
     assert not [k for k in lasting if run_id in k or ":job:" in k], lasting
     assert {k.split(":")[1] for k in lasting} <= {"relay", "workers", "exec", "jobs"}, lasting
 
+    # Resumed once its fence has expired: the fence goes on from the newest a worker had.
+    cluster.redis.delete(f"gluon:fence:run:{run_id}")
+    cluster.gluon.json("resume", run_id, "One more thing.")
+    wait_until(lambda: f"run {run_id} (attempt 2, " in cluster.log_of("w2"), "w2 taking it")
+    assert f"run {run_id} (attempt 2, fence 3)" in cluster.log_of("w2")
+    wait_until(lambda: cluster.show(run_id)["run"]["turns"] > shown["run"]["turns"],
+               "the resumed turn")
+    assert cluster.wait_state(run_id, "review", "failed")["run"]["state"] == "review"
+
 
 @pytest.mark.timeout(300)
 def test_an_answer_to_a_request_of_a_killed_workers_agent_is_told_to_the_next_workers_agent(
