@@ -18,7 +18,8 @@ dropped it from the run's command stream. So:
   the command stream again. They stay in the hash until a ship of this worker holds them, so
   a worker that dies before its first turn ends passes them on too.
 
-A steer whose text the session already holds (sent again word for word) counts as held.
+A steer counts as held when a user message of the session is its text, or gives it again
+after :data:`HEADER`: one sent again word for word, its first time held, counts as held too.
 """
 
 from __future__ import annotations
@@ -101,10 +102,10 @@ async def take_over(redis: aioredis.Redis, run_id: str, *, attempt: int,
 
 def prompt(message: str, texts: list[str]) -> str:
     """``message`` (what the agent resumes with) followed by the steers not in it yet."""
-    missing = [text for text in texts if text not in message]
+    missing = [text for text in texts if not _holds([message], text)]
     if not missing:
         return message
-    return "\n\n".join([message, HEADER, *missing])
+    return "\n\n".join([message, *([] if HEADER in message else [HEADER]), *missing])
 
 
 async def _recorded(redis: aioredis.Redis, run_id: str) -> dict[int, tuple[int, str]]:
@@ -141,4 +142,12 @@ def _said(transcript: Path | None) -> list[str]:
 
 
 def _holds(said: list[str], text: str) -> bool:
-    return any(text in message for message in said)
+    """Whether one of the user messages ``said`` is ``text``, or gives it again (one of the
+    paragraphs after :data:`HEADER` in a message made by :func:`prompt`)."""
+    for message in said:
+        if message == text:
+            return True
+        _, header, given = message.partition(HEADER)
+        if header and f"\n\n{text}\n\n" in f"{given}\n\n":
+            return True
+    return False

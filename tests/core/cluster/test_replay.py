@@ -59,27 +59,28 @@ async def test_the_steers_a_shipped_transcript_holds_are_forgotten_and_the_rest_
         redis: aioredis.Redis, tmp_path: Path) -> None:
     await redis.set(keys.fence(RUN), 1)
     for command, text in ((3, "Add the tests too."), (4, "Mind the README."),
-                          (5, "queued, not said")):
+                          (5, "queued, not said"), (6, "the tests")):
         await replay.record(redis, RUN, fence=1, attempt=1, command_id=command, text=text)
     await redis.hset(keys.replay(RUN), "2", json.dumps({"attempt": 0, "text": "earlier"}))
     shipped = transcript(tmp_path / "a.jsonl", "SCRIPT:x the task", "Add the tests too.")
     assert await replay.trim(redis, RUN, fence=1, transcript=shipped) == 1
-    assert sorted(await redis.hkeys(keys.replay(RUN))) == ["2", "4", "5"]
+    assert sorted(await redis.hkeys(keys.replay(RUN))) == ["2", "4", "5", "6"]
 
     # Another worker, fence 2, resumes that transcript: the attempt's two steers it does not
     # hold come again, in order; the steer of another attempt does not.
     await redis.set(keys.fence(RUN), 2)
     taken = await replay.take_over(redis, RUN, attempt=1, transcript=shipped)
-    assert taken == replay.Replayed({4, 5}, ["Mind the README.", "queued, not said"])
+    texts = ["Mind the README.", "queued, not said", "the tests"]
+    assert taken == replay.Replayed({4, 5, 6}, texts)
     first = replay.prompt(RESTART_PROMPT, taken.texts)
-    assert first.startswith(RESTART_PROMPT) and first.endswith(
-        "Mind the README.\n\nqueued, not said")
+    assert first == "\n\n".join([RESTART_PROMPT, replay.HEADER, *texts])
     assert replay.prompt(first, taken.texts) == first  # never twice in one message
+    assert replay.prompt(first, ["Also this."]) == f"{first}\n\nAlso this."
     # Its first turn ends, shipped with that message: nothing is left to give again.
     mine = transcript(tmp_path / "b.jsonl", "SCRIPT:x the task", "Add the tests too.", first)
     assert not await replay.trim(redis, RUN, fence=1, transcript=mine)  # a stale worker
-    assert await replay.trim(redis, RUN, fence=2, transcript=mine) == 2
+    assert await replay.trim(redis, RUN, fence=2, transcript=mine) == 3
     assert (await replay.take_over(redis, RUN, attempt=1, transcript=mine)).texts == []
     # Nothing shipped at all: the agent starts afresh and hears every steer of the attempt.
-    await replay.record(redis, RUN, fence=2, attempt=1, command_id=6, text="Go on.")
+    await replay.record(redis, RUN, fence=2, attempt=1, command_id=7, text="Go on.")
     assert (await replay.take_over(redis, RUN, attempt=1, transcript=None)).texts == ["Go on."]
