@@ -1,6 +1,8 @@
 """The messages a run's worker gave its agent that the last shipped session may not hold, so
 a worker that takes the run over gives them to its agent again: a steer is not lost with the
-worker that took it.
+worker that took it. A *steer* here is any such message: a steer, or an answer to a request
+of an earlier worker's agent, which that agent is told as a message (see
+:class:`core.cluster.relay.CommandInbox`).
 
 A worker's agent session reaches Redis only at the end of each turn (see
 :mod:`core.cluster.session_ship`). A steer applied during a turn that never ends there (the
@@ -10,13 +12,13 @@ dropped it from the run's command stream. So:
 - :func:`record`, on the worker, before a steer goes to its agent: the steer's text under its
   id on the coordinator in ``gluon:replay:<run>`` (with the attempt it belongs to), only while
   the worker's fence is the run's newest;
-- :func:`trim`, on the worker, after each ship: the steers the shipped transcript holds (a
-  user message of the session contains the text) leave the hash;
+- :func:`trim`, on the worker, after each ship: the steers the shipped transcript holds
+  leave the hash;
 - :func:`take_over`, on the worker taking the run over: the steers of the attempt that the
-  restored transcript does not hold, put in front of the agent with the message it resumes
-  with (:func:`prompt`); their ids, which this worker treats as applied if they come through
-  the command stream again. They stay in the hash until a ship of this worker holds them, so
-  a worker that dies before its first turn ends passes them on too.
+  restored transcript does not hold, given to the agent after the message it resumes
+  with, in that message (:func:`prompt`); and the ids of all, which this worker treats as
+  applied if they come through the command stream again. They stay in the hash until a ship
+  of this worker holds them, so a worker that dies before its first turn ends passes them on.
 
 A steer counts as held when a user message of the session is its text, or gives it again
 after :data:`HEADER`: one sent again word for word, its first time held, counts as held too.
