@@ -6,7 +6,8 @@ every third of its length; renewing and releasing compare the token in the same 
 worker whose lease lapsed and was taken by another can neither renew it nor free it. What a
 worker writes elsewhere (the relay to the coordinator, the run's progress) carries its fence,
 and the coordinator drops what comes with a fence lower than the newest it has seen: never two
-agents on one run, and never the words of a stale one.
+agents on one run, and never the words of a stale one. The fence outlives the lease by far
+(see :mod:`core.cluster.keys`), and never goes back.
 """
 
 from __future__ import annotations
