@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import os
 import shutil
 import signal
@@ -22,18 +23,29 @@ from core.events.bus import RunStateChanged
 from core.models import Run
 from core.runtime import Runtime
 from core.types import RunState
-from tests import outside_world
+from tests import outside_world, tool_schemas
 from tests.fakes.model_server import ScriptedModelServer
 
 # Test modules are compiled (and their asserts rewritten) once, not by every worker on every
 # run, even where the environment says PYTHONDONTWRITEBYTECODE: about 5 s of CPU per worker.
 sys.dont_write_bytecode = False
 
+tool_schemas.install()
+
 # Ctrl-C reaches the commands the tests start as it does in a terminal, even when the suite
 # itself was started with SIGINT ignored (in the background of a script), which every child
 # would inherit.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection loaded (every test module and what it imports) stays for the whole
+    run: the garbage collector leaves it alone from now on. A full collection (Python's own,
+    and the one each in-process ``gluon`` command makes as it ends) then walks only what tests
+    create, not a heap of modules that never becomes garbage."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
