@@ -43,9 +43,9 @@ async def limited(tmp_path: Path, model_server: ScriptedModelServer,
 async def test_a_run_stopped_by_the_usage_limit_is_paused_until_the_reset_then_goes_on(
         limited: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
     rt = limited
-    reset = int(time.time()) + 6
+    # The reset is 6 s after the agent's first request, however long its CLI took to start.
     model_server.script("SCRIPT:limit", [
-        s.usage_limit(reset, then=s.text("done after the reset"))])
+        s.usage_limit(resets_in=6, then=s.text("done after the reset"))])
     await rt.projects.add("demo", str(repo))
     run = await rt.runs.start_run("demo", "SCRIPT:limit do the work")
     with rt.bus.subscribe(lambda e: e.run_id == run.id) as sub:
@@ -54,6 +54,7 @@ async def test_a_run_stopped_by_the_usage_limit_is_paused_until_the_reset_then_g
                 assert parked.state.is_live, parked.state_reason
                 await sub.get()
     assert parked.state is RunState.QUEUED, parked.state_reason
+    reset = int(model_server.resets[0])  # as the API says it: whole seconds
     # It goes on at the reset, or a moment later when the reset had passed already (a slow
     # machine): the reason names that time.
     assert parked.not_before == pytest.approx(max(reset, parked.not_before or 0), abs=6)
@@ -80,9 +81,8 @@ async def test_a_run_stopped_by_the_usage_limit_is_paused_until_the_reset_then_g
 async def test_past_its_automatic_resumes_a_run_stopped_by_the_limit_fails_saying_so(
         limited: Runtime, repo: Path, model_server: ScriptedModelServer) -> None:
     rt = limited
-    now = time.time()
     model_server.script("SCRIPT:again", [
-        s.usage_limit(now + 6, then=s.usage_limit(now + 3600))])
+        s.usage_limit(resets_in=6, then=s.usage_limit(resets_in=3600))])
     await rt.projects.add("demo", str(repo))
     run = await rt.runs.start_run("demo", "SCRIPT:again do the work")
     done = await wait_state(rt, run.id, RunState.REVIEW, RunState.FAILED,

@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
@@ -91,6 +92,8 @@ class ScriptedModelServer:
         self.requests: list[RecordedRequest] = []
         self.unhandled: list[str] = []  # "METHOD /path" of requests answered 404
         self._scripts: dict[str, tuple[Step, ...]] = {}
+        self.resets: list[float] = []  # the resets of `usage_limit(resets_in=...)` steps
+        self._resets: dict[int, float] = {}
         self._cond = threading.Condition()
         self._async_waiters: list[_AsyncWaiter] = []
         self._released: set[str] = set()
@@ -291,6 +294,7 @@ class ScriptedModelServer:
         input_tokens = estimate_tokens(json.dumps(body.get("messages", [])))
         while isinstance(step, HoldStep | LimitStep):
             if isinstance(step, LimitStep):
+                step = self._reset_fixed(step)
                 if time.time() < step.resets_at:
                     return _error_response(step.refusal())
             elif not await self._hold(step.name, request):
@@ -304,6 +308,16 @@ class ScriptedModelServer:
                 media_type="text/event-stream",
             )
         return JSONResponse(message_json(step, model, input_tokens))
+
+    def _reset_fixed(self, step: LimitStep) -> LimitStep:
+        """A step whose reset is relative, with its reset fixed at its first refusal."""
+        if step.resets_in is None:
+            return step
+        with self._cond:
+            if id(step) not in self._resets:
+                self._resets[id(step)] = time.time() + step.resets_in
+                self.resets.append(self._resets[id(step)])
+            return replace(step, resets_at=self._resets[id(step)], resets_in=None)
 
     async def _hold(self, name: str, request: Request) -> bool:
         """Wait for `release(name)`; False if the client disconnected first."""

@@ -66,6 +66,7 @@ class LimitStep:
     resets_at: float
     window: str
     then: Step
+    resets_in: float | None = None  # the reset is this long after the first refusal
 
     def refusal(self) -> ErrorStep:
         return ErrorStep(429, "usage limit reached", (
@@ -138,16 +139,20 @@ def error(status: int = 400, message: str = "scripted failure") -> ErrorStep:
     return ErrorStep(status, message)
 
 
-def usage_limit(resets_at: float, then: Step | None = None,
-                window: str = "five_hour") -> LimitStep:
+def usage_limit(resets_at: float = 0.0, then: Step | None = None,
+                window: str = "five_hour", *, resets_in: float | None = None) -> LimitStep:
     """Until ``resets_at`` (unix seconds) the API refuses every request because the account's
     usage limit (a Claude subscription's five-hour or weekly limit) is reached, with the
     ``anthropic-ratelimit-unified-*`` headers the real API sends; from then on it answers
     ``then`` (default: text). A CLI logged in with an OAuth token (``CLAUDE_CODE_OAUTH_TOKEN``)
     emits a ``rate_limit_event`` with status ``rejected`` and ``resetsAt``, and ends the turn
     with "You've hit your 5-hour limit · resets ..." (``error="rate_limit"``, an ``is_error``
-    result); with an API key it only says "API Error: Request rejected (429)"."""
-    return LimitStep(resets_at, window, then or TextStep("ok"))
+    result); with an API key it only says "API Error: Request rejected (429)".
+
+    ``resets_in``: the reset is that many seconds after the first request refused (whenever
+    a slow machine's CLI gets to send it); ``ScriptedModelServer.resets`` lists the resets
+    announced so."""
+    return LimitStep(resets_at, window, then or TextStep("ok"), resets_in)
 
 
 def hold(name: str, then: Step | None = None) -> HoldStep:
