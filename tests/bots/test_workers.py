@@ -438,3 +438,35 @@ def test_a_run_whose_worker_died_is_cancelled_on_the_coordinator_and_no_worker_t
     wait_until(lambda: f"run {run_id} (attempt 1) is no longer to be run; dropped"
                in cluster.log_of("w2"), "w2 dropping the run's job")
     assert cluster.show(run_id)["run"]["state"] == "cancelled"
+
+
+@pytest.mark.timeout(300)
+def test_a_fork_of_a_run_on_a_worker_starts_on_another_worker_from_the_parents_conversation(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:parent", [s.bash(commit("parent")), s.text("Parent done.")])
+    model_server.script("SCRIPT:child", [s.bash(commit("child")), s.text("Child done.")])
+    cluster.start_worker("w1")
+    parent = cluster.run("SCRIPT:parent add parent.txt")
+    assert cluster.wait_state(parent, "review")["worker"] == "w1"
+    # The fork goes to a worker that never ran the parent: only Redis has its session.
+    cluster.gluon.json("workers", "drain", "w1")
+    cluster.start_worker("w2")
+    forked = cluster.gluon.json("fork", parent, "SCRIPT:child now add child.txt too")
+    assert forked["parent_id"] == parent
+
+    shown = cluster.wait_state(forked["id"], "review")
+    assert shown["worker"] == "w2"
+    first = min((r for r in model_server.requests if r.script_key == "SCRIPT:child"),
+                key=lambda r: r.step)
+    assert first.step == 0
+    # The fork's first request holds the parent's conversation: its task, its tool call and
+    # its last words, at the paths of the fork's own worktree on w2.
+    said = first.all_text()
+    assert "SCRIPT:parent add parent.txt" in said and "Parent done." in said, said
+    assert "SCRIPT:child now add child.txt too" in first.last_user_text()
+    assert first.session_id != cluster.show(parent)["run"]["session_id"]
+    run = shown["run"]
+    assert [c["subject"] for c in run["commits"]] == ["Add parent", "Add child"]
+    assert git(cluster.repo, "show", f"gluon/{forked['id']}:child.txt") == "child"
+    assert f"run {forked['id']} forks session" in cluster.log_of("w2")
+    assert cluster.show(parent)["run"]["state"] == "review"
