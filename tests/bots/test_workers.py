@@ -462,3 +462,40 @@ def test_a_fork_of_a_run_on_a_worker_starts_on_another_worker_from_the_parents_c
     assert git(cluster.repo, "show", f"gluon/{forked['id']}:child.txt") == "child"
     assert f"run {forked['id']} forks session" in cluster.log_of("w2")
     assert cluster.show(parent)["run"]["state"] == "review"
+
+
+@pytest.mark.timeout(300)
+def test_a_fork_of_a_run_still_working_on_a_worker_starts_from_its_last_turn(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:live", [
+        s.bash(commit("first")), s.hold("one", s.text("Turn one done.")),
+        s.hold("two", s.text("Parent done."))])
+    model_server.script("SCRIPT:branch", [s.bash(commit("branch")), s.text("Branch done.")])
+    cluster.start_worker("w1", GLUON_WORKER_MAX_RUNS="1")
+    parent = cluster.run("SCRIPT:live do it in two turns")
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:live" and r.step == 1,
+                                  timeout=60)
+    cluster.gluon.json("steer", parent, "now the second turn")
+    wait_until(lambda: any(e["kind"] == "steer" for e in cluster.gluon.json(
+        "logs", parent)["events"]), "the steer on the worker")
+    model_server.release("one")
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:live" and r.step == 2,
+                                  timeout=60)
+    wait_until(lambda: cluster.redis.exists(f"gluon:session:{parent}"),
+               "the first turn's session in Redis")
+
+    # w1 has no room: the fork runs on w2, from the first turn's commit and conversation.
+    cluster.start_worker("w2")
+    forked = cluster.gluon.json("fork", parent, "SCRIPT:branch try it another way")
+    shown = cluster.wait_state(forked["id"], "review")
+    assert shown["worker"] == "w2"
+    [first] = [r for r in model_server.requests if r.script_key == "SCRIPT:branch"
+               and r.step == 0]
+    assert "Turn one done." in first.all_text() and "Parent done." not in first.all_text()
+    assert [c["subject"] for c in shown["run"]["commits"]] == ["Add first", "Add branch"]
+    assert cluster.show(parent)["run"]["state"] == "running"
+
+    model_server.release("two")
+    run = cluster.wait_state(parent, "review")["run"]
+    assert run["result_text"] == "Parent done."
+    assert git(cluster.repo, "show", f"gluon/{forked['id']}:first.txt") == "first"
