@@ -499,3 +499,31 @@ def test_a_fork_of_a_run_still_working_on_a_worker_starts_from_its_last_turn(
     run = cluster.wait_state(parent, "review")["run"]
     assert run["result_text"] == "Parent done."
     assert git(cluster.repo, "show", f"gluon/{forked['id']}:first.txt") == "first"
+
+
+@pytest.mark.timeout(300)
+def test_a_fork_whose_worker_is_killed_goes_on_in_its_own_session_on_another_worker(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:parent", [s.bash(commit("parent")), s.text("Parent done.")])
+    failover_script(model_server)
+    cluster.start_worker("w1")
+    parent = cluster.run("SCRIPT:parent add parent.txt")
+    cluster.wait_state(parent, "review")
+    fork = cluster.gluon.json("fork", parent, "SCRIPT:failover do it in two parts")["id"]
+    cluster.wait_state(fork, "running")
+    in_second_turn(cluster, model_server, fork)
+
+    cluster.kill_worker("w1")
+    cluster.start_worker("w2")
+    # w2 goes on in the fork's session (the parent's turns, then the fork's), not in a new
+    # fork of the parent's.
+    resumed = model_server.wait_for_request(
+        lambda r: r.script_key == "SCRIPT:failover"
+        and "Gluon restarted while you were working" in json.dumps(r.messages), timeout=60)
+    said = json.dumps(resumed.messages)
+    assert "Parent done." in said and "Turn one done." in said
+    model_server.release("two")
+    shown = cluster.wait_state(fork, "review")
+    assert shown["worker"] == "w2"
+    assert [c["subject"] for c in shown["run"]["commits"]] == [
+        "Add parent", "Add first", "Add second"]
