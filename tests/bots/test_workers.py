@@ -433,34 +433,47 @@ def test_a_run_whose_worker_died_is_cancelled_on_the_coordinator_and_no_worker_t
 
 
 @pytest.mark.timeout(300)
-def test_a_fork_of_a_run_on_a_worker_starts_on_another_worker_from_the_parents_conversation(
+def test_a_fork_starts_on_another_worker_from_the_parents_conversation_and_keeps_its_own(
         cluster: Cluster, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:parent", [s.bash(commit("parent")), s.text("Parent done.")])
-    model_server.script("SCRIPT:child", [s.bash(commit("child")), s.text("Child done.")])
+    failover_script(model_server)
     cluster.start_worker("w1")
     parent = cluster.run("SCRIPT:parent add parent.txt")
     assert cluster.wait_state(parent, "review")["worker"] == "w1"
     # The fork goes to a worker that never ran the parent: only Redis has its session.
     cluster.gluon.json("workers", "drain", "w1")
     cluster.start_worker("w2")
-    forked = cluster.gluon.json("fork", parent, "SCRIPT:child now add child.txt too")
+    forked = cluster.gluon.json("fork", parent, "SCRIPT:failover do it in two parts")
+    fork = forked["id"]
     assert forked["parent_id"] == parent
-
-    shown = cluster.wait_state(forked["id"], "review")
-    assert shown["worker"] == "w2"
-    first = min((r for r in model_server.requests if r.script_key == "SCRIPT:child"),
-                key=lambda r: r.step)
-    assert first.step == 0
-    # The fork's first request holds the parent's conversation: its task, its tool call and
-    # its last words, at the paths of the fork's own worktree on w2.
+    cluster.wait_state(fork, "running")
+    assert cluster.show(fork)["worker"] == "w2"
+    first = model_server.wait_for_request(
+        lambda r: r.script_key == "SCRIPT:failover" and r.step == 0, timeout=60)
+    # Its first request holds the parent's conversation: its task, its tool call, its last
+    # words; then the fork's task, in a session of the fork's own.
     said = first.all_text()
     assert "SCRIPT:parent add parent.txt" in said and "Parent done." in said, said
-    assert "SCRIPT:child now add child.txt too" in first.last_user_text()
+    assert "SCRIPT:failover do it in two parts" in first.last_user_text()
     assert first.session_id != cluster.show(parent)["run"]["session_id"]
-    run = shown["run"]
-    assert [c["subject"] for c in run["commits"]] == ["Add parent", "Add child"]
-    assert git(cluster.repo, "show", f"gluon/{forked['id']}:child.txt") == "child"
-    assert f"run {forked['id']} forks session" in cluster.log_of("w2")
+    assert f"run {fork} forks session" in cluster.log_of("w2")
+
+    # Its worker dies in its second turn: the next worker goes on in the fork's session (the
+    # parent's turns, then the fork's), not in a new fork of the parent's.
+    in_second_turn(cluster, model_server, fork)
+    cluster.kill_worker("w2")
+    cluster.start_worker("w3")
+    resumed = model_server.wait_for_request(
+        lambda r: r.script_key == "SCRIPT:failover"
+        and "Gluon restarted while you were working" in json.dumps(r.messages), timeout=60)
+    said = json.dumps(resumed.messages)
+    assert "Parent done." in said and "Turn one done." in said
+    model_server.release("two")
+    shown = cluster.wait_state(fork, "review")
+    assert shown["worker"] == "w3"
+    assert [c["subject"] for c in shown["run"]["commits"]] == [
+        "Add parent", "Add first", "Add second"]
+    assert git(cluster.repo, "show", f"gluon/{fork}:second.txt") == "second"
     assert cluster.show(parent)["run"]["state"] == "review"
 
 
@@ -499,31 +512,3 @@ def test_a_fork_of_a_run_still_working_on_a_worker_starts_from_its_last_turn(
     run = cluster.wait_state(parent, "review")["run"]
     assert run["result_text"] == "Parent done."
     assert git(cluster.repo, "show", f"gluon/{forked['id']}:first.txt") == "first"
-
-
-@pytest.mark.timeout(300)
-def test_a_fork_whose_worker_is_killed_goes_on_in_its_own_session_on_another_worker(
-        cluster: Cluster, model_server: ScriptedModelServer) -> None:
-    model_server.script("SCRIPT:parent", [s.bash(commit("parent")), s.text("Parent done.")])
-    failover_script(model_server)
-    cluster.start_worker("w1")
-    parent = cluster.run("SCRIPT:parent add parent.txt")
-    cluster.wait_state(parent, "review")
-    fork = cluster.gluon.json("fork", parent, "SCRIPT:failover do it in two parts")["id"]
-    cluster.wait_state(fork, "running")
-    in_second_turn(cluster, model_server, fork)
-
-    cluster.kill_worker("w1")
-    cluster.start_worker("w2")
-    # w2 goes on in the fork's session (the parent's turns, then the fork's), not in a new
-    # fork of the parent's.
-    resumed = model_server.wait_for_request(
-        lambda r: r.script_key == "SCRIPT:failover"
-        and "Gluon restarted while you were working" in json.dumps(r.messages), timeout=60)
-    said = json.dumps(resumed.messages)
-    assert "Parent done." in said and "Turn one done." in said
-    model_server.release("two")
-    shown = cluster.wait_state(fork, "review")
-    assert shown["worker"] == "w2"
-    assert [c["subject"] for c in shown["run"]["commits"]] == [
-        "Add parent", "Add first", "Add second"]
