@@ -238,14 +238,19 @@ class Dispatcher:
             await self._end_here(run_id, RunState.FAILED,
                                  f"no worker could take the run: {error}"[:1000])
             return True
-        run = await self.runs.store.get(run_id)
         waiting = ("waiting for a worker to take it" if workers else
                    "waiting for a worker: none is up and taking runs (start one with `gluon "
                    "worker`, or undrain one)")
+        run = await self.runs.store.get(run_id)
         if run.state is RunState.QUEUED and run.state_reason != waiting:
-            hidden = await self.runs.store.hidden(run_id)
-            await self.runs.transition(run_id, RunState.QUEUED, waiting,
-                                       queued_at=hidden["queued_at"])
+            # Looked at again and changed in one transaction: the relay may have said
+            # meanwhile that a worker started the run, which must not go back to the queue.
+            async with self.runs.store.transaction():
+                run = await self.runs.store.get(run_id)
+                if run.state is RunState.QUEUED and run.state_reason != waiting:
+                    hidden = await self.runs.store.hidden(run_id)
+                    await self.runs.transition(run_id, RunState.QUEUED, waiting,
+                                               queued_at=hidden["queued_at"])
         return False
 
     async def _unheld(self, run_id: str) -> bool:
@@ -255,15 +260,16 @@ class Dispatcher:
             not await self.redis.exists(keys.lease(run_id))
 
     async def _orphaned(self, run_id: str) -> None:
-        row = await self.store.get(run_id)
-        run = await self.runs.store.get(run_id)
-        if row is None or run.state not in (RunState.RUNNING, RunState.WAITING):
-            return
-        reason = (f"worker {row.worker} stopped holding the run (it died, hangs or stopped); "
-                  "another worker takes it over from its last turn")
-        if run.state_reason != reason:
-            log.info("run %s: %s", run_id, reason)
-            await self.runs.transition(run_id, run.state, reason)
+        async with self.runs.store.transaction():  # not over a state the relay applies now
+            row = await self.store.get(run_id)
+            run = await self.runs.store.get(run_id)
+            if row is None or run.state not in (RunState.RUNNING, RunState.WAITING):
+                return
+            reason = (f"worker {row.worker} stopped holding the run (it died, hangs or "
+                      "stopped); another worker takes it over from its last turn")
+            if run.state_reason != reason:
+                log.info("run %s: %s", run_id, reason)
+                await self.runs.transition(run_id, run.state, reason)
 
     async def _end_here(self, run_id: str, state: RunState, reason: str) -> bool:
         """End a run no worker holds (so none will take it); False when one holds it."""

@@ -114,8 +114,11 @@ class RunRelay:
         """Send everything new about the run, in order; the transition that ends its life here
         only when ``final``."""
         async with self._lock:
-            await self._events(final)
+            await self._events(False)
             await self._log()
+            if final:  # after the lines logged before it: the run's log is whole by then
+                await self._events(True)
+                await self._log()
             row = await self._mirrored()
             if row != self._row:
                 await self.send(EntryType.RUN, row)

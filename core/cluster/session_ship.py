@@ -16,6 +16,9 @@ replaced by ``-`` (:func:`encoded_cwd`), so it differs between hosts whose workt
   old worktree and home in the transcript become the new ones (the agent would otherwise go on
   editing files at the old host's paths). It raises the stored fence to the caller's, so the
   host that lost the run can no longer ship over it.
+- :func:`copy`, on the host that starts a fork of the run: the same, without taking the
+  session (the run's holder goes on shipping it), for the fork's own agent home and worktree,
+  where the CLI forks a session of the fork's own from it.
 
 The Redis client must return bytes (``decode_responses=False``, redis-py's default).
 """
@@ -171,12 +174,31 @@ async def restore(redis: aioredis.Redis, run_id: str, *, home: Path, cwd: Path,
         raise LeaseLost(f"cannot take the session of run {run_id!r} with fence {fence}: a "
                         f"newer holder (fence {int(got[1])}) has it")
     stored_fence, session_id, data, old_cwd, old_home = got[1:]
-    session = _session_name(session_id.decode())
+    return await _write(data, _session_name(session_id.decode()), old_cwd.decode(),
+                        old_home.decode(), home=home, cwd=cwd, fence=int(stored_fence))
+
+
+async def copy(redis: aioredis.Redis, run_id: str, session_id: str, *, home: Path,
+               cwd: Path) -> Restored | None:
+    """Write the session ``session_id`` shipped for ``run_id`` into the agent home ``home``
+    for an agent working in ``cwd``, without taking it: a fork of the run starts a session
+    of its own from it. None when nothing was shipped for the run, or another session."""
+    _check_binary(redis)
+    got: list[Any] = await redis.hmget(key(run_id), ["fence", "session_id", "data", "cwd",
+                                                     "home"])
+    fence, shipped, data, old_cwd, old_home = got
+    if data is None or shipped is None or shipped.decode() != _session_name(session_id):
+        return None
+    return await _write(data, session_id, old_cwd.decode(), old_home.decode(), home=home,
+                        cwd=cwd, fence=int(fence))
+
+
+async def _write(data: bytes, session: str, old_cwd: str, old_home: str, *, home: Path,
+                 cwd: Path, fence: int) -> Restored:
     folder = home / ".claude" / "projects" / encoded_cwd(cwd)
-    moves = {old_cwd.decode(): str(cwd), old_home.decode(): str(home)}
+    moves = {old_cwd: str(cwd), old_home: str(home)}
     await asyncio.to_thread(_unpack, data, folder, session, moves)
-    return Restored(session_id=session, transcript=folder / f"{session}.jsonl",
-                    fence=int(stored_fence))
+    return Restored(session_id=session, transcript=folder / f"{session}.jsonl", fence=fence)
 
 
 def _unpack(data: bytes, folder: Path, session_id: str, moves: dict[str, str]) -> None:

@@ -9,9 +9,10 @@ draining. For each run it takes:
 2. it takes the run's lease and a new fence (:mod:`core.cluster.lease`); a run another worker
    still holds is left to it;
 3. it checks the run's branch out from the project's source (:mod:`core.cluster.code`),
-   restores the agent's session shipped by a worker that had the run before
-   (:mod:`core.cluster.session_ship`), makes its own copy of the run from the snapshot (and
-   that worker's progress) and runs it with the same supervisor as ``gluon serve``;
+   restores the agent's session shipped by a worker that had the run before (at a fork's
+   first start, its parent's session, to fork from) (:mod:`core.cluster.session_ship`),
+   makes its own copy of the run from the snapshot (and that worker's progress) and runs it
+   with the same supervisor as ``gluon serve``;
 4. meanwhile its relay tells the coordinator everything (:mod:`core.cluster.relay`), the
    commands sent on the coordinator come in, and after every turn the branch is pushed and
    the session shipped;
@@ -36,6 +37,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from pathlib import Path
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -339,6 +341,10 @@ class Worker:
         if restored is not None:
             log.info("run %s: session %s restored from the worker before", snap.run_id,
                      restored.session_id)
+        if snap.session_started or earlier.get("session_started"):
+            snap = snap.model_copy(update={"fork_from": None})  # a fork that has forked
+        elif restored is None and snap.fork_from and snap.parent_id:
+            await self._fork_session(snap, checkout.worktree)
         after = await self.replica.events.last_seq()
         local = await self.replica.adopt(snap, checkout.repo, checkout.worktree, earlier,
                                          self.name)
@@ -375,6 +381,21 @@ class Worker:
                                         pending_prompt=replay.prompt(message, replayed.texts))
         log.info("run %s: %d message(s) sent to its agent on the worker before are given to "
                  "it again", local.id, len(replayed.texts))
+
+    async def _fork_session(self, snap: RunSnapshot, worktree: Path) -> None:
+        """A fork starts from its parent's session, as its parent's worker last shipped it:
+        written into the fork's agent home, where the CLI forks it."""
+        assert snap.fork_from is not None and snap.parent_id is not None
+        copied = await session_ship.copy(
+            self.blobs, snap.parent_id, snap.fork_from,
+            home=self.config.agent_homes_dir / snap.run_id, cwd=worktree)
+        if copied is not None:
+            log.info("run %s forks session %s of run %s", snap.run_id, copied.session_id,
+                     snap.parent_id)
+        elif not (self.config.agent_homes_dir / snap.parent_id).is_dir():
+            log.warning("run %s forks run %s, whose session no worker shipped: its agent "
+                        "starts without the parent's conversation", snap.run_id,
+                        snap.parent_id)
 
     async def _push_turns(self, run: _Run) -> None:
         """After every turn the branch goes to the source and the session to Redis, so a

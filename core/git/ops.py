@@ -348,6 +348,15 @@ async def create_worktree(repo: Path, worktree: Path, branch: str, base: str) ->
     return base_sha
 
 
+async def create_branch(repo: Path, branch: str, start: str) -> None:
+    """A new branch ``branch`` at commit ``start``, checked out nowhere."""
+    _check_ref(branch, "branch")
+    if await branch_exists(repo, branch):
+        raise Conflict(f"branch {branch!r} already exists in {str(repo)!r}; "
+                       "pick another name or delete that branch first")
+    await _git(repo, "branch", "--no-track", "--", branch, await _commit_sha(repo, start, "start"))
+
+
 async def add_worktree(repo: Path, worktree: Path, branch: str) -> None:
     """Check out an existing ``branch`` at ``worktree`` (a run's worktree made again)."""
     await _branch_sha(repo, branch, "branch")

@@ -17,6 +17,11 @@ class RemoteExecution(Protocol):
         Gluon stops), it leaves the run to its worker, for the next start to wait for again."""
         ...
 
+    async def receive(self, run_id: str) -> None:
+        """Bring the run's branch into the user's repository as its worker last pushed it
+        (after every turn), so a fork of a live run starts from its last turn's work."""
+        ...
+
     async def executing(self, run_id: str) -> bool:
         """Whether a worker executes the run, or is to take it: a Gluon that starts again
         waits for such a run rather than recovering it."""

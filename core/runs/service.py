@@ -474,8 +474,14 @@ class RunManager:
         if parent.use_worktree and parent.branch:
             cwd = self.config.worktrees_dir / project.name / run_id_new
             new_branch = f"gluon/{run_id_new}"
+            if self.remote is not None and parent.state.is_live:
+                await self.remote.receive(parent.id)  # here only once the parent ends
             start = await gitops.head_sha(Path(project.path), parent.branch)
-            await self.pool.checkout(project.name, Path(project.path), cwd, new_branch, start)
+            if self.remote is None:
+                await self.pool.checkout(project.name, Path(project.path), cwd, new_branch,
+                                         start)
+            else:  # its worker checks the branch out; the branch comes back here at its end
+                await gitops.create_branch(Path(project.path), new_branch, start)
             branch: str | None = new_branch
         else:
             cwd, branch = Path(parent.cwd), None

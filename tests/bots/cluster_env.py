@@ -9,7 +9,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -18,6 +19,8 @@ from tests.bots.conftest import GLUON, Gluon, stop
 from tests.conftest import git, make_repo
 
 LEASE_SECONDS = 3.0  # short, so that a worker that dies is replaced within seconds
+API_KEY = "sk-ant-api03-CLUSTER-SECRET-0123456789"
+MCP_TOKEN = "mcp-bearer-CLUSTER-SECRET-0123456789"
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
@@ -114,3 +117,25 @@ class Cluster:
                 os.kill(proc.pid, signal.SIGCONT)
             stop(proc)  # type: ignore[arg-type]
         self.redis.close()
+
+
+@contextmanager
+def running_cluster(gluon: Gluon, redis_url: str) -> Iterator[Cluster]:
+    """``gluon serve`` as the coordinator of an empty Redis at ``redis_url`` (with the
+    environment ``gluon.env`` has now), with the project demo; stopped at the end, when what
+    the coordinator and each worker said is printed (shown when the test fails)."""
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushall()
+    gluon.env |= {"ANTHROPIC_API_KEY": API_KEY, "GLUON_SERVER_TOKEN": MCP_TOKEN}
+    made = Cluster(gluon, redis_url)
+    made.daemon = gluon.serve()
+    try:
+        gluon.ok("project", "add", str(made.repo))
+        yield made
+    finally:
+        made.close()
+        made.daemon.kill()
+        _, err = made.daemon.communicate(timeout=30)
+        print("--- gluon serve ---\n" + err[-20000:])
+        for name in made.workers:
+            print(f"--- worker {name} ---\n" + made.log_of(name)[-20000:])

@@ -11,16 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
-from tests.bots.cluster_env import Cluster, wait_until
+from tests.bots.cluster_env import Cluster, running_cluster, wait_until
 from tests.bots.conftest import Gluon
 from tests.conftest import git
 from tests.core.jobs.redis_server import RedisServer
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
-
-API_KEY = "sk-ant-api03-CLUSTER-SECRET-0123456789"
 
 TWO_STEPS = """\
 steps:
@@ -46,21 +43,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture
 def cluster(gluon: Gluon, redis_server: RedisServer) -> Iterator[Cluster]:
-    with redis.Redis.from_url(redis_server.url) as client:
-        client.flushall()
-    gluon.env |= {"ANTHROPIC_API_KEY": API_KEY}
-    made = Cluster(gluon, redis_server.url)
-    made.daemon = gluon.serve()
-    try:
-        gluon.ok("project", "add", str(made.repo))
+    with running_cluster(gluon, redis_server.url) as made:
         yield made
-    finally:
-        made.close()
-        made.daemon.kill()
-        _, err = made.daemon.communicate(timeout=30)
-        print("--- gluon serve ---\n" + err[-20000:])
-        for name in made.workers:
-            print(f"--- worker {name} ---\n" + made.log_of(name)[-20000:])
 
 
 def commit(name: str, content: str | None = None, path: str | None = None) -> str:

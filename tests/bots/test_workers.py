@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from core.cluster.wire import Entry, EntryType
-from tests.bots.cluster_env import Cluster, wait_until
+from tests.bots.cluster_env import API_KEY, MCP_TOKEN, Cluster, running_cluster, wait_until
 from tests.bots.conftest import GLUON, Gluon, stop
 from tests.conftest import git
 from tests.core.jobs.redis_server import RedisServer, free_port
@@ -24,8 +24,6 @@ from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
 MCP_JSON = '{"mcpServers": {}}\n'
-API_KEY = "sk-ant-api03-CLUSTER-SECRET-0123456789"
-MCP_TOKEN = "mcp-bearer-CLUSTER-SECRET-0123456789"
 TELEGRAM_TOKEN = "123456:TELEGRAM-SECRET-0123456789"
 
 
@@ -37,22 +35,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture
 def cluster(gluon: Gluon, redis_server: RedisServer) -> Iterator[Cluster]:
-    with redis.Redis.from_url(redis_server.url) as client:
-        client.flushall()
-    gluon.env |= {"ANTHROPIC_API_KEY": API_KEY, "GLUON_SERVER_TOKEN": MCP_TOKEN}
-    made = Cluster(gluon, redis_server.url)
-    made.daemon = gluon.serve()
-    try:
-        gluon.ok("project", "add", str(made.repo))
+    with running_cluster(gluon, redis_server.url) as made:
         yield made
-    finally:
-        made.close()
-        made.daemon.kill()
-        _, err = made.daemon.communicate(timeout=30)
-        # Shown when the test fails: what the coordinator and each worker said.
-        print("--- gluon serve ---\n" + err[-20000:])
-        for name in made.workers:
-            print(f"--- worker {name} ---\n" + made.log_of(name)[-20000:])
 
 
 def commit(name: str) -> str:
@@ -62,27 +46,31 @@ def commit(name: str) -> str:
 
 
 @pytest.mark.timeout(300)
-def test_three_runs_spread_over_two_workers_and_the_coordinator_shows_them(
+def test_ten_runs_spread_over_three_workers_and_the_coordinator_shows_them(
         cluster: Cluster, model_server: ScriptedModelServer) -> None:
-    for name in ("one", "two", "three"):
+    names = [f"r{n}" for n in range(10)]
+    for name in names:
         model_server.script(f"SCRIPT:{name}", [s.bash(commit(name)),
                                                s.hold(name, s.text(f"Done {name}."))])
     # The workers' secrets, and the coordinator's (see the fixture): no Redis payload may
     # ever hold them.
     monitor = cluster.monitor()
-    cluster.start_worker("w1", GLUON_TELEGRAM_TOKEN=TELEGRAM_TOKEN)
-    cluster.start_worker("w2", GLUON_TELEGRAM_TOKEN=TELEGRAM_TOKEN)
-    runs = {name: cluster.run(f"SCRIPT:{name} add {name}.txt") for name in ("one", "two",
-                                                                              "three")}
-    # Each worker takes two runs at most: all three run at once, on both workers.
-    for run_id in runs.values():
-        cluster.wait_state(run_id, "running")
-    workers = {run_id: cluster.show(run_id)["worker"] for run_id in runs.values()}
-    assert set(workers.values()) == {"w1", "w2"}, workers
-    for name in runs:
+    for worker in ("w1", "w2", "w3"):
+        cluster.start_worker(worker, GLUON_TELEGRAM_TOKEN=TELEGRAM_TOKEN,
+                             GLUON_WORKER_MAX_RUNS="1")
+    runs = {name: cluster.run(f"SCRIPT:{name} add {name}.txt") for name in names}
+    # One run at a time on each worker, held until three run at once: one on each.
+    def three_running() -> list[str] | None:
+        ids = [r["id"] for r in cluster.gluon.json("runs")["runs"] if r["state"] == "running"]
+        return ids if len(ids) == 3 else None
+    running = wait_until(three_running, "three runs running at once", timeout=180)
+    assert {cluster.show(run_id)["worker"] for run_id in running} == {"w1", "w2", "w3"}
+    for name in names:
         model_server.release(name)
+    workers = {}
     for name, run_id in runs.items():
-        shown = cluster.wait_state(run_id, "review")
+        shown = cluster.wait_state(run_id, "review", timeout=180)
+        workers[run_id] = shown["worker"]
         run = shown["run"]
         assert run["turns"] >= 1 and run["cost_usd"] > 0, run
         assert [c["subject"] for c in run["commits"]] == [f"Add {name}"], run
@@ -91,13 +79,17 @@ def test_three_runs_spread_over_two_workers_and_the_coordinator_shows_them(
         assert git(cluster.repo, "show", f"gluon/{run_id}:{name}.txt") == name
         logged = cluster.gluon.json("logs", run_id)["events"]
         assert any(e["kind"] == "tool" and f"{name}.txt" in e["summary"] for e in logged)
-    listed = cluster.gluon.json("runs")["runs"]
-    assert sorted(r["state"] for r in listed) == ["review"] * 3
-    events = cluster.gluon.json("events", "--limit", "200")["events"]
-    for run_id in runs.values():
-        states = [e["data"]["new"] for e in events if e["run_id"] == run_id and e["kind"] ==
-                  "RunStateChanged"]
+        events = cluster.gluon.json("events", "--run", run_id)["events"]
+        states = [e["data"]["new"] for e in events if e["kind"] == "RunStateChanged"]
         assert states[0] == "queued" and states[-2:] == ["running", "review"], states
+        # Never back in the queue once its worker started it.
+        assert set(states[states.index("running"):]) == {"running", "review"}, states
+    assert set(workers.values()) == {"w1", "w2", "w3"}, workers
+    listed = cluster.gluon.json("runs")["runs"]
+    assert sorted(r["state"] for r in listed) == ["review"] * 10
+    for worker in ("w1", "w2", "w3"):
+        done = cluster.log_of(worker).count(f"worker {worker} is done with run")
+        assert done == list(workers.values()).count(worker), (worker, workers)
     monitor.terminate()
     monitor.wait(timeout=10)
     written = (cluster.gluon.cwd / "redis-monitor.log").read_text(errors="replace")
@@ -438,3 +430,85 @@ def test_a_run_whose_worker_died_is_cancelled_on_the_coordinator_and_no_worker_t
     wait_until(lambda: f"run {run_id} (attempt 1) is no longer to be run; dropped"
                in cluster.log_of("w2"), "w2 dropping the run's job")
     assert cluster.show(run_id)["run"]["state"] == "cancelled"
+
+
+@pytest.mark.timeout(300)
+def test_a_fork_starts_on_another_worker_from_the_parents_conversation_and_keeps_its_own(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:parent", [s.bash(commit("parent")), s.text("Parent done.")])
+    failover_script(model_server)
+    cluster.start_worker("w1")
+    parent = cluster.run("SCRIPT:parent add parent.txt")
+    assert cluster.wait_state(parent, "review")["worker"] == "w1"
+    # The fork goes to a worker that never ran the parent: only Redis has its session.
+    cluster.gluon.json("workers", "drain", "w1")
+    cluster.start_worker("w2")
+    forked = cluster.gluon.json("fork", parent, "SCRIPT:failover do it in two parts")
+    fork = forked["id"]
+    assert forked["parent_id"] == parent
+    cluster.wait_state(fork, "running")
+    assert cluster.show(fork)["worker"] == "w2"
+    first = model_server.wait_for_request(
+        lambda r: r.script_key == "SCRIPT:failover" and r.step == 0, timeout=60)
+    # Its first request holds the parent's conversation: its task, its tool call, its last
+    # words; then the fork's task, in a session of the fork's own.
+    said = first.all_text()
+    assert "SCRIPT:parent add parent.txt" in said and "Parent done." in said, said
+    assert "SCRIPT:failover do it in two parts" in first.last_user_text()
+    assert first.session_id != cluster.show(parent)["run"]["session_id"]
+    assert f"run {fork} forks session" in cluster.log_of("w2")
+
+    # Its worker dies in its second turn: the next worker goes on in the fork's session (the
+    # parent's turns, then the fork's), not in a new fork of the parent's.
+    in_second_turn(cluster, model_server, fork)
+    cluster.kill_worker("w2")
+    cluster.start_worker("w3")
+    resumed = model_server.wait_for_request(
+        lambda r: r.script_key == "SCRIPT:failover"
+        and "Gluon restarted while you were working" in json.dumps(r.messages), timeout=60)
+    said = json.dumps(resumed.messages)
+    assert "Parent done." in said and "Turn one done." in said
+    model_server.release("two")
+    shown = cluster.wait_state(fork, "review")
+    assert shown["worker"] == "w3"
+    assert [c["subject"] for c in shown["run"]["commits"]] == [
+        "Add parent", "Add first", "Add second"]
+    assert git(cluster.repo, "show", f"gluon/{fork}:second.txt") == "second"
+    assert cluster.show(parent)["run"]["state"] == "review"
+
+
+@pytest.mark.timeout(300)
+def test_a_fork_of_a_run_still_working_on_a_worker_starts_from_its_last_turn(
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
+    model_server.script("SCRIPT:live", [
+        s.bash(commit("first")), s.hold("one", s.text("Turn one done.")),
+        s.hold("two", s.text("Parent done."))])
+    model_server.script("SCRIPT:branch", [s.bash(commit("branch")), s.text("Branch done.")])
+    cluster.start_worker("w1", GLUON_WORKER_MAX_RUNS="1")
+    parent = cluster.run("SCRIPT:live do it in two turns")
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:live" and r.step == 1,
+                                  timeout=60)
+    cluster.gluon.json("steer", parent, "now the second turn")
+    wait_until(lambda: any(e["kind"] == "steer" for e in cluster.gluon.json(
+        "logs", parent)["events"]), "the steer on the worker")
+    model_server.release("one")
+    model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:live" and r.step == 2,
+                                  timeout=60)
+    wait_until(lambda: cluster.redis.exists(f"gluon:session:{parent}"),
+               "the first turn's session in Redis")
+
+    # w1 has no room: the fork runs on w2, from the first turn's commit and conversation.
+    cluster.start_worker("w2")
+    forked = cluster.gluon.json("fork", parent, "SCRIPT:branch try it another way")
+    shown = cluster.wait_state(forked["id"], "review")
+    assert shown["worker"] == "w2"
+    [first] = [r for r in model_server.requests if r.script_key == "SCRIPT:branch"
+               and r.step == 0]
+    assert "Turn one done." in first.all_text() and "Parent done." not in first.all_text()
+    assert [c["subject"] for c in shown["run"]["commits"]] == ["Add first", "Add branch"]
+    assert cluster.show(parent)["run"]["state"] == "running"
+
+    model_server.release("two")
+    run = cluster.wait_state(parent, "review")["run"]
+    assert run["result_text"] == "Parent done."
+    assert git(cluster.repo, "show", f"gluon/{forked['id']}:first.txt") == "first"

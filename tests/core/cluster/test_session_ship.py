@@ -17,6 +17,7 @@ from core.agent.session import AgentResult, AgentSpec, Decision, SdkRunner
 from core.agent.setup import bundled_cli
 from core.cluster.code import WorkerCode
 from core.cluster.session_ship import (
+    copy,
     drop,
     encoded_cwd,
     find_transcript,
@@ -174,6 +175,25 @@ async def test_only_the_newest_lease_ships_or_takes_a_session(
     await drop(redis, RUN)
     assert await redis.exists(key(RUN)) == 0
     assert await restore(redis, RUN, home=home_b, cwd=cwd_b, fence=5) is None
+
+
+async def test_a_fork_copies_its_parents_session_without_taking_it_from_the_parents_host(
+        tmp_path: Path, redis: aioredis.Redis) -> None:
+    session_id = str(uuid.uuid4())
+    home_a, cwd_a = tmp_path / "a" / "home", tmp_path / "a" / "wt"
+    home_f, cwd_f = tmp_path / "f" / "home", tmp_path / "f" / "wt-fork"
+    fake_session(home_a, cwd_a, session_id)
+    assert await copy(redis, RUN, session_id, home=home_f, cwd=cwd_f) is None  # none shipped
+    assert await ship(redis, RUN, session_id, home=home_a, cwd=cwd_a, fence=2)
+    assert await copy(redis, RUN, str(uuid.uuid4()), home=home_f, cwd=cwd_f) is None
+
+    copied = await copy(redis, RUN, session_id, home=home_f, cwd=cwd_f)
+    assert copied is not None and copied.session_id == session_id and copied.fence == 2
+    assert copied.transcript.parent.name == encoded_cwd(cwd_f)
+    first = json.loads(copied.transcript.read_text().splitlines()[0])
+    assert first == {"type": "user", "cwd": str(cwd_f), "message": f"edit {cwd_f}/app.py"}
+    # The parent's host still holds its session: it ships the next turn as before.
+    assert await ship(redis, RUN, session_id, home=home_a, cwd=cwd_a, fence=2)
 
 
 async def test_a_redis_client_that_decodes_text_is_refused(
