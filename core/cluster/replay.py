@@ -73,11 +73,22 @@ async def record(redis: aioredis.Redis, run_id: str, *, fence: int, attempt: int
                                  str(fence), str(command_id), value, keys.LEFTOVER_SECONDS))
 
 
-async def trim(redis: aioredis.Redis, run_id: str, *, fence: int,
-               transcript: Path | None) -> int:
-    """After a ship of ``transcript``: forget the steers it holds; how many (none when
-    ``fence`` is not the run's newest)."""
-    said = await asyncio.to_thread(_said, transcript)
+def read(transcript: Path | None) -> str:
+    """A transcript's text as it is now ("" when there is none). Read *before* it is shipped,
+    it is a part of what the ship holds (the CLI only appends), which :func:`trim` may rely
+    on; read after, it may hold messages the ship does not."""
+    if transcript is None:
+        return ""
+    try:
+        return transcript.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+async def trim(redis: aioredis.Redis, run_id: str, *, fence: int, shipped: str) -> int:
+    """After a ship: forget the steers that ``shipped`` (the transcript's text as :func:`read`
+    before the ship) holds; how many (none when ``fence`` is not the run's newest)."""
+    said = _said(shipped)
     held = [command for command, (_, text) in (await _recorded(redis, run_id)).items()
             if _holds(said, text)]
     if not held or not await redis.eval(_TRIM, 2, keys.replay(run_id), keys.fence(run_id),
@@ -90,7 +101,7 @@ async def take_over(redis: aioredis.Redis, run_id: str, *, attempt: int,
                     transcript: Path | None) -> Replayed:
     """The steers of ``attempt`` for a worker taking the run over, its agent resuming
     ``transcript`` (None: it starts afresh)."""
-    said = await asyncio.to_thread(_said, transcript)
+    said = _said(await asyncio.to_thread(read, transcript))
     ids: set[int] = set()
     texts: list[str] = []
     for command, (of, text) in sorted((await _recorded(redis, run_id)).items()):
@@ -122,12 +133,10 @@ async def _recorded(redis: aioredis.Redis, run_id: str) -> dict[int, tuple[int, 
     return found
 
 
-def _said(transcript: Path | None) -> list[str]:
-    """The text of every user message in a Claude Code transcript."""
-    if transcript is None or not transcript.is_file():
-        return []
+def _said(transcript: str) -> list[str]:
+    """The text of every user message in a Claude Code transcript's text."""
     said: list[str] = []
-    for line in transcript.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in transcript.splitlines():
         try:
             entry = json.loads(line)
         except ValueError:

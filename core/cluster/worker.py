@@ -419,10 +419,14 @@ class Worker:
                 await self.code.publish(checkout)
                 session = (await self.replica.store.get(run_id)).session_id
                 home = self.config.agent_homes_dir / run_id
+                # Read before the ship, so it holds nothing the ship does not: the CLI may
+                # write the next turn's first message meanwhile.
+                before = await asyncio.to_thread(
+                    replay.read, session_ship.find_transcript(home, session))
                 if await session_ship.ship(self.blobs, run_id, session, home=home,
                                            cwd=checkout.worktree, fence=run.lease.fence):
                     await replay.trim(self.redis, run_id, fence=run.lease.fence,
-                                      transcript=session_ship.find_transcript(home, session))
+                                      shipped=before)
             except (BranchMoved, LeaseLost) as exc:
                 self._lose(run, f"lost run {run_id} to another worker ({exc}): stopped")
             except GluonError as exc:

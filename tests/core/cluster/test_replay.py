@@ -63,7 +63,7 @@ async def test_the_steers_a_shipped_transcript_holds_are_forgotten_and_the_rest_
         await replay.record(redis, RUN, fence=1, attempt=1, command_id=command, text=text)
     await redis.hset(keys.replay(RUN), "2", json.dumps({"attempt": 0, "text": "earlier"}))
     shipped = transcript(tmp_path / "a.jsonl", "SCRIPT:x the task", "Add the tests too.")
-    assert await replay.trim(redis, RUN, fence=1, transcript=shipped) == 1
+    assert await replay.trim(redis, RUN, fence=1, shipped=replay.read(shipped)) == 1
     assert sorted(await redis.hkeys(keys.replay(RUN))) == ["2", "4", "5", "6"]
 
     # Another worker, fence 2, resumes that transcript: the attempt's two steers it does not
@@ -78,8 +78,8 @@ async def test_the_steers_a_shipped_transcript_holds_are_forgotten_and_the_rest_
     assert replay.prompt(first, ["Also this."]) == f"{first}\n\nAlso this."
     # Its first turn ends, shipped with that message: nothing is left to give again.
     mine = transcript(tmp_path / "b.jsonl", "SCRIPT:x the task", "Add the tests too.", first)
-    assert not await replay.trim(redis, RUN, fence=1, transcript=mine)  # a stale worker
-    assert await replay.trim(redis, RUN, fence=2, transcript=mine) == 3
+    assert not await replay.trim(redis, RUN, fence=1, shipped=replay.read(mine))  # a stale worker
+    assert await replay.trim(redis, RUN, fence=2, shipped=replay.read(mine)) == 3
     assert (await replay.take_over(redis, RUN, attempt=1, transcript=mine)).texts == []
     # Nothing shipped at all: the agent starts afresh and hears every steer of the attempt.
     await replay.record(redis, RUN, fence=2, attempt=1, command_id=7, text="Go on.")
