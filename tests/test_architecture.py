@@ -221,7 +221,7 @@ def test_the_modules_allowed_to_reach_the_database_all_still_do() -> None:
 
 @pytest.mark.parametrize(("file", "code", "expected"), [
     ("core/events/bus.py", "import telegram", "core/events/bus.py:"),
-    ("core/config/__init__.py", "def f() -> None:\n    from bots.daemon import Daemon",
+    ("core/config/settings.py", "def f() -> None:\n    from bots.daemon import Daemon",
      "imports bots.daemon"),
     ("core/projects/service.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                          "    from mcp_tools.registry import ToolKit", "imports mcp_tools"),

@@ -25,6 +25,7 @@ cannot be reached raises :class:`SourceUnreachable` with git's reason in one lin
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,11 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.git import ops as gitops
 from core.projects.service import check_name
 
+log = logging.getLogger(__name__)
+
 PUSHED = "refs/gluon/pushed"
 """Where a worker's cache records, per run, the commit its source had after the last push."""
+RECEIVE_RETRIES = (1.0, 2.0)  # seconds before each new try of a failed fetch of a branch
 
 
 class SourceUnreachable(Conflict):
@@ -212,10 +216,20 @@ async def receive(repo: Path, source: Source, run_id: str) -> str:
     branch = run_branch(_check_run_id(run_id))
     if not source.coordinator:
         remote = await _remote_named(repo, source.url)
-        fetched = await gitops._git(
-            repo, "fetch", "--quiet", "--no-tags", "--", remote or source.url,
-            f"+refs/heads/{branch}:refs/heads/{branch}", ok=None,
-            time_limit=gitops.SLOW_TIMEOUT)
+        for wait in (*RECEIVE_RETRIES, None):
+            fetched = await gitops._git(
+                repo, "fetch", "--quiet", "--no-tags", "--", remote or source.url,
+                f"+refs/heads/{branch}:refs/heads/{branch}", ok=None,
+                time_limit=gitops.SLOW_TIMEOUT)
+            if fetched.code == 0 or wait is None or any(
+                    lasting in fetched.err for lasting in ("couldn't find remote ref",
+                                                           "checked out")):
+                break
+            # Another worktree of the repository being added or removed as the fetch looked
+            # at every ref ("bad object worktrees/.../HEAD"), or the network: once more.
+            log.info("fetching %s from %s failed (%s); trying again in %g s", branch,
+                     source.url, git_reason(fetched.err), wait)
+            await asyncio.sleep(wait)
         if fetched.code != 0:
             reason = git_reason(fetched.err)
             if "couldn't find remote ref" in fetched.err:
