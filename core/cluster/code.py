@@ -98,6 +98,21 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
+# Claude Code's Bash sandbox protects these paths at the top of the repository a worktree
+# belongs to, which for a worker's runs is its cache; a missing one it makes for the command
+# (an empty file) and deletes after it. Two runs of a project on one worker share the cache: one
+# run's command deleting a stand-in the other's is about to mount fails that command. Kept
+# there for good (empty, read-only), they are mounted as they are and never made or deleted.
+SANDBOX_STAND_INS = (".claude", ".mcp.json", "glab-cli")
+
+
+def _pin_stand_ins(cache: Path) -> None:
+    for name in SANDBOX_STAND_INS:
+        path = cache / name
+        if not path.exists() and not path.is_symlink():
+            path.touch(mode=0o444)
+
+
 class WorkerCode:
     """The code of the runs a worker host works on, under its data dir ``home``; ``token``
     is the cluster token, sent only to the coordinator's own git route."""
@@ -121,6 +136,7 @@ class WorkerCode:
         branch = run_branch(run_id)
         async with self._locks.setdefault(project, asyncio.Lock()):
             await self._fetch(repo, source, project)
+            await asyncio.to_thread(_pin_stand_ins, repo)
             at_source = await _sha(repo, f"refs/remotes/origin/{branch}")
             start = at_source or await self._base(repo, source, project, run_id, base)
             await gitops.remove_worktree(repo, worktree)

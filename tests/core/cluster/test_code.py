@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.cluster.code import (
+    SANDBOX_STAND_INS,
     BranchMoved,
     SourceUnreachable,
     WorkerCode,
@@ -34,6 +35,11 @@ async def test_a_worker_works_from_the_base_and_its_pushed_branch_reaches_the_us
     assert not checkout.resumed and checkout.start == base
     assert git(checkout.worktree, "branch", "--show-current") == f"gluon/{RUN}"
     assert (checkout.worktree / "app.py").read_text().startswith("def add")
+    # The paths the agents' Bash sandbox protects in the cache they share are there for good,
+    # read-only, so no run's command makes or deletes one under another's.
+    for name in SANDBOX_STAND_INS:
+        stand_in = checkout.repo / name
+        assert stand_in.is_file() and stand_in.stat().st_mode & 0o777 == 0o444, name
 
     head = commit(checkout.worktree, "notes.txt", "from host a\n")
     assert await code.publish(checkout) == head
