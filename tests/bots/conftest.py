@@ -12,11 +12,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.bots.in_process import Done as Done
+from tests.core.jobs.redis_server import RedisServer
+
+if TYPE_CHECKING:
+    from tests.bots.cluster_env import Cluster
 from tests.bots.in_process import run_main
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -105,6 +109,23 @@ class Gluon:
 @pytest.fixture
 def gluon(tmp_path: Path, model_server: ScriptedModelServer) -> Gluon:
     return Gluon(tmp_path, model_server)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real ``redis-server`` for a test module's cluster (emptied by each ``cluster``)."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def cluster(gluon: Gluon, redis_server: RedisServer) -> Iterator[Cluster]:
+    """``gluon serve`` coordinating through ``redis_server``, with the project demo; workers
+    are started by the test (see :mod:`tests.bots.cluster_env`)."""
+    from tests.bots.cluster_env import running_cluster  # it imports this module
+
+    with running_cluster(gluon, redis_server.url) as made:
+        yield made
 
 
 @pytest.fixture

@@ -7,15 +7,12 @@ worker, the real Claude Code CLI against the scripted model server, a bare git r
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.bots.cluster_env import Cluster, running_cluster, wait_until
-from tests.bots.conftest import Gluon
+from tests.bots.cluster_env import Cluster, wait_until
 from tests.conftest import git
-from tests.core.jobs.redis_server import RedisServer
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -33,18 +30,6 @@ WAITING = ('test -f "$HOME/release" || { touch "$HOME/started"; '
 # An auto-fix that puts blanks around an assignment's "=", and tests that want fixed.txt.
 FIX = "sed -i 's/^value=1$/value = 1/' mod.py\n"
 TEST = 'test -f fixed.txt || { echo "1 failed. SCRIPT:w-fix"; exit 1; }\n'
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture
-def cluster(gluon: Gluon, redis_server: RedisServer) -> Iterator[Cluster]:
-    with running_cluster(gluon, redis_server.url) as made:
-        yield made
 
 
 def commit(name: str, content: str | None = None, path: str | None = None) -> str:

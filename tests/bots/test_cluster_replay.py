@@ -11,12 +11,7 @@ import json
 import pytest
 
 from tests.bots.cluster_env import Cluster, wait_until
-from tests.bots.test_workers import (  # noqa: F401 (fixtures)
-    MCP_JSON,
-    cluster,
-    commit,
-    redis_server,
-)
+from tests.bots.test_workers import MCP_JSON, commit
 from tests.fakes import scripts as s
 from tests.fakes.model_server import ScriptedModelServer
 
@@ -25,14 +20,14 @@ SECOND = "And name the failover in the last message."
 DAY = 86400
 
 
-def applied(cluster: Cluster, run_id: str) -> bool:  # noqa: F811
+def applied(cluster: Cluster, run_id: str) -> bool:
     """Every command sent to the run was applied on its worker and done on the coordinator."""
     return cluster.redis.xlen(f"gluon:cmd:{run_id}") == 0
 
 
 @pytest.mark.timeout(300)
 def test_a_steer_applied_by_a_worker_killed_mid_turn_reaches_the_next_workers_agent_once(
-        cluster: Cluster, model_server: ScriptedModelServer) -> None:  # noqa: F811
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:replay", [
         s.hold("one", s.text("Turn one done.")), s.hold("two", s.bash(commit("second"))),
         s.bash(commit("second")), s.bash(commit("second")), s.text("Finished.")])
@@ -98,7 +93,7 @@ def test_a_steer_applied_by_a_worker_killed_mid_turn_reaches_the_next_workers_ag
 
 @pytest.mark.timeout(300)
 def test_an_answer_to_a_request_of_a_killed_workers_agent_is_told_to_the_next_workers_agent(
-        cluster: Cluster, model_server: ScriptedModelServer) -> None:  # noqa: F811
+        cluster: Cluster, model_server: ScriptedModelServer) -> None:
     model_server.script("SCRIPT:asked", [s.write(".mcp.json", MCP_JSON), s.text("Wrote it.")])
     cluster.start_worker("w1")
     run_id = cluster.run("SCRIPT:asked set up MCP")

@@ -9,14 +9,13 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from core.cluster.wire import Entry, EntryType
-from tests.bots.cluster_env import API_KEY, MCP_TOKEN, Cluster, running_cluster, wait_until
+from tests.bots.cluster_env import API_KEY, MCP_TOKEN, Cluster, wait_until
 from tests.bots.conftest import GLUON, Gluon, stop
 from tests.conftest import git
 from tests.core.jobs.redis_server import RedisServer, free_port
@@ -25,18 +24,6 @@ from tests.fakes.model_server import ScriptedModelServer
 
 MCP_JSON = '{"mcpServers": {}}\n'
 TELEGRAM_TOKEN = "123456:TELEGRAM-SECRET-0123456789"
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture
-def cluster(gluon: Gluon, redis_server: RedisServer) -> Iterator[Cluster]:
-    with running_cluster(gluon, redis_server.url) as made:
-        yield made
 
 
 def commit(name: str) -> str:
@@ -161,6 +148,18 @@ def failover_script(model_server: ScriptedModelServer) -> None:
         s.bash(commit("second")), s.text("Finished after the failover.")])
 
 
+def in_second_turn_on_w1(cluster: Cluster, model_server: ScriptedModelServer) -> str:
+    """A run of the failover script started on worker w1 (w2 up too) and taken to its second
+    turn; its id."""
+    failover_script(model_server)
+    cluster.start_worker("w1")
+    run_id = cluster.run("SCRIPT:failover do it in two parts")
+    cluster.wait_state(run_id, "running")
+    cluster.start_worker("w2")
+    in_second_turn(cluster, model_server, run_id)
+    return run_id
+
+
 def in_second_turn(cluster: Cluster, model_server: ScriptedModelServer, run_id: str) -> None:
     """Take the run to its second turn: the first turn's commit pushed, the second held."""
     model_server.wait_for_request(lambda r: r.script_key == "SCRIPT:failover" and r.step == 1,
@@ -211,12 +210,7 @@ def test_a_run_whose_worker_is_killed_is_finished_by_another_worker_in_the_same_
 @pytest.mark.timeout(300)
 def test_a_worker_that_comes_back_after_its_run_was_taken_over_is_fenced(
         cluster: Cluster, model_server: ScriptedModelServer) -> None:
-    failover_script(model_server)
-    cluster.start_worker("w1")
-    run_id = cluster.run("SCRIPT:failover do it in two parts")
-    cluster.wait_state(run_id, "running")
-    cluster.start_worker("w2")
-    in_second_turn(cluster, model_server, run_id)
+    run_id = in_second_turn_on_w1(cluster, model_server)
 
     cluster.kill_worker("w1", signal.SIGSTOP)  # hung, or cut off: its lease runs out
     model_server.wait_for_request(
@@ -393,12 +387,7 @@ def test_a_worker_with_the_wrong_redis_password_says_which_setting_and_the_right
 @pytest.mark.timeout(300)
 def test_a_worker_stopped_with_sigterm_hands_its_run_over_at_once(
         cluster: Cluster, model_server: ScriptedModelServer) -> None:
-    failover_script(model_server)
-    cluster.start_worker("w1")
-    run_id = cluster.run("SCRIPT:failover do it in two parts")
-    cluster.wait_state(run_id, "running")
-    cluster.start_worker("w2")
-    in_second_turn(cluster, model_server, run_id)
+    run_id = in_second_turn_on_w1(cluster, model_server)
 
     cluster.kill_worker("w1", signal.SIGTERM)
     assert cluster.workers["w1"].returncode == 0

@@ -4,30 +4,11 @@ the list (and the draining set) at the next heartbeat of any worker."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
-import pytest
 import redis.asyncio as aioredis
 
 from core.cluster import keys
 from core.cluster.registry import WorkerInfo, Workers
-from tests.core.jobs.redis_server import RedisServer
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def info(name: str, **fields: object) -> WorkerInfo:

@@ -5,32 +5,14 @@ under the run's newest fence, forgotten once a shipped transcript holds them, an
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
 import redis.asyncio as aioredis
 
 from core.cluster import keys, replay
 from core.runs.prompts import RESTART_PROMPT
-from tests.core.jobs.redis_server import RedisServer
 
 RUN = "3f2a9c1e"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def transcript(path: Path, *said: str) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,6 @@ from tests.core.cluster.conftest import RUN, commit
 from tests.core.jobs.redis_server import RedisServer
 from tests.fakes.model_server import ScriptedModelServer, text, write
 from tests.fakes.transcript import content_blocks
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
 
 
 @pytest.fixture
