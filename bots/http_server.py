@@ -85,7 +85,8 @@ class HttpServer:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self._task, SHUTDOWN_GRACE + 5)
+                async with asyncio.timeout(SHUTDOWN_GRACE + 5):
+                    await self._task
             self._server = None
 
 

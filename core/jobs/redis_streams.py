@@ -55,6 +55,7 @@ from core.jobs.payload import (
     decode_payload,
     encode_payload,
 )
+from core.jobs.redis_connection import connection_class
 from core.jobs.types import (
     Clock,
     Job,
@@ -95,7 +96,8 @@ def connect(url: str, *, username: str | None = None, password: str | None = Non
         auth["password"] = password
     client: aioredis.Redis = aioredis.Redis.from_url(
         url, decode_responses=decode, socket_connect_timeout=5, socket_timeout=socket_timeout,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2), **auth)
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2), **connection_class(url),
+        **auth)
     return client
 
 

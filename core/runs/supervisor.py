@@ -197,9 +197,10 @@ class RunSupervisor:
     async def _loop(self) -> None:
         while True:
             if self._idle_after_interrupt or self._ended_turn is not None:
-                try:
-                    item = await asyncio.wait_for(self.inbox.get(),
-                                                  self.port.config.agents.idle_timeout_seconds)
+                try:  # not asyncio.wait_for: on Python 3.11 it loses a cancellation that
+                    # arrives as an item does, and the stopped supervisor would go on
+                    async with asyncio.timeout(self.port.config.agents.idle_timeout_seconds):
+                        item = await self.inbox.get()
                 except TimeoutError:
                     await self._idle()
                     continue
@@ -473,7 +474,8 @@ class RunSupervisor:
                 await asyncio.wait({self._reader}, timeout=STOP_TIMEOUT)
             self.inbox.put_nowait(_Ended(None))  # the recorder stops there at the latest
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(recorder, STOP_TIMEOUT)
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await recorder
         while not self.inbox.empty():
             await self._record_late(self.inbox.get_nowait())
 
