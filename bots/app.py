@@ -8,8 +8,9 @@ Routes:
 - ``/hooks/github`` and ``/hooks/<name>``: webhook deliveries (``bots.hooks``), when the app is
   given the process's :class:`~core.hooks.service.Webhooks`.
 - ``/git/<project>.git/...``: the projects' repositories over git's smart HTTP for cluster
-  workers (``bots.git_http``), when the app is given :class:`~core.cluster.served.ServedRepos`;
-  it refuses everything unless ``[cluster] token`` is set.
+  workers (``bots.git_http``), when the app is given
+  :class:`~core.cluster.transfer.served.ServedRepos`; it refuses everything unless
+  ``[cluster] token`` is set.
 - ``/``: the status page (``web.app``), when the process serves one (``gluon serve`` does),
   mounted last: every other path is the page's, which answers a visitor without a session
   with its sign-in page (401). Without a page, anything else is 404.
@@ -34,7 +35,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bots.git_http import git_routes
 from bots.hooks import hook_routes
-from core.cluster.served import ServedRepos
+from core.cluster.transfer.served import ServedRepos
 from core.config import Config
 from core.hooks.service import Webhooks
 from mcp_tools.http import McpEndpoint, server_token

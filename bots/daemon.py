@@ -21,7 +21,7 @@ from bots.http_server import HttpServer
 from bots.owner import lock_held
 from bots.supervisor import Backoff, Supervisor
 from bots.web import status_page
-from core.cluster.served import ServedRepos
+from core.cluster.transfer.served import ServedRepos
 from core.config import Config
 from core.errors import ConfigError
 from core.runtime import Runtime

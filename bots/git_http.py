@@ -1,5 +1,5 @@
 """``GET/POST /git/<project>.git/...``: the coordinator's repositories over git's smart HTTP,
-for ``gluon worker`` hosts (what is served and to whom: :mod:`core.cluster.served`).
+for ``gluon worker`` hosts (what is served and to whom: :mod:`core.cluster.transfer.served`).
 
 A CGI bridge: each request runs ``git http-backend`` with the request body streamed to its
 stdin and its stdout (CGI headers, then the body) streamed back. A push is read up to the end
@@ -20,9 +20,9 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from core.cluster.pushes import MalformedPush, read_commands, refusal, refused
-from core.cluster.served import SERVICES, ServedRepos
-from core.cluster.source import TOKEN_HEADER
+from core.cluster.transfer.pushes import MalformedPush, read_commands, refusal, refused
+from core.cluster.transfer.served import SERVICES, ServedRepos
+from core.cluster.transfer.source import TOKEN_HEADER
 from core.errors import NotFound
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """``gluon worker``: executes runs that a ``gluon serve`` elsewhere dispatches through the
-cluster's Redis (see :mod:`core.cluster.worker`).
+cluster's Redis (see :mod:`core.cluster.on_worker.worker`).
 
 It has its own data dir (``GLUON_HOME``) and configuration: ``[cluster] redis_url`` (and
 ``username``/``password``), ``[worker] name``, ``max_runs`` and ``projects``, and the agents'
@@ -14,8 +14,8 @@ import re
 import signal
 import socket
 
-from core.cluster.replica import Replica, worker_config
-from core.cluster.worker import Worker
+from core.cluster.on_worker.replica import Replica, worker_config
+from core.cluster.on_worker.worker import Worker
 from core.config import WORKER_NAME, Config
 from core.errors import ConfigError
 

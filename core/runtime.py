@@ -24,8 +24,8 @@ from core.agent.session import AgentResult, AgentRunner, SdkRunner
 from core.attention import Attention
 from core.budget.migrations import BUDGET_TABLES
 from core.budget.store import BudgetStore
-from core.cluster.migrations import CLUSTER_TABLES
-from core.cluster.store import ClusterStore
+from core.cluster.on_coordinator.migrations import CLUSTER_TABLES
+from core.cluster.on_coordinator.store import ClusterStore
 from core.config import Config
 from core.errors import Conflict
 from core.events.bus import EventBus
@@ -155,7 +155,9 @@ class Runtime:
         # With [cluster] redis_url: the workers' registry, and runs dispatched to workers.
         self.cluster: Cluster | None = None
         if config.cluster.redis_url:
-            from core.cluster.coordinator import Cluster  # redis: the `gluon[cluster]` extra
+            from core.cluster.on_coordinator.coordinator import (
+                Cluster,  # redis: the `gluon[cluster]` extra
+            )
 
             self.cluster = Cluster(config, self.runs, self.cluster_store,
                                    coordinator_url=self._served_at)

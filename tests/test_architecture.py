@@ -39,7 +39,7 @@ DB_EXCEPTIONS = frozenset({
     "core/runtime.py",  # opens the database and builds every store on it
     "core/jobs/connect.py",  # hands the coordinator's open database to the SQLite queue
     "core/jobs/sqlite.py",  # the job queue's SQLite backend (its SQL is in core/jobs/store.py)
-    "core/cluster/replica.py",  # opens a worker's own database, as core/runtime.py does
+    "core/cluster/on_worker/replica.py",  # opens a worker's own database, as core/runtime.py does
 })
 # Features built on runs; the run layer never knows about them.
 RUN_FEATURES = ("core.formulas", "core.witness", "core.merges", "core.schedules",

@@ -16,7 +16,7 @@ Per run (``<run>``) and attempt of it (``<attempt>``: each time it is queued to 
                                     of the newest fence. *Deleted* when the attempt ends.
 ``gluon:replay:<run>``              hash: coordinator command id -> a steer a worker gave its
                                     agent that no shipped session may hold yet (see
-                                    :mod:`core.cluster.replay`). *Deleted* when the attempt
+                                    :mod:`core.cluster.transfer.replay`). *Deleted* when the attempt
                                     ends.
 ``gluon:lease:run:<run>``           the worker holding the run: its token, *expiring* with
                                     the lease (``cluster.lease_seconds``), freed at the end.
@@ -28,9 +28,9 @@ Per run (``<run>``) and attempt of it (``<attempt>``: each time it is queued to 
                                     the newest fence the coordinator has seen and the shipped
                                     session holds, so it never goes back for the run.
 ``gluon:session:<run>``             hash: the agent's session, shipped after every turn (see
-                                    :mod:`core.cluster.session_ship`); *kept* to resume or fork
-                                    the run later: it expires :data:`SESSION_SECONDS` after the
-                                    last ship.
+                                    :mod:`core.cluster.transfer.session_ship`); *kept* to
+                                    resume or fork the run later: it expires
+                                    :data:`SESSION_SECONDS` after the last ship.
 ``gluon:exec:*``                    the queue of ``run.exec`` jobs (a ``RedisJobQueue`` with
                                     prefix :data:`EXEC_PREFIX`), each a run's attempt with its
                                     snapshot, under the idempotency key :func:`exec_key`: a job

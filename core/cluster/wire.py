@@ -32,7 +32,7 @@ class RunSnapshot(BaseModel):
     run_id: str
     attempt: int
     project: str
-    source: dict[str, Any]  # where the project's code is (a core.cluster.source.Source)
+    source: dict[str, Any]  # where the project's code is (a core.cluster.transfer.source.Source)
     prompt: str  # the run's task
     pending_prompt: str | None  # what its agent is to be sent, if anything is pending
     fork_from: str | None = None  # the session a fork starts from

@@ -117,7 +117,7 @@ class ClusterConfig(Section):
 
     ``token`` is the secret workers and the coordinator share (``GLUON_CLUSTER_TOKEN``): with
     it, the coordinator serves its projects' repositories to workers at ``/git/<project>.git``
-    (see :mod:`core.cluster.served`); without it, that route is off."""
+    (see :mod:`core.cluster.transfer.served`); without it, that route is off."""
 
     redis_url: str | None = None
     run_on: Literal["workers", "here"] | None = None

@@ -20,7 +20,7 @@ that raises is logged and skipped, so a broken feature never loses the agent's w
 A run executed by a ``gluon worker`` has its hooks asked on the coordinator, which holds their
 state: the worker's one hook hands the turn back (its :class:`~core.agent.session.AgentResult`
 as :func:`encode` writes it, with the reason :data:`HANDED_BACK`) and ends the attempt, and
-the coordinator asks its own hooks with it (see :mod:`core.cluster.follow`).
+the coordinator asks its own hooks with it (see :mod:`core.cluster.on_coordinator.follow`).
 """
 
 from __future__ import annotations

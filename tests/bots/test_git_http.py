@@ -18,10 +18,10 @@ from pydantic import SecretStr
 from bots.app import build_app
 from bots.chat.migrations import CHAT_TABLES
 from bots.http_server import HttpServer
-from core.cluster.code import SourceUnreachable, WorkerCode, receive
-from core.cluster.pushes import pkt_line
-from core.cluster.served import ServedRepos
-from core.cluster.source import TOKEN_HEADER, Source, coordinator_source, source_for
+from core.cluster.transfer.code import SourceUnreachable, WorkerCode, receive
+from core.cluster.transfer.pushes import pkt_line
+from core.cluster.transfer.served import ServedRepos
+from core.cluster.transfer.source import TOKEN_HEADER, Source, coordinator_source, source_for
 from core.config import ClusterConfig, Config
 from core.runtime import Runtime
 from mcp_tools.server import build_server

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from core.cluster.source import Source
+from core.cluster.transfer.source import Source
 from tests.conftest import git, make_repo
 from tests.core.jobs.redis_server import RedisServer
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cluster.code import (
+from core.cluster.transfer.code import (
     SANDBOX_STAND_INS,
     BranchMoved,
     SourceUnreachable,
@@ -15,7 +15,7 @@ from core.cluster.code import (
     git_reason,
     receive,
 )
-from core.cluster.source import Source
+from core.cluster.transfer.source import Source
 from core.errors import NotFound
 from tests.conftest import git
 from tests.core.cluster.conftest import RUN, commit

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from core.cluster import keys, replay
+from core.cluster import keys
+from core.cluster.transfer import replay
 from core.runs.prompts import RESTART_PROMPT
 
 RUN = "3f2a9c1e"

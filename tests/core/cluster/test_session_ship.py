@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 from core.agent.launcher import agent_environment
 from core.agent.session import AgentResult, AgentSpec, Decision, SdkRunner
 from core.agent.setup import bundled_cli
-from core.cluster.code import WorkerCode
-from core.cluster.session_ship import (
+from core.cluster.transfer.code import WorkerCode
+from core.cluster.transfer.session_ship import (
     copy,
     drop,
     encoded_cwd,
@@ -25,7 +25,7 @@ from core.cluster.session_ship import (
     restore,
     ship,
 )
-from core.cluster.source import Source
+from core.cluster.transfer.source import Source
 from core.jobs.types import LeaseLost
 from tests.conftest import daemon_environ, git
 from tests.core.cluster.conftest import RUN, commit

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cluster.pushes import (
+from core.cluster.transfer.pushes import (
     MalformedPush,
     RefUpdate,
     pkt_line,
@@ -15,7 +15,7 @@ from core.cluster.pushes import (
     refusal,
     refused,
 )
-from core.cluster.source import Source, source_for, token_env
+from core.cluster.transfer.source import Source, source_for, token_env
 from core.config import Config, load_config
 from core.errors import ConfigError, Conflict, InvalidInput
 from core.models import Project

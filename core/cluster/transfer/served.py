@@ -2,9 +2,9 @@
 ``/git/<project>.git`` (the HTTP bridge is :mod:`bots.git_http`; this is what it asks).
 
 - Off unless ``[cluster] token`` is set; every request must carry the token in the
-  :data:`~core.cluster.source.TOKEN_HEADER` header (compared in constant time).
+  :data:`~core.cluster.transfer.source.TOKEN_HEADER` header (compared in constant time).
 - Fetching (``git-upload-pack``) any registered project; pushing (``git-receive-pack``) only to
-  the runs' branches ``refs/heads/gluon/*`` (see :mod:`core.cluster.pushes`), so the user's
+  the runs' branches ``refs/heads/gluon/*`` (see :mod:`core.cluster.transfer.pushes`), so the user's
   branches are read-only to workers. Nothing else is served (no "dumb" HTTP file access).
 - ``git http-backend`` does the work, with hooks off (an agent may have pointed
   ``core.hooksPath`` into its worktree) and the objects of every push checked

@@ -10,10 +10,10 @@ import logging
 from collections.abc import Callable
 
 from core.cluster import keys, link
-from core.cluster.dispatch import Dispatcher
-from core.cluster.ingest import RelayIngest
+from core.cluster.on_coordinator.dispatch import Dispatcher
+from core.cluster.on_coordinator.ingest import RelayIngest
+from core.cluster.on_coordinator.store import ClusterStore
 from core.cluster.registry import Workers
-from core.cluster.store import ClusterStore
 from core.config import Config
 from core.jobs.backoff import RetryPolicy
 from core.jobs.redis_streams import RedisJobQueue

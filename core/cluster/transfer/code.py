@@ -1,6 +1,6 @@
 """A run's code between hosts: workers fetch the project and push the run's branch to its
-source (see :mod:`core.cluster.source`) after every turn; the coordinator fetches the branch
-into the user's repository.
+source (see :mod:`core.cluster.transfer.source`) after every turn; the coordinator fetches the
+branch into the user's repository.
 
 Worker side, :class:`WorkerCode` on the worker's data dir:
 
@@ -10,7 +10,7 @@ Worker side, :class:`WorkerCode` on the worker's data dir:
   the run's base, or, when the source already has ``gluon/<run>`` (the run worked on another
   host before, which died), from that branch. A run always starts on a host from what its
   source has: whatever an earlier attempt on this host left unpushed is dropped, as its
-  session transcript is (see :mod:`core.cluster.session_ship`);
+  session transcript is (see :mod:`core.cluster.transfer.session_ship`);
 - :meth:`WorkerCode.publish` pushes the branch with ``--force-with-lease`` against what this
   host last pushed (or found at the source), recorded in ``refs/gluon/pushed/<run>`` of the
   cache: the agent may rewrite its history, but a host whose run was taken over by another
@@ -29,7 +29,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.cluster.source import Source, token_env, without_credentials
+from core.cluster.transfer.source import Source, token_env, without_credentials
 from core.errors import Conflict, InvalidInput, NotFound
 from core.git import ops as gitops
 from core.projects.service import check_name

@@ -14,9 +14,10 @@ run's start job (as a local run's does) and, until the worker is done with the a
   when every worker up has refused it (it cannot reach the project's code, it does not serve
   the project), or its job died, the run fails with their reasons; a cancel before any worker
   took it closes the dispatch, so no worker will;
-- returns when the relay says the worker is done (see :mod:`core.cluster.ingest`), after
-  bringing the run's branch into the user's repository and, when the worker handed a turn
-  its agent ended well back, deciding what follows it here (:mod:`core.cluster.follow`).
+- returns when the relay says the worker is done (see
+  :mod:`core.cluster.on_coordinator.ingest`), after bringing the run's branch into the user's
+  repository and, when the worker handed a turn its agent ended well back, deciding what
+  follows it here (:mod:`core.cluster.on_coordinator.follow`).
 
 Cancelled (the coordinator stops), it leaves the run to its worker; the next start finds the
 run live and executing on a worker, and waits for it again (see ``Executor``'s reattach).
@@ -36,11 +37,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core.cluster import keys, link
-from core.cluster.code import receive
-from core.cluster.follow import FollowThrough
+from core.cluster.on_coordinator.follow import FollowThrough
+from core.cluster.on_coordinator.store import ClusterStore, Phase
 from core.cluster.registry import Workers
-from core.cluster.source import Source, source_for
-from core.cluster.store import ClusterStore, Phase
+from core.cluster.transfer.code import receive
+from core.cluster.transfer.source import Source, source_for
 from core.cluster.wire import RunSnapshot, command_fields
 from core.errors import GluonError
 from core.git import ops as gitops

@@ -2,10 +2,10 @@
 a worker that takes the run over gives them to its agent again: a steer is not lost with the
 worker that took it. A *steer* here is any such message: a steer, or an answer to a request
 of an earlier worker's agent, which that agent is told as a message (see
-:class:`core.cluster.relay.CommandInbox`).
+:class:`core.cluster.on_worker.relay.CommandInbox`).
 
 A worker's agent session reaches Redis only at the end of each turn (see
-:mod:`core.cluster.session_ship`). A steer applied during a turn that never ends there (the
+:mod:`core.cluster.transfer.session_ship`). A steer applied during a turn that never ends there (the
 worker was killed) is in no shipped session, though the coordinator has marked it applied and
 dropped it from the run's command stream. So:
 

@@ -40,7 +40,8 @@ from core.runtime import DataDirLock
 from core.store.db import Database
 from core.types import ProjectName, RunState
 
-# What a worker taking a run over needs from the worker before it (see core.cluster.worker).
+# What a worker taking a run over needs from the worker before it (see
+# core.cluster.on_worker.worker).
 PROGRESS = ("session_id", "session_started", "pending_prompt", "session_cost_usd", "cost_usd",
             "turns", "tool_calls", "input_tokens", "output_tokens")
 

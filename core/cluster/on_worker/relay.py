@@ -18,7 +18,7 @@ the run's channel here, where the supervisor applies it once (an answer is first
 the request here, with the answer given on the coordinator; the answer to a request of an
 earlier worker's agent goes to this agent as a message); the relay says which are applied.
 A message for the agent is first kept for a worker that may take the run over before a
-shipped session holds it (see :mod:`core.cluster.replay`).
+shipped session holds it (see :mod:`core.cluster.transfer.replay`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from core.cluster import keys, link, replay
+from core.cluster import keys, link
 from core.cluster.lease import RunLease
-from core.cluster.replica import Replica
+from core.cluster.on_worker.replica import Replica
+from core.cluster.transfer import replay
 from core.cluster.wire import MIRRORED, PARKED, TURN, Entry, EntryType, live_body
 from core.errors import Conflict, GluonError, NotFound
 from core.events.bus import Event, InteractionRequested, RunStateChanged
@@ -260,7 +261,7 @@ class CommandInbox:
 
     async def _steer(self, command: int, actor: str, text: str) -> int:
         """A message for the agent, kept first until a shipped session holds it, for a
-        worker that may take the run over (see :mod:`core.cluster.replay`); its id here."""
+        worker that may take the run over (see :mod:`core.cluster.transfer.replay`); its id here."""
         try:
             await replay.record(self.redis, self.run_id, fence=self.relay.lease.fence,
                                 attempt=self.relay.attempt, command_id=command, text=text)

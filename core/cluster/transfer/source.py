@@ -7,7 +7,7 @@ Which URL (:func:`source_for`, on the coordinator):
 2. else its ``origin``'s URL, when that is a network URL (``https://``, ``ssh://``,
    ``git://``, ``user@host:path``): a path or ``file://`` URL names a folder of this host only;
 3. else the coordinator's own repository, served over git's smart HTTP at
-   ``<coordinator>/git/<project>.git`` (see :mod:`core.cluster.served`).
+   ``<coordinator>/git/<project>.git`` (see :mod:`core.cluster.transfer.served`).
 
 Credentials in a URL are dropped (the source travels in job payloads, which hold no secrets):
 workers reach a remote with credentials of their own (an SSH key, a credential helper). The

@@ -8,12 +8,12 @@ draining. For each run it takes:
    every worker up has refused it); it drops a job the coordinator no longer wants;
 2. it takes the run's lease and a new fence (:mod:`core.cluster.lease`); a run another worker
    still holds is left to it;
-3. it checks the run's branch out from the project's source (:mod:`core.cluster.code`),
+3. it checks the run's branch out from the project's source (:mod:`core.cluster.transfer.code`),
    restores the agent's session shipped by a worker that had the run before (at a fork's
-   first start, its parent's session, to fork from) (:mod:`core.cluster.session_ship`),
+   first start, its parent's session, to fork from) (:mod:`core.cluster.transfer.session_ship`),
    makes its own copy of the run from the snapshot (and that worker's progress) and runs it
    with the same supervisor as ``gluon serve``;
-4. meanwhile its relay tells the coordinator everything (:mod:`core.cluster.relay`), the
+4. meanwhile its relay tells the coordinator everything (:mod:`core.cluster.on_worker.relay`), the
    commands sent on the coordinator come in, and after every turn the branch is pushed and
    the session shipped;
 5. at the end it pushes the branch, says it is done, acks the job and frees the run.
@@ -42,15 +42,16 @@ from pathlib import Path
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from core.cluster import keys, link, replay, session_ship
-from core.cluster.code import BranchMoved, Checkout, WorkerCode
-from core.cluster.coordinator import exec_queue
+from core.cluster import keys, link
 from core.cluster.lease import RunLease, RunLeases
 from core.cluster.link import ClusterUnavailable
+from core.cluster.on_coordinator.coordinator import exec_queue
+from core.cluster.on_worker.relay import CommandInbox, RunRelay
+from core.cluster.on_worker.replica import Replica
 from core.cluster.registry import WorkerInfo, Workers
-from core.cluster.relay import CommandInbox, RunRelay
-from core.cluster.replica import Replica
-from core.cluster.source import Source
+from core.cluster.transfer import replay, session_ship
+from core.cluster.transfer.code import BranchMoved, Checkout, WorkerCode
+from core.cluster.transfer.source import Source
 from core.cluster.wire import EntryType, RunSnapshot
 from core.config import Config
 from core.errors import GluonError
@@ -365,7 +366,7 @@ class Worker:
     async def _replay(self, run: _Run, relay: RunRelay, local: Run) -> None:
         """Taking the run over: the steers an earlier worker gave its agent that the restored
         session does not hold go to this agent with its first message (see
-        :mod:`core.cluster.replay`); coming through the command stream again, they count as
+        :mod:`core.cluster.transfer.replay`); coming through the command stream again, they count as
         applied."""
         home = self.config.agent_homes_dir / local.id
         replayed = await replay.take_over(

@@ -1,7 +1,8 @@
 """The cluster's table in ``gluon.db``, numbered and recorded in ``cluster_migrations``.
 
-The cluster package owns this table (its one writer is :mod:`core.cluster.store`), so it owns
-its migrations: append new ones at the end; never edit one that has shipped.
+The cluster package owns this table (its one writer is
+:mod:`core.cluster.on_coordinator.store`), so it owns its migrations: append new ones at the
+end; never edit one that has shipped.
 """
 
 from __future__ import annotations

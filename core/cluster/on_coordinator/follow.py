@@ -2,17 +2,17 @@
 (:mod:`core.runs.follow_ups`: the quality gates, a formula's next step, the autonomous loop),
 asked by the run's supervisor here once the worker is done with the attempt.
 
-The worker hands the turn back (:mod:`core.cluster.replica`) and the relay's ingest records its
-result on the run (``turn_result``), which stays live here. :meth:`FollowThrough.decide` asks
-the hooks with it in a worktree of the run's branch made here for them (the gates run lint and
-tests in it, in the sandbox, and may commit a fix; a loop reads its todo file and what the run
-changed), and removes it before the run's next attempt is dispatched, since workers push that
-branch; a commit made here goes to the project's source, where the next worker fetches the
-branch. The answer is applied as a local run's supervisor applies it (a follow-up queues the
-run again, its next start is the next attempt on a worker), and the result is cleared in the
-same transaction, so a turn is decided once. A coordinator that stops before that decides at
-its next start, when the run's start job comes back: its supervisor decides before it
-dispatches anything.
+The worker hands the turn back (:mod:`core.cluster.on_worker.replica`) and the relay's ingest
+records its result on the run (``turn_result``), which stays live here.
+:meth:`FollowThrough.decide` asks the hooks with it in a worktree of the run's branch made here
+for them (the gates run lint and tests in it, in the sandbox, and may commit a fix; a loop
+reads its todo file and what the run changed), and removes it before the run's next attempt is
+dispatched, since workers push that branch; a commit made here goes to the project's source,
+where the next worker fetches the branch. The answer is applied as a local run's supervisor
+applies it (a follow-up queues the run again, its next start is the next attempt on a worker),
+and the result is cleared in the same transaction, so a turn is decided once. A coordinator
+that stops before that decides at its next start, when the run's start job comes back: its
+supervisor decides before it dispatches anything.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from core.agent.session import AgentResult
-from core.cluster.code import run_branch, send_back
-from core.cluster.source import Source
+from core.cluster.transfer.code import run_branch, send_back
+from core.cluster.transfer.source import Source
 from core.errors import GluonError
 from core.git import ops as gitops
 from core.models import Run

@@ -19,7 +19,8 @@ permission request an interaction here (same id) that any surface answers, a lin
 log a line here, a change of its row (cost, turns, tokens, session, commits) the row here, and
 what it spent the day's usage here, so budgets count it. Agent text and tool calls go on the
 bus only, as they do for a local run. A turn the worker handed back to the hooks here (see
-:mod:`core.cluster.follow`) is recorded on the run, which stays live here until they decide.
+:mod:`core.cluster.on_coordinator.follow`) is recorded on the run, which stays live here until
+they decide.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from core.cluster import keys, link
-from core.cluster.dispatch import Dispatcher
-from core.cluster.store import ClusterStore, Verdict
+from core.cluster.on_coordinator.dispatch import Dispatcher
+from core.cluster.on_coordinator.store import ClusterStore, Verdict
 from core.cluster.wire import MIRRORED, PARKED, TURN, Entry, EntryType, live_event
 from core.errors import GluonError, NotFound
 from core.events.log import build
