@@ -45,6 +45,7 @@ from core.agent.setup import AgentSetup
 from core.config import AgentsConfig, Config, resolve_model
 from core.errors import NotFound
 from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 from core.git.worktree_pool import WorktreePool
 from core.runs.store import RunStore
 
@@ -457,7 +458,7 @@ class WarmAgents:
             log.warning("could not remove warm agent %s: %s", warm.run_id, exc)
 
     async def _remove_files(self, warm: _Warm) -> None:
-        await gitops.remove_worktree(warm.repo, warm.cwd)
+        await git_worktrees.remove_worktree(warm.repo, warm.cwd)
         await asyncio.to_thread(shutil.rmtree, warm.cwd, True)
         if (await gitops.branch_exists(warm.repo, warm.branch)
                 and await gitops.head_sha(warm.repo, warm.branch) == warm.base_sha):

@@ -21,9 +21,9 @@ from core.git.ops import (
     current_branch,
     head_sha,
     list_worktrees,
-    remove_worktree,
     repo_root,
 )
+from core.git.worktrees import remove_worktree
 
 
 @dataclass(frozen=True)

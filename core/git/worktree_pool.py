@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.errors import Conflict
 from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class WorktreePool:
                     await remove_spare_worktree(repo, spare)
                 spare = None
         if spare is None:
-            await gitops.create_worktree(repo, target, branch, base_sha)
+            await git_worktrees.create_worktree(repo, target, branch, base_sha)
 
     def refill_later(self, project: str, repo: Path, commit: str) -> None:
         """Make spares at ``commit`` in the background, after ``refill_delay`` seconds (call it
@@ -148,5 +149,5 @@ async def take_spare_worktree(repo: Path, spare: Path, target: Path, branch: str
 async def remove_spare_worktree(repo: Path, spare: Path) -> None:
     """Remove a spare worktree, even a half-made one (its folder is Gluon's own)."""
     await gitops._git(repo, "worktree", "unlock", str(spare), ok=None)
-    await gitops.remove_worktree(repo, spare)
+    await git_worktrees.remove_worktree(repo, spare)
     await asyncio.to_thread(shutil.rmtree, spare, True)

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from core.access.activity import ActivityLog
 from core.errors import Conflict, InvalidInput, NotFound
 from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 from core.models import Project, ProjectStatus
 from core.projects.store import ProjectStore
 from core.text_input import check_text, user_path
@@ -165,7 +166,7 @@ class ProjectService:
             raise InvalidInput(f"{str(root)!r} is not the repository of project "
                                f"{project.name!r}: it lacks commit {base[:12]}, "
                                "which the project's runs started from")
-        await gitops.repair_worktrees(root)
+        await git_worktrees.repair_worktrees(root)
         await self.store.move(project.name, project.path, str(root))
         await self.activity.record(actor, "project.move", project.name, "ok",
                                    f"{project.path} -> {root}")

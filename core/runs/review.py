@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from core.errors import Conflict
 from core.git import merge as git_merge
 from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 from core.models import Run
 from core.runs.service import RunManager
 from core.types import RunId, RunState
@@ -122,7 +123,7 @@ class Review:
         if not run.use_worktree or run.worktree_removed:
             return
         project = await self.runs.projects.get(run.project)
-        await gitops.remove_worktree(Path(project.path), Path(run.cwd))
+        await git_worktrees.remove_worktree(Path(project.path), Path(run.cwd))
         await self.runs.store.update(run.id, worktree_removed=1)
 
     async def cleanup(self, older_than_days: float | None = None) -> list[RunId]:

@@ -36,6 +36,7 @@ from core.errors import Conflict, InvalidInput
 from core.events.bus import EventBus, RunNote
 from core.events.log import EventLog
 from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 from core.git.worktree_pool import WorktreePool
 from core.jobs import JobQueue
 from core.models import Interaction, Project, Run
@@ -126,7 +127,7 @@ class RunManager:
                                   launch=self._launch, recover=self._recover,
                                   note=self._note_waiting, reattach=self._reattach)
         if resume_interrupted:  # the coordinator: what a stopped Gluon was still deleting
-            await asyncio.to_thread(gitops.sweep_removed, self.config.worktrees_dir)
+            await asyncio.to_thread(git_worktrees.sweep_removed, self.config.worktrees_dir)
         status = sandbox.probe()
         if self.config.agents.sandbox != "off" and not status.available:
             log.warning("SANDBOX: %s (agents.sandbox = %r; see `gluon doctor`)",
@@ -320,7 +321,7 @@ class RunManager:
         cwd.parent.mkdir(parents=True, exist_ok=True)
         if await gitops.branch_exists(repo, run.branch):
             # The worktree was cleaned up but the branch is still there: check it out again.
-            await gitops.add_worktree(repo, cwd, run.branch)
+            await git_worktrees.add_worktree(repo, cwd, run.branch)
         else:
             await self.pool.checkout(run.project, repo, cwd, run.branch, run.base_sha)
         if run.worktree_removed:

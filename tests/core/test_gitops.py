@@ -13,6 +13,7 @@ import pytest
 from core.errors import Conflict, InvalidInput, NotFound
 from core.git import merge as git_merge
 from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 
 # The tests' own identity and config: setup commits must not depend on the machine's git config.
 IDENTITY = ("-c", "user.name=Test User", "-c", "user.email=test@example.com")
@@ -93,7 +94,7 @@ async def test_create_worktree_branches_from_base_and_leaves_the_users_checkout_
     base = git(repo, "rev-parse", "HEAD")
     worktree = tmp_path / "worktrees" / "run1"
 
-    assert await gitops.create_worktree(repo, worktree, "gluon/run1", "main") == base
+    assert await git_worktrees.create_worktree(repo, worktree, "gluon/run1", "main") == base
 
     assert await gitops.current_branch(worktree) == "gluon/run1"
     assert await gitops.head_sha(worktree) == base
@@ -105,8 +106,8 @@ async def test_create_worktree_branches_from_base_and_leaves_the_users_checkout_
 
 async def test_two_worktrees_are_independent(repo: Path, tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    await gitops.create_worktree(repo, one, "gluon/one", "main")
-    await gitops.create_worktree(repo, two, "gluon/two", "main")
+    await git_worktrees.create_worktree(repo, one, "gluon/one", "main")
+    await git_worktrees.create_worktree(repo, two, "gluon/two", "main")
 
     write(one / "only-in-one.txt", "1\n")
     await gitops.commit_all(one, "work in one")
@@ -121,7 +122,7 @@ async def test_create_worktree_accepts_a_commit_sha_as_base(repo: Path, tmp_path
     first = git(repo, "rev-parse", "HEAD")
     commit_file(repo, "later.txt", "later\n", "later")
 
-    assert await gitops.create_worktree(repo, tmp_path / "wt", "gluon/old", first) == first
+    assert await git_worktrees.create_worktree(repo, tmp_path / "wt", "gluon/old", first) == first
     assert not exists(tmp_path / "wt" / "later.txt")
 
 
@@ -129,7 +130,7 @@ async def test_create_worktree_refuses_a_branch_that_already_exists(
     repo: Path, tmp_path: Path, feature: str
 ) -> None:
     with pytest.raises(Conflict, match="branch 'feature' already exists"):
-        await gitops.create_worktree(repo, tmp_path / "wt", "feature", "main")
+        await git_worktrees.create_worktree(repo, tmp_path / "wt", "feature", "main")
     assert not exists(tmp_path / "wt")
 
 
@@ -137,7 +138,7 @@ async def test_create_worktree_from_a_missing_base_says_how_to_pick_one(
     repo: Path, tmp_path: Path
 ) -> None:
     with pytest.raises(NotFound, match=r"base 'develop' .*`git branch` lists them"):
-        await gitops.create_worktree(repo, tmp_path / "wt", "gluon/x", "develop")
+        await git_worktrees.create_worktree(repo, tmp_path / "wt", "gluon/x", "develop")
     assert not await gitops.branch_exists(repo, "gluon/x")
 
 
@@ -146,17 +147,17 @@ async def test_create_worktree_refuses_an_occupied_folder_and_leaves_no_branch_b
 ) -> None:
     write(tmp_path / "wt" / "something.txt", "already here\n")
     with pytest.raises(Conflict, match="already exists and is not empty"):
-        await gitops.create_worktree(repo, tmp_path / "wt", "gluon/x", "main")
+        await git_worktrees.create_worktree(repo, tmp_path / "wt", "gluon/x", "main")
     assert not await gitops.branch_exists(repo, "gluon/x")
 
 
 async def test_remove_worktree_is_idempotent(repo: Path, tmp_path: Path) -> None:
     worktree = tmp_path / "wt"
-    await gitops.create_worktree(repo, worktree, "gluon/x", "main")
+    await git_worktrees.create_worktree(repo, worktree, "gluon/x", "main")
     write(worktree / "uncommitted.txt", "left behind\n")
 
-    await gitops.remove_worktree(repo, worktree)
-    await gitops.remove_worktree(repo, worktree)
+    await git_worktrees.remove_worktree(repo, worktree)
+    await git_worktrees.remove_worktree(repo, worktree)
 
     assert not exists(worktree)
     assert [w.path for w in await gitops.list_worktrees(repo)] == [repo]
@@ -167,10 +168,10 @@ async def test_remove_worktree_forgets_a_worktree_whose_folder_was_deleted(
     repo: Path, tmp_path: Path
 ) -> None:
     worktree = tmp_path / "wt"
-    await gitops.create_worktree(repo, worktree, "gluon/x", "main")
+    await git_worktrees.create_worktree(repo, worktree, "gluon/x", "main")
     shutil.rmtree(worktree)
 
-    await gitops.remove_worktree(repo, worktree)
+    await git_worktrees.remove_worktree(repo, worktree)
 
     assert len(await gitops.list_worktrees(repo)) == 1
     await gitops.delete_branch(repo, "gluon/x")  # no longer "checked out" anywhere
@@ -179,29 +180,29 @@ async def test_remove_worktree_forgets_a_worktree_whose_folder_was_deleted(
 async def test_a_removed_worktree_is_gone_at_once_and_its_files_are_deleted_after(
         repo: Path, tmp_path: Path) -> None:
     worktree = tmp_path / "worktrees" / "demo" / "run"
-    await gitops.create_worktree(repo, worktree, "gluon/x", "main")
+    await git_worktrees.create_worktree(repo, worktree, "gluon/x", "main")
     write(worktree / "big" / "file.txt", "x\n")
 
-    await gitops.remove_worktree(repo, worktree)
+    await git_worktrees.remove_worktree(repo, worktree)
 
     assert not exists(worktree)
     assert [w.path for w in await gitops.list_worktrees(repo)] == [repo]
     await gitops.delete_branch(repo, "gluon/x")  # not checked out anywhere any more
-    await asyncio.gather(*gitops._deleting)
+    await asyncio.gather(*git_worktrees._deleting)
     assert list(worktree.parent.iterdir()) == []  # the files moved aside are deleted too
     # What a Gluon stopped mid-deletion left is swept at the next start.
     (worktree.parent / ".run.removing-0a1b2c3d" / "deep").mkdir(parents=True)
-    gitops.sweep_removed(tmp_path / "worktrees")
+    git_worktrees.sweep_removed(tmp_path / "worktrees")
     assert list(worktree.parent.iterdir()) == []
 
 
 async def test_a_locked_worktree_is_not_moved_aside(repo: Path, tmp_path: Path) -> None:
     worktree = tmp_path / "wt"
-    await gitops.create_worktree(repo, worktree, "gluon/x", "main")
+    await git_worktrees.create_worktree(repo, worktree, "gluon/x", "main")
     git(repo, "worktree", "lock", str(worktree))
 
     with pytest.raises(gitops.GitError, match="locked"):
-        await gitops.remove_worktree(repo, worktree)
+        await git_worktrees.remove_worktree(repo, worktree)
 
     assert exists(worktree / "README.md")
     assert [p.name for p in tmp_path.iterdir() if "removing" in p.name] == []
@@ -214,7 +215,7 @@ async def test_commit_all_commits_leftovers_and_returns_none_when_clean(
     repo: Path, tmp_path: Path
 ) -> None:
     worktree = tmp_path / "wt"
-    await gitops.create_worktree(repo, worktree, "gluon/x", "main")
+    await git_worktrees.create_worktree(repo, worktree, "gluon/x", "main")
     write(worktree / "README.md", "hello, world\n")
     write(worktree / "src" / "new.py", "x = 1\n")
 
@@ -499,7 +500,7 @@ async def test_delete_branch_of_a_missing_or_checked_out_branch_is_refused(
 ) -> None:
     with pytest.raises(NotFound, match="branch 'nope' does not exist"):
         await gitops.delete_branch(repo, "nope")
-    await gitops.create_worktree(repo, tmp_path / "wt", "gluon/x", "main")
+    await git_worktrees.create_worktree(repo, tmp_path / "wt", "gluon/x", "main")
     with pytest.raises(Conflict, match="'gluon/x' is checked out in"):
         await gitops.delete_branch(repo, "gluon/x", force=True)
 

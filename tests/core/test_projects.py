@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 from core.runtime import Runtime
 from core.types import RunState
 from tests.conftest import git, make_repo
@@ -205,7 +205,7 @@ async def test_a_moved_repository_is_found_again_with_move_and_its_runs_keep_wor
         runtime: Runtime, repo: Path, tmp_path: Path) -> None:
     await runtime.projects.add("demo", str(repo))
     worktree = tmp_path / "worktrees" / "run1"
-    base = await gitops.create_worktree(repo, worktree, "gluon/run1", "main")
+    base = await git_worktrees.create_worktree(repo, worktree, "gluon/run1", "main")
     await runtime.runs.store.insert(
         id="0000aaa1", project="demo", prompt="a", model="sonnet", state=RunState.REVIEW,
         use_worktree=1, cwd=str(worktree), branch="gluon/run1", base_branch="main",

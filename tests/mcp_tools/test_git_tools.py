@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 from core.runtime import Runtime
 from core.types import RunState
 from tests.conftest import git, make_repo
@@ -24,7 +24,7 @@ async def add_run(rt: Runtime, repo: Path, run_id: str = "abc123",
         await rt.projects.add("demo", str(repo))
     worktree = repo.parent / "worktrees" / run_id
     branch = f"gluon/{run_id}"
-    base_sha = await gitops.create_worktree(repo, worktree, branch, "main")
+    base_sha = await git_worktrees.create_worktree(repo, worktree, branch, "main")
     await rt.runs.store.insert(
         id=run_id, project="demo", prompt="Make add() handle strings", model="sonnet",
         use_worktree=1, cwd=str(worktree), branch=branch, base_branch="main",

@@ -28,6 +28,7 @@ from core.cluster.transfer.code import run_branch, send_back
 from core.cluster.transfer.source import Source
 from core.errors import GluonError
 from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 from core.models import Run
 from core.runs import follow_ups
 from core.runs.follow_ups import Finish, FollowUp
@@ -81,7 +82,7 @@ class FollowThrough:
             await _clear(repo, here)
             before = await gitops.head_sha(repo, f"refs/heads/{branch}")
             here.parent.mkdir(parents=True, exist_ok=True)
-            await gitops.add_worktree(repo, here, branch)
+            await git_worktrees.add_worktree(repo, here, branch)
         except (GluonError, OSError) as exc:
             log.warning("run %s: no worktree of its branch for what follows its turn: %s",
                         run.id, exc)
@@ -112,6 +113,6 @@ class FollowThrough:
 
 async def _clear(repo: Path, worktree: Path) -> None:
     """No worktree at ``worktree`` (one a coordinator that died left there included)."""
-    await gitops.remove_worktree(repo, worktree)
+    await git_worktrees.remove_worktree(repo, worktree)
     if worktree.exists():
         await asyncio.to_thread(shutil.rmtree, worktree, ignore_errors=True)

@@ -32,6 +32,7 @@ from pathlib import Path
 from core.cluster.transfer.source import Source, token_env, without_credentials
 from core.errors import Conflict, InvalidInput, NotFound
 from core.git import ops as gitops
+from core.git import worktrees as git_worktrees
 from core.projects.service import check_name
 
 log = logging.getLogger(__name__)
@@ -139,11 +140,11 @@ class WorkerCode:
             await asyncio.to_thread(_pin_stand_ins, repo)
             at_source = await _sha(repo, f"refs/remotes/origin/{branch}")
             start = at_source or await self._base(repo, source, project, run_id, base)
-            await gitops.remove_worktree(repo, worktree)
+            await git_worktrees.remove_worktree(repo, worktree)
             if await gitops.branch_exists(repo, branch):
                 await gitops._git(repo, "branch", "-D", "--", branch)
             worktree.parent.mkdir(parents=True, exist_ok=True)
-            await gitops.create_worktree(repo, worktree, branch, start)
+            await git_worktrees.create_worktree(repo, worktree, branch, start)
             await _record_pushed(repo, run_id, at_source)
         return Checkout(project=project, source=source, run_id=run_id, repo=repo,
                         worktree=worktree, branch=branch, start=start,
@@ -178,7 +179,7 @@ class WorkerCode:
         """Remove the run's worktree and local branch from this host (the run ended here, or
         went to another host); its branch at the source stays."""
         async with self._locks.setdefault(checkout.project, asyncio.Lock()):
-            await gitops.remove_worktree(checkout.repo, checkout.worktree)
+            await git_worktrees.remove_worktree(checkout.repo, checkout.worktree)
             if await gitops.branch_exists(checkout.repo, checkout.branch):
                 await gitops._git(checkout.repo, "branch", "-D", "--", checkout.branch)
             await _record_pushed(checkout.repo, checkout.run_id, None)
