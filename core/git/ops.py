@@ -1,6 +1,6 @@
 """Git operations Gluon needs: status and refs, branches, the safety-net commit, review data
 (a run's worktree is made and removed by :mod:`core.git.worktrees`, merges by
-:mod:`core.git.merge`, both on the calls here).
+:mod:`core.git.merge`; both run git through the calls here).
 
 Every call runs the git CLI (no shell) with a timeout and a fixed environment: the caller's
 ``GIT_*`` variables are dropped (a ``GIT_DIR`` left over from a hook would point git at the wrong
